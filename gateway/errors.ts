@@ -1,0 +1,101 @@
+/**
+ * Gateway errors, split by who is at fault (DESIGN.md "Error model").
+ *
+ * Contract:
+ * - `AppLoadError`: the app could not be loaded (bad spec, missing file, import failure, missing
+ *   export, export not callable). `kind` is stable; `main.ts` maps it to `EXIT_APP_LOAD_ERROR`.
+ * - `AppError`: the app (or its body) threw; `cause` is the original value. Status 500.
+ * - `AppContractError`: the app broke a numbered rule of `gateway/types.ts`; `rule` names it
+ *   (for example `"SR-2"`). Status 500.
+ * - Messages are for the server log only; the connection never sends them to a client.
+ * This module imports nothing.
+ */
+
+/** Why an app could not be loaded. */
+export type AppLoadErrorKind =
+  /** The `module:export` spec is malformed. */
+  | "spec"
+  /** The module file does not exist (or is not a file). */
+  | "not_found"
+  /** The module exists but importing it failed (syntax error, top-level throw, bad import). */
+  | "import"
+  /** The named export (or a step of a dotted path) does not exist. */
+  | "export"
+  /** The export exists but is neither a function nor an object with a callable `fetch`. */
+  | "not_callable";
+
+/** Details attached to an `AppLoadError`. */
+export interface AppLoadErrorDetails {
+  /** The spec as given on the command line. */
+  readonly spec?: string;
+  /** The module as a `file:` URL (or the path, when it could not be resolved). */
+  readonly file?: string;
+  /** The export path that was asked for (`"default"` when omitted). */
+  readonly exportName?: string;
+  /** Exports the module does have (for `"export"` and `"not_callable"`). */
+  readonly available?: readonly string[];
+  /** The underlying error, if any. */
+  readonly cause?: unknown;
+}
+
+/** The app named by a spec could not be loaded. `main.ts` prints it and exits. */
+export class AppLoadError extends Error {
+  /** Stable reason, used by tests and for the exit code. */
+  readonly kind: AppLoadErrorKind;
+  /** The spec as given. */
+  readonly spec: string | undefined;
+  /** The module URL or path. */
+  readonly file: string | undefined;
+  /** The export path asked for. */
+  readonly exportName: string | undefined;
+  /** Exports the module has (empty when unknown). */
+  readonly available: readonly string[];
+
+  /** Creates a load error; `message` should name the file and the export and give a hint. */
+  constructor(kind: AppLoadErrorKind, message: string, details: AppLoadErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "AppLoadError";
+    this.kind = kind;
+    this.spec = details.spec;
+    this.file = details.file;
+    this.exportName = details.exportName;
+    this.available = details.available ?? [];
+  }
+}
+
+/** The app threw (or its Promise rejected, or its body threw while being iterated). */
+export class AppError extends Error {
+  /** The status the server answers with when no header was sent yet. */
+  readonly status = 500;
+
+  /** Wraps `cause`, the value the app threw. */
+  constructor(cause: unknown) {
+    super(`the app threw: ${describe(cause)}`, { cause });
+    this.name = "AppError";
+  }
+}
+
+/** The app broke a numbered rule of the gateway contract (`gateway/types.ts`). */
+export class AppContractError extends Error {
+  /** The status the server answers with when no header was sent yet. */
+  readonly status = 500;
+  /** The rule that was broken, e.g. `"SR-6"`. */
+  readonly rule: string;
+
+  /** Creates an error for `rule` with a human-readable detail. */
+  constructor(rule: string, detail: string) {
+    super(`gateway contract rule ${rule}: ${detail}`);
+    this.name = "AppContractError";
+    this.rule = rule;
+  }
+}
+
+/** One-line description of a thrown value, for log messages. */
+function describe(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  try {
+    return `non-Error value ${String(value)}`;
+  } catch {
+    return "non-Error value";
+  }
+}

@@ -1,0 +1,747 @@
+/**
+ * One client connection: the only code that reads from or writes to a socket.
+ *
+ * Contract:
+ * - Reads into one reusable `ReceiveBuffer`, then parses and serves *every* complete request
+ *   already buffered before the next read (pipelining); responses are queued in order and sent
+ *   with one write per batch (before any read, when a response streams, or past 64 KiB).
+ * - Each request goes to the `Handler` as an `Exchange`; the `Responder` here owns framing
+ *   (Content-Length, chunked on HTTP/1.1, close-delimited on HTTP/1.0), HEAD/204/304 bodies,
+ *   Date/Server/Connection headers and never sends more than a declared Content-Length (fewer →
+ *   logged, connection closed).
+ * - A `ProtocolError` becomes its canned response (`Connection: close`) and the connection
+ *   closes; requests answered earlier in the same batch keep their responses. A handler error
+ *   before any of its bytes reached the socket becomes a 500 (or the error's own `status`); after
+ *   that the connection is aborted. Peer I/O errors close quietly.
+ * - Unread request bodies are drained up to `maxDrainBytes`, otherwise the connection closes.
+ *   `100 Continue` goes out when the app first reads the body; if it never does, the connection
+ *   closes after the response instead of guessing where the unsent body would end.
+ * - Timeouts: `deadline` is checked by the server's sweeper (`checkTimeout`): idle keep-alive
+ *   connections are closed silently, a request head that is still incomplete gets 408. Body reads
+ *   use their own timer (`bodyTimeoutMs`).
+ */
+import type { Config, Limits } from "./config.ts";
+import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
+import { ResponseHeaderError } from "./exchange.ts";
+import { encodeErrorResponse, ProtocolError } from "./http/errors.ts";
+import { analyzeHead, type HeadInfo } from "./http/framing.ts";
+import { ReceiveBuffer } from "./http/receive_buffer.ts";
+import { parseRequestHead, type RequestHead } from "./http/request_head.ts";
+import {
+  checkResponseHeader,
+  checkStatus,
+  CONTINUE_RESPONSE,
+  CRLF_BYTES,
+  encodeChunkHeader,
+  encodeResponseHead,
+  LAST_CHUNK,
+  type ResponseFraming,
+} from "./http/response_head.ts";
+import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
+import type { Logger } from "./log.ts";
+import { RequestBody } from "./request_body.ts";
+
+/** Shared, mutable server state the connection reads and updates. */
+export interface ServerState {
+  /** Set once graceful shutdown started: finish the current request, then close. */
+  shuttingDown: boolean;
+  /** Requests currently being handled by this process. */
+  inflight: number;
+  /** Requests handled since start. */
+  requests: number;
+}
+
+/** Everything a connection needs from the server. */
+export interface ConnectionContext {
+  /** Server configuration. */
+  readonly config: Config;
+  /** Parser limits (from `config`). */
+  readonly limits: Limits;
+  /** The app adapted to the engine. */
+  readonly handler: Handler;
+  /** Error and access log. */
+  readonly logger: Logger;
+  /** Current time (ms) and IMF-fixdate, cached once per second by the server. */
+  readonly clock: { now(): number; date(): string };
+  /** Shared server state. */
+  readonly state: ServerState;
+  /** "https" for TLS listeners. */
+  readonly scheme: "http" | "https";
+  /** Called after every finished request (worker recycling hooks in here). */
+  readonly onRequestDone?: () => void;
+}
+
+const HIGH_WATER = 64 * 1024;
+
+type Phase = "idle" | "head" | "busy" | "closed";
+
+/** Serves one accepted connection until it closes. */
+export class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #ctx: ConnectionContext;
+  readonly #rb: ReceiveBuffer;
+  readonly remote: ConnAddr;
+  readonly local: ConnAddr;
+  #out: Uint8Array[] = [];
+  #outSize = 0;
+  #pendingRead: Promise<number | null> | null = null;
+  #closed = false;
+  #mustClose = false;
+  /** Time (ms) after which `checkTimeout` acts; 0 = none. */
+  deadline = 0;
+  /** What the connection is doing, for timeouts and graceful shutdown. */
+  phase: Phase = "idle";
+  #abort: AbortController | null = null;
+
+  /** Wraps an accepted `Deno.Conn`. */
+  constructor(conn: Deno.Conn, ctx: ConnectionContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#rb = new ReceiveBuffer(
+      ctx.config.readBufferBytes,
+      ctx.limits.maxHeadBytes + ctx.config.readBufferBytes,
+    );
+    this.remote = toAddr(conn.remoteAddr);
+    this.local = toAddr(conn.localAddr);
+  }
+
+  /** Runs the read-parse-respond loop; never rejects. */
+  async run(): Promise<void> {
+    try {
+      await this.#loop();
+    } catch (err) {
+      this.#onFatal(err);
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the socket (idempotent). Pending reads and writes fail and the loop ends. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.phase = "closed";
+    this.#abort?.abort();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or the runtime.
+    }
+  }
+
+  /** Graceful shutdown: closes now if idle, otherwise after the current response. */
+  closeIfIdle(): void {
+    this.#mustClose = true;
+    if (this.phase === "idle") this.close();
+  }
+
+  /** Sweeper hook: enforces idle and header timeouts. */
+  checkTimeout(now: number): void {
+    if (this.deadline === 0 || now < this.deadline || this.#closed) return;
+    if (this.phase === "idle") {
+      this.close();
+    } else if (this.phase === "head") {
+      this.deadline = 0;
+      const bytes = encodeErrorResponse(408, this.#ctx.clock.date(), this.#ctx.config.serverHeader);
+      this.#writeAll(bytes).catch(() => {}).finally(() => this.close());
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const ctx = this.#ctx;
+    const limits = ctx.limits;
+    let scanned = 0;
+    if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
+    this.#setIdle();
+    while (!this.#closed) {
+      // Serve every complete request already in the buffer (pipelining).
+      while (this.#rb.length > 0 && !this.#closed) {
+        let result;
+        try {
+          result = parseRequestHead(this.#rb.view(), limits, scanned);
+        } catch (err) {
+          await this.#sendProtocolError(err);
+          return;
+        }
+        if (result.kind === "partial") {
+          scanned = result.scanned;
+          break;
+        }
+        scanned = 0;
+        this.#rb.consume(result.consumed);
+        let info: HeadInfo;
+        try {
+          info = analyzeHead(result.head, limits);
+        } catch (err) {
+          await this.#sendProtocolError(err);
+          return;
+        }
+        const keep = await this.#serve(result.head, info);
+        if (!keep || this.#mustClose || ctx.state.shuttingDown) {
+          await this.#flush();
+          return;
+        }
+      }
+      await this.#flush();
+      if (this.#closed) return;
+      if (this.#rb.length > 0) {
+        if (this.phase !== "head") {
+          this.phase = "head";
+          this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
+        }
+      } else {
+        if (ctx.state.shuttingDown || this.#mustClose) return;
+        this.#setIdle();
+      }
+      const n = await this.#read();
+      if (n === null) return; // EOF: a partial request gets no response.
+      if (this.phase === "idle") {
+        this.phase = "head";
+        this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
+      }
+    }
+  }
+
+  #setIdle(): void {
+    this.phase = "idle";
+    this.deadline = this.#ctx.clock.now() + this.#ctx.config.keepAliveTimeoutMs;
+  }
+
+  /** Reads once into the receive buffer; null at EOF. Shares one pending read. */
+  #read(): Promise<number | null> {
+    if (this.#pendingRead) return this.#pendingRead;
+    const view = this.#rb.writable();
+    if (view.length === 0) return Promise.reject(new ProtocolError("HEADERS_TOO_LARGE"));
+    const p = this.#conn.read(view).then((n) => {
+      this.#pendingRead = null;
+      if (n !== null) this.#rb.commit(n);
+      return n;
+    }, (err) => {
+      this.#pendingRead = null;
+      throw err;
+    });
+    this.#pendingRead = p;
+    return p;
+  }
+
+  /** Handles one request; resolves whether the connection may be reused. */
+  async #serve(head: RequestHead, info: HeadInfo): Promise<boolean> {
+    const ctx = this.#ctx;
+    this.phase = "busy";
+    this.deadline = 0;
+    const started = ctx.clock.now();
+    let keepAlive = info.keepAlive && !ctx.state.shuttingDown && !this.#mustClose;
+    let continueSent = false;
+    const body = new RequestBody(info.framing, {
+      buffer: this.#rb,
+      fill: () => this.#fillBody(),
+      onFirstRead: () => {
+        if (info.expectContinue && !continueSent) {
+          continueSent = true;
+          this.#queue(CONTINUE_RESPONSE);
+        }
+      },
+    }, ctx.limits);
+    const res = new ConnResponder(this, head, keepAlive);
+    const ex = new ConnExchange(head, body, res, this, info);
+    ctx.state.inflight++;
+    ctx.state.requests++;
+    try {
+      const limit = ctx.config.limitConcurrency;
+      const path = ctx.config.healthPath;
+      if (limit > 0 && ctx.state.inflight > limit) {
+        res.closeAfter = true;
+        res.head(503, [["content-type", "text/plain"], ["retry-after", "1"], [
+          "content-length",
+          "20",
+        ]]);
+        res.write(OVERLOADED);
+        await res.end();
+      } else if (path !== "" && pathOf(head.target) === path) {
+        const ok = !ctx.state.shuttingDown;
+        res.head(ok ? 200 : 503, [["content-type", "text/plain"], ["content-length", ok ? "3" : "14"]]);
+        res.write(ok ? HEALTH_OK : HEALTH_DOWN);
+        await res.end();
+      } else {
+        const r = ctx.handler(ex);
+        if (r !== undefined) await r;
+        if (!res.ended) {
+          throw new ResponseHeaderError("handler returned without finishing the response");
+        }
+      }
+    } catch (err) {
+      const failure = body.failure ?? err;
+      await this.#answerFailure(res, failure, head);
+      keepAlive = false;
+    } finally {
+      ctx.state.inflight--;
+    }
+    if (res.closeAfter) keepAlive = false;
+    // Drain what the app left unread, or give up on the connection.
+    if (keepAlive && !body.done) {
+      if (info.expectContinue && !continueSent) keepAlive = false;
+      else {
+        try {
+          keepAlive = await body.discard(ctx.config.maxDrainBytes);
+        } catch {
+          keepAlive = false;
+        }
+      }
+    }
+    res.finish();
+    ex.markCompleted();
+    if (ctx.logger.accessEnabled) {
+      ctx.logger.access({
+        remote: ex.remote.hostname,
+        method: head.method,
+        target: head.target,
+        version: head.version,
+        status: res.status,
+        bytesIn: body.bytesRead,
+        bytesOut: res.bytesOut,
+        durationMs: ctx.clock.now() - started,
+        requestId: ex.requestId,
+        referer: headerOf(head, "referer"),
+        userAgent: headerOf(head, "user-agent"),
+        time: Date.now(),
+      });
+    }
+    ctx.onRequestDone?.();
+    return keepAlive && !this.#closed;
+  }
+
+  /** Answers a failed exchange; the connection closes afterwards. */
+  async #answerFailure(res: ConnResponder, err: unknown, head: RequestHead): Promise<void> {
+    const ctx = this.#ctx;
+    const status = statusOf(err);
+    if (isPeerGone(err)) {
+      ctx.logger.log("debug", `client went away: ${describe(err)}`);
+      this.close();
+      return;
+    }
+    if (err instanceof ProtocolError) {
+      ctx.logger.log("info", `bad request body from ${this.remote.hostname}: ${err.code}`);
+    } else {
+      ctx.logger.log(
+        "error",
+        `error handling ${head.method} ${head.target}: ${describe(err)}`,
+      );
+    }
+    if (res.rollback()) {
+      this.#queue(encodeErrorResponse(status, ctx.clock.date(), ctx.config.serverHeader));
+      res.status = status;
+      await this.#flush().catch(() => {});
+    } else {
+      await this.#flush().catch(() => {});
+      this.close();
+    }
+  }
+
+  async #sendProtocolError(err: unknown): Promise<void> {
+    if (isPeerGone(err)) return;
+    const status = statusOf(err);
+    if (err instanceof ProtocolError) {
+      this.#ctx.logger.log("info", `bad request from ${this.remote.hostname}: ${err.code}`);
+    } else {
+      this.#ctx.logger.log("error", `internal parser error: ${describe(err)}`);
+    }
+    this.#queue(encodeErrorResponse(status, this.#ctx.clock.date(), this.#ctx.config.serverHeader));
+    await this.#flush().catch(() => {});
+  }
+
+  /** Reads more body bytes, flushing queued output first and enforcing the body timeout. */
+  async #fillBody(): Promise<boolean> {
+    await this.#flush();
+    if (this.#closed) throw new Deno.errors.ConnectionReset("connection closed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProtocolError("REQUEST_TIMEOUT", "body read")),
+        this.#ctx.config.bodyTimeoutMs,
+      );
+    });
+    const read = this.#read();
+    read.catch(() => {});
+    try {
+      return (await Promise.race([read, timeout])) !== null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Appends bytes to the outgoing batch. */
+  #queue(bytes: Uint8Array): void {
+    this.#out.push(bytes);
+    this.#outSize += bytes.length;
+  }
+
+  /** Number of queued outgoing pieces (used for rollback marks). */
+  get queued(): number {
+    return this.#out.length;
+  }
+
+  /** Drops queued pieces from index `mark` on (nothing of them reached the socket yet). */
+  truncateQueue(mark: number): void {
+    for (let i = mark; i < this.#out.length; i++) this.#outSize -= this.#out[i].length;
+    this.#out.length = mark;
+  }
+
+  /** Queues bytes for the responder. */
+  queue(bytes: Uint8Array): void {
+    this.#queue(bytes);
+  }
+
+  /** Whether more request bytes are already buffered (pipelining: keep batching). */
+  get batching(): boolean {
+    return this.#rb.length > 0 && this.#outSize < HIGH_WATER;
+  }
+
+  /** Sends every queued piece with one write. */
+  async #flush(): Promise<void> {
+    if (this.#outSize === 0) {
+      this.#out.length = 0;
+      return;
+    }
+    const pieces = this.#out;
+    const size = this.#outSize;
+    this.#out = [];
+    this.#outSize = 0;
+    let bytes: Uint8Array;
+    if (pieces.length === 1) bytes = pieces[0];
+    else {
+      bytes = new Uint8Array(size);
+      let o = 0;
+      for (const p of pieces) {
+        bytes.set(p, o);
+        o += p.length;
+      }
+    }
+    this.flushes++;
+    await this.#writeAll(bytes);
+  }
+
+  /** Number of flushes so far (a response whose head was flushed cannot be rolled back). */
+  flushes = 0;
+
+  /** Public flush for the responder. */
+  flush(): Promise<void> {
+    return this.#flush();
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      off += await this.#conn.write(off === 0 ? bytes : bytes.subarray(off));
+    }
+  }
+
+  /** Marks the connection to close after the current response. */
+  markClose(): void {
+    this.#mustClose = true;
+  }
+
+  /** The per-request abort signal (aborted when the connection closes). */
+  newSignal(): AbortSignal {
+    this.#abort = new AbortController();
+    return this.#abort.signal;
+  }
+
+  get ctx(): ConnectionContext {
+    return this.#ctx;
+  }
+
+  #onFatal(err: unknown): void {
+    if (isPeerGone(err)) {
+      this.#ctx.logger.log("debug", `connection ended: ${describe(err)}`);
+    } else if (err instanceof ProtocolError) {
+      this.#ctx.logger.log("info", `connection closed: ${err.code}`);
+    } else {
+      this.#ctx.logger.log("error", `connection error: ${describe(err)}`);
+    }
+  }
+}
+
+const OVERLOADED = new TextEncoder().encode("503 server is busy\r\n");
+const HEALTH_OK = new TextEncoder().encode("OK\n");
+const HEALTH_DOWN = new TextEncoder().encode("shutting down\n");
+
+/** The `Responder` for one request; see `server/exchange.ts` for the contract. */
+class ConnResponder implements Responder {
+  readonly #c: Connection;
+  readonly #method: string;
+  readonly #minor: 0 | 1;
+  #keepAlive: boolean;
+  status = 200;
+  #reason = "";
+  #headers: ReadonlyArray<readonly [string, string]> = [];
+  #hasHead = false;
+  #headQueued = false;
+  #framing: ResponseFraming = "none";
+  #declared = -1;
+  #sent = 0;
+  #mark = 0;
+  #flushMark = 0;
+  ended = false;
+  bytesOut = 0;
+  closeAfter = false;
+  readonly signal: AbortSignal;
+
+  constructor(c: Connection, head: RequestHead, keepAlive: boolean) {
+    this.#c = c;
+    this.#method = head.method;
+    this.#minor = head.minor;
+    this.#keepAlive = keepAlive;
+    this.signal = c.newSignal();
+  }
+
+  get headSent(): boolean {
+    return this.#headQueued;
+  }
+
+  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
+    if (this.#headQueued) throw new ResponseHeaderError("head() after the head was sent");
+    const rule = checkStatus(status, reason);
+    if (rule) throw new ResponseHeaderError(`invalid status ${status}: ${rule}`);
+    if (status < 200 && status !== 101) {
+      throw new ResponseHeaderError(`status-range: ${status} is not a final status`);
+    }
+    let declared = -1;
+    for (let i = 0; i < headers.length; i++) {
+      const [name, value] = headers[i];
+      const bad = checkResponseHeader(name, value);
+      if (bad) throw new ResponseHeaderError(`header ${JSON.stringify(name)}: ${bad}`);
+      if (name.length === 14 && name.toLowerCase() === "content-length") {
+        if (!/^[0-9]{1,15}$/.test(value) || (declared !== -1 && Number(value) !== declared)) {
+          throw new ResponseHeaderError(`header "content-length": content-length-digits`);
+        }
+        declared = Number(value);
+      }
+    }
+    this.status = status;
+    this.#reason = reason;
+    this.#headers = headers;
+    this.#declared = declared;
+    this.#hasHead = true;
+  }
+
+  #queueHead(): void {
+    if (!this.#hasHead) throw new ResponseHeaderError("write() before head()");
+    const c = this.#c;
+    const ctx = c.ctx;
+    const allowsBody = statusAllowsBody(this.status, this.#method);
+    let headers = this.#headers;
+    if (this.#declared >= 0) {
+      this.#framing = allowsBody ? "length" : "none";
+      if (!statusAllowsContentLength(this.status)) {
+        headers = headers.filter(([n]) => n.toLowerCase() !== "content-length");
+      }
+    } else if (!allowsBody) {
+      this.#framing = "none";
+    } else if (this.ended) {
+      // end() with no body written: the length is known to be 0.
+      this.#framing = "length";
+      this.#declared = 0;
+      headers = [...headers, ["Content-Length", "0"]];
+    } else if (this.#minor === 1) {
+      this.#framing = "chunked";
+    } else {
+      this.#framing = "close";
+      this.#keepAlive = false;
+    }
+    if (this.closeAfter || ctx.state.shuttingDown) this.#keepAlive = false;
+    const connection = !this.#keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
+    this.#mark = c.queued;
+    this.#flushMark = c.flushes;
+    const bytes = encodeResponseHead({
+      status: this.status,
+      reason: this.#reason,
+      headers,
+      date: ctx.clock.date(),
+      server: ctx.config.serverHeader,
+      framing: this.#framing,
+      connection,
+    });
+    this.bytesOut += bytes.length;
+    c.queue(bytes);
+    this.#headQueued = true;
+    if (!this.#keepAlive) this.closeAfter = true;
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.ended) throw new ResponseHeaderError("write() after end()");
+    if (!(chunk instanceof Uint8Array)) {
+      throw new ResponseHeaderError("body chunks must be Uint8Array");
+    }
+    if (!this.#headQueued) this.#queueHead();
+    if (chunk.length === 0) return undefined;
+    const c = this.#c;
+    switch (this.#framing) {
+      case "none":
+        return undefined;
+      case "length": {
+        const room = this.#declared - this.#sent;
+        if (chunk.length > room) {
+          c.ctx.logger.log(
+            "error",
+            `app sent more than its Content-Length (${this.#declared}); extra bytes dropped`,
+          );
+          this.closeAfter = true;
+          chunk = chunk.subarray(0, room);
+          if (chunk.length === 0) return undefined;
+        }
+        c.queue(chunk);
+        break;
+      }
+      case "chunked":
+        c.queue(encodeChunkHeader(chunk.length));
+        c.queue(chunk);
+        c.queue(CRLF_BYTES);
+        this.bytesOut += 2 + (chunk.length.toString(16).length + 2);
+        break;
+      case "close":
+        c.queue(chunk);
+        break;
+    }
+    this.#sent += chunk.length;
+    this.bytesOut += chunk.length;
+    if (c.batching) return undefined;
+    return c.flush();
+  }
+
+  end(): Promise<void> | undefined {
+    if (this.ended) return undefined;
+    this.ended = true;
+    if (!this.#headQueued) this.#queueHead();
+    if (this.#framing === "chunked") {
+      this.#c.queue(LAST_CHUNK);
+      this.bytesOut += LAST_CHUNK.length;
+    } else if (this.#framing === "length" && this.#sent < this.#declared) {
+      this.#c.ctx.logger.log(
+        "error",
+        `app sent ${this.#sent} of ${this.#declared} declared Content-Length bytes; closing`,
+      );
+      this.closeAfter = true;
+    }
+    if (this.closeAfter) this.#c.markClose();
+    if (this.#c.batching && !this.closeAfter) return undefined;
+    return this.#c.flush();
+  }
+
+  /** Drops this response's queued bytes if none reached the socket; true if it could. */
+  rollback(): boolean {
+    if (!this.#headQueued) return true;
+    if (this.#c.flushes !== this.#flushMark) return false;
+    this.#c.truncateQueue(this.#mark);
+    this.#headQueued = false;
+    return true;
+  }
+
+  /** Called once the exchange is over. */
+  finish(): void {
+    if (this.closeAfter) this.#c.markClose();
+  }
+}
+
+/** The `Exchange` given to handlers. */
+class ConnExchange implements Exchange {
+  readonly head: RequestHead;
+  readonly body: RequestBody;
+  readonly res: ConnResponder;
+  readonly remote: ConnAddr;
+  readonly local: ConnAddr;
+  readonly scheme: "http" | "https";
+  readonly serverName: string;
+  readonly serverPort: string;
+  readonly #c: Connection;
+  #requestId: string | null = null;
+  #completed: PromiseWithResolvers<void> | null = null;
+  #isCompleted = false;
+
+  constructor(
+    head: RequestHead,
+    body: RequestBody,
+    res: ConnResponder,
+    c: Connection,
+    info: HeadInfo,
+  ) {
+    this.head = head;
+    this.body = body;
+    this.res = res;
+    this.#c = c;
+    this.remote = c.remote;
+    this.local = c.local;
+    this.scheme = c.ctx.scheme;
+    this.serverName = info.hostName || c.local.hostname;
+    this.serverPort = info.hostPort || String(c.local.port || (this.scheme === "https" ? 443 : 80));
+  }
+
+  get requestId(): string {
+    if (this.#requestId === null) {
+      const given = headerOf(this.head, "x-request-id");
+      this.#requestId = /^[A-Za-z0-9._:@+=\/-]{1,200}$/.test(given) ? given : crypto.randomUUID();
+    }
+    return this.#requestId;
+  }
+
+  get completed(): Promise<void> {
+    if (this.#completed === null) {
+      this.#completed = Promise.withResolvers<void>();
+      if (this.#isCompleted) this.#completed.resolve();
+    }
+    return this.#completed.promise;
+  }
+
+  /** Resolves `completed` (the response is finished or abandoned). */
+  markCompleted(): void {
+    this.#isCompleted = true;
+    this.#completed?.resolve();
+  }
+
+  log(level: "debug" | "info" | "warning" | "error", msg: string): void {
+    this.#c.ctx.logger.log(level, msg);
+  }
+}
+
+function headerOf(head: RequestHead, name: string): string {
+  const h = head.headers;
+  for (let i = 0; i < h.length; i++) if (h[i][0] === name) return h[i][1];
+  return "";
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
+
+function toAddr(a: Deno.Addr): ConnAddr {
+  if (a.transport === "tcp" || a.transport === "udp") {
+    return { transport: "tcp", hostname: a.hostname, port: a.port };
+  }
+  if (a.transport === "unix" || a.transport === "unixpacket") {
+    return { transport: "unix", hostname: a.path, port: 0 };
+  }
+  return { transport: "tcp", hostname: "", port: 0 };
+}
+
+function statusOf(err: unknown): number {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === "number" && s >= 400 && s <= 599 ? s : 500;
+}
+
+/** Whether `err` means the peer went away (quiet close, debug log). */
+export function isPeerGone(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause !== undefined && cause !== err && isPeerGone(cause)) return true;
+  return err instanceof Deno.errors.ConnectionReset ||
+    err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.UnexpectedEof ||
+    err instanceof Deno.errors.BadResource ||
+    err instanceof Deno.errors.Interrupted ||
+    err instanceof Deno.errors.NotConnected ||
+    err instanceof Deno.errors.ConnectionAborted;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return String(err);
+}

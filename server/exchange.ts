@@ -1,0 +1,108 @@
+/**
+ * The seam between the connection engine and an app style ("two app styles, one core").
+ *
+ * Contract:
+ * - `server/connection.ts` parses a request and calls a `Handler` with an `Exchange`: the parsed
+ *   head, a `BodyReader` over the request body, connection facts and a `Responder`.
+ * - The handler (gateway or fetch adapter, in `gateway/`) produces the response only through the
+ *   `Responder`: `head()` once, then `write()` any number of times, then `end()`. The connection
+ *   owns framing (Content-Length vs chunked vs close-delimited), HEAD/204/304 suppression,
+ *   Date/Server/Connection headers, batching and back-pressure.
+ * - A handler that throws before `head()` (or whose `head()` was never flushed) gets the canned
+ *   500; after the head went out, the connection is aborted. Errors that carry a `status` field
+ *   (400..599) use that status instead of 500.
+ * - `head()` validates every header (names are tokens; values free of CR, LF, NUL and other CTLs
+ *   except HTAB; no hop-by-hop fields) and throws `ResponseHeaderError` naming the rule; nothing
+ *   is sent until the first non-empty `write()` or `end()`.
+ * Types only: this file has no runtime code besides the error class.
+ */
+import type { RequestHead } from "./http/request_head.ts";
+
+/** Peer or local address of a connection, shaped like `Deno.NetAddr`/`Deno.UnixAddr`. */
+export interface ConnAddr {
+  /** "tcp" or "unix". */
+  readonly transport: "tcp" | "unix";
+  /** IP address (no brackets for IPv6), or the socket path for unix sockets. */
+  readonly hostname: string;
+  /** Port (0 for unix sockets). */
+  readonly port: number;
+}
+
+/** Streaming access to one request's decoded body. */
+export interface BodyReader {
+  /** Declared Content-Length, `null` for chunked bodies, 0 when the request has no body. */
+  readonly contentLength: number | null;
+  /**
+   * Resolves to the next piece of body data (at most `max` bytes when given), or `null` once the
+   * body is complete. The returned bytes are a fresh copy owned by the caller. The first call sends
+   * `100 Continue` when the client asked for it. Rejects with a `ProtocolError` on malformed
+   * framing, a limit or a timeout, and with `Deno.errors.ConnectionReset`-style errors if the client
+   * went away.
+   */
+  read(max?: number): Promise<Uint8Array | null>;
+  /** True once the whole body has been received and decoded. */
+  readonly done: boolean;
+  /** Total decoded body bytes delivered so far. */
+  readonly bytesRead: number;
+}
+
+/** Sends one response. Calls must follow `head`, `write*`, `end` (or `abort`). */
+export interface Responder {
+  /**
+   * Sets the status line and header list. May be called again only while `headSent` is false
+   * (replacing the earlier values, as PEP 3333's exc_info requires). Throws `ResponseHeaderError`
+   * for an invalid status or header. Date and Server are added unless present; Connection,
+   * Content-Length for bodiless statuses and Transfer-Encoding are managed by the server.
+   */
+  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason?: string): void;
+  /**
+   * Queues body bytes (the head is sent first). Returns a promise when the caller must wait for
+   * the socket (back-pressure), otherwise `undefined`. Extra bytes beyond a declared
+   * Content-Length are dropped and the connection is marked to close.
+   */
+  write(chunk: Uint8Array): Promise<void> | undefined;
+  /** Finishes the response (sends the head if still pending). May return a promise to await. */
+  end(): Promise<void> | undefined;
+  /** True once the status line has been queued for sending. */
+  readonly headSent: boolean;
+  /** Aborted when the client goes away or the connection is torn down. */
+  readonly signal: AbortSignal;
+}
+
+/** Everything a handler gets for one request. */
+export interface Exchange {
+  /** The parsed request head. */
+  readonly head: RequestHead;
+  /** The request body. */
+  readonly body: BodyReader;
+  /** Response sink. */
+  readonly res: Responder;
+  /** Peer address (after trusted proxy headers are applied). */
+  readonly remote: ConnAddr;
+  /** Local address the connection arrived on. */
+  readonly local: ConnAddr;
+  /** "http" or "https" (after trusted proxy headers are applied). */
+  readonly scheme: "http" | "https";
+  /** Host name and port the request addressed (absolute-form authority, else Host, else local). */
+  readonly serverName: string;
+  /** Port the request addressed as a string (from Host/authority, else the local port). */
+  readonly serverPort: string;
+  /** Request id (X-Request-ID from the client, or generated). */
+  readonly requestId: string;
+  /** Completes when the response was fully written (or failed). */
+  readonly completed: Promise<void>;
+  /** Error-log hook for handlers (`lsbaws.errors`). */
+  readonly log: (level: "debug" | "info" | "warning" | "error", msg: string) => void;
+}
+
+/** An app style adapted to the engine. May complete synchronously (the fast path). */
+export type Handler = (ex: Exchange) => void | Promise<void>;
+
+/** A response header or status an app supplied breaks a rule; the message names the rule. */
+export class ResponseHeaderError extends Error {
+  /** Creates an error naming the broken rule. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ResponseHeaderError";
+  }
+}

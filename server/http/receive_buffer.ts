@@ -1,0 +1,76 @@
+/**
+ * A growable receive buffer with start/end cursors, so parsed bytes are dropped without copying.
+ *
+ * Contract (sans-IO, synchronous): the I/O layer reads into `writable()` and calls
+ * `commit(n)`; parsers look at `view()` (the unconsumed bytes) and call `consume(n)`. Space is
+ * reclaimed by `compact()` (a `copyWithin` of the unconsumed tail) only when the free tail is
+ * smaller than a read; the buffer grows by doubling up to `maxBytes`, after which `writable()`
+ * returns an empty view and the caller must treat it as a limit error.
+ */
+
+/** See the module comment. */
+export class ReceiveBuffer {
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #readSize: number;
+  #maxBytes: number;
+
+  /** Creates a buffer whose reads ask for `readSize` bytes and which never exceeds `maxBytes`. */
+  constructor(readSize: number, maxBytes: number) {
+    this.#readSize = readSize;
+    this.#maxBytes = Math.max(maxBytes, readSize);
+    this.#buf = new Uint8Array(readSize);
+  }
+
+  /** Number of unconsumed bytes. */
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The unconsumed bytes (a view; invalidated by `writable()`/`compact()`). */
+  view(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** Drops `n` bytes from the front. */
+  consume(n: number): void {
+    this.#start += n;
+    if (this.#start === this.#end) {
+      this.#start = 0;
+      this.#end = 0;
+    }
+  }
+
+  /** Moves unconsumed bytes to the front of the storage. */
+  compact(): void {
+    if (this.#start === 0) return;
+    this.#buf.copyWithin(0, this.#start, this.#end);
+    this.#end -= this.#start;
+    this.#start = 0;
+  }
+
+  /** A view to read new bytes into (at least `readSize` bytes unless the cap is reached). */
+  writable(): Uint8Array {
+    if (this.#buf.length - this.#end < this.#readSize) {
+      this.compact();
+      if (this.#buf.length - this.#end < this.#readSize) {
+        const want = Math.min(
+          Math.max(this.#buf.length * 2, this.#end + this.#readSize),
+          this.#maxBytes,
+        );
+        if (want > this.#buf.length) {
+          const next = new Uint8Array(want);
+          next.set(this.#buf.subarray(0, this.#end));
+          this.#buf = next;
+        }
+      }
+    }
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Records that `n` bytes were written into the last `writable()` view. */
+  commit(n: number): void {
+    this.#end += n;
+  }
+}

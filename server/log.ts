@@ -1,0 +1,228 @@
+/**
+ * Logging: the error log (levelled, stderr) and the access log (common or JSON lines).
+ *
+ * Contract:
+ * - This is the only module that writes diagnostics; nothing else uses `console.*`.
+ * - `createLogger(options)` returns a `Logger`. Error-log lines go to `options.errorSink`
+ *   (default stderr) as `[ISO time] [pid] [LEVEL] message`. Access lines are buffered and flushed
+ *   at most every 100 ms, when the buffer passes 64 KiB, and on `flush()`/`close()`, so logging
+ *   costs one write per batch rather than one per request.
+ * - Access-log values are escaped: the common format quotes and backslash-escapes request
+ *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
+ */
+
+/** Error-log severity, lowest first. */
+export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";
+
+const LEVEL_RANK: Record<LogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warning: 30,
+  error: 40,
+  critical: 50,
+};
+
+/** One finished request, as recorded in the access log. */
+export interface AccessRecord {
+  /** Client address. */
+  remote: string;
+  /** Request method. */
+  method: string;
+  /** Raw request target. */
+  target: string;
+  /** "HTTP/1.0" or "HTTP/1.1". */
+  version: string;
+  /** Response status. */
+  status: number;
+  /** Request body bytes received. */
+  bytesIn: number;
+  /** Response bytes sent (head and body). */
+  bytesOut: number;
+  /** Time from the end of the request head to the end of the response, in ms. */
+  durationMs: number;
+  /** Request id (X-Request-ID or generated). */
+  requestId: string;
+  /** Referer header or "". */
+  referer: string;
+  /** User-Agent header or "". */
+  userAgent: string;
+  /** Completion time (ms since epoch). */
+  time: number;
+}
+
+/** The server's logger. */
+export interface Logger {
+  /** Writes an error-log line if `level` is at or above the configured level. */
+  log(level: LogLevel, message: string): void;
+  /** Whether `level` would be written (avoid building costly messages). */
+  enabled(level: LogLevel): boolean;
+  /** Whether access logging is on. */
+  readonly accessEnabled: boolean;
+  /** Records one request in the access log. */
+  access(rec: AccessRecord): void;
+  /** Writes buffered access lines now. */
+  flush(): void;
+  /** Flushes and releases files. */
+  close(): void;
+}
+
+/** Where log lines go (injected so tests can capture them). */
+export interface LogSink {
+  /** Writes the text completely. */
+  write(text: string): void;
+  /** Releases the sink (optional). */
+  close?(): void;
+}
+
+/** Options for `createLogger`. */
+export interface LoggerOptions {
+  /** Lowest error-log level written. */
+  level: LogLevel;
+  /** Access log: "" (off), "-" (stdout) or a file path (appended). */
+  accessLog: string;
+  /** Access line format. */
+  accessLogFormat: "common" | "json";
+  /** Error-log sink (default stderr). */
+  errorSink?: LogSink;
+  /** Access-log sink (overrides `accessLog` destination; used by tests). */
+  accessSink?: LogSink;
+  /** Process id written in lines (default `Deno.pid`). */
+  pid?: number;
+}
+
+const encoder = new TextEncoder();
+
+function fdSink(file: { writeSync(p: Uint8Array): number }): LogSink {
+  return {
+    write(text: string) {
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) {
+        const n = file.writeSync(bytes);
+        bytes = bytes.subarray(n);
+      }
+    },
+  };
+}
+
+/** A sink writing to stderr. */
+export function stderrSink(): LogSink {
+  return fdSink(Deno.stderr);
+}
+
+/** A sink writing to stdout. */
+export function stdoutSink(): LogSink {
+  return fdSink(Deno.stdout);
+}
+
+/** A sink appending to a file (created if missing). */
+export function fileSink(path: string): LogSink {
+  const file = Deno.openSync(path, { append: true, create: true });
+  const sink = fdSink(file);
+  return { write: sink.write, close: () => file.close() };
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function clfTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
+    p(d.getUTCHours())
+  }:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+function esc(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\\"\x00-\x1f\x7f-\xff]/g, (c) => {
+    const h = c.charCodeAt(0).toString(16).padStart(2, "0");
+    return c === '"' ? '\\"' : c === "\\" ? "\\\\" : `\\x${h}`;
+  });
+}
+
+/** Formats an access record in the common log format plus duration, request id and pid. */
+export function formatCommon(r: AccessRecord, pid: number): string {
+  return `${r.remote} - - [${clfTime(r.time)}] "${esc(r.method)} ${esc(r.target)} ${r.version}" ${r.status} ${r.bytesOut} "${
+    esc(r.referer)
+  }" "${esc(r.userAgent)}" in=${r.bytesIn} ${r.durationMs.toFixed(3)}ms rid=${
+    esc(r.requestId)
+  } pid=${pid}\n`;
+}
+
+/** Formats an access record as one JSON object per line. */
+export function formatJson(r: AccessRecord, pid: number): string {
+  return JSON.stringify({
+    time: new Date(r.time).toISOString(),
+    remote: r.remote,
+    method: r.method,
+    target: r.target,
+    version: r.version,
+    status: r.status,
+    bytes_in: r.bytesIn,
+    bytes_out: r.bytesOut,
+    duration_ms: Math.round(r.durationMs * 1000) / 1000,
+    request_id: r.requestId,
+    referer: r.referer,
+    user_agent: r.userAgent,
+    pid,
+  }) + "\n";
+}
+
+/** Creates a logger; see the module comment. */
+export function createLogger(opts: LoggerOptions): Logger {
+  const rank = LEVEL_RANK[opts.level];
+  const pid = opts.pid ?? Deno.pid;
+  const errorSink = opts.errorSink ?? stderrSink();
+  let accessSink: LogSink | null = opts.accessSink ??
+    (opts.accessLog === "" ? null : opts.accessLog === "-" ? stdoutSink() : fileSink(opts.accessLog));
+  const format = opts.accessLogFormat === "json" ? formatJson : formatCommon;
+  let buffered = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (buffered !== "" && accessSink) {
+      const text = buffered;
+      buffered = "";
+      try {
+        accessSink.write(text);
+      } catch {
+        // A broken log destination must not take the server down.
+      }
+    }
+  };
+  return {
+    log(level, message) {
+      if (LEVEL_RANK[level] < rank) return;
+      try {
+        errorSink.write(
+          `[${new Date().toISOString()}] [${pid}] [${level.toUpperCase()}] ${message}\n`,
+        );
+      } catch {
+        // stderr closed: nothing sensible left to do.
+      }
+    },
+    enabled(level) {
+      return LEVEL_RANK[level] >= rank;
+    },
+    get accessEnabled() {
+      return accessSink !== null;
+    },
+    access(rec) {
+      if (!accessSink) return;
+      buffered += format(rec, pid);
+      if (buffered.length > 65536) flush();
+      else if (timer === undefined) {
+        timer = setTimeout(flush, 100);
+        Deno.unrefTimer(timer as unknown as number);
+      }
+    },
+    flush,
+    close() {
+      flush();
+      accessSink?.close?.();
+      accessSink = null;
+    },
+  };
+}
