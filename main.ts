@@ -21,7 +21,7 @@ import {
   parseCli,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
-import { formatAddr, type Server, serve } from "./server/serve.ts";
+import { formatAddr, serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
 import { loadApp } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";

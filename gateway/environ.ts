@@ -50,8 +50,20 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
     "lsbaws.multiprocess": config.workers > 1,
     "lsbaws.run_once": false,
     "lsbaws.raw_uri": head.target,
-    "lsbaws.request_id": ex.requestId,
     "lsbaws.signal": ex.res.signal,
+    // LS-9: the engine may generate the id lazily (a UUID), so read it on first use; the app can
+    // still overwrite the key (APP-3).
+    get "lsbaws.request_id"(): string {
+      return ex.requestId;
+    },
+    set "lsbaws.request_id"(value: string) {
+      Object.defineProperty(this, "lsbaws.request_id", {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    },
   };
   if (ex.remote.transport === "tcp") {
     env.REMOTE_ADDR = ex.remote.hostname;

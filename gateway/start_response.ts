@@ -41,7 +41,6 @@ export interface StartResponseOptions {
 const RESOLVED: Promise<void> = Promise.resolve();
 const STATUS_RE = /^([1-9]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// deno-lint-ignore no-control-regex
 const BAD_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
 /** SR-6: hop-by-hop fields (RFC 9110 §7.6.1 plus wsgiref's list). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([

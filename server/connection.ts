@@ -67,8 +67,31 @@ export interface ConnectionContext {
   readonly state: ServerState;
   /** "https" for TLS listeners. */
   readonly scheme: "http" | "https";
+  /** Called when a request starts being handled (worker liveness bookkeeping hooks in here). */
+  readonly onRequestStart?: (head: RequestHead) => void;
   /** Called after every finished request (worker recycling hooks in here). */
   readonly onRequestDone?: () => void;
+  /**
+   * Applies trusted proxy headers (`server/proxy.ts`): given the head and the socket peer, returns
+   * the client address, scheme and host to report, or null to keep the socket's view.
+   */
+  readonly resolveClient?: (
+    head: RequestHead,
+    peer: ConnAddr,
+    scheme: "http" | "https",
+  ) => ClientView | null;
+}
+
+/** What trusted proxy headers say about the original client. */
+export interface ClientView {
+  /** Original client address. */
+  readonly remote: ConnAddr;
+  /** Original scheme. */
+  readonly scheme: "http" | "https";
+  /** Original Host name (without port), if a trusted header gave one. */
+  readonly hostName?: string;
+  /** Original port, if a trusted header gave one. */
+  readonly hostPort?: string;
 }
 
 const HIGH_WATER = 64 * 1024;
@@ -92,6 +115,8 @@ export class Connection {
   /** What the connection is doing, for timeouts and graceful shutdown. */
   phase: Phase = "idle";
   #abort: AbortController | null = null;
+  /** Set once a handler took the socket over (protocol switch). */
+  hijacked = false;
 
   /** Wraps an accepted `Deno.Conn`. */
   constructor(conn: Deno.Conn, ctx: ConnectionContext) {
@@ -121,6 +146,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.phase = "closed";
+    if (this.hijacked) return;
     this.#abort?.abort();
     try {
       this.#conn.close();
@@ -246,6 +272,7 @@ export class Connection {
     const ex = new ConnExchange(head, body, res, this, info);
     ctx.state.inflight++;
     ctx.state.requests++;
+    ctx.onRequestStart?.(head);
     try {
       const limit = ctx.config.limitConcurrency;
       const path = ctx.config.healthPath;
@@ -259,12 +286,16 @@ export class Connection {
         await res.end();
       } else if (path !== "" && pathOf(head.target) === path) {
         const ok = !ctx.state.shuttingDown;
-        res.head(ok ? 200 : 503, [["content-type", "text/plain"], ["content-length", ok ? "3" : "14"]]);
+        res.head(ok ? 200 : 503, [["content-type", "text/plain"], [
+          "content-length",
+          ok ? "3" : "14",
+        ]]);
         res.write(ok ? HEALTH_OK : HEALTH_DOWN);
         await res.end();
       } else {
         const r = ctx.handler(ex);
         if (r !== undefined) await r;
+        if (this.hijacked) return false;
         if (!res.ended) {
           throw new ResponseHeaderError("handler returned without finishing the response");
         }
@@ -433,6 +464,19 @@ export class Connection {
     while (off < bytes.length) {
       off += await this.#conn.write(off === 0 ? bytes : bytes.subarray(off));
     }
+  }
+
+  /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
+  async takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
+    if (this.hijacked || this.#closed) throw new Deno.errors.BadResource("connection is gone");
+    this.#queue(head);
+    await this.#flush();
+    this.hijacked = true;
+    this.#closed = true;
+    this.phase = "closed";
+    const buffered = this.#rb.view().slice();
+    this.#rb.consume(buffered.length);
+    return { conn: this.#conn, buffered };
   }
 
   /** Marks the connection to close after the current response. */
@@ -668,11 +712,18 @@ class ConnExchange implements Exchange {
     this.body = body;
     this.res = res;
     this.#c = c;
-    this.remote = c.remote;
     this.local = c.local;
-    this.scheme = c.ctx.scheme;
-    this.serverName = info.hostName || c.local.hostname;
-    this.serverPort = info.hostPort || String(c.local.port || (this.scheme === "https" ? 443 : 80));
+    const view = c.ctx.resolveClient?.(head, c.remote, c.ctx.scheme) ?? null;
+    this.remote = view?.remote ?? c.remote;
+    this.scheme = view?.scheme ?? c.ctx.scheme;
+    const defaultPort = this.scheme === "https" ? "443" : "80";
+    if (view?.hostName) {
+      this.serverName = view.hostName;
+      this.serverPort = view.hostPort || defaultPort;
+    } else {
+      this.serverName = info.hostName || c.local.hostname;
+      this.serverPort = info.hostPort || (info.hostName ? defaultPort : String(c.local.port));
+    }
   }
 
   get requestId(): string {
@@ -699,6 +750,13 @@ class ConnExchange implements Exchange {
 
   log(level: "debug" | "info" | "warning" | "error", msg: string): void {
     this.#c.ctx.logger.log(level, msg);
+  }
+
+  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
+    if (this.res.headSent) throw new Error("takeover() after a response head was queued");
+    if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
+    this.res.status = 101;
+    return this.#c.takeover(head);
   }
 }
 
@@ -742,6 +800,9 @@ export function isPeerGone(err: unknown): boolean {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
-  return String(err);
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  const own = err.stack ?? `${err.name}: ${err.message}`;
+  if (cause instanceof Error) return `${err.message}\n  caused by: ${cause.stack ?? cause.message}`;
+  return own;
 }

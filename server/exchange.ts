@@ -93,6 +93,14 @@ export interface Exchange {
   readonly completed: Promise<void>;
   /** Error-log hook for handlers (`lsbaws.errors`). */
   readonly log: (level: "debug" | "info" | "warning" | "error", msg: string) => void;
+  /**
+   * Protocol switch (RFC 9110 §7.8, used for WebSockets): sends `head` (a complete
+   * `HTTP/1.1 101 ...` head, validated by the caller) after any queued responses, then hands the
+   * socket over. Returns the raw connection and the bytes already received after this request's
+   * head. From then on the engine neither reads, writes nor closes the socket; the caller owns it.
+   * Only allowed while nothing of this response was queued and the request has no body.
+   */
+  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }>;
 }
 
 /** An app style adapted to the engine. May complete synchronously (the fast path). */

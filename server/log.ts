@@ -141,11 +141,11 @@ function esc(s: string): string {
 
 /** Formats an access record in the common log format plus duration, request id and pid. */
 export function formatCommon(r: AccessRecord, pid: number): string {
-  return `${r.remote} - - [${clfTime(r.time)}] "${esc(r.method)} ${esc(r.target)} ${r.version}" ${r.status} ${r.bytesOut} "${
-    esc(r.referer)
-  }" "${esc(r.userAgent)}" in=${r.bytesIn} ${r.durationMs.toFixed(3)}ms rid=${
-    esc(r.requestId)
-  } pid=${pid}\n`;
+  return `${r.remote} - - [${clfTime(r.time)}] "${esc(r.method)} ${
+    esc(r.target)
+  } ${r.version}" ${r.status} ${r.bytesOut} "${esc(r.referer)}" "${
+    esc(r.userAgent)
+  }" in=${r.bytesIn} ${r.durationMs.toFixed(3)}ms rid=${esc(r.requestId)} pid=${pid}\n`;
 }
 
 /** Formats an access record as one JSON object per line. */
@@ -173,7 +173,11 @@ export function createLogger(opts: LoggerOptions): Logger {
   const pid = opts.pid ?? Deno.pid;
   const errorSink = opts.errorSink ?? stderrSink();
   let accessSink: LogSink | null = opts.accessSink ??
-    (opts.accessLog === "" ? null : opts.accessLog === "-" ? stdoutSink() : fileSink(opts.accessLog));
+    (opts.accessLog === ""
+      ? null
+      : opts.accessLog === "-"
+      ? stdoutSink()
+      : fileSink(opts.accessLog));
   const format = opts.accessLogFormat === "json" ? formatJson : formatCommon;
   let buffered = "";
   let timer: ReturnType<typeof setTimeout> | undefined;

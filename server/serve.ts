@@ -118,14 +118,16 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         listeners.push(Deno.listen({ transport: "unix", path: spec.path }));
         await Deno.chmod(spec.path, 0o600).catch(() => {});
       } else if (tls) {
-        listeners.push(Deno.listenTls({
-          hostname: spec.hostname,
-          port: spec.port,
-          cert,
-          key,
-          alpnProtocols: ["http/1.1"],
-          ...(opts.reusePort ? { reusePort: true } : {}),
-        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem));
+        listeners.push(Deno.listenTls(
+          {
+            hostname: spec.hostname,
+            port: spec.port,
+            cert,
+            key,
+            alpnProtocols: ["http/1.1"],
+            ...(opts.reusePort ? { reusePort: true } : {}),
+          } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+        ));
       } else {
         listeners.push(Deno.listen({
           hostname: spec.hostname,

@@ -14,7 +14,18 @@
  *   `maxTrailerBytes` (431), the decoded total by `maxBodyBytes` (413). Trailer fields are
  *   syntax-checked and kept in `trailers`.
  */
-import { BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, HTAB, LF, SEMICOLON, SP, TCHAR } from "./bytes.ts";
+import {
+  BACKSLASH,
+  CR,
+  DQUOTE,
+  EQUALS,
+  HEX_VALUE,
+  HTAB,
+  LF,
+  SEMICOLON,
+  SP,
+  TCHAR,
+} from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { parseFieldLine } from "./request_head.ts";
 import type { Limits } from "../config.ts";
@@ -97,7 +108,8 @@ export class ChunkedDecoder {
       const isTrailer = this.#state === State.Trailer;
       if (lf < 0) {
         const pending = len - pos;
-        if (!isTrailer && pending > this.#limits.maxChunkLineBytes) {
+        // The pending bytes may end with the CR of the line's CRLF, which the limit excludes.
+        if (!isTrailer && pending > this.#limits.maxChunkLineBytes + 1) {
           throw new ProtocolError("CHUNK_LINE_TOO_LONG");
         }
         if (isTrailer && this.#trailerBytes + pending > this.#limits.maxTrailerBytes) {
@@ -190,6 +202,9 @@ function parseExtensions(buf: Uint8Array, start: number, end: number): void {
         while (i < end) {
           const b = buf[i];
           if (b === BACKSLASH) {
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            const q = buf[i + 1];
+            if (i + 1 >= end || (q !== HTAB && (q < 0x20 || q === 0x7f))) break;
             i += 2;
             continue;
           }

@@ -141,14 +141,16 @@ export function analyzeHead(head: RequestHead, limits: Pick<Limits, "maxBodyByte
 /** RFC 9110 §8.6: Content-Length = 1*DIGIT, no sign, list, whitespace or overflow. */
 export function parseContentLength(value: string): number {
   const n = value.length;
-  if (n === 0 || n > 16) throw new ProtocolError("INVALID_CONTENT_LENGTH");
+  if (n === 0) throw new ProtocolError("INVALID_CONTENT_LENGTH");
   let v = 0;
   for (let i = 0; i < n; i++) {
     const d = value.charCodeAt(i) - 0x30;
     if (d < 0 || d > 9) throw new ProtocolError("INVALID_CONTENT_LENGTH");
     v = v * 10 + d;
+    if (v > Number.MAX_SAFE_INTEGER) {
+      throw new ProtocolError("INVALID_CONTENT_LENGTH", "overflow");
+    }
   }
-  if (!Number.isSafeInteger(v)) throw new ProtocolError("INVALID_CONTENT_LENGTH", "overflow");
   return v;
 }
 

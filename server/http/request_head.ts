@@ -10,6 +10,8 @@
  *   so a head fed one byte at a time is scanned in linear time.
  * - Only syntax is checked here; the meaning of fields (framing, Host, Connection) is
  *   `framing.ts`'s job. Header names are lowercased; values are latin-1 strings with OWS trimmed.
+ * - Absolute-form targets must be `http://` or `https://` URIs without userinfo (RFC 9110
+ *   §4.2.4: a recipient SHOULD treat userinfo as an error).
  * - Strict profile: CRLF only (bare CR or LF → 400), single SP separators, no whitespace before a
  *   colon, no obs-fold, token names, values free of CTLs, `HTTP/1.0` or `HTTP/1.1` only (505 for
  *   other well-formed versions). One or more empty lines before the request line are skipped
@@ -94,7 +96,9 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
     if (lineStart === start && len - start > limits.maxRequestLineBytes + 1) {
       throw new ProtocolError("REQUEST_LINE_TOO_LONG");
     }
-    if (len - start > limits.maxHeadBytes) throw new ProtocolError("HEADERS_TOO_LARGE");
+    // A complete head may take maxHeadBytes + 4 bytes (its final CRLF CRLF, checked below) and
+    // needs at least one more byte than we have, so refuse only what can no longer fit.
+    if (len - start > limits.maxHeadBytes + 3) throw new ProtocolError("HEADERS_TOO_LARGE");
     return { kind: "partial", scanned: lineStart };
   }
   if (end - start > limits.maxHeadBytes + 4) throw new ProtocolError("HEADERS_TOO_LARGE");
@@ -190,7 +194,7 @@ function parseRequestLine(
   };
 }
 
-const ABSOLUTE_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/;
+const ABSOLUTE_RE = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^/?@]+(?:[/?]|$)/;
 const AUTHORITY_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+):[0-9]+$/;
 
 /** RFC 9112 §3.2: decides the target form and enforces which methods may use which form. */

@@ -64,9 +64,11 @@ function pad2(n: number): string {
 /** Formats `ms` since the epoch as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. */
 export function httpDate(ms: number): string {
   const d = new Date(ms);
-  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${
-    d.getUTCFullYear()
-  } ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} GMT`;
+  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${
+    MONTHS[d.getUTCMonth()]
+  } ${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${
+    pad2(d.getUTCSeconds())
+  } GMT`;
 }
 
 /** How the response body is delimited on the wire. */

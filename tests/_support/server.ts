@@ -8,7 +8,7 @@
  */
 import { type Config, DEFAULTS } from "../../server/config.ts";
 import { createLogger } from "../../server/log.ts";
-import { type Server, serve } from "../../server/serve.ts";
+import { serve, type Server } from "../../server/serve.ts";
 import { loadApp } from "../../gateway/loader.ts";
 import { createHandler } from "../../gateway/handler.ts";
 

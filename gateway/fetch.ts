@@ -1,0 +1,237 @@
+/**
+ * The fetch calling convention: `(request: Request, info: ServeHandlerInfo) => Response`, served
+ * with `Deno.serve` semantics on lsbaws's own engine.
+ *
+ * Contract:
+ * - `fetchHandler(fn, options)` adapts a fetch handler to the engine's `Handler`.
+ * - The `Request` is built once per request from the already-parsed head (no re-parsing): the URL
+ *   from the scheme, Host (or absolute-form authority) and target; headers in wire order; a
+ *   streamed body (a `ReadableStream` pulling from the engine's `BodyReader`, so every body limit
+ *   and timeout still applies) only when the request has one and the method allows one.
+ * - `request.signal` aborts when the connection closes before the response is finished.
+ * - The second argument is shaped like `Deno.ServeHandlerInfo`: `remoteAddr` (`transport`,
+ *   `hostname`, `port`) and `completed` (resolves when the response was sent).
+ * - The `Response` goes back through the engine's `Responder`: a body known to be one chunk gets
+ *   Content-Length, anything else streams (chunked on HTTP/1.1) with back-pressure; the body
+ *   stream is cancelled if the client goes away. Hop-by-hop headers in a Response break the same
+ *   rule as in gateway apps (`hop-by-hop` → 500 with a log line).
+ * - A handler that resolves to `undefined` gets 404 and a log hint; one that throws gets 500 with
+ *   nothing leaked; the stack goes to the error log.
+ */
+import type { Exchange, Handler } from "../server/exchange.ts";
+import { AppContractError, AppError } from "./errors.ts";
+
+/** Connection information passed as the handler's second argument (like Deno.ServeHandlerInfo). */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: {
+    readonly transport: "tcp" | "unix";
+    readonly hostname: string;
+    readonly port: number;
+  };
+  /** Resolves once the response has been sent (or abandoned). */
+  readonly completed: Promise<void>;
+}
+
+/** A fetch-style request handler. */
+export type FetchHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | undefined | Promise<Response | undefined>;
+
+const EXCHANGE = Symbol.for("lsbaws.exchange");
+
+/** Returns the engine exchange behind a `Request` that lsbaws built (for WebSocket upgrades). */
+export function exchangeOf(request: Request): Exchange | undefined {
+  return (request as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+}
+
+/** Builds the `Request` for an exchange (exported for adapters and tests). */
+export function buildRequest(ex: Exchange, signal?: AbortSignal): Request {
+  const head = ex.head;
+  let url: string;
+  if (head.targetForm === "absolute") url = head.target;
+  else {
+    const port = ex.serverPort;
+    const defaultPort = ex.scheme === "https" ? "443" : "80";
+    const host = ex.serverName + (port && port !== defaultPort ? `:${port}` : "");
+    url = head.targetForm === "origin"
+      ? `${ex.scheme}://${host}${head.target}`
+      : `${ex.scheme}://${host}/`;
+  }
+  const hasBody = ex.body.contentLength !== 0 && head.method !== "GET" && head.method !== "HEAD";
+  const init: RequestInit & { duplex?: "half" } = {
+    method: head.method,
+    headers: head.headers as [string, string][],
+    signal,
+  };
+  if (hasBody) {
+    const reader = ex.body;
+    init.body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const chunk = await reader.read(65536);
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+    }, { highWaterMark: 0 });
+    init.duplex = "half";
+  }
+  const req = new Request(url, init);
+  Object.defineProperty(req, EXCHANGE, { value: ex });
+  return req;
+}
+
+function responseHeaders(resp: Response): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of resp.headers) {
+    if (name === "set-cookie") continue;
+    out.push([name, value]);
+  }
+  for (const c of resp.headers.getSetCookie()) out.push(["set-cookie", c]);
+  return out;
+}
+
+const NOT_FOUND = new TextEncoder().encode("Not Found\n");
+
+/** Adapts a fetch handler to the engine; see the module comment. */
+export function fetchHandler(fn: FetchHandler): Handler {
+  return async function handle(ex: Exchange): Promise<void> {
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort(new DOMException("client disconnected", "AbortError"));
+    ex.res.signal.addEventListener("abort", onAbort, { once: true });
+    const request = buildRequest(ex, ctrl.signal);
+    const info: ServeHandlerInfo = {
+      remoteAddr: {
+        transport: ex.remote.transport,
+        hostname: ex.remote.hostname,
+        port: ex.remote.port,
+      },
+      completed: ex.completed,
+    };
+    let resp: Response | undefined;
+    try {
+      resp = await fn(request, info);
+    } catch (err) {
+      ex.res.signal.removeEventListener("abort", onAbort);
+      throw new AppError(err);
+    }
+    try {
+      if (resp === undefined || resp === null) {
+        ex.log(
+          "warning",
+          `fetch handler returned no Response for ${ex.head.method} ${ex.head.target}; ` +
+            "answering 404 (did a router fall through without a default route?)",
+        );
+        ex.res.head(404, [["content-type", "text/plain; charset=utf-8"], [
+          "content-length",
+          String(NOT_FOUND.length),
+        ]]);
+        ex.res.write(NOT_FOUND);
+        await ex.res.end();
+        return;
+      }
+      if (!(resp instanceof Response)) {
+        throw new AppContractError(
+          "fetch-response",
+          `fetch handler must return a Response, got ${typeof resp}`,
+        );
+      }
+      if (resp.status === 101) {
+        // WebSocket upgrades are completed by the upgrade shim, which owns the socket now.
+        return;
+      }
+      await sendResponse(ex, resp);
+    } finally {
+      ex.res.signal.removeEventListener("abort", onAbort);
+    }
+  };
+}
+
+/** Yields to the microtask queue a few times (a settled stream read resolves within these). */
+async function microtasks(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await null;
+}
+
+/** Writes `resp` through the exchange's responder. */
+export async function sendResponse(ex: Exchange, resp: Response): Promise<void> {
+  const res = ex.res;
+  const headers = responseHeaders(resp);
+  const body = resp.body;
+  try {
+    if (body === null) {
+      res.head(resp.status, headers, resp.statusText);
+      await res.end();
+      return;
+    }
+  } catch (err) {
+    throw contract(err);
+  }
+  const reader = body.getReader();
+  const onAbort = () => reader.cancel().catch(() => {});
+  res.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const first = await reader.read();
+    if (first.done) {
+      setHead(ex, resp, headers, 0);
+      await res.end();
+      return;
+    }
+    let settled: ReadableStreamReadResult<Uint8Array> | null = null;
+    const second = reader.read().then((r) => (settled = r));
+    await microtasks(4);
+    const hasLength = headers.some(([n]) => n === "content-length");
+    if (settled !== null && (settled as ReadableStreamReadResult<Uint8Array>).done) {
+      setHead(ex, resp, headers, hasLength ? -1 : first.value.length);
+      const p = res.write(checkChunk(first.value));
+      if (p) await p;
+      await res.end();
+      return;
+    }
+    setHead(ex, resp, headers, -1);
+    let p = res.write(checkChunk(first.value));
+    if (p) await p;
+    let next = await second;
+    while (!next.done) {
+      p = res.write(checkChunk(next.value));
+      if (p) await p;
+      next = await reader.read();
+    }
+    await res.end();
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw contract(err);
+  } finally {
+    res.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function setHead(
+  ex: Exchange,
+  resp: Response,
+  headers: Array<[string, string]>,
+  length: number,
+): void {
+  if (length >= 0 && !headers.some(([n]) => n === "content-length")) {
+    headers.push(["content-length", String(length)]);
+  }
+  try {
+    ex.res.head(resp.status, headers, resp.statusText);
+  } catch (err) {
+    throw contract(err);
+  }
+}
+
+function checkChunk(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new AppContractError(
+    "fetch-body-bytes",
+    `Response body chunks must be Uint8Array, got ${typeof chunk}`,
+  );
+}
+
+function contract(err: unknown): unknown {
+  if (err instanceof Error && err.name === "ResponseHeaderError") {
+    return new AppContractError("fetch-response-head", err.message);
+  }
+  return err;
+}

@@ -1,0 +1,115 @@
+/**
+ * Architecture rules (DESIGN.md §Layout), enforced by reading import lines:
+ * 1. server/http/** never mentions `Deno.`, never awaits, and imports only siblings (plus
+ *    `import type` from server/config.ts).
+ * 2. gateway/** imports from server/ only `server/http/*` (pure) and `import type` from the rest
+ *    of server/; only the loader imports modules dynamically.
+ * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
+ * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
+ * 5. Only server/connection.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn).
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("../", import.meta.url);
+
+async function* walk(dir: URL): AsyncGenerator<URL> {
+  for await (const e of Deno.readDir(dir)) {
+    const u = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+    if (e.isDirectory) yield* walk(u);
+    else if (e.name.endsWith(".ts")) yield u;
+  }
+}
+
+interface Imp {
+  spec: string;
+  typeOnly: boolean;
+}
+
+function importsOf(src: string): Imp[] {
+  const out: Imp[] = [];
+  const re = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+["']([^"']+)["']/gm;
+  for (const m of src.matchAll(re)) out.push({ spec: m[3], typeOnly: !!m[2] });
+  const side = /^\s*import\s+["']([^"']+)["']/gm;
+  for (const m of src.matchAll(side)) out.push({ spec: m[1], typeOnly: false });
+  return out;
+}
+
+async function files(sub: string): Promise<Array<{ url: URL; rel: string; src: string }>> {
+  const out = [];
+  for await (const u of walk(new URL(sub, root))) {
+    out.push({
+      url: u,
+      rel: u.pathname.slice(root.pathname.length),
+      src: await Deno.readTextFile(u),
+    });
+  }
+  return out;
+}
+
+function target(from: URL, spec: string): string {
+  if (!spec.startsWith(".")) return spec;
+  return new URL(spec, from).pathname.slice(root.pathname.length);
+}
+
+function stripComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
+}
+
+Deno.test("server/http is sans-IO: no Deno.*, no await, imports only siblings and config types", async () => {
+  for (const f of await files("server/http/")) {
+    const code = stripComments(f.src);
+    assert.ok(!/\bDeno\./.test(code), `${f.rel} mentions Deno.`);
+    assert.ok(!/\bawait\b/.test(code), `${f.rel} uses await`);
+    for (const imp of importsOf(f.src)) {
+      const t = target(f.url, imp.spec);
+      const ok = t.startsWith("server/http/") || (t === "server/config.ts" && imp.typeOnly);
+      assert.ok(ok, `${f.rel} imports ${t}`);
+    }
+  }
+});
+
+Deno.test("gateway imports only pure server/http modules and server types", async () => {
+  for (const f of await files("gateway/")) {
+    for (const imp of importsOf(f.src)) {
+      const t = target(f.url, imp.spec);
+      if (!t.startsWith("server/")) continue;
+      assert.ok(t.startsWith("server/http/") || imp.typeOnly, `${f.rel} imports ${t} at runtime`);
+    }
+    if (!f.rel.endsWith("loader.ts")) {
+      assert.ok(!/\bimport\(/.test(stripComments(f.src)), `${f.rel} imports dynamically`);
+    }
+  }
+});
+
+Deno.test("apps import only gateway/mod.ts (or npm packages)", async () => {
+  for (const f of await files("apps/")) {
+    for (const imp of importsOf(f.src)) {
+      const t = target(f.url, imp.spec);
+      const ok = t === "gateway/mod.ts" || t.startsWith("npm:") || t.startsWith("node:") ||
+        t.startsWith("apps/");
+      assert.ok(ok, `${f.rel} imports ${t}`);
+    }
+  }
+});
+
+Deno.test("nothing imports main.ts and only tests, bench and the loader reach apps/", async () => {
+  for (const dir of ["server/", "gateway/", "apps/"]) {
+    for (const f of await files(dir)) {
+      for (const imp of importsOf(f.src)) {
+        const t = target(f.url, imp.spec);
+        assert.notEqual(t, "main.ts", `${f.rel} imports main.ts`);
+        if (!dir.startsWith("apps")) assert.ok(!t.startsWith("apps/"), `${f.rel} imports ${t}`);
+      }
+    }
+  }
+});
+
+Deno.test("only server/connection.ts touches client sockets", async () => {
+  for (const dir of ["server/", "gateway/"]) {
+    for (const f of await files(dir)) {
+      if (f.rel === "server/connection.ts") continue;
+      const code = stripComments(f.src);
+      assert.ok(!/\bconn\.(read|write)\(/.test(code), `${f.rel} reads or writes a connection`);
+    }
+  }
+});
