@@ -113,6 +113,10 @@ export function fetchHandler(fn: FetchHandler): Handler {
       resp = await fn(request, info);
     } catch (err) {
       ex.res.signal.removeEventListener("abort", onAbort);
+      ex.log(
+        "error",
+        `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${stackOf(err)}`,
+      );
       throw new AppError(err);
     }
     try {
@@ -199,7 +203,9 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
     await res.end();
   } catch (err) {
     reader.cancel().catch(() => {});
-    throw contract(err);
+    const e = contract(err);
+    if (e instanceof AppContractError) ex.log("error", e.message);
+    throw e;
   } finally {
     res.signal.removeEventListener("abort", onAbort);
   }
@@ -227,6 +233,10 @@ function checkChunk(chunk: unknown): Uint8Array {
     "fetch-body-bytes",
     `Response body chunks must be Uint8Array, got ${typeof chunk}`,
   );
+}
+
+function stackOf(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
 function contract(err: unknown): unknown {

@@ -264,11 +264,20 @@ export class Connection {
       onFirstRead: () => {
         if (info.expectContinue && !continueSent) {
           continueSent = true;
-          this.#queue(CONTINUE_RESPONSE);
+          // RFC 9110 §15.2: no 1xx once the final response has started.
+          if (!res.headSent) this.#queue(CONTINUE_RESPONSE);
         }
       },
     }, ctx.limits);
-    const res = new ConnResponder(this, head, keepAlive);
+    // RFC 9110 §10.1.1: a final response sent before the body was read says whether the
+    // connection closes. It does when the app has not touched the body and either the client
+    // still waits for `100 Continue` or the declared length is more than we would drain.
+    const closesForUnreadBody = () =>
+      !body.started && !body.done &&
+      (info.expectContinue ||
+        (info.framing.kind === "length" &&
+          info.framing.length - body.bytesRead > ctx.config.maxDrainBytes));
+    const res = new ConnResponder(this, head, keepAlive, closesForUnreadBody);
     const ex = new ConnExchange(head, body, res, this, info);
     ctx.state.inflight++;
     ctx.state.requests++;
@@ -352,6 +361,11 @@ export class Connection {
     }
     if (err instanceof ProtocolError) {
       ctx.logger.log("info", `bad request body from ${this.remote.hostname}: ${err.code}`);
+    } else if (
+      err instanceof Error && (err.name === "AppError" || err.name === "AppContractError")
+    ) {
+      // The adapter already logged these with the stack and the rule they broke.
+      ctx.logger.log("debug", `answering ${status} for ${head.method} ${head.target}`);
     } else {
       ctx.logger.log(
         "error",
@@ -529,9 +543,16 @@ class ConnResponder implements Responder {
   bytesOut = 0;
   closeAfter = false;
   readonly signal: AbortSignal;
+  readonly #closesForUnreadBody: () => boolean;
 
-  constructor(c: Connection, head: RequestHead, keepAlive: boolean) {
+  constructor(
+    c: Connection,
+    head: RequestHead,
+    keepAlive: boolean,
+    closesForUnreadBody: () => boolean = () => false,
+  ) {
     this.#c = c;
+    this.#closesForUnreadBody = closesForUnreadBody;
     this.#method = head.method;
     this.#minor = head.minor;
     this.#keepAlive = keepAlive;
@@ -592,7 +613,9 @@ class ConnResponder implements Responder {
       this.#framing = "close";
       this.#keepAlive = false;
     }
-    if (this.closeAfter || ctx.state.shuttingDown) this.#keepAlive = false;
+    if (this.closeAfter || ctx.state.shuttingDown || this.#closesForUnreadBody()) {
+      this.#keepAlive = false;
+    }
     const connection = !this.#keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
     this.#mark = c.queued;
     this.#flushMark = c.flushes;

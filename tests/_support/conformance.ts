@@ -122,15 +122,20 @@ export function assertRejected(
   }
 }
 
-/** Sends one request template (with `{M}`) and asserts it is rejected with `statuses`. */
+/** A request template: `{M}` placeholders, or a function of the marker (use it when lengths
+ * are computed over bytes that contain the marker). */
+export type Template = string | ((marker: string) => string);
+
+/** Sends one request template and asserts it is rejected with `statuses`. */
 export async function expectRejected(
   port: number,
-  template: string,
+  template: Template,
   statuses: RejectStatus | readonly RejectStatus[],
   opts: RoundTripOptions & { prior?: number } = {},
 ): Promise<RoundTrip> {
   const marker = newMarker();
-  const rt = await roundTrip(port, fill(template, marker), { untilClose: true, ...opts });
+  const request = typeof template === "string" ? fill(template, marker) : template(marker);
+  const rt = await roundTrip(port, request, { untilClose: true, ...opts });
   assertRejected(rt, statuses, { marker, prior: opts.prior });
   return rt;
 }

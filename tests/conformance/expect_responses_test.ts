@@ -167,6 +167,17 @@ const cases: Case[] = [
     },
   },
   {
+    name: "/echo of a Content-Length request answers with the same Content-Length",
+    fn: async (port) => {
+      const rt = await roundTrip(port, withBody("POST", "/echo", "known length"));
+      const r = rt.responses[0];
+      assert.ok(r, show(rt.text));
+      assert.equal(header(r, "content-length"), "12");
+      assert.equal(header(r, "transfer-encoding"), undefined);
+      assert.equal(r.body, "known length");
+    },
+  },
+  {
     name: "/echo on HTTP/1.0 has no Transfer-Encoding and closes",
     fn: async (port) => {
       const rt = await roundTrip(port, withBody("POST", "/echo", "old client", "", "1.0"), {

@@ -19,7 +19,6 @@ import {
   type Case,
   conformanceSuite,
   expectRejected,
-  fill,
   get,
   newMarker,
   show,
@@ -27,7 +26,7 @@ import {
 import { roundTrip } from "../_support/raw_client.ts";
 
 const HOST = "Host: t\r\n";
-const HIDDEN = `GET /hidden-{M} HTTP/1.1\r\n${HOST}\r\n`;
+const hidden = (m: string) => `GET /hidden-${m} HTTP/1.1\r\n${HOST}\r\n`;
 
 /** [class, the obfuscated line(s) that stand for `Transfer-Encoding: chunked`]. */
 const TE_LINES: ReadonlyArray<readonly [string, string]> = [
@@ -76,16 +75,16 @@ const TE_LINES: ReadonlyArray<readonly [string, string]> = [
   ["plain Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
 ];
 
-function clTe(teLine: string, tePlacement: "after" | "before" = "after"): string {
-  const body = `0\r\n\r\n${HIDDEN}`;
+function clTe(m: string, teLine: string, tePlacement: "after" | "before" = "after"): string {
+  const body = `0\r\n\r\n${hidden(m)}`;
   const cl = `Content-Length: ${body.length}\r\n`;
   const head = tePlacement === "after" ? `${cl}${teLine}\r\n` : `${teLine}\r\n${cl}`;
   return `POST /echo HTTP/1.1\r\n${HOST}${head}\r\n${body}` + get("/");
 }
 
-function teCl(teLine: string): string {
-  const size = `${HIDDEN.length.toString(16)}\r\n`;
-  const body = `${size}${HIDDEN}\r\n0\r\n\r\n`;
+function teCl(m: string, teLine: string): string {
+  const size = `${hidden(m).length.toString(16)}\r\n`;
+  const body = `${size}${hidden(m)}\r\n0\r\n\r\n`;
   return `POST /echo HTTP/1.1\r\n${HOST}Content-Length: ${size.length}\r\n${teLine}\r\n\r\n${body}` +
     get("/");
 }
@@ -94,24 +93,24 @@ const cases: Case[] = [];
 for (const [cls, line] of TE_LINES) {
   cases.push({
     name: `CL.TE with ${cls}: one 400/501, closed, hidden request not answered`,
-    fn: async (port) => void await expectRejected(port, clTe(line), [400, 501]),
+    fn: async (port) => void await expectRejected(port, (m) => clTe(m, line), [400, 501]),
   });
   cases.push({
     name: `TE.CL with ${cls}: one 400/501, closed, hidden request not answered`,
-    fn: async (port) => void await expectRejected(port, teCl(line), [400, 501]),
+    fn: async (port) => void await expectRejected(port, (m) => teCl(m, line), [400, 501]),
   });
 }
 cases.push({
   name: "CL.TE with Transfer-Encoding before Content-Length: one 400, closed",
   fn: async (port) =>
-    void await expectRejected(port, clTe("Transfer-Encoding: chunked", "before"), 400),
+    void await expectRejected(port, (m) => clTe(m, "Transfer-Encoding: chunked", "before"), 400),
 });
 cases.push({
   name: "CL.TE with Transfer_Encoding (unrelated header): framed by CL, hidden request never run",
   fn: async (port) => {
     const marker = newMarker();
-    const body = fill(`0\r\n\r\n${HIDDEN}`, marker);
-    const req = fill(clTe("Transfer_Encoding: chunked"), marker);
+    const body = `0\r\n\r\n${hidden(marker)}`;
+    const req = clTe(marker, "Transfer_Encoding: chunked");
     const rt = await roundTrip(port, req, { responses: 2, settleMs: 150 });
     assert.deepEqual(rt.responses.map((r) => r.status), [200, 200], show(rt.text));
     assert.equal(rt.responses[0].body, body, "the whole CL body must come back from /echo");
@@ -122,24 +121,21 @@ cases.push({
 cases.push({
   name: "CL.CL: two different Content-Length lines → one 400, closed",
   fn: async (port) => {
-    const body = `x${HIDDEN}`;
-    await expectRejected(
-      port,
-      `POST /echo HTTP/1.1\r\n${HOST}Content-Length: 1\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
-        get("/"),
-      400,
-    );
+    await expectRejected(port, (m) => {
+      const body = `x${hidden(m)}`;
+      return `POST /echo HTTP/1.1\r\n${HOST}Content-Length: 1\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+        get("/");
+    }, 400);
   },
 });
 cases.push({
   name: "CL list '1, N' → one 400, closed",
   fn: async (port) => {
-    const body = `x${HIDDEN}`;
-    await expectRejected(
-      port,
-      `POST /echo HTTP/1.1\r\n${HOST}Content-Length: 1, ${body.length}\r\n\r\n${body}` + get("/"),
-      400,
-    );
+    await expectRejected(port, (m) => {
+      const body = `x${hidden(m)}`;
+      return `POST /echo HTTP/1.1\r\n${HOST}Content-Length: 1, ${body.length}\r\n\r\n${body}` +
+        get("/");
+    }, 400);
   },
 });
 cases.push({
