@@ -50,7 +50,10 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
     "lsbaws.multiprocess": config.workers > 1,
     "lsbaws.run_once": false,
     "lsbaws.raw_uri": head.target,
-    "lsbaws.signal": ex.res.signal,
+    // Created on first use: an AbortSignal per request is not free.
+    get "lsbaws.signal"(): AbortSignal {
+      return ex.res.signal;
+    },
     // LS-9: the engine may generate the id lazily (a UUID), so read it on first use; the app can
     // still overwrite the key (APP-3).
     get "lsbaws.request_id"(): string {

@@ -17,9 +17,19 @@
  *   rule as in gateway apps (`hop-by-hop` → 500 with a log line).
  * - A handler that resolves to `undefined` gets 404 and a log hint; one that throws gets 500 with
  *   nothing leaked; the stack goes to the error log.
+ * - WebSockets: a `101` Response is completed by `gateway/websocket.ts` (`completeUpgrade`) when
+ *   the handler called `Deno.upgradeWebSocket(request)`, and is a contract error (500) otherwise;
+ *   a handshake refused by the shim (`WebSocketHandshakeError`) that escapes the handler is
+ *   answered 400 with the reason, not 500.
  */
 import type { Exchange, Handler } from "../server/exchange.ts";
 import { AppContractError, AppError } from "./errors.ts";
+import {
+  abandonUpgrade,
+  completeUpgrade,
+  hasPendingUpgrade,
+  WebSocketHandshakeError,
+} from "./websocket.ts";
 
 /** Connection information passed as the handler's second argument (like Deno.ServeHandlerInfo). */
 export interface ServeHandlerInfo {
@@ -113,6 +123,8 @@ export function fetchHandler(fn: FetchHandler): Handler {
       resp = await fn(request, info);
     } catch (err) {
       ex.res.signal.removeEventListener("abort", onAbort);
+      abandonUpgrade(ex, err);
+      if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
       ex.log(
         "error",
         `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${stackOf(err)}`,
@@ -141,14 +153,31 @@ export function fetchHandler(fn: FetchHandler): Handler {
         );
       }
       if (resp.status === 101) {
-        // WebSocket upgrades are completed by the upgrade shim, which owns the socket now.
+        // The upgrade shim (gateway/websocket.ts) sends the 101 and takes the socket over.
+        await completeUpgrade(ex, resp);
         return;
+      }
+      if (hasPendingUpgrade(ex)) {
+        abandonUpgrade(ex, new Error(`the handler answered ${resp.status} instead of 101`));
       }
       await sendResponse(ex, resp);
     } finally {
       ex.res.signal.removeEventListener("abort", onAbort);
     }
   };
+}
+
+/** Answers a refused WebSocket handshake with its status (400) and reason. */
+async function refuseHandshake(ex: Exchange, err: WebSocketHandshakeError): Promise<void> {
+  ex.log("info", `websocket handshake refused for ${ex.head.target}: ${err.message}`);
+  const body = new TextEncoder().encode(err.message + "\n");
+  ex.res.head(err.status, [
+    ["content-type", "text/plain; charset=utf-8"],
+    ["content-length", String(body.length)],
+    ...err.headers,
+  ]);
+  ex.res.write(body);
+  await ex.res.end();
 }
 
 /** Yields to the microtask queue a few times (a settled stream read resolves within these). */

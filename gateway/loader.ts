@@ -17,6 +17,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppLoadError } from "./errors.ts";
+import { installUpgradeWebSocket } from "./websocket.ts";
 
 /** A parsed `module:export` spec. */
 export interface AppSpec {
@@ -71,6 +72,7 @@ export function parseAppSpec(spec: string): AppSpec {
 
 /** Loads the app named by `spec` (see the module comment). */
 export async function loadApp(spec: string, options: LoadAppOptions): Promise<LoadedApp> {
+  installUpgradeWebSocket(); // before the app is imported: frameworks bind it when they load
   const parsed = parseAppSpec(spec);
   const exportName = parsed.exportPath.join(".");
   const url = resolveModuleUrl(parsed.module, options.cwd, spec);

@@ -77,19 +77,18 @@ class AppRun {
 
   /** WR-2: the sink behind the app's `write()`. */
   async appWrite(chunk: Uint8Array): Promise<void> {
-    const signal = this.ex.res.signal;
-    if (!signal.aborted) {
+    if (!this.ex.res.aborted) {
       const pending = this.send(chunk);
       if (pending === undefined || (await pending) !== ABORTED) return;
     }
-    throw signal.reason ?? new DOMException("the client went away", "AbortError");
+    throw new DOMException("the client went away", "AbortError");
   }
 
   /** Sends the head if needed, then one chunk; a Promise means back-pressure. */
   send(chunk: Uint8Array): Promise<void | typeof ABORTED> | undefined {
     if (!this.state.headersSent) this.sendHead();
-    const pending = this.ex.res.write(chunk);
-    return pending === undefined ? undefined : raceAbort(pending, this.ex.res.signal);
+    // The engine's write promise rejects if the connection closes, so no abort race is needed.
+    return this.ex.res.write(chunk);
   }
 
   /**
@@ -134,7 +133,7 @@ class AppRun {
     try {
       let length = 0;
       for (let i = 0; i < chunks.length; i++) length += checkChunk(chunks[i]);
-      if (this.ex.res.signal.aborted) return;
+      if (this.ex.res.aborted) return;
       this.sendHead(length);
       for (let i = 0; i < chunks.length; i++) {
         const chunk = chunks[i] as Uint8Array;
@@ -194,7 +193,7 @@ class AppRun {
       if (out !== null) throw out;
     } finally {
       const released = src?.close((err) => this.logError("BODY-6: releasing the body threw", err));
-      if (released !== undefined && !this.ex.res.signal.aborted) await released;
+      if (released !== undefined && !this.ex.res.aborted) await released;
       this.errors.flush();
     }
   }
@@ -232,7 +231,7 @@ class AppRun {
    */
   fail(err: unknown): unknown | null {
     this.errors.flush();
-    const gone = this.ex.res.signal.aborted;
+    const gone = this.ex.res.aborted;
     if (err instanceof AppError && (isInputError(err.cause) || gone)) {
       this.ex.log("debug", `request body or client failed: ${describe(err.cause)}`);
       return gone ? null : err.cause;

@@ -21,6 +21,8 @@ export interface Setting {
   readonly flag: string;
   /** Optional one-letter alias. */
   readonly short?: string;
+  /** Other long flags accepted for this setting (e.g. names familiar from gunicorn). */
+  readonly aliases?: readonly string[];
   /** Environment variable read when the flag is absent. */
   readonly env?: string;
   /** Value type. */
@@ -75,6 +77,8 @@ export interface Config extends Limits {
   bodyTimeoutMs: number;
   /** Time in-flight requests get to finish after SIGTERM/SIGINT before connections are cut. */
   shutdownGraceMs: number;
+  /** Time a stopping server keeps accepting (health 503, `Connection: close`) before it stops. */
+  shutdownDelayMs: number;
   /** Calling convention of the app. */
   interface: "auto" | "gateway" | "fetch";
   /** Wrap a gateway app in the contract validator. */
@@ -91,6 +95,8 @@ export interface Config extends Limits {
   workers: number;
   /** Worker heartbeat timeout in seconds (0 disables). */
   timeout: number;
+  /** Time a new worker gets to load the app and listen before it is killed (0 = no limit). */
+  bootTimeoutMs: number;
   /** Recycle a worker after this many requests (0 disables). */
   maxRequests: number;
   /** Random extra requests added to `maxRequests` per worker. */
@@ -272,10 +278,21 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
     {
       key: "shutdownGraceMs",
       flag: "shutdown-grace-ms",
+      aliases: ["graceful-timeout-ms"],
       type: "int",
       min: 0,
       max: 3_600_000,
       doc: "Grace period for in-flight requests after SIGTERM/SIGINT (graceful timeout).",
+      group: "timeouts",
+    },
+    {
+      key: "shutdownDelayMs",
+      flag: "shutdown-delay-ms",
+      type: "int",
+      min: 0,
+      max: 3_600_000,
+      doc:
+        "After SIGTERM/SIGINT keep accepting this long (health path 503) so balancers drain first.",
       group: "timeouts",
     },
     // app
@@ -362,6 +379,15 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
       group: "workers",
     },
     {
+      key: "bootTimeoutMs",
+      flag: "boot-timeout-ms",
+      type: "int",
+      min: 0,
+      max: 3_600_000,
+      doc: "Time a new worker gets to load the app and listen before it is killed (0 = no limit).",
+      group: "workers",
+    },
+    {
       key: "maxRequests",
       flag: "max-requests",
       type: "int",
@@ -413,6 +439,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze(
     keepAliveTimeoutMs: 5_000,
     bodyTimeoutMs: 30_000,
     shutdownGraceMs: 30_000,
+    shutdownDelayMs: 0,
     interface: "auto",
     validate: false,
     rootPath: "",
@@ -423,6 +450,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze(
     logLevel: "info",
     workers: 1,
     timeout: 30,
+    bootTimeoutMs: 30_000,
     maxRequests: 0,
     maxRequestsJitter: 0,
     forwardedAllowIps: "127.0.0.1,::1",
@@ -455,6 +483,7 @@ const BY_FLAG = new Map<string, Setting>();
 for (const s of SETTINGS) {
   BY_FLAG.set(s.flag, s);
   if (s.short) BY_FLAG.set(s.short, s);
+  for (const a of s.aliases ?? []) BY_FLAG.set(a, s);
 }
 
 function parseValue(setting: Setting, raw: string, source: string): unknown {
@@ -557,6 +586,17 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
     );
   }
   const c = config as unknown as Config;
+  // The PORT convention (Heroku, Cloud Run, gunicorn): a port given only through $PORT means
+  // "listen on every interface", unless --host or --bind says otherwise.
+  if (!seen.has("port") && !seen.has("host") && env.PORT && c.bind.length === 0) {
+    c.host = "0.0.0.0";
+  }
+  if (c.workers > 1 && c.bind.some((b) => b.startsWith("unix:"))) {
+    throw new ConfigError(
+      "--bind unix:... cannot be shared by --workers > 1: SO_REUSEPORT does not apply to unix " +
+        "sockets and Deno cannot hand a listening socket to child processes; bind TCP instead",
+    );
+  }
   if ((c.certfile === "") !== (c.keyfile === "")) {
     throw new ConfigError("--certfile and --keyfile must be given together");
   }
@@ -599,7 +639,8 @@ export function helpText(version: string): string {
     const short = s.short ? `-${s.short}, ` : "    ";
     const val = s.type === "bool" ? "" : s.type === "enum" ? ` ${s.choices!.join("|")}` : " VALUE";
     const env = s.env ? ` [$${s.env}]` : "";
-    lines.push(`  ${short}--${s.flag}${val}`);
+    const aliases = (s.aliases ?? []).map((a) => `, --${a}`).join("");
+    lines.push(`  ${short}--${s.flag}${val}${aliases}`);
     lines.push(`        ${s.doc} (default: ${describeDefault(s)})${env}`);
   }
   lines.push("", "  -h, --help      show this help", "  -V, --version   show the version");

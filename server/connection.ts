@@ -441,8 +441,45 @@ export class Connection {
     return this.#rb.length > 0 && this.#outSize < HIGH_WATER;
   }
 
-  /** Sends every queued piece with one write. */
-  async #flush(): Promise<void> {
+  #flushScheduled = false;
+
+  /**
+   * Called after body bytes were queued: past the high-water mark the caller must wait for the
+   * socket; otherwise the batch is flushed at the end of the current tick (unless more pipelined
+   * requests are buffered, in which case the loop flushes once for the whole batch).
+   */
+  afterWrite(): Promise<void> | undefined {
+    if (this.#outSize >= HIGH_WATER) return this.#flush();
+    if (!this.#flushScheduled && this.#rb.length === 0) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        if (this.#outSize > 0 && !this.#closed) this.#flush().catch(() => this.close());
+      });
+    }
+    return undefined;
+  }
+
+  #writing: Promise<void> | null = null;
+
+  /** Sends every queued piece with one write; flushes never overlap (writes stay in order). */
+  #flush(): Promise<void> {
+    if (this.#writing === null && this.#outSize === 0) {
+      this.#out.length = 0;
+      return Promise.resolve();
+    }
+    const p: Promise<void> = this.#writing === null
+      ? this.#flushNow()
+      : this.#writing.then(() => this.#flushNow());
+    this.#writing = p;
+    const clear = () => {
+      if (this.#writing === p) this.#writing = null;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  async #flushNow(): Promise<void> {
     if (this.#outSize === 0) {
       this.#out.length = 0;
       return;
@@ -498,10 +535,23 @@ export class Connection {
     this.#mustClose = true;
   }
 
-  /** The per-request abort signal (aborted when the connection closes). */
-  newSignal(): AbortSignal {
-    this.#abort = new AbortController();
+  /** The abort signal for the current request (created on first use). */
+  signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.#closed && !this.hijacked) this.#abort.abort();
+    }
     return this.#abort.signal;
+  }
+
+  /** Forgets the current request's abort controller (the next request gets a fresh one). */
+  resetSignal(): void {
+    this.#abort = null;
+  }
+
+  /** True once the socket is closed. */
+  get isClosed(): boolean {
+    return this.#closed;
   }
 
   get ctx(): ConnectionContext {
@@ -542,7 +592,6 @@ class ConnResponder implements Responder {
   ended = false;
   bytesOut = 0;
   closeAfter = false;
-  readonly signal: AbortSignal;
   readonly #closesForUnreadBody: () => boolean;
 
   constructor(
@@ -556,7 +605,15 @@ class ConnResponder implements Responder {
     this.#method = head.method;
     this.#minor = head.minor;
     this.#keepAlive = keepAlive;
-    this.signal = c.newSignal();
+    c.resetSignal();
+  }
+
+  get signal(): AbortSignal {
+    return this.#c.signal();
+  }
+
+  get aborted(): boolean {
+    return this.#c.isClosed;
   }
 
   get headSent(): boolean {
@@ -671,8 +728,7 @@ class ConnResponder implements Responder {
     }
     this.#sent += chunk.length;
     this.bytesOut += chunk.length;
-    if (c.batching) return undefined;
-    return c.flush();
+    return c.afterWrite();
   }
 
   end(): Promise<void> | undefined {

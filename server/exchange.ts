@@ -56,16 +56,20 @@ export interface Responder {
    */
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason?: string): void;
   /**
-   * Queues body bytes (the head is sent first). Returns a promise when the caller must wait for
-   * the socket (back-pressure), otherwise `undefined`. Extra bytes beyond a declared
-   * Content-Length are dropped and the connection is marked to close.
+   * Queues body bytes (the head is sent first). Queued bytes go out in the same tick's batch (a
+   * microtask flush), so streamed chunks are not held back. Returns a promise when the caller
+   * must wait for the socket (back-pressure: more than 64 KiB queued), otherwise `undefined`; the
+   * promise rejects if the client went away. Extra bytes beyond a declared Content-Length are
+   * dropped and the connection is marked to close.
    */
   write(chunk: Uint8Array): Promise<void> | undefined;
   /** Finishes the response (sends the head if still pending). May return a promise to await. */
   end(): Promise<void> | undefined;
   /** True once the status line has been queued for sending. */
   readonly headSent: boolean;
-  /** Aborted when the client goes away or the connection is torn down. */
+  /** True once the connection is closed (client gone or torn down); cheap to poll. */
+  readonly aborted: boolean;
+  /** Aborted when the client goes away or the connection is torn down (created lazily). */
   readonly signal: AbortSignal;
 }
 

@@ -7,17 +7,40 @@
  *   errors reject (the CLI maps them to `EXIT_BOOT_ERROR`).
  * - Each listener has one accept loop with one pending `accept()`. Transient accept errors
  *   (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
+ * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
+ *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
- * - `shutdown(graceMs)`: stop accepting, close idle connections, let in-flight requests finish
- *   (their responses carry `Connection: close`), and after `graceMs` close whatever is left.
- *   `finished` resolves once every connection is gone.
+ * - Trusted proxy headers: unless `options.resolveClient` says otherwise, the resolver is built
+ *   from `config.forwardedAllowIps` (`server/proxy.ts`); the hooks `onRequestStart` and
+ *   `onRequestDone` are handed to every connection unchanged.
+ * - `shutdown(graceMs, delayMs)`:
+ *   1. At once: `state.shuttingDown` is set, so the health path answers 503 and every response
+ *      carries `Connection: close`.
+ *   2. For `delayMs` (`--shutdown-delay-ms`) the listeners keep accepting, so a load balancer
+ *      that polls the health path takes the instance out before it stops listening.
+ *   3. The listeners close (a unix socket file is removed only if it is still ours). In-flight
+ *      requests finish; idle keep-alive connections are closed once they stay idle for
+ *      `IDLE_LINGER_MS` (a request that arrives meanwhile is answered with `Connection: close`,
+ *      which avoids racing a client that is just reusing the connection).
+ *   4. After `graceMs` whatever is left is closed. `finished` resolves once every connection is
+ *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
+ *      one: close everything now).
  */
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
 import { Connection, type ConnectionContext, isPeerGone, type ServerState } from "./connection.ts";
 import type { Handler } from "./exchange.ts";
+import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
+import { type ClientResolver, createClientResolver } from "./proxy.ts";
+
+/**
+ * During shutdown, an idle keep-alive connection is closed once it has been idle this long. A
+ * client that sends its next request in the meantime gets an answer with `Connection: close`
+ * instead of a reset connection.
+ */
+export const IDLE_LINGER_MS = 1000;
 
 /** Options for `serve`. */
 export interface ServeOptions {
@@ -25,8 +48,15 @@ export interface ServeOptions {
   logger: Logger;
   /** Share the port with sibling processes (SO_REUSEPORT; needs `--unstable-net`). */
   reusePort?: boolean;
-  /** Called after each finished request. */
+  /** Called when a request starts being handled (worker heartbeat bookkeeping). */
+  onRequestStart?: (head: RequestHead) => void;
+  /** Called after each finished request (worker recycling). */
   onRequestDone?: () => void;
+  /**
+   * Trusted-proxy resolver; default: built from `config.forwardedAllowIps`. `null` disables
+   * proxy headers altogether.
+   */
+  resolveClient?: ClientResolver | null;
 }
 
 /** A running server. */
@@ -37,8 +67,12 @@ export interface Server {
   readonly state: ServerState;
   /** Resolves once the server stopped and every connection closed. */
   readonly finished: Promise<void>;
-  /** Starts a graceful shutdown; resolves like `finished`. */
-  shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Starts a graceful shutdown (see the module comment); resolves like `finished`. `graceMs`
+   * defaults to `config.shutdownGraceMs`; `delayMs` to `config.shutdownDelayMs`, or 0 when
+   * `graceMs` is 0 (a fast stop).
+   */
+  shutdown(graceMs?: number, delayMs?: number): Promise<void>;
   /** Number of open connections. */
   readonly connections: number;
 }
@@ -105,7 +139,12 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     cert = await Deno.readTextFile(config.certfile);
     key = await Deno.readTextFile(config.keyfile);
   }
+  const resolveClient = opts.resolveClient === undefined
+    ? createClientResolver(config.forwardedAllowIps)
+    : opts.resolveClient ?? undefined;
   const listeners: Deno.Listener[] = [];
+  /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
+  const unixInodes = new Map<string, number | null>();
   try {
     for (const spec of specs) {
       if (spec.transport === "unix") {
@@ -117,6 +156,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         }
         listeners.push(Deno.listen({ transport: "unix", path: spec.path }));
         await Deno.chmod(spec.path, 0o600).catch(() => {});
+        unixInodes.set(spec.path, (await Deno.lstat(spec.path).catch(() => null))?.ino ?? null);
       } else if (tls) {
         listeners.push(Deno.listenTls(
           {
@@ -125,6 +165,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
             cert,
             key,
             alpnProtocols: ["http/1.1"],
+            tcpBacklog: config.backlog,
             ...(opts.reusePort ? { reusePort: true } : {}),
           } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
         ));
@@ -132,6 +173,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         listeners.push(Deno.listen({
           hostname: spec.hostname,
           port: spec.port,
+          tcpBacklog: config.backlog,
           ...(opts.reusePort ? { reusePort: true } : {}),
         } as Deno.TcpListenOptions));
       }
@@ -151,7 +193,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     clock,
     state,
     scheme: tls ? "https" : "http",
+    onRequestStart: opts.onRequestStart,
     onRequestDone: opts.onRequestDone,
+    resolveClient,
   };
   const conns = new Set<Connection>();
   const finished = Promise.withResolvers<void>();
@@ -188,10 +232,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
-      if (stopped) {
-        conn.close();
-        break;
-      }
+      // A connection accepted while stopping is still served (its response says
+      // `Connection: close`): the client already counts it as accepted.
       const c = new Connection(conn, ctx);
       conns.add(c);
       c.run().finally(() => {
@@ -211,37 +253,64 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     get connections() {
       return conns.size;
     },
-    shutdown(graceMs = config.shutdownGraceMs) {
-      if (!stopped) {
-        stopped = true;
-        state.shuttingDown = true;
-        for (const l of listeners) {
-          try {
-            l.close();
-          } catch {
-            // Already closed.
-          }
-          if (l.addr.transport === "unix") {
-            try {
-              Deno.removeSync(l.addr.path);
-            } catch {
-              // Already gone.
-            }
-          }
-        }
-        for (const c of conns) c.closeIfIdle();
-        graceTimer = setTimeout(() => {
-          if (conns.size > 0) {
-            logger.log("warning", `grace period over; closing ${conns.size} connection(s)`);
-          }
-          for (const c of conns) c.close();
-        }, graceMs);
-        maybeFinished();
+    shutdown(graceMs = config.shutdownGraceMs, delayMs?: number) {
+      delayMs ??= graceMs === 0 ? 0 : config.shutdownDelayMs;
+      const deadline = Date.now() + delayMs + graceMs;
+      if (shutdownDeadline !== 0 && deadline >= shutdownDeadline) return finished.promise;
+      shutdownDeadline = deadline;
+      state.shuttingDown = true;
+      clearTimeout(delayTimer);
+      if (delayMs > 0 && !stopped) {
+        delayTimer = setTimeout(() => stopAccepting(graceMs), delayMs);
+      } else {
+        stopAccepting(graceMs);
       }
       return finished.promise;
     },
   };
+
+  let shutdownDeadline = 0;
+  let delayTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Closes the listeners, lets idle connections linger, and arms the grace timer. */
+  function stopAccepting(graceMs: number): void {
+    if (!stopped) {
+      stopped = true;
+      for (const l of listeners) {
+        try {
+          l.close();
+        } catch {
+          // Already closed.
+        }
+        if (l.addr.transport === "unix") removeOwnSocket(l.addr.path, unixInodes.get(l.addr.path));
+      }
+    }
+    const now = Date.now();
+    for (const c of conns) {
+      if (graceMs === 0) c.close();
+      else if (c.phase === "idle") c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
+    }
+    clearTimeout(graceTimer);
+    graceTimer = setTimeout(() => {
+      if (conns.size > 0) {
+        logger.log("warning", `grace period over; closing ${conns.size} connection(s)`);
+      }
+      for (const c of conns) c.close();
+    }, graceMs);
+    maybeFinished();
+  }
   return server;
+}
+
+/** Removes a unix socket file unless another process has replaced it since we bound it. */
+function removeOwnSocket(path: string, inode: number | null | undefined): void {
+  try {
+    const st = Deno.lstatSync(path);
+    if (inode !== null && inode !== undefined && st.ino !== inode) return;
+    Deno.removeSync(path);
+  } catch {
+    // Already gone.
+  }
 }
 
 function describe(err: unknown): string {

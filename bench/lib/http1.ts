@@ -49,12 +49,13 @@ export class ResponseReader {
   #buf = new Uint8Array(0);
   #eof = false;
   #timeoutMs: number;
-  #scratch = new Uint8Array(64 * 1024);
+  #scratch: Uint8Array;
 
-  /** `timeoutMs` bounds the wait for each read from the socket. */
-  constructor(conn: Deno.Conn, timeoutMs = 10_000) {
+  /** `timeoutMs` bounds the wait for each socket read; `readBytes` is the size of each read. */
+  constructor(conn: Deno.Conn, timeoutMs = 10_000, readBytes = 64 * 1024) {
     this.#conn = conn;
     this.#timeoutMs = timeoutMs;
+    this.#scratch = new Uint8Array(readBytes);
   }
 
   /** Bytes received but not consumed by a response. */

@@ -203,7 +203,7 @@ export function socketCount(pid: number): number {
 /** Samples RSS every `intervalMs` until stopped; reports the highest sample. */
 export class RssSampler {
   #pid: number;
-  #timer: number;
+  #timer: ReturnType<typeof setInterval>;
   #peak = 0;
   #count = 0;
 

@@ -5,7 +5,7 @@
  *
  * Contract:
  * - `conformanceSuite(name, cases, opts)` registers one `Deno.test` (sanitizers on) that starts
- *   `apps/echo.ts:app` with `opts.overrides`, runs every case as its own step (sequentially, or
+ *   `apps/echo.ts:app` (or `opts.app`) with `opts.overrides`, runs every case as its own step (sequentially, or
  *   concurrently with `concurrent: true`), then checks that the server still answers `GET /`
  *   with 200 on a fresh connection, and always closes the server. Steps turn the op and resource
  *   sanitizers off because the shared server legitimately keeps its accept loop pending between
@@ -41,6 +41,8 @@ export interface SuiteOptions {
   readonly overrides?: Partial<Config>;
   /** Run the cases concurrently (for cases whose verdict is a timeout). */
   readonly concurrent?: boolean;
+  /** App spec to serve instead of `ECHO_APP` (the final check then only wants a 200). */
+  readonly app?: string;
 }
 
 /** Registers a suite; see the module comment. */
@@ -55,7 +57,8 @@ export function conformanceSuite(
     names.add(c.name);
   }
   Deno.test(name, async (t) => {
-    const srv = await startApp(ECHO_APP, opts.overrides ?? {});
+    const app = opts.app ?? ECHO_APP;
+    const srv = await startApp(app, opts.overrides ?? {});
     const step = (c: Case) =>
       t.step({
         name: c.name,
@@ -69,7 +72,9 @@ export function conformanceSuite(
       else for (const c of cases) await step(c);
       await step({
         name: "still answers GET / with 200 on a fresh connection afterwards",
-        fn: assertStillServing,
+        fn: app === ECHO_APP
+          ? assertStillServing
+          : async (port) => void await expectStatus(port, get("/"), 200),
       });
     } finally {
       await srv.close();

@@ -262,3 +262,81 @@ const cases: Case[] = [
 ];
 
 conformanceSuite("conformance: expectations and responses", cases);
+
+const FIVE_CHUNKS = "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n";
+
+/** Responses of unknown length (apps/stream.ts): chunked on 1.1, close-delimited on 1.0. */
+const streamCases: Case[] = [
+  {
+    name: "a streamed body of unknown length is chunked on HTTP/1.1 and the connection persists",
+    fn: async (port) => {
+      const rt = await roundTrip(port, get("/?delay=1") + get("/?delay=1"), {
+        responses: 2,
+        settleMs: 100,
+      });
+      assert.equal(rt.responses.length, 2, show(rt.text));
+      for (const r of rt.responses) {
+        assert.equal(r.framing, "chunked");
+        assert.equal(r.body, FIVE_CHUNKS);
+        assert.equal(header(r, "content-length"), undefined);
+      }
+      assert.ok(!rt.closed);
+    },
+  },
+  {
+    name: "a streamed body on HTTP/1.0 is close-delimited: no Transfer-Encoding, Connection: close",
+    fn: async (port) => {
+      const rt = await roundTrip(port, get("/?delay=1", "", "1.0"), { untilClose: true });
+      const r = rt.responses[0];
+      assert.ok(r, show(rt.text));
+      assert.equal(r.framing, "close", show(rt.text));
+      assert.equal(header(r, "transfer-encoding"), undefined);
+      assert.ok(hasToken(r, "connection", "close"));
+      assert.equal(r.body, FIVE_CHUNKS);
+      assert.ok(rt.closed);
+    },
+  },
+  {
+    name: "HTTP/1.0 keep-alive cannot keep a close-delimited response: Connection: close",
+    fn: async (port) => {
+      const rt = await roundTrip(
+        port,
+        get("/?delay=1", "Connection: keep-alive\r\n", "1.0") + get("/", "", "1.0"),
+        { untilClose: true },
+      );
+      assert.equal(rt.responses.length, 1, show(rt.text));
+      assert.equal(rt.responses[0].framing, "close");
+      assert.ok(hasToken(rt.responses[0], "connection", "close"));
+      assert.equal(rt.responses[0].body, FIVE_CHUNKS);
+    },
+  },
+  {
+    name: "a 200 KB streamed body arrives intact in chunked framing",
+    fn: async (port) => {
+      const rt = await roundTrip(port, get("/big?n=200000"), { timeoutMs: 5000 });
+      const r = rt.responses[0];
+      assert.ok(r, `incomplete: ${rt.text.length} bytes`);
+      assert.equal(r.framing, "chunked");
+      assert.equal(r.body, "x".repeat(200000));
+    },
+  },
+  {
+    name: "HEAD of a streamed response sends the head only",
+    fn: async (port) => {
+      const rt = await roundTrip(port, `HEAD / HTTP/1.1\r\n${HOST}\r\n` + get("/?delay=1"), {
+        responses: 2,
+        settleMs: 100,
+        methods: ["HEAD", "GET"],
+      });
+      assert.deepEqual(rt.responses.map((r) => [r.status, r.body]), [[200, ""], [
+        200,
+        FIVE_CHUNKS,
+      ]]);
+      assert.equal(rt.partial, "");
+    },
+  },
+];
+
+conformanceSuite("conformance: streamed responses (apps/stream.ts)", streamCases, {
+  app: "apps/stream.ts:app",
+});

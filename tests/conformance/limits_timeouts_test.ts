@@ -289,7 +289,31 @@ const timeoutCases: Case[] = [
       }),
   },
   {
-    name: "a stalled Content-Length body closes the connection (408 if nothing was sent)",
+    name: "a Content-Length body that never starts gets 408, then close",
+    fn: async (port) =>
+      void await expectRejected(
+        port,
+        `POST /echo HTTP/1.1\r\n${HOST}Content-Length: 10\r\n${X}\r\n`,
+        408,
+        { timeoutMs: 3000 },
+      ),
+  },
+  {
+    name: "a chunked body stalled inside its first size line gets 408, then close",
+    fn: async (port) =>
+      void await expectRejected(port, chunked("/echo", "5", X), 408, { timeoutMs: 3000 }),
+  },
+  {
+    name: "an unread body that stalls while being drained closes the connection after the 200",
+    fn: (port) =>
+      withClient(port, async (c) => {
+        await c.send(`GET / HTTP/1.1\r\n${HOST}Content-Length: 10\r\n\r\nabc`);
+        assert.ok(await c.waitClosed(2500), "connection still open");
+        assert.deepEqual(c.parse().responses.map((r) => r.status), [200], show(c.text));
+      }),
+  },
+  {
+    name: "a stalled Content-Length body closes the connection (a streamed 200 stays incomplete)",
     fn: (port) =>
       withClient(port, async (c) => {
         await c.send(`POST /echo HTTP/1.1\r\n${HOST}Content-Length: 10\r\n\r\nabc`);
@@ -300,7 +324,7 @@ const timeoutCases: Case[] = [
       }),
   },
   {
-    name: "a stalled chunked body closes the connection (408 if nothing was sent)",
+    name: "a stalled chunked body closes the connection (a streamed 200 stays incomplete)",
     fn: (port) =>
       withClient(port, async (c) => {
         await c.send(chunked("/echo", "5\r\nhe"));

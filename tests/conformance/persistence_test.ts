@@ -196,6 +196,35 @@ const cases: Case[] = [
     },
   },
   {
+    name: "pipelines 100 GETs in one write and answers all 100",
+    fn: async (port) => {
+      const rt = await roundTrip(port, get("/").repeat(100), { responses: 100, settleMs: 100 });
+      assert.equal(rt.responses.length, 100, show(rt.text.slice(-300)));
+      assert.ok(rt.responses.every((r) => r.status === 200 && r.body === "Hello"));
+      assert.equal(rt.partial, "");
+    },
+  },
+  {
+    name: "pipelines 16 echoes of 8 KiB (past the 64 KiB batch) in order, chunked and length",
+    fn: async (port) => {
+      const bodies = Array.from(
+        { length: 16 },
+        (_, i) => String.fromCharCode(0x41 + i).repeat(8192 - 2) + String(i).padStart(2, "0"),
+      );
+      const req = bodies.map((b, i) =>
+        i % 2 === 0
+          ? withBody("POST", "/echo", b)
+          : `POST /echo HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n${
+            encodeChunks(b.slice(0, 5000), b.slice(5000))
+          }`
+      ).join("");
+      const rt = await roundTrip(port, req, { responses: 16, settleMs: 100, timeoutMs: 5000 });
+      assert.equal(rt.responses.length, 16, `got ${rt.responses.length}`);
+      rt.responses.forEach((r, i) => assert.ok(r.body === bodies[i], `body ${i} differs`));
+      assert.equal(rt.partial, "");
+    },
+  },
+  {
     name: "pipeline with a bad request in the middle: earlier answered, then 400, then close",
     fn: async (port) => {
       const good = (i: number) => withBody("POST", "/echo", `ok-${i}`);

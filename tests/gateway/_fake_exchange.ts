@@ -210,7 +210,14 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
         }, 1)
       );
     }
-    if (options.writes === "hang") return new Promise(() => {});
+    if (options.writes === "hang") {
+      // Like the engine: a write that waits on the socket rejects once the connection closes.
+      return new Promise((_, reject) => {
+        const gone = () => reject(new Deno.errors.BrokenPipe("fake: client went away"));
+        if (signal.aborted) gone();
+        else signal.addEventListener("abort", gone, { once: true });
+      });
+    }
     return undefined;
   };
   return {
@@ -239,6 +246,9 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
     },
     get headSent() {
       return headSent;
+    },
+    get aborted() {
+      return signal.aborted;
     },
     signal,
   };

@@ -1,0 +1,573 @@
+/**
+ * Turning benchmark runs into medians, ratios to `Deno.serve`, target verdicts and Markdown.
+ *
+ * Contract:
+ * - Pure functions over the records `bench/run.ts` collects; no I/O here.
+ * - Every median is over the valid rounds of one server and one scenario; a missing value is
+ *   `NaN` and renders as "–".
+ * - Ratios are always "lsbaws value / Deno.serve value in the same run", for throughput and
+ *   latency alike; a target says whether higher or lower is better.
+ */
+import type { WrkResult } from "./wrk.ts";
+import { median } from "./proc.ts";
+
+/** Server identifiers, in the order rounds visit them. */
+export type ServerId = "lsbaws-gateway" | "lsbaws-fetch" | "deno-serve" | "node-http";
+
+/** Scenario identifiers. */
+export type ScenarioId =
+  | "keepalive"
+  | "pipeline"
+  | "close"
+  | "upload-length"
+  | "upload-chunked"
+  | "idle";
+
+/** The server every ratio is computed against. */
+export const BASELINE: ServerId = "deno-serve";
+
+/** Display names of the servers. */
+export const SERVER_LABELS: Record<ServerId, string> = {
+  "lsbaws-gateway": "lsbaws gateway",
+  "lsbaws-fetch": "lsbaws fetch",
+  "deno-serve": "Deno.serve",
+  "node-http": "node:http",
+};
+
+/** Every server id, in round order. */
+export const ALL_SERVERS: ServerId[] = [
+  "lsbaws-gateway",
+  "lsbaws-fetch",
+  "deno-serve",
+  "node-http",
+];
+
+/** Every scenario id, in run order. */
+export const ALL_SCENARIOS: ScenarioId[] = [
+  "keepalive",
+  "pipeline",
+  "close",
+  "upload-length",
+  "upload-chunked",
+  "idle",
+];
+
+/** The scenarios driven by wrk. */
+export const THROUGHPUT_SCENARIOS: ScenarioId[] = ["keepalive", "pipeline", "close"];
+
+/** The settings a run used (also written to the JSON results). */
+export interface BenchSettings {
+  /** Smoke mode (tiny durations, harness check only). */
+  smoke: boolean;
+  /** Rounds per server and scenario. */
+  rounds: number;
+  /** wrk measurement time per run, seconds. */
+  durationS: number;
+  /** Untimed wrk warm-up before each measured run, seconds. */
+  warmupS: number;
+  /** wrk connections. */
+  connections: number;
+  /** Requests per pipelined write. */
+  pipelineDepth: number;
+  /** Bytes per upload. */
+  uploadBytes: number;
+  /** Idle connections opened. */
+  idleConns: number;
+  /** Keep-alive timeout given to lsbaws and node:http in the idle scenario, ms. */
+  idleKeepAliveMs: number;
+  /** Core the servers run on (null: not pinned). */
+  serverCpu: number | null;
+  /** Core wrk, the clients and the harness run on (null: not pinned). */
+  clientCpu: number | null;
+  /** Servers measured. */
+  servers: ServerId[];
+  /** Scenarios measured. */
+  scenarios: ScenarioId[];
+}
+
+/** One wrk measurement. */
+export interface ThroughputRun {
+  /** Round number, from 1. */
+  round: number;
+  /** Server measured. */
+  server: ServerId;
+  /** keepalive, pipeline or close. */
+  scenario: ScenarioId;
+  /** Parsed wrk output. */
+  wrk: WrkResult;
+  /** Server CPU use during the run, percent of one core. */
+  serverCpuPct: number;
+  /** Server RSS right after the run, bytes. */
+  serverRssAfter: number;
+}
+
+/** One upload measurement. */
+export interface UploadRun {
+  /** Round number, from 1. */
+  round: number;
+  /** Server measured. */
+  server: ServerId;
+  /** upload-length or upload-chunked. */
+  scenario: ScenarioId;
+  /** Status 200 and the exact byte count came back. */
+  ok: boolean;
+  /** Throughput, MiB/s. */
+  mibPerS: number;
+  /** Time from first byte sent to complete response, ms. */
+  ms: number;
+  /** Server RSS before the upload, bytes. */
+  baselineRss: number;
+  /** Highest server RSS during the upload (sampled every 50 ms, and VmHWM), bytes. */
+  peakRss: number;
+  /** `peakRss - baselineRss`, bytes. */
+  rssGrowth: number;
+  /** Number of RSS samples taken. */
+  samples: number;
+  /** Whether VmHWM could be reset and used. */
+  hwmUsed: boolean;
+  /** What went wrong, when `ok` is false. */
+  error?: string;
+}
+
+/** One idle-connections measurement. */
+export interface IdleRun {
+  /** Round number, from 1. */
+  round: number;
+  /** Server measured. */
+  server: ServerId;
+  /** Connections asked for. */
+  wanted: number;
+  /** Connections that got their response. */
+  opened: number;
+  /** Connections the server had not closed when memory was measured. */
+  alive: number;
+  /** Socket fds held by the server when memory was measured (minus the listener's baseline). */
+  serverSockets: number;
+  /** Time to open all connections, ms. */
+  openMs: number;
+  /** Server RSS before, bytes (median of samples). */
+  baselineRss: number;
+  /** Server RSS with every connection open and idle, bytes (median of samples). */
+  idleRss: number;
+  /** `(idleRss - baselineRss) / alive`, bytes. */
+  bytesPerConn: number;
+}
+
+/** A failed check or a run whose numbers cannot be trusted. */
+export interface Problem {
+  /** Round number (0 when not tied to a round). */
+  round: number;
+  /** Server concerned. */
+  server: ServerId | "";
+  /** Scenario concerned. */
+  scenario: ScenarioId | "";
+  /** What happened. */
+  message: string;
+}
+
+/** Everything one bench run produced. */
+export interface BenchResults {
+  /** Machine and software description. */
+  machine: Record<string, string>;
+  /** Settings of the run. */
+  settings: BenchSettings;
+  /** ISO start time. */
+  startedAt: string;
+  /** Wall time of the whole run, seconds. */
+  elapsedS: number;
+  /** What the correctness checks saw per server and app. */
+  verification: Record<string, { checks: string[]; sampleHead: string; responseBytes: number }>;
+  /** wrk runs. */
+  throughput: ThroughputRun[];
+  /** Upload runs. */
+  upload: UploadRun[];
+  /** Idle-connection runs. */
+  idle: IdleRun[];
+  /** Problems found. */
+  problems: Problem[];
+}
+
+/** A metric of one scenario. */
+export interface MetricDef {
+  /** Scenario. */
+  scenario: ScenarioId;
+  /** Metric key. */
+  key: "rps" | "p50" | "p99" | "mibPerS" | "rssGrowthMiB" | "kibPerConn";
+  /** Column label with unit. */
+  label: string;
+  /** Whether larger is better (for the reader). */
+  higherIsBetter: boolean;
+  /** Decimal places when printed. */
+  digits: number;
+}
+
+/** Scenario display names (idle and upload names include the sizes used). */
+export function scenarioLabel(s: ScenarioId, settings: BenchSettings): string {
+  const c = settings.connections;
+  switch (s) {
+    case "keepalive":
+      return `keep-alive, ${c} conns`;
+    case "pipeline":
+      return `pipelining ${settings.pipelineDepth} deep, ${c} conns`;
+    case "close":
+      return `connection per request, ${c} conns`;
+    case "upload-length":
+      return `${formatBytes(settings.uploadBytes)} upload, Content-Length`;
+    case "upload-chunked":
+      return `${formatBytes(settings.uploadBytes)} upload, chunked`;
+    case "idle":
+      return `${settings.idleConns.toLocaleString("en-US")} idle keep-alive conns`;
+  }
+}
+
+/** The metrics reported for each scenario. */
+export function metricsOf(s: ScenarioId): MetricDef[] {
+  if (THROUGHPUT_SCENARIOS.includes(s)) {
+    return [
+      { scenario: s, key: "rps", label: "req/s", higherIsBetter: true, digits: 0 },
+      { scenario: s, key: "p50", label: "p50 ms", higherIsBetter: false, digits: 2 },
+      { scenario: s, key: "p99", label: "p99 ms", higherIsBetter: false, digits: 2 },
+    ];
+  }
+  if (s === "idle") {
+    return [{
+      scenario: s,
+      key: "kibPerConn",
+      label: "KiB/conn",
+      higherIsBetter: false,
+      digits: 1,
+    }];
+  }
+  return [
+    { scenario: s, key: "mibPerS", label: "MiB/s", higherIsBetter: true, digits: 0 },
+    {
+      scenario: s,
+      key: "rssGrowthMiB",
+      label: "peak RSS growth MiB",
+      higherIsBetter: false,
+      digits: 1,
+    },
+  ];
+}
+
+/** Per-round values of one metric for one server (valid rounds only). */
+export function roundValues(r: BenchResults, server: ServerId, m: MetricDef): number[] {
+  if (THROUGHPUT_SCENARIOS.includes(m.scenario)) {
+    return r.throughput
+      .filter((t) => t.server === server && t.scenario === m.scenario && validThroughput(t))
+      .map((t) =>
+        m.key === "rps" ? t.wrk.rps : m.key === "p50" ? t.wrk.latencyMs.p50 : t.wrk.latencyMs.p99
+      );
+  }
+  if (m.scenario === "idle") {
+    return r.idle
+      .filter((t) => t.server === server && validIdle(t))
+      .map((t) => t.bytesPerConn / 1024);
+  }
+  return r.upload
+    .filter((t) => t.server === server && t.scenario === m.scenario && t.ok)
+    .map((t) => m.key === "mibPerS" ? t.mibPerS : t.rssGrowth / (1 << 20));
+}
+
+/** Median over rounds of one metric for one server. */
+export function medianOf(r: BenchResults, server: ServerId, m: MetricDef): number {
+  return median(roundValues(r, server, m));
+}
+
+/** Whether a wrk run produced trustworthy numbers. */
+export function validThroughput(t: ThroughputRun): boolean {
+  return t.wrk.requests > 0 && t.wrk.errors.status === 0 && Number.isFinite(t.wrk.latencyMs.p99);
+}
+
+/** Whether an idle run kept (almost) every connection open while memory was measured. */
+export function validIdle(t: IdleRun): boolean {
+  return t.opened === t.wanted && t.alive >= t.wanted * 0.99;
+}
+
+/** A performance target from the issue. */
+export interface TargetDef {
+  /** Stable id. */
+  id: string;
+  /** Human description. */
+  label: string;
+  /** The metric it judges. */
+  metric: MetricDef;
+  /** "ratio-min": value/baseline >= threshold; "ratio-max": <=; "abs-max": value <= threshold. */
+  kind: "ratio-min" | "ratio-max" | "abs-max";
+  /** The bound (a ratio, or in the metric's unit for abs-max). */
+  threshold: number;
+}
+
+/** The targets of issue #6 that apply to the scenarios of this run. */
+export function targetsFor(settings: BenchSettings): TargetDef[] {
+  const out: TargetDef[] = [];
+  const m = (s: ScenarioId, key: MetricDef["key"]) => metricsOf(s).find((x) => x.key === key)!;
+  const has = (s: ScenarioId) => settings.scenarios.includes(s);
+  const rpsTargets: Array<[ScenarioId, number, string]> = [
+    ["keepalive", 1.0, "keep-alive req/s"],
+    ["pipeline", 4.0, "pipelining req/s"],
+    ["close", 1.0, "connection-per-request req/s"],
+  ];
+  for (const [s, t, label] of rpsTargets) {
+    if (has(s)) {
+      out.push({
+        id: `${s}-rps`,
+        label: `${label} ≥ ${t.toFixed(1)}× Deno.serve`,
+        metric: m(s, "rps"),
+        kind: "ratio-min",
+        threshold: t,
+      });
+    }
+  }
+  const p99Names: Array<[ScenarioId, string]> = [
+    ["keepalive", "keep-alive"],
+    ["pipeline", "pipelining"],
+    ["close", "connection-per-request"],
+  ];
+  for (const [s, label] of p99Names) {
+    if (has(s)) {
+      out.push({
+        id: `${s}-p99`,
+        label: `${label} p99 latency ≤ 1.2× Deno.serve`,
+        metric: m(s, "p99"),
+        kind: "ratio-max",
+        threshold: 1.2,
+      });
+    }
+  }
+  if (has("idle")) {
+    out.push({
+      id: "idle-cost",
+      label: "idle connection cost ≤ 16 KiB",
+      metric: m("idle", "kibPerConn"),
+      kind: "abs-max",
+      threshold: 16,
+    });
+  }
+  for (const s of ["upload-length", "upload-chunked"] as ScenarioId[]) {
+    if (has(s)) {
+      out.push({
+        id: `${s}-rss`,
+        label: `upload RSS growth ≤ 64 MiB (${
+          s === "upload-length" ? "Content-Length" : "chunked"
+        })`,
+        metric: m(s, "rssGrowthMiB"),
+        kind: "abs-max",
+        threshold: 64,
+      });
+    }
+  }
+  return out;
+}
+
+/** The verdict of one target for one server. */
+export interface Verdict {
+  /** Target id. */
+  target: string;
+  /** Server judged. */
+  server: ServerId;
+  /** Median value in the metric's unit. */
+  value: number;
+  /** `value / Deno.serve value`. */
+  ratio: number;
+  /** PASS, MISS, or N/A when a number is missing. */
+  verdict: "PASS" | "MISS" | "N/A";
+}
+
+/** Judges every target for every lsbaws server of the run. */
+export function judge(r: BenchResults): Verdict[] {
+  const out: Verdict[] = [];
+  for (const t of targetsFor(r.settings)) {
+    for (const server of r.settings.servers.filter((s) => s.startsWith("lsbaws"))) {
+      const value = medianOf(r, server, t.metric);
+      const base = medianOf(r, BASELINE, t.metric);
+      const ratio = value / base;
+      let ok: boolean | null;
+      if (t.kind === "abs-max") ok = Number.isFinite(value) ? value <= t.threshold : null;
+      else if (!Number.isFinite(ratio)) ok = null;
+      else ok = t.kind === "ratio-min" ? ratio >= t.threshold : ratio <= t.threshold;
+      out.push({
+        target: t.id,
+        server,
+        value,
+        ratio,
+        verdict: ok === null ? "N/A" : ok ? "PASS" : "MISS",
+      });
+    }
+  }
+  return out;
+}
+
+/** Formats a number with `digits` decimals and thousands separators; "–" when not finite. */
+export function fmt(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return "–";
+  return x.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** Formats a ratio as "1.23×"; "–" when not finite. */
+export function fmtRatio(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "–";
+}
+
+/** "1 GiB", "16 MiB", "1000 B". */
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30 && n % (1 << 30) === 0) return `${n / (1 << 30)} GiB`;
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
+  return `${n} B`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** The main table: median per server, with the ratio to Deno.serve. */
+export function summaryTable(r: BenchResults): string {
+  const servers = r.settings.servers;
+  const rows: string[][] = [];
+  for (const s of r.settings.scenarios) {
+    metricsOf(s).forEach((m, i) => {
+      const base = medianOf(r, BASELINE, m);
+      const cells = servers.map((srv) => {
+        const v = medianOf(r, srv, m);
+        const ratio = srv === BASELINE ? "" : ` (${fmtRatio(v / base)})`;
+        return Number.isFinite(v) ? `${fmt(v, m.digits)}${ratio}` : "–";
+      });
+      rows.push([i === 0 ? scenarioLabel(s, r.settings) : "", m.label, ...cells]);
+    });
+  }
+  return table(["Scenario", "Metric", ...servers.map((s) => SERVER_LABELS[s])], rows);
+}
+
+/** The targets table: value, ratio and PASS/MISS per lsbaws server. */
+export function targetsTable(r: BenchResults): string {
+  const verdicts = judge(r);
+  const lsbaws = r.settings.servers.filter((s) => s.startsWith("lsbaws"));
+  const rows = targetsFor(r.settings).map((t) => {
+    const cells = lsbaws.map((srv) => {
+      const v = verdicts.find((x) => x.target === t.id && x.server === srv)!;
+      const shown = t.kind === "abs-max"
+        ? `${fmt(v.value, t.metric.digits)} ${t.metric.label.split(" ").pop()} (${
+          fmtRatio(v.ratio)
+        })`
+        : fmtRatio(v.ratio);
+      return `${shown} ${v.verdict === "PASS" ? "PASS" : `**${v.verdict}**`}`;
+    });
+    return [t.label, ...cells];
+  });
+  return table(["Target", ...lsbaws.map((s) => SERVER_LABELS[s])], rows);
+}
+
+/** Per-round raw numbers, one table per scenario. */
+export function rawTables(r: BenchResults): string {
+  const parts: string[] = [];
+  const rounds = Array.from({ length: r.settings.rounds }, (_, i) => i + 1);
+  for (const s of r.settings.scenarios) {
+    parts.push(`#### ${scenarioLabel(s, r.settings)}`);
+    const rows: string[][] = [];
+    for (const srv of r.settings.servers) {
+      for (const round of rounds) {
+        if (THROUGHPUT_SCENARIOS.includes(s)) {
+          const t = r.throughput.find((x) =>
+            x.server === srv && x.scenario === s && x.round === round
+          );
+          if (!t) {
+            rows.push([SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–", "–", "–"]);
+            continue;
+          }
+          const e = t.wrk.errors;
+          const errs = [
+            e.connect && `connect ${e.connect}`,
+            e.read && `read ${e.read}`,
+            e.write && `write ${e.write}`,
+            e.timeout && `timeout ${e.timeout}`,
+            e.status && `status ${e.status}`,
+          ].filter(Boolean).join(", ") || "0";
+          rows.push([
+            SERVER_LABELS[srv],
+            String(round),
+            fmt(t.wrk.rps, 0),
+            fmt(t.wrk.latencyMs.p50, 2),
+            fmt(t.wrk.latencyMs.p99, 2),
+            `${fmt(t.wrk.wrkReportedMs.p50, 2)} / ${fmt(t.wrk.wrkReportedMs.p99, 2)}`,
+            errs,
+            fmt(t.serverCpuPct, 0),
+            fmt(t.serverRssAfter / (1 << 20), 1),
+          ]);
+        } else if (s === "idle") {
+          const t = r.idle.find((x) => x.server === srv && x.round === round);
+          rows.push(
+            t
+              ? [
+                SERVER_LABELS[srv],
+                String(round),
+                fmt(t.bytesPerConn / 1024, 2),
+                `${t.opened} / ${t.alive} / ${t.serverSockets}`,
+                fmt(t.baselineRss / (1 << 20), 1),
+                fmt(t.idleRss / (1 << 20), 1),
+                fmt(t.openMs / 1000, 1),
+              ]
+              : [SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–"],
+          );
+        } else {
+          const t = r.upload.find((x) => x.server === srv && x.scenario === s && x.round === round);
+          rows.push(
+            t
+              ? [
+                SERVER_LABELS[srv],
+                String(round),
+                t.ok ? fmt(t.mibPerS, 0) : `failed: ${t.error ?? ""}`,
+                fmt(t.rssGrowth / (1 << 20), 1),
+                fmt(t.baselineRss / (1 << 20), 1),
+                fmt(t.peakRss / (1 << 20), 1),
+                String(t.samples),
+              ]
+              : [SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–"],
+          );
+        }
+      }
+    }
+    const head = THROUGHPUT_SCENARIOS.includes(s)
+      ? [
+        "Server",
+        "Round",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "wrk-printed p50 / p99 ms",
+        "socket errors",
+        "server CPU %",
+        "server RSS MiB",
+      ]
+      : s === "idle"
+      ? [
+        "Server",
+        "Round",
+        "KiB/conn",
+        "opened / alive / server sockets",
+        "RSS before MiB",
+        "RSS idle MiB",
+        "open time s",
+      ]
+      : [
+        "Server",
+        "Round",
+        "MiB/s",
+        "RSS growth MiB",
+        "RSS before MiB",
+        "RSS peak MiB",
+        "RSS samples",
+      ];
+    parts.push(table(head, rows));
+  }
+  return parts.join("\n\n");
+}
+
+/** The machine description as a bullet list. */
+export function machineList(r: BenchResults): string {
+  return Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`).join("\n");
+}

@@ -1,0 +1,859 @@
+/**
+ * `deno task bench`: lsbaws (gateway app and fetch app) against `Deno.serve` and `node:http`,
+ * all serving the same hello-world and upload-sink logic (`bench/apps/`), driven by wrk.
+ *
+ * What it does, in order:
+ * 1. Pins itself to the client core, installs wrk when missing (apt-get), records the machine.
+ * 2. Throughput: for each round, for each server (A B C D, A B C D, ...): starts the server
+ *    pinned to the server core (`taskset`), checks its responses (`bench/lib/verify.ts`), then
+ *    for keep-alive, pipelining and connection-per-request runs an untimed wrk warm-up and a
+ *    timed wrk run (`-t1 -cC --latency`, pinned to the client core), and stops the server.
+ * 3. Upload: for each round and server, a fresh sink server per framing (Content-Length,
+ *    chunked); streams the upload from `bench/upload_client.ts` while sampling the server's RSS
+ *    every 50 ms (and VmHWM); reports MiB/s and peak RSS growth over the pre-upload baseline.
+ * 4. Idle: for each round and server, a fresh hello server; `bench/idle_client.ts` opens N
+ *    connections with one request each and holds them; RSS growth / live connections.
+ * 5. Medians over rounds, ratios to `Deno.serve`, PASS/MISS per target; prints the tables and
+ *    writes `bench/results/latest.json` and, for a complete full run, `bench/RESULTS.md` and the
+ *    README table (between `<!-- bench:table:start -->` and `<!-- bench:table:end -->`).
+ *
+ * Usage: `deno task bench [options]`, `deno task bench:smoke`, `deno task bench --help`.
+ * Exit code 0 when every check passed and every scenario produced numbers (targets may still be
+ * missed: that is reported, not an error); 1 otherwise; 2 for bad options.
+ */
+// deno-lint-ignore-file no-console
+import {
+  capture,
+  cpuSeconds,
+  peakRssBytes,
+  pinnedCommand,
+  resetPeakRss,
+  rssBytes,
+  RssSampler,
+  type ServerProcess,
+  sleep,
+  socketCount,
+  startServer,
+  steadyRss,
+} from "./lib/proc.ts";
+import { ensureWrk, runWrk } from "./lib/wrk.ts";
+import { verifyHello, verifySink } from "./lib/verify.ts";
+import {
+  ALL_SCENARIOS,
+  ALL_SERVERS,
+  BASELINE,
+  type BenchResults,
+  type BenchSettings,
+  fmt,
+  fmtRatio,
+  formatBytes,
+  type IdleRun,
+  judge,
+  machineList,
+  rawTables,
+  type ScenarioId,
+  SERVER_LABELS,
+  type ServerId,
+  summaryTable,
+  targetsFor,
+  targetsTable,
+  THROUGHPUT_SCENARIOS,
+  type UploadRun,
+} from "./lib/report.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const DENO = Deno.execPath();
+
+/** Which app a server process runs. */
+type AppKind = "hello" | "sink";
+
+/** The command line that starts `server` with `app`; `idle` raises keep-alive timeouts. */
+export function serverCommand(
+  server: ServerId,
+  app: AppKind,
+  idleKeepAliveMs: number | null,
+): string[] {
+  const lsbaws = (spec: string) => [
+    DENO,
+    "run",
+    "--unstable-net",
+    "-A",
+    "main.ts",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    ...(idleKeepAliveMs ? ["--keep-alive-timeout-ms", String(idleKeepAliveMs)] : []),
+    spec,
+  ];
+  switch (server) {
+    case "lsbaws-gateway":
+      return lsbaws(`bench/apps/${app}_gateway.ts:app`);
+    case "lsbaws-fetch":
+      return lsbaws(`bench/apps/${app}_fetch.ts`);
+    case "deno-serve":
+      // Deno.serve has no keep-alive idle timeout to raise.
+      return [DENO, "run", "-A", "bench/apps/deno_serve.ts", "--app", app];
+    case "node-http":
+      return [
+        "node",
+        "bench/apps/node_http.mjs",
+        "--app",
+        app,
+        ...(idleKeepAliveMs ? ["--keep-alive-timeout-ms", String(idleKeepAliveMs)] : []),
+      ];
+  }
+}
+
+const HELP = `deno task bench [options]     (or: deno run -A --unstable-net bench/run.ts [options])
+
+  --smoke              harness check for CI: 1 round of 1 s, 200 idle conns, 16 MiB uploads
+  --rounds N           rounds per server and scenario (default 3; median reported)
+  --duration S         seconds per timed wrk run (default 10)
+  --warmup S           untimed wrk warm-up before each timed run (default 2)
+  --connections N      wrk connections (default 64)
+  --depth N            requests per pipelined write (default 16)
+  --upload-bytes N     bytes per upload (default 1073741824, i.e. 1 GiB)
+  --idle-conns N       idle connections (default 10000)
+  --servers LIST       comma list of ${ALL_SERVERS.join(",")}
+                       (Deno.serve is always added: every ratio is against it)
+  --scenarios LIST     comma list of ${ALL_SCENARIOS.join(",")}
+  --server-cpu N       core for the servers (default 1)
+  --client-cpu N       core for wrk, the clients and this harness (default 0)
+  --json PATH          results file (default bench/results/latest.json; smoke: smoke.json)
+  --no-write           do not touch bench/RESULTS.md or README.md
+  -h, --help           this text
+
+A complete full run (all servers and scenarios, >= 3 rounds) rewrites the generated part of
+bench/RESULTS.md and the README table; partial runs only write the JSON file.`;
+
+/** Parses the command line into settings plus output options. */
+export function parseArgs(args: string[]): {
+  settings: BenchSettings;
+  json: string;
+  write: boolean;
+  help: boolean;
+} {
+  const smoke = args.includes("--smoke");
+  const settings: BenchSettings = {
+    smoke,
+    rounds: smoke ? 1 : 3,
+    durationS: smoke ? 1 : 10,
+    warmupS: smoke ? 0 : 2,
+    connections: 64,
+    pipelineDepth: 16,
+    uploadBytes: smoke ? 16 << 20 : 1 << 30,
+    idleConns: smoke ? 200 : 10_000,
+    idleKeepAliveMs: 120_000,
+    serverCpu: 1,
+    clientCpu: 0,
+    servers: [...ALL_SERVERS],
+    scenarios: [...ALL_SCENARIOS],
+  };
+  let json = `${ROOT}/bench/results/${smoke ? "smoke" : "latest"}.json`;
+  let write = !smoke;
+  let help = false;
+  const num = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min) {
+      throw new Error(`${flag} needs an integer >= ${min}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = args[i + 1];
+    switch (a) {
+      case "--smoke":
+        break;
+      case "-h":
+      case "--help":
+        help = true;
+        break;
+      case "--rounds":
+        settings.rounds = num(a, v, 1);
+        i++;
+        break;
+      case "--duration":
+        settings.durationS = num(a, v, 1);
+        i++;
+        break;
+      case "--warmup":
+        settings.warmupS = num(a, v, 0);
+        i++;
+        break;
+      case "--connections":
+        settings.connections = num(a, v, 1);
+        i++;
+        break;
+      case "--depth":
+        settings.pipelineDepth = num(a, v, 2);
+        i++;
+        break;
+      case "--upload-bytes":
+        settings.uploadBytes = num(a, v, 1);
+        i++;
+        break;
+      case "--idle-conns":
+        settings.idleConns = num(a, v, 1);
+        i++;
+        break;
+      case "--server-cpu":
+        settings.serverCpu = num(a, v, 0);
+        i++;
+        break;
+      case "--client-cpu":
+        settings.clientCpu = num(a, v, 0);
+        i++;
+        break;
+      case "--servers": {
+        const list = (v ?? "").split(",").filter(Boolean) as ServerId[];
+        for (const s of list) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s}`);
+        if (!list.includes(BASELINE)) list.push(BASELINE);
+        settings.servers = ALL_SERVERS.filter((s) => list.includes(s));
+        i++;
+        break;
+      }
+      case "--scenarios": {
+        const list = (v ?? "").split(",").filter(Boolean) as ScenarioId[];
+        for (const s of list) {
+          if (!ALL_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+        }
+        if (list.length === 0) throw new Error("--scenarios needs at least one scenario");
+        settings.scenarios = ALL_SCENARIOS.filter((s) => list.includes(s));
+        i++;
+        break;
+      }
+      case "--json":
+        if (!v) throw new Error("--json needs a path");
+        json = v;
+        i++;
+        break;
+      case "--no-write":
+        write = false;
+        break;
+      default:
+        throw new Error(`unknown option ${a} (see --help)`);
+    }
+  }
+  return { settings, json, write, help };
+}
+
+/** True when the run covers everything the issue asks for, so RESULTS.md may be rewritten. */
+function isCompleteRun(s: BenchSettings): boolean {
+  return !s.smoke && s.rounds >= 3 && s.servers.length === ALL_SERVERS.length &&
+    s.scenarios.length === ALL_SCENARIOS.length;
+}
+
+function log(line: string): void {
+  console.log(line);
+}
+
+async function machineInfo(wrkVersion: string): Promise<Record<string, string>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const nproc = (await capture("nproc", [])).stdout.trim();
+  const node = (await capture("node", ["--version"])).stdout.trim() || "not found";
+  const rev = (await capture("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"])).stdout.trim();
+  const dirty = (await capture("git", ["-C", ROOT, "status", "--porcelain"])).stdout.trim();
+  const mem = /^MemTotal:\s+(\d+) kB/m.exec(
+    await Deno.readTextFile("/proc/meminfo").catch(() => ""),
+  );
+  return {
+    date: new Date().toISOString(),
+    cpus: `${nproc} (${model})`,
+    memory: mem ? `${(Number(mem[1]) / (1 << 20)).toFixed(1)} GiB` : "unknown",
+    kernel: `${Deno.build.os} ${Deno.osRelease()}`,
+    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    node,
+    wrk: wrkVersion,
+    commit: rev ? `${rev}${dirty ? " (with uncommitted changes)" : ""}` : "unknown",
+  };
+}
+
+/** Pins this process (all threads) to `cpu`; false when taskset is unavailable. */
+async function pinSelf(cpu: number): Promise<boolean> {
+  const r = await capture("taskset", ["-a", "-p", "-c", String(cpu), String(Deno.pid)]);
+  return r.code === 0;
+}
+
+/** Reads stdout of a child line by line. */
+function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | null> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  return async () => {
+    for (;;) {
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) {
+        if (buf === "") return null;
+        const rest = buf;
+        buf = "";
+        return rest;
+      }
+      buf += value;
+    }
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Runs the whole benchmark; resolves to the results. */
+export async function runBench(settings: BenchSettings): Promise<BenchResults> {
+  const started = performance.now();
+  const results: BenchResults = {
+    machine: {},
+    settings,
+    startedAt: new Date().toISOString(),
+    elapsedS: 0,
+    verification: {},
+    throughput: [],
+    upload: [],
+    idle: [],
+    problems: [],
+  };
+  const problem = (round: number, server: ServerId | "", scenario: ScenarioId | "", m: string) => {
+    results.problems.push({ round, server, scenario, message: m });
+    log(`  PROBLEM: ${server || "-"} ${scenario || "-"} round ${round}: ${m}`);
+  };
+
+  const nproc = navigator.hardwareConcurrency;
+  if (
+    settings.serverCpu !== null && Math.max(settings.serverCpu, settings.clientCpu ?? 0) >= nproc
+  ) {
+    if (!settings.smoke) {
+      throw new Error(
+        `pinning needs cores ${settings.clientCpu} and ${settings.serverCpu}, ` +
+          `but this machine has ${nproc}; pass --server-cpu/--client-cpu`,
+      );
+    }
+    log(`warning: ${nproc} core(s): running unpinned (smoke mode only)`);
+    settings.serverCpu = null;
+    settings.clientCpu = null;
+  }
+  if (settings.clientCpu !== null && !(await pinSelf(settings.clientCpu))) {
+    throw new Error("taskset failed: cannot pin the harness (util-linux missing?)");
+  }
+  const wrkVersion = await ensureWrk(log);
+  results.machine = await machineInfo(wrkVersion);
+  const fdLimit = Number((await capture("bash", ["-c", "ulimit -Hn"])).stdout.trim());
+  if (settings.scenarios.includes("idle") && fdLimit < settings.idleConns + 256) {
+    throw new Error(
+      `the hard fd limit is ${fdLimit}; ${settings.idleConns} idle connections need ` +
+        `${settings.idleConns + 256} (raise it, or pass --idle-conns)`,
+    );
+  }
+  log(
+    `lsbaws bench${settings.smoke ? " (smoke)" : ""}: ${settings.servers.length} servers, ` +
+      `${settings.rounds} round(s), server core ${settings.serverCpu ?? "-"}, ` +
+      `client core ${settings.clientCpu ?? "-"}`,
+  );
+  log(machineList(results));
+
+  const start = async (
+    server: ServerId,
+    app: AppKind,
+    round: number,
+    scenario: ScenarioId,
+    idle = false,
+  ): Promise<ServerProcess | null> => {
+    try {
+      const srv = await startServer(
+        serverCommand(server, app, idle ? settings.idleKeepAliveMs : null),
+        { cwd: ROOT, cpu: settings.serverCpu },
+      );
+      try {
+        const report = app === "hello"
+          ? await verifyHello(srv.port, settings.pipelineDepth)
+          : await verifySink(srv.port);
+        results.verification[`${server} ${app}`] = report;
+        return srv;
+      } catch (err) {
+        await srv.stop();
+        throw new Error(`response check failed: ${err instanceof Error ? err.message : err}`);
+      }
+    } catch (err) {
+      problem(round, server, scenario, err instanceof Error ? err.message : String(err));
+      return null;
+    }
+  };
+
+  // 1. Throughput scenarios.
+  const tps = settings.scenarios.filter((s) => THROUGHPUT_SCENARIOS.includes(s));
+  if (tps.length) log("\n== throughput (wrk)");
+  for (let round = 1; round <= settings.rounds && tps.length; round++) {
+    for (const server of settings.servers) {
+      const srv = await start(server, "hello", round, tps[0]);
+      if (!srv) continue;
+      try {
+        for (const scenario of tps) {
+          const wrkOpts = {
+            url: `${srv.url}/`,
+            connections: settings.connections,
+            cpu: settings.clientCpu,
+            cwd: ROOT,
+            script: scenario === "pipeline" ? "bench/wrk/pipeline.lua" : "bench/wrk/report.lua",
+            scriptArgs: scenario === "pipeline" ? [String(settings.pipelineDepth)] : [],
+            headers: scenario === "close" ? ["Connection: close"] : [],
+          };
+          try {
+            if (settings.warmupS > 0) await runWrk({ ...wrkOpts, durationS: settings.warmupS });
+            const cpu0 = cpuSeconds(srv.pid);
+            const t0 = performance.now();
+            const wrk = await runWrk({ ...wrkOpts, durationS: settings.durationS });
+            const wall = (performance.now() - t0) / 1000;
+            const serverCpuPct = ((cpuSeconds(srv.pid) - cpu0) / wall) * 100;
+            results.throughput.push({
+              round,
+              server,
+              scenario,
+              wrk,
+              serverCpuPct,
+              serverRssAfter: rssBytes(srv.pid),
+            });
+            const e = wrk.errors;
+            const socketErrors = e.connect + e.read + e.write + e.timeout;
+            log(
+              `  [${round}/${settings.rounds}] ${SERVER_LABELS[server].padEnd(14)} ` +
+                `${scenario.padEnd(9)} ${fmt(wrk.rps, 0).padStart(9)} req/s  ` +
+                `p50 ${fmt(wrk.latencyMs.p50, 2)} ms  p99 ${fmt(wrk.latencyMs.p99, 2)} ms  ` +
+                `server CPU ${fmt(serverCpuPct, 0)}%` +
+                (socketErrors ? `  socket errors ${socketErrors}` : ""),
+            );
+            if (wrk.requests === 0) problem(round, server, scenario, "wrk completed no request");
+            if (e.status > 0) {
+              problem(round, server, scenario, `${e.status} responses with status >= 400`);
+            }
+            if (Math.abs(wrk.printedRps - wrk.rps) > Math.max(1, wrk.rps * 0.01)) {
+              problem(
+                round,
+                server,
+                scenario,
+                `wrk printed ${wrk.printedRps} req/s, ` +
+                  `summary says ${wrk.rps.toFixed(2)}`,
+              );
+            }
+          } catch (err) {
+            problem(round, server, scenario, err instanceof Error ? err.message : String(err));
+          }
+        }
+      } finally {
+        await srv.stop();
+      }
+    }
+  }
+
+  // 2. Uploads.
+  const ups = settings.scenarios.filter((s) => s.startsWith("upload"));
+  if (ups.length) log(`\n== upload (${formatBytes(settings.uploadBytes)} streamed POST to a sink)`);
+  for (let round = 1; round <= settings.rounds && ups.length; round++) {
+    for (const server of settings.servers) {
+      for (const scenario of ups) {
+        const srv = await start(server, "sink", round, scenario);
+        if (!srv) continue;
+        try {
+          const run = await measureUpload(srv, settings, round, server, scenario);
+          results.upload.push(run);
+          log(
+            `  [${round}/${settings.rounds}] ${SERVER_LABELS[server].padEnd(14)} ` +
+              `${scenario.padEnd(14)} ${run.ok ? `${fmt(run.mibPerS, 0)} MiB/s` : "FAILED"}  ` +
+              `RSS growth ${fmt(run.rssGrowth / (1 << 20), 1)} MiB`,
+          );
+          if (!run.ok) problem(round, server, scenario, run.error ?? "upload failed");
+        } catch (err) {
+          problem(round, server, scenario, err instanceof Error ? err.message : String(err));
+        } finally {
+          await srv.stop();
+        }
+      }
+    }
+  }
+
+  // 3. Idle connections.
+  if (settings.scenarios.includes("idle")) {
+    log(`\n== idle (${settings.idleConns} keep-alive connections, one request each)`);
+  }
+  for (let round = 1; round <= settings.rounds && settings.scenarios.includes("idle"); round++) {
+    for (const server of settings.servers) {
+      const srv = await start(server, "hello", round, "idle", true);
+      if (!srv) continue;
+      try {
+        const run = await measureIdle(srv, settings, round, server);
+        results.idle.push(run);
+        log(
+          `  [${round}/${settings.rounds}] ${SERVER_LABELS[server].padEnd(14)} ` +
+            `${fmt(run.bytesPerConn / 1024, 2)} KiB/conn  ` +
+            `(${run.alive}/${run.wanted} alive, server holds ${run.serverSockets} sockets, ` +
+            `RSS ${fmt(run.baselineRss / (1 << 20), 1)} → ${fmt(run.idleRss / (1 << 20), 1)} MiB)`,
+        );
+        if (run.opened !== run.wanted || run.alive < run.wanted * 0.99) {
+          problem(
+            round,
+            server,
+            "idle",
+            `only ${run.opened} opened / ${run.alive} alive ` +
+              `of ${run.wanted}`,
+          );
+        }
+      } catch (err) {
+        problem(round, server, "idle", err instanceof Error ? err.message : String(err));
+      } finally {
+        await srv.stop();
+      }
+    }
+  }
+
+  // Every requested server and scenario must have produced a number.
+  for (const server of settings.servers) {
+    for (const scenario of settings.scenarios) {
+      const n = THROUGHPUT_SCENARIOS.includes(scenario)
+        ? results.throughput.filter((t) => t.server === server && t.scenario === scenario).length
+        : scenario === "idle"
+        ? results.idle.filter((t) => t.server === server).length
+        : results.upload.filter((t) => t.server === server && t.scenario === scenario && t.ok)
+          .length;
+      if (n === 0) problem(0, server, scenario, "no measurement");
+    }
+  }
+  results.elapsedS = (performance.now() - started) / 1000;
+  return results;
+}
+
+async function measureUpload(
+  srv: ServerProcess,
+  settings: BenchSettings,
+  round: number,
+  server: ServerId,
+  scenario: ScenarioId,
+): Promise<UploadRun> {
+  await sleep(300);
+  const baselineRss = await steadyRss(srv.pid, 5, 60);
+  const hwmUsed = resetPeakRss(srv.pid);
+  const sampler = new RssSampler(srv.pid, 50);
+  const [bin, ...args] = pinnedCommand(settings.clientCpu, [
+    DENO,
+    "run",
+    "-A",
+    "bench/upload_client.ts",
+    "--port",
+    String(srv.port),
+    "--bytes",
+    String(settings.uploadBytes),
+    "--mode",
+    scenario === "upload-length" ? "length" : "chunked",
+  ]);
+  const out = await withTimeout(
+    new Deno.Command(bin, { args, cwd: ROOT, stdin: "null", stdout: "piped", stderr: "piped" })
+      .output(),
+    300_000,
+    "upload client",
+  );
+  const { peak: sampledPeak, samples } = sampler.stop();
+  const hwm = hwmUsed ? peakRssBytes(srv.pid) : NaN;
+  const peakRss = Math.max(sampledPeak, Number.isFinite(hwm) ? hwm : 0);
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  let parsed: { ok?: boolean; mibPerS?: number; ms?: number; error?: string; body?: string };
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { ok: false, error: `upload client: ${new TextDecoder().decode(out.stderr)}` };
+  }
+  return {
+    round,
+    server,
+    scenario,
+    ok: parsed.ok === true,
+    mibPerS: parsed.mibPerS ?? NaN,
+    ms: parsed.ms ?? NaN,
+    baselineRss,
+    peakRss,
+    rssGrowth: peakRss - baselineRss,
+    samples,
+    hwmUsed,
+    ...(parsed.ok ? {} : {
+      error: parsed.error ?? `unexpected answer ${JSON.stringify(parsed.body ?? "")}`,
+    }),
+  };
+}
+
+async function measureIdle(
+  srv: ServerProcess,
+  settings: BenchSettings,
+  round: number,
+  server: ServerId,
+): Promise<IdleRun> {
+  // Warm the request path up (JIT, buffers) so the baseline is not a cold process.
+  await runWrk({
+    url: `${srv.url}/`,
+    connections: 16,
+    durationS: 1,
+    cpu: settings.clientCpu,
+    cwd: ROOT,
+    script: "bench/wrk/report.lua",
+  });
+  await sleep(1000);
+  const baselineRss = await steadyRss(srv.pid, 10, 100);
+  const sockets0 = socketCount(srv.pid);
+  const [bin, ...args] = pinnedCommand(settings.clientCpu, [
+    DENO,
+    "run",
+    "-A",
+    "bench/idle_client.ts",
+    "--port",
+    String(srv.port),
+    "--conns",
+    String(settings.idleConns),
+  ]);
+  const child = new Deno.Command(bin, {
+    args,
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const next = lineReader(child.stdout);
+  const writer = child.stdin.getWriter();
+  try {
+    const first = await withTimeout(next(), 300_000, "idle client");
+    if (first === null) throw new Error(`idle client died: ${await stderr}`);
+    const opened = JSON.parse(first) as { opened: number; failed: number; ms: number; errors: [] };
+    await sleep(1000);
+    const idleRss = await steadyRss(srv.pid, 10, 100);
+    const serverSockets = socketCount(srv.pid) - sockets0;
+    await writer.write(new TextEncoder().encode("report\n"));
+    const rep = await withTimeout(next(), 30_000, "idle client report");
+    const alive = rep ? (JSON.parse(rep) as { alive: number }).alive : 0;
+    if (opened.failed) {
+      log(`  idle client: ${opened.failed} connections failed: ${opened.errors.join("; ")}`);
+    }
+    return {
+      round,
+      server,
+      wanted: settings.idleConns,
+      opened: opened.opened,
+      alive,
+      serverSockets,
+      openMs: opened.ms,
+      baselineRss,
+      idleRss,
+      bytesPerConn: alive > 0 ? (idleRss - baselineRss) / alive : NaN,
+    };
+  } finally {
+    await writer.close().catch(() => {});
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 10_000);
+    await child.status;
+    clearTimeout(timer);
+    await stderr.catch(() => "");
+  }
+}
+
+/** The Markdown block written between the generated markers of bench/RESULTS.md. */
+export function resultsMarkdown(r: BenchResults): string {
+  const s = r.settings;
+  const notes = [
+    `- Servers are pinned to core ${s.serverCpu ?? "-"} and wrk, the clients and the harness to ` +
+    `core ${s.clientCpu ?? "-"} with \`taskset\`; every server is a fresh process per round ` +
+    `(and per upload / idle measurement), rounds visit the servers in turn ` +
+    `(${s.servers.map((x) => SERVER_LABELS[x]).join(", ")}, then again).`,
+    `- wrk: \`-t1 -c${s.connections} -d${s.durationS}s --latency\`, after an untimed ` +
+    `${s.warmupS} s warm-up with the same settings; pipelining writes ${s.pipelineDepth} ` +
+    `requests at a time (\`bench/wrk/pipeline.lua\`); connection per request sends ` +
+    `\`Connection: close\`. Each cell is the median of ${s.rounds} round(s); the ratio in ` +
+    `brackets is against Deno.serve in the same run.`,
+    `- Latency percentiles are the latencies wrk actually measured: wrk applies a ` +
+    `coordinated-omission correction to its histogram before printing it (synthetic samples; ` +
+    `with pipelining it prints 0 for p75 and above), which \`bench/lib/wrk.ts\` undoes exactly. ` +
+    `wrk's printed numbers are kept in the raw tables. With pipelining wrk records one sample ` +
+    `per batch of ${s.pipelineDepth}: the time from the write to the batch's last response.`,
+    `- Upload: ${formatBytes(s.uploadBytes)} of zeros streamed by \`bench/upload_client.ts\` ` +
+    `to a sink app that reads and discards the body and answers with the byte count; ` +
+    `throughput is bytes / (first byte sent → response complete); RSS growth is the peak ` +
+    `(VmRSS sampled every 50 ms, and VmHWM) minus the RSS before the upload.`,
+    `- Idle: \`bench/idle_client.ts\` opens ${s.idleConns.toLocaleString("en-US")} ` +
+    `connections, sends one request on each and reads the response, then holds them idle; the ` +
+    `cost is (RSS with all open − RSS before) / connections alive (checked from both ends). ` +
+    `lsbaws and node:http get a ${s.idleKeepAliveMs / 1000} s keep-alive timeout for this ` +
+    `scenario only (their 5 s default would close the connections while they are opened); ` +
+    `Deno.serve has no idle timeout.`,
+    `- Before anything is timed, every server's responses are checked (status, exact body, ` +
+    `Content-Type) via fetch, 16 pipelined requests in one write, and Connection: close; ` +
+    `sinks with Content-Length, chunked and empty bodies. Logging is left at each server's ` +
+    `default (lsbaws: no access log).`,
+  ];
+  const verdicts = judge(r);
+  const missed = verdicts.filter((v) => v.verdict !== "PASS");
+  const sizes = Object.entries(r.verification)
+    .filter(([k]) => k.endsWith(" hello"))
+    .map(([k, v]) => {
+      const server = k.replace(/ hello$/, "") as ServerId;
+      return `| ${SERVER_LABELS[server]} | ${v.responseBytes} | \`${
+        v.sampleHead.trim().split("\r\n").slice(1).map((l) => l.split(":")[0]).join(", ")
+      }\` |`;
+    });
+  return [
+    `Generated by \`deno task bench\` on ${r.machine.date} (${fmt(r.elapsedS / 60, 1)} min).`,
+    "",
+    "### Machine",
+    "",
+    machineList(r),
+    "",
+    "### Results (medians)",
+    "",
+    summaryTable(r),
+    "",
+    "### Targets",
+    "",
+    targetsTable(r),
+    "",
+    missed.length
+      ? `Missed: ${
+        missed.map((v) =>
+          `${targetsFor(s).find((t) => t.id === v.target)?.label} ` +
+          `(${SERVER_LABELS[v.server]}: ${fmtRatio(v.ratio)})`
+        ).join("; ")
+      }.`
+      : "Every target is met.",
+    "",
+    "### Method",
+    "",
+    ...notes,
+    "",
+    "Hello-world response on the wire (head + body bytes) and its header fields:",
+    "",
+    "| Server | bytes | header fields |",
+    "| --- | --- | --- |",
+    ...sizes,
+    "",
+    "### Raw numbers per round",
+    "",
+    rawTables(r),
+    "",
+    r.problems.length
+      ? "### Problems\n\n" +
+        r.problems.map((p) => `- round ${p.round} ${p.server} ${p.scenario}: ${p.message}`).join(
+          "\n",
+        )
+      : "No problems: every response check passed and every run produced numbers.",
+  ].join("\n");
+}
+
+const GEN_START = "<!-- bench:generated:start -->";
+const GEN_END = "<!-- bench:generated:end -->";
+const README_START = "<!-- bench:table:start -->";
+const README_END = "<!-- bench:table:end -->";
+
+const RESULTS_TEMPLATE = `# Benchmark results
+
+How to run: \`deno task bench\` (10-15 minutes; needs 2 cores, installs wrk with apt-get when
+missing), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
+A quicker loop while working on the engine:
+\`deno task bench --servers lsbaws-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
+(writes only \`bench/results/latest.json\`).
+
+The section between the markers below is rewritten by every complete \`deno task bench\` run;
+everything outside them is kept.
+
+${GEN_START}
+${GEN_END}
+
+## Engine optimisation log
+
+What was tried against the targets above and what each change bought (newest first).
+`;
+
+function replaceBetween(text: string, start: string, end: string, body: string): string | null {
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return null;
+  return `${text.slice(0, a + start.length)}\n\n${body}\n\n${text.slice(b)}`;
+}
+
+async function writeMarkdown(r: BenchResults): Promise<void> {
+  const path = `${ROOT}/bench/RESULTS.md`;
+  let text = await Deno.readTextFile(path).catch(() => RESULTS_TEMPLATE);
+  if (!text.includes(GEN_START)) text = RESULTS_TEMPLATE;
+  await Deno.writeTextFile(path, replaceBetween(text, GEN_START, GEN_END, resultsMarkdown(r))!);
+  const fmtFiles = [path];
+  const readme = `${ROOT}/README.md`;
+  const readmeText = await Deno.readTextFile(readme).catch(() => null);
+  const table = `${summaryTable(r)}\n\n${targetsTable(r)}\n\n` +
+    `Medians of ${r.settings.rounds} rounds, ${r.machine.cpus}, ${r.machine.date.slice(0, 10)}; ` +
+    `details in [bench/RESULTS.md](bench/RESULTS.md).`;
+  const updated = readmeText === null
+    ? null
+    : replaceBetween(readmeText, README_START, README_END, table);
+  if (updated !== null) {
+    await Deno.writeTextFile(readme, updated);
+    fmtFiles.push(readme);
+    log(`updated the README table (${readme})`);
+  } else {
+    log(`README.md: no ${README_START} ... ${README_END} markers; README table not written`);
+  }
+  await capture(DENO, ["fmt", "--quiet", ...fmtFiles]);
+  log(`wrote ${path}`);
+}
+
+if (import.meta.main) {
+  let opts;
+  try {
+    opts = parseArgs(Deno.args);
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : err}\n\n${HELP}`);
+    Deno.exit(2);
+  }
+  if (opts.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  let results: BenchResults;
+  try {
+    results = await runBench(opts.settings);
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.stack ?? err.message : err}`);
+    Deno.exit(1);
+  }
+  log("\n== results (medians; ratio to Deno.serve in brackets)\n");
+  log(summaryTable(results));
+  log("");
+  log(targetsTable(results));
+  log("");
+  log("== raw numbers per round\n");
+  log(rawTables(results));
+  await Deno.mkdir(opts.json.replace(/\/[^/]*$/, ""), { recursive: true });
+  const json = JSON.stringify({ ...results, verdicts: judge(results) }, null, 2);
+  await Deno.writeTextFile(opts.json, json + "\n");
+  log(`\nwrote ${opts.json}`);
+  if (opts.write && isCompleteRun(opts.settings)) {
+    const stamp = results.startedAt.replace(/[:.]/g, "-");
+    await Deno.writeTextFile(`${ROOT}/bench/results/${stamp}.json`, json + "\n");
+    await writeMarkdown(results);
+  } else if (!opts.settings.smoke) {
+    log("partial run: bench/RESULTS.md and README.md left as they are");
+  }
+  if (results.problems.length) {
+    log(`\n${results.problems.length} problem(s):`);
+    for (const p of results.problems) {
+      log(`  round ${p.round} ${p.server} ${p.scenario}: ${p.message}`);
+    }
+    Deno.exit(1);
+  }
+  log(`\nall checks passed (${fmt(results.elapsedS, 1)} s)`);
+}

@@ -1,0 +1,244 @@
+/**
+ * `Deno.upgradeWebSocket` for requests lsbaws serves (FEATURES.md B1, M13).
+ *
+ * Contract:
+ * - `installUpgradeWebSocket()` (idempotent) replaces `Deno.upgradeWebSocket` with
+ *   `upgradeWebSocket` below and keeps the built-in one, which still handles every `Request` that
+ *   lsbaws did not build (`exchangeOf(request)` is undefined), e.g. one from `Deno.serve`. It must
+ *   run before the app module is imported, because frameworks (oak) bind the function when they
+ *   load; `gateway/loader.ts` calls it first thing in `loadApp`.
+ * - `upgradeWebSocket(request, options)` validates the opening handshake (GET, HTTP/1.1,
+ *   `Upgrade: websocket`, `Connection: upgrade`, `Sec-WebSocket-Version: 13`, a key that is the
+ *   base64 of 16 bytes, no request body) and throws `WebSocketHandshakeError` (a `TypeError`, as
+ *   Deno throws) when it fails. Otherwise it returns `{socket, response}` like Deno: a
+ *   `ServerWebSocket` in `CONNECTING` and a `101` Response carrying `Upgrade`, `Connection`,
+ *   `Sec-WebSocket-Accept` and, when `options.protocol` names one of the offered subprotocols,
+ *   `Sec-WebSocket-Protocol` (an unoffered one throws `TypeError`, as Deno does). Extra options:
+ *   `maxMessageBytes` (default 16 MiB) and `closeTimeout` (seconds); `idleTimeout` as Deno's.
+ * - The socket is recorded as the exchange's pending upgrade. The fetch adapter
+ *   (`gateway/fetch.ts`) then calls `completeUpgrade` when the handler returns a `101`: it encodes
+ *   the head from the Response's headers (only here may Upgrade and Connection appear), takes the
+ *   socket over and starts the WebSocket. A `101` without a pending upgrade is a contract error
+ *   (500). If the handler throws or answers anything else, `abandonUpgrade` fires `error` and
+ *   `close` (1006) on the socket.
+ * - A `WebSocketHandshakeError` that escapes the handler is answered with its status (400) and
+ *   reason by the fetch adapter instead of a 500: a bad handshake is the client's fault.
+ */
+import type { Exchange } from "../server/exchange.ts";
+import {
+  checkResponseHeader,
+  encodeResponseHead,
+  httpDate,
+} from "../server/http/response_head.ts";
+import {
+  acceptKey,
+  checkHandshake,
+  type HandshakeFailure,
+  hasToken,
+  parseProtocols,
+} from "../server/http/websocket_frame.ts";
+import { abandonSocket, attachSocket, ServerWebSocket } from "../server/websocket.ts";
+import { AppContractError } from "./errors.ts";
+import { exchangeOf } from "./fetch.ts";
+
+/** Options of `upgradeWebSocket`: Deno's plus lsbaws's limits. */
+export interface UpgradeWebSocketOptions {
+  /** The subprotocol to select; must be one the client offered. */
+  protocol?: string;
+  /** Seconds of silence before a ping (at half) and a 1001 close (at full); 0 disables. */
+  idleTimeout?: number;
+  /** Largest message accepted after reassembly (default 16 MiB); larger ones close with 1009. */
+  maxMessageBytes?: number;
+  /** Seconds to wait for the client's close frame after `socket.close()` (default 5). */
+  closeTimeout?: number;
+}
+
+/** What `upgradeWebSocket` returns (the shape of `Deno.WebSocketUpgrade`). */
+export interface WebSocketUpgrade {
+  /** The 101 response to return from the handler. */
+  response: Response;
+  /** The socket; it opens once the 101 was sent. */
+  socket: WebSocket;
+}
+
+/** The opening handshake is invalid; the fetch adapter answers `status` with `message`. */
+export class WebSocketHandshakeError extends TypeError {
+  /** Status to answer with (400). */
+  readonly status: number;
+  /** Extra response headers (`Sec-WebSocket-Version: 13` for a version mismatch). */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** Creates the error from a `checkHandshake` failure. */
+  constructor(failure: HandshakeFailure) {
+    super(failure.reason);
+    this.name = "WebSocketHandshakeError";
+    this.status = failure.status;
+    this.headers = failure.headers;
+  }
+}
+
+type UpgradeFn = (request: Request, options?: UpgradeWebSocketOptions) => WebSocketUpgrade;
+
+const PENDING = new WeakMap<Exchange, ServerWebSocket>();
+let builtin: UpgradeFn | null = null;
+
+/** Installs `upgradeWebSocket` as `Deno.upgradeWebSocket` (idempotent); see the module comment. */
+export function installUpgradeWebSocket(): void {
+  const deno = Deno as unknown as { upgradeWebSocket: UpgradeFn };
+  if (deno.upgradeWebSocket === upgradeWebSocket) return;
+  builtin = deno.upgradeWebSocket;
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    value: upgradeWebSocket,
+    writable: true,
+    configurable: true,
+    enumerable: true,
+  });
+}
+
+/** Restores the built-in `Deno.upgradeWebSocket` (for tests). */
+export function uninstallUpgradeWebSocket(): void {
+  const deno = Deno as unknown as { upgradeWebSocket: UpgradeFn };
+  if (deno.upgradeWebSocket !== upgradeWebSocket || builtin === null) return;
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    value: builtin,
+    writable: true,
+    configurable: true,
+    enumerable: true,
+  });
+  builtin = null;
+}
+
+function socketUrl(url: string): string {
+  if (url.startsWith("http:")) return "ws:" + url.slice(5);
+  if (url.startsWith("https:")) return "wss:" + url.slice(6);
+  return url;
+}
+
+/** Upgrades a request lsbaws built to a WebSocket; see the module comment. */
+export function upgradeWebSocket(
+  request: Request,
+  options: UpgradeWebSocketOptions = {},
+): WebSocketUpgrade {
+  const ex = exchangeOf(request);
+  if (ex === undefined) {
+    if (builtin !== null) return builtin(request, options);
+    throw new TypeError("upgradeWebSocket: this Request was not received by lsbaws");
+  }
+  if (PENDING.has(ex)) throw new TypeError("upgradeWebSocket: this request was already upgraded");
+  const h = request.headers;
+  const failure = checkHandshake({
+    method: request.method,
+    version: ex.head.version,
+    header: (name) => h.get(name),
+  });
+  if (failure) throw new WebSocketHandshakeError(failure);
+  if (ex.body.contentLength !== 0) {
+    throw new WebSocketHandshakeError({
+      reason: "WebSocket handshake must not have a body",
+      status: 400,
+      headers: [],
+    });
+  }
+  const headers: Array<[string, string]> = [
+    ["upgrade", "websocket"],
+    ["connection", "Upgrade"],
+    ["sec-websocket-accept", acceptKey(h.get("sec-websocket-key")!)],
+  ];
+  let protocol = "";
+  if (options.protocol) {
+    if (!parseProtocols(h.get("sec-websocket-protocol")).includes(options.protocol)) {
+      throw new TypeError(
+        `Protocol '${options.protocol}' not in the request's protocol list (non negotiable)`,
+      );
+    }
+    protocol = options.protocol;
+    headers.push(["sec-websocket-protocol", protocol]);
+  }
+  const socket = new ServerWebSocket({
+    protocol,
+    url: socketUrl(request.url),
+    maxMessageBytes: options.maxMessageBytes,
+    idleTimeout: options.idleTimeout,
+    closeTimeout: options.closeTimeout,
+    log: ex.log,
+  });
+  PENDING.set(ex, socket);
+  return { socket, response: new Response(null, { status: 101, headers }) };
+}
+
+/** Whether `upgradeWebSocket` was called for this exchange and the socket awaits its 101. */
+export function hasPendingUpgrade(ex: Exchange): boolean {
+  return PENDING.has(ex);
+}
+
+/** The handler did not answer 101 (or threw): the pending socket fires `error` and `close`. */
+export function abandonUpgrade(ex: Exchange, reason: unknown): void {
+  const socket = PENDING.get(ex);
+  if (socket === undefined) return;
+  PENDING.delete(ex);
+  abandonSocket(socket, reason);
+}
+
+/**
+ * Sends the 101 built from `resp`'s headers, takes the connection over and opens the pending
+ * socket. Throws `AppContractError` (500) when there is no pending upgrade or a header is invalid.
+ */
+export async function completeUpgrade(ex: Exchange, resp: Response): Promise<void> {
+  const socket = PENDING.get(ex);
+  if (socket === undefined) {
+    throw new AppContractError(
+      "fetch-101",
+      "the handler answered 101 without calling Deno.upgradeWebSocket(request) on this request",
+    );
+  }
+  PENDING.delete(ex);
+  let head: Uint8Array;
+  try {
+    resp.body?.cancel().catch(() => {});
+    head = encodeSwitchHead(resp);
+  } catch (err) {
+    abandonSocket(socket, err);
+    throw err;
+  }
+  let taken: { conn: Deno.Conn; buffered: Uint8Array };
+  try {
+    taken = await ex.takeover(head);
+  } catch (err) {
+    abandonSocket(socket, err);
+    throw err;
+  }
+  attachSocket(socket, taken.conn, taken.buffered);
+}
+
+/** Encodes the `101 Switching Protocols` head from a Response (Upgrade/Connection allowed). */
+function encodeSwitchHead(resp: Response): Uint8Array {
+  const headers: Array<[string, string]> = [];
+  let upgrade = "";
+  let connection = "";
+  const all: Array<[string, string]> = [];
+  for (const [name, value] of resp.headers) if (name !== "set-cookie") all.push([name, value]);
+  for (const c of resp.headers.getSetCookie()) all.push(["set-cookie", c]);
+  for (const [name, value] of all) {
+    const rule = checkResponseHeader(name, value);
+    if (rule === "hop-by-hop" && name === "upgrade") upgrade = value;
+    else if (rule === "hop-by-hop" && name === "connection") connection = value;
+    else if (rule !== null) {
+      throw new AppContractError("fetch-response-head", `header ${name}: ${rule}`);
+    } else headers.push([name, value]);
+  }
+  if (!hasToken(upgrade, "websocket") || !hasToken(connection, "upgrade")) {
+    throw new AppContractError(
+      "fetch-101",
+      "a 101 response must carry Upgrade: websocket and Connection: Upgrade",
+    );
+  }
+  return encodeResponseHead({
+    status: 101,
+    reason: resp.statusText || "Switching Protocols",
+    headers,
+    date: httpDate(Date.now()),
+    server: "",
+    framing: "none",
+    connection: "",
+    extra: `Upgrade: ${upgrade}\r\nConnection: ${connection}\r\n`,
+  });
+}

@@ -1,0 +1,412 @@
+/**
+ * Trusted proxy headers: who the client really is when lsbaws runs behind a reverse proxy.
+ *
+ * Contract (pure: no I/O, no `Deno.*`):
+ * - `parseTrustList(spec)` parses `--forwarded-allow-ips`: a comma list of IPv4/IPv6 addresses,
+ *   CIDR blocks (`10.0.0.0/8`, `fd00::/8`) and `*` (trust every peer). IPv4-mapped IPv6 peers
+ *   (`::ffff:10.1.2.3`) match IPv4 entries. A bad entry throws `ConfigError`.
+ * - `resolveClient(head, peer, scheme, trust)` returns null (keep the socket's view) unless the
+ *   socket peer is trusted. Unix-socket peers are always trusted (as in gunicorn): only local
+ *   processes can reach them.
+ * - From a trusted peer, the `X-Forwarded-*` family wins when any of its headers is present
+ *   (what nginx, Caddy, Traefik and cloud balancers set); otherwise RFC 7239 `Forwarded` is used.
+ *   Preferring one family means a client cannot smuggle the other one through a proxy that only
+ *   rewrites the family it knows.
+ * - Client address: the list of hops (X-Forwarded-For, or the `for=` of each Forwarded element)
+ *   is walked from the right, skipping trusted proxies; the first untrusted hop is the client
+ *   (everything to its left is client-supplied and ignored). If every hop is trusted, the
+ *   left-most one is the client. A hop that is not an IP address (`unknown`, `_hidden`) leaves
+ *   the socket peer in place.
+ * - Scheme and host: the right-most `X-Forwarded-Proto`/`-Host`/`-Port` value (set by the nearest,
+ *   trusted proxy), or the `proto=`/`host=` of the chosen Forwarded element. Only `http`/`https`
+ *   schemes and syntactically valid hosts are accepted; anything else is ignored.
+ * - A malformed `Forwarded` header is ignored as a whole.
+ */
+import { ConfigError } from "./config.ts";
+import type { ClientView } from "./connection.ts";
+import type { ConnAddr } from "./exchange.ts";
+import type { RequestHead } from "./http/request_head.ts";
+
+/** A parsed `--forwarded-allow-ips` list. */
+export interface TrustList {
+  /** `*` was given: every peer is trusted. */
+  readonly all: boolean;
+  /** Address blocks: 4- or 16-byte network addresses with their prefix length. */
+  readonly blocks: ReadonlyArray<{ readonly bytes: Uint8Array; readonly prefix: number }>;
+}
+
+/** Parses a comma list of IPs, CIDRs and `*`; throws `ConfigError` naming a bad entry. */
+export function parseTrustList(spec: string): TrustList {
+  const blocks: { bytes: Uint8Array; prefix: number }[] = [];
+  let all = false;
+  for (const raw of spec.split(",")) {
+    const entry = raw.trim();
+    if (entry === "") continue;
+    if (entry === "*") {
+      all = true;
+      continue;
+    }
+    const slash = entry.indexOf("/");
+    const addr = slash < 0 ? entry : entry.slice(0, slash);
+    const bytes = parseIp(addr.startsWith("[") && addr.endsWith("]") ? addr.slice(1, -1) : addr);
+    if (bytes === null) {
+      throw new ConfigError(`--forwarded-allow-ips: '${entry}' is not an IP address or CIDR block`);
+    }
+    const bits = bytes.length * 8;
+    let prefix = bits;
+    if (slash >= 0) {
+      const p = entry.slice(slash + 1);
+      if (!/^[0-9]{1,3}$/.test(p) || Number(p) > bits) {
+        throw new ConfigError(`--forwarded-allow-ips: '${entry}' has a bad prefix length`);
+      }
+      prefix = Number(p);
+    }
+    blocks.push({ bytes, prefix });
+  }
+  return { all, blocks };
+}
+
+/** Whether `address` (an IP literal without brackets) is in the trust list. */
+export function isTrusted(trust: TrustList, address: string): boolean {
+  if (trust.all) return true;
+  const bytes = parseIp(address);
+  return bytes !== null && matches(trust, bytes);
+}
+
+function matches(trust: TrustList, bytes: Uint8Array): boolean {
+  for (const b of trust.blocks) {
+    if (b.bytes.length === bytes.length && prefixEqual(b.bytes, bytes, b.prefix)) return true;
+  }
+  return false;
+}
+
+function prefixEqual(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  let i = 0;
+  for (; prefix >= 8; prefix -= 8, i++) if (a[i] !== b[i]) return false;
+  if (prefix === 0) return true;
+  const mask = (0xff << (8 - prefix)) & 0xff;
+  return (a[i] & mask) === (b[i] & mask);
+}
+
+/**
+ * Parses an IPv4 or IPv6 literal into 4 or 16 bytes; IPv4-mapped IPv6 addresses come back as 4
+ * bytes so they match IPv4 entries. Returns null for anything else (zone ids are not accepted).
+ */
+export function parseIp(s: string): Uint8Array | null {
+  if (s.includes(":")) {
+    const v6 = parseIpv6(s);
+    if (v6 === null) return null;
+    const mapped = v6.subarray(0, 10).every((x) => x === 0) && v6[10] === 0xff && v6[11] === 0xff;
+    return mapped ? v6.slice(12) : v6;
+  }
+  return parseIpv4(s);
+}
+
+function parseIpv4(s: string): Uint8Array | null {
+  const parts = s.split(".");
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === "0") || Number(p) > 255) return null;
+    out[i] = Number(p);
+  }
+  return out;
+}
+
+function parseIpv6(s: string): Uint8Array | null {
+  const out = new Uint8Array(16);
+  const halves = s.split("::");
+  if (halves.length > 2) return null;
+  const groups = (text: string): number[] | null => {
+    if (text === "") return [];
+    const res: number[] = [];
+    const parts = text.split(":");
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (i === parts.length - 1 && p.includes(".")) {
+        const v4 = parseIpv4(p);
+        if (v4 === null) return null;
+        res.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else if (/^[0-9A-Fa-f]{1,4}$/.test(p)) {
+        res.push(parseInt(p, 16));
+      } else {
+        return null;
+      }
+    }
+    return res;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === null || tail === null) return null;
+  const total = head.length + tail.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return null;
+  const all = [...head, ...new Array(8 - total).fill(0), ...tail];
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = all[i] >> 8;
+    out[2 * i + 1] = all[i] & 0xff;
+  }
+  return out;
+}
+
+/** A hop of X-Forwarded-For or a Forwarded `for=` value, when it is an IP address. */
+export interface ForwardedNode {
+  /** The IP address without brackets. */
+  readonly ip: string;
+  /** The port, when the hop carried one. */
+  readonly port?: number;
+}
+
+/**
+ * Parses a node: `192.0.2.1`, `192.0.2.1:8080`, `[2001:db8::1]`, `[2001:db8::1]:8080` or a bare
+ * `2001:db8::1`. Returns null for `unknown`, obfuscated identifiers (`_hidden`) and garbage.
+ */
+export function parseNode(value: string): ForwardedNode | null {
+  const s = value.trim();
+  let host = s;
+  let port: string | undefined;
+  if (s.startsWith("[")) {
+    const close = s.indexOf("]");
+    if (close < 0) return null;
+    host = s.slice(1, close);
+    const rest = s.slice(close + 1);
+    if (rest !== "") {
+      if (rest[0] !== ":") return null;
+      port = rest.slice(1);
+    }
+    if (!host.includes(":")) return null;
+  } else if (s.indexOf(":") !== s.lastIndexOf(":")) {
+    host = s; // bare IPv6, no port possible
+  } else if (s.includes(":")) {
+    host = s.slice(0, s.indexOf(":"));
+    port = s.slice(s.indexOf(":") + 1);
+  }
+  if (parseIp(host) === null) return null;
+  if (port === undefined) return { ip: host.toLowerCase() };
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return null;
+  return { ip: host.toLowerCase(), port: Number(port) };
+}
+
+/** One RFC 7239 forwarded-element: lower-cased parameter names to (unquoted) values. */
+export type ForwardedElement = ReadonlyMap<string, string>;
+
+const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
+/**
+ * Parses an RFC 7239 §4 `Forwarded` field value (`for=a;proto=https, for="[::1]:80"`) into its
+ * elements. Quoted strings may contain commas, semicolons and backslash escapes. Returns null when
+ * the value is malformed or repeats a parameter within one element (RFC 7239 §4).
+ */
+export function parseForwarded(value: string): ForwardedElement[] | null {
+  const elements: Map<string, string>[] = [];
+  let cur = new Map<string, string>();
+  let i = 0;
+  const n = value.length;
+  const ows = () => {
+    while (i < n && (value[i] === " " || value[i] === "\t")) i++;
+  };
+  while (true) {
+    ows();
+    if (i >= n) break;
+    const c = value[i];
+    if (c === ",") {
+      elements.push(cur);
+      cur = new Map();
+      i++;
+      continue;
+    }
+    if (c === ";") {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && TCHAR.test(value[i])) i++;
+    if (i === start || value[i] !== "=") return null;
+    const name = value.slice(start, i).toLowerCase();
+    i++;
+    let v = "";
+    if (value[i] === '"') {
+      i++;
+      let closed = false;
+      while (i < n) {
+        const ch = value[i++];
+        if (ch === "\\") {
+          if (i >= n) return null;
+          v += value[i++];
+        } else if (ch === '"') {
+          closed = true;
+          break;
+        } else {
+          v += ch;
+        }
+      }
+      if (!closed) return null;
+    } else {
+      const vs = i;
+      while (i < n && TCHAR.test(value[i])) i++;
+      if (i === vs) return null;
+      v = value.slice(vs, i);
+    }
+    if (cur.has(name)) return null;
+    cur.set(name, v);
+    ows();
+    if (i < n && value[i] !== ";" && value[i] !== ",") return null;
+  }
+  elements.push(cur);
+  return elements.filter((e) => e.size > 0);
+}
+
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::([0-9]{1,5}))?$/;
+
+/** Splits `host[:port]` (IPv6 in brackets); null when it is not a valid authority. */
+export function parseHostPort(value: string): { name: string; port?: string } | null {
+  const s = value.trim();
+  const m = HOST_RE.exec(s);
+  if (!m || s === "") return null;
+  if (m[1] !== undefined) {
+    if (Number(m[1]) > 65535) return null;
+    return { name: s.slice(0, s.length - m[1].length - 1), port: m[1] };
+  }
+  return { name: s };
+}
+
+function schemeOf(value: string | undefined): "http" | "https" | null {
+  const v = value?.trim().toLowerCase();
+  return v === "https" || v === "http" ? v : null;
+}
+
+function lastItem(values: string[]): string | undefined {
+  if (values.length === 0) return undefined;
+  const parts = values.join(",").split(",");
+  for (let i = parts.length - 1; i >= 0; i--) if (parts[i].trim() !== "") return parts[i].trim();
+  return undefined;
+}
+
+/** Index of the client hop: the right-most untrusted one, else the left-most. */
+function clientIndex(hops: readonly (ForwardedNode | null)[], trust: TrustList): number {
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const h = hops[i];
+    if (h === null || !isTrusted(trust, h.ip)) return i;
+  }
+  return 0;
+}
+
+/** The proxy headers of one request, gathered in one pass. */
+interface ProxyHeaders {
+  xff: string[];
+  proto: string[];
+  host: string[];
+  port: string[];
+  forwarded: string[];
+}
+
+function gather(head: RequestHead): ProxyHeaders | null {
+  let found: ProxyHeaders | null = null;
+  const h = head.headers;
+  for (let i = 0; i < h.length; i++) {
+    const name = h[i][0];
+    const c = name.charCodeAt(0);
+    if (c !== 120 && c !== 102) continue; // 'x' or 'f'
+    let key: keyof ProxyHeaders | null = null;
+    if (name === "x-forwarded-for") key = "xff";
+    else if (name === "x-forwarded-proto") key = "proto";
+    else if (name === "x-forwarded-host") key = "host";
+    else if (name === "x-forwarded-port") key = "port";
+    else if (name === "forwarded") key = "forwarded";
+    if (key === null) continue;
+    found ??= { xff: [], proto: [], host: [], port: [], forwarded: [] };
+    found[key].push(h[i][1]);
+  }
+  return found;
+}
+
+/**
+ * Applies trusted proxy headers; see the module comment. `peerTrusted` is whether the socket peer
+ * is in the trust list (computed by the caller, which can cache it per peer).
+ */
+export function resolveClient(
+  head: RequestHead,
+  peer: ConnAddr,
+  scheme: "http" | "https",
+  trust: TrustList,
+  peerTrusted = peer.transport === "unix" || isTrusted(trust, peer.hostname),
+): ClientView | null {
+  if (!peerTrusted) return null;
+  const p = gather(head);
+  if (p === null) return null;
+  let remote: ConnAddr = peer;
+  let outScheme = scheme;
+  let hostName: string | undefined;
+  let hostPort: string | undefined;
+  if (p.xff.length + p.proto.length + p.host.length + p.port.length > 0) {
+    const hops = p.xff.join(",").split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (hops.length > 0) {
+      const nodes = hops.map(parseNode);
+      const chosen = nodes[clientIndex(nodes, trust)];
+      if (chosen) remote = { transport: "tcp", hostname: chosen.ip, port: chosen.port ?? 0 };
+    }
+    outScheme = schemeOf(lastItem(p.proto)) ?? scheme;
+    const host = lastItem(p.host);
+    const hp = host === undefined ? null : parseHostPort(host);
+    if (hp) {
+      hostName = hp.name;
+      hostPort = hp.port;
+    }
+    const port = lastItem(p.port);
+    if (port !== undefined && /^[0-9]{1,5}$/.test(port) && Number(port) <= 65535) {
+      hostPort = port;
+      if (hostName === undefined) {
+        // X-Forwarded-Port alone: keep the Host header's name, replace its port.
+        const own = head.headers.find(([n]) => n === "host");
+        hostName = own ? parseHostPort(own[1])?.name : undefined;
+      }
+    }
+  } else {
+    const elements = parseForwarded(p.forwarded.join(","));
+    if (elements === null || elements.length === 0) return null;
+    const nodes = elements.map((e) => (e.has("for") ? parseNode(e.get("for")!) : null));
+    const idx = clientIndex(nodes, trust);
+    const chosen = nodes[idx];
+    if (chosen) remote = { transport: "tcp", hostname: chosen.ip, port: chosen.port ?? 0 };
+    const el = elements[idx];
+    outScheme = schemeOf(el.get("proto")) ?? scheme;
+    const host = el.get("host");
+    const hp = host === undefined ? null : parseHostPort(host);
+    if (hp) {
+      hostName = hp.name;
+      hostPort = hp.port;
+    }
+  }
+  if (hostName === undefined && hostPort !== undefined) {
+    // A port alone cannot say which host was addressed; report the scheme and client only.
+    hostPort = undefined;
+  }
+  return { remote, scheme: outScheme, hostName, hostPort };
+}
+
+/** A per-server resolver with the trust decision cached per peer address. */
+export type ClientResolver = (
+  head: RequestHead,
+  peer: ConnAddr,
+  scheme: "http" | "https",
+) => ClientView | null;
+
+/** Builds the `resolveClient` hook for `server/connection.ts` from a `--forwarded-allow-ips` value. */
+export function createClientResolver(spec: string): ClientResolver | undefined {
+  const trust = parseTrustList(spec);
+  if (!trust.all && trust.blocks.length === 0) return undefined;
+  const cache = new Map<string, boolean>();
+  return (head, peer, scheme) => {
+    let trusted: boolean | undefined;
+    if (peer.transport === "unix") trusted = true;
+    else {
+      trusted = cache.get(peer.hostname);
+      if (trusted === undefined) {
+        if (cache.size >= 1024) cache.clear();
+        trusted = isTrusted(trust, peer.hostname);
+        cache.set(peer.hostname, trusted);
+      }
+    }
+    return trusted ? resolveClient(head, peer, scheme, trust, true) : null;
+  };
+}
