@@ -1,9 +1,11 @@
 /**
  * The public surface for app authors: the gateway types (the spec in `types.ts`), the errors an
- * app may see or throw, and the byte-string helpers for CGI values.
+ * app may see or throw, the byte-string helpers for CGI values, the adapters between the two
+ * calling conventions (`toFetchHandler`, `fromFetchHandler`) and the contract validator
+ * (`validateApp`).
  *
- * Contract: apps import from this module only (`import type` for the types); nothing here pulls
- * in server code.
+ * Contract: apps import from this module only; nothing here pulls in server I/O code (the
+ * adapters use only the pure `server/http/` helpers and the gateway runner).
  */
 export type {
   App,
@@ -17,3 +19,8 @@ export type {
 export { AppContractError, AppError, AppLoadError } from "./errors.ts";
 export type { AppLoadErrorKind } from "./errors.ts";
 export { decodeByteString, encodeByteString } from "./environ.ts";
+export { fromFetchHandler, toFetchHandler } from "./adapters.ts";
+export type { AdaptedFetchHandler, FetchApp, ToFetchHandlerOptions } from "./adapters.ts";
+export type { FetchHandler, ServeHandlerInfo } from "./fetch.ts";
+export { validateApp } from "./validate.ts";
+export type { ValidateOptions } from "./validate.ts";

@@ -662,3 +662,20 @@ export function limitsOf(config: Config): Limits {
     maxTrailerBytes: config.maxTrailerBytes,
   };
 }
+
+/** Renders the README's settings table (Markdown) from the settings table. */
+export function settingsTable(): string {
+  const rows = ["| flag | env | default | meaning |", "|---|---|---|---|"];
+  for (const s of SETTINGS) {
+    const names = [`\`--${s.flag}\``];
+    if (s.short) names.push(`\`-${s.short}\``);
+    for (const a of s.aliases ?? []) names.push(`\`--${a}\``);
+    const env = s.env ? `\`$${s.env}\`` : "";
+    rows.push(
+      `| ${names.join(" / ")} | ${env} | \`${describeDefault(s)}\` | ${
+        s.doc.replaceAll("|", "\\|")
+      } |`,
+    );
+  }
+  return rows.join("\n");
+}
