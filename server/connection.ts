@@ -95,6 +95,8 @@ export interface ClientView {
 }
 
 const HIGH_WATER = 64 * 1024;
+/** First read of a request asks for this much; idle connections hold no more (RSS per idle conn). */
+const IDLE_READ_BYTES = 2048;
 
 type Phase = "idle" | "head" | "busy" | "closed";
 
@@ -125,6 +127,7 @@ export class Connection {
     this.#rb = new ReceiveBuffer(
       ctx.config.readBufferBytes,
       ctx.limits.maxHeadBytes + ctx.config.readBufferBytes,
+      IDLE_READ_BYTES,
     );
     this.remote = toAddr(conn.remoteAddr);
     this.local = toAddr(conn.localAddr);
@@ -229,6 +232,7 @@ export class Connection {
   }
 
   #setIdle(): void {
+    this.#rb.shrink();
     this.phase = "idle";
     this.deadline = this.#ctx.clock.now() + this.#ctx.config.keepAliveTimeoutMs;
   }

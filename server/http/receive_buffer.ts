@@ -6,6 +6,9 @@
  * reclaimed by `compact()` (a `copyWithin` of the unconsumed tail) only when the free tail is
  * smaller than a read; the buffer grows by doubling up to `maxBytes`, after which `writable()`
  * returns an empty view and the caller must treat it as a limit error.
+ * - Idle connections are cheap: the buffer starts at `idleBytes` and reads ask for that much
+ *   until one read fills its whole view, after which reads ask for `readSize`. `shrink()` (called
+ *   when a connection goes idle with nothing buffered) drops a grown buffer back to `idleBytes`.
  */
 
 /** See the module comment. */
@@ -14,13 +17,35 @@ export class ReceiveBuffer {
   #start = 0;
   #end = 0;
   #readSize: number;
+  #idleBytes: number;
+  #want: number;
+  #offered = 0;
   #maxBytes: number;
 
-  /** Creates a buffer whose reads ask for `readSize` bytes and which never exceeds `maxBytes`. */
-  constructor(readSize: number, maxBytes: number) {
+  /**
+   * Creates a buffer whose reads ask for `readSize` bytes (after starting at `idleBytes`, default
+   * `readSize`) and which never exceeds `maxBytes`.
+   */
+  constructor(readSize: number, maxBytes: number, idleBytes = readSize) {
     this.#readSize = readSize;
+    this.#idleBytes = Math.min(idleBytes, readSize);
+    this.#want = this.#idleBytes;
     this.#maxBytes = Math.max(maxBytes, readSize);
-    this.#buf = new Uint8Array(readSize);
+    this.#buf = new Uint8Array(this.#idleBytes);
+  }
+
+  /** Bytes of storage currently held. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** When empty, releases grown storage and returns to idle-sized reads. */
+  shrink(): void {
+    if (this.#end !== this.#start) return;
+    this.#want = this.#idleBytes;
+    if (this.#buf.length > this.#idleBytes) this.#buf = new Uint8Array(this.#idleBytes);
+    this.#start = 0;
+    this.#end = 0;
   }
 
   /** Number of unconsumed bytes. */
@@ -52,11 +77,12 @@ export class ReceiveBuffer {
 
   /** A view to read new bytes into (at least `readSize` bytes unless the cap is reached). */
   writable(): Uint8Array {
-    if (this.#buf.length - this.#end < this.#readSize) {
+    const readSize = this.#want;
+    if (this.#buf.length - this.#end < readSize) {
       this.compact();
-      if (this.#buf.length - this.#end < this.#readSize) {
+      if (this.#buf.length - this.#end < readSize) {
         const want = Math.min(
-          Math.max(this.#buf.length * 2, this.#end + this.#readSize),
+          Math.max(this.#buf.length * 2, this.#end + readSize),
           this.#maxBytes,
         );
         if (want > this.#buf.length) {
@@ -66,11 +92,14 @@ export class ReceiveBuffer {
         }
       }
     }
-    return this.#buf.subarray(this.#end);
+    const view = this.#buf.subarray(this.#end);
+    this.#offered = view.length;
+    return view;
   }
 
   /** Records that `n` bytes were written into the last `writable()` view. */
   commit(n: number): void {
     this.#end += n;
+    if (n === this.#offered) this.#want = this.#readSize;
   }
 }
