@@ -3,9 +3,18 @@
  *
  * Contract:
  * - `main(args, deps)` parses arguments (`server/config.ts`), loads the app (`gateway/loader.ts`),
- *   adapts it to the engine (`gateway/handler.ts`), starts `serve` and installs SIGINT/SIGTERM for
- *   a graceful stop. It resolves to the process exit code; every dependency that touches the
- *   process (env, signals, output) is injected so tests can drive it.
+ *   adapts it to the engine (`gateway/handler.ts`), starts `serve` and handles signals. It resolves
+ *   to the process exit code; every dependency that touches the process (env, signals, output) is
+ *   injected so tests can drive it.
+ * - Three roles:
+ *   - single process (`-w 1`, the default): serves in this process;
+ *   - supervisor (`-w 2` or more, or `--max-requests`): `server/supervisor.ts` starts workers;
+ *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
+ *     and heartbeats (`server/worker.ts`, `server/heartbeat.ts`) and stops when the supervisor's
+ *     pipe closes.
+ * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
+ *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
+ *   and TTOU need the supervisor; a single process logs that and carries on.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, `EXIT_BOOT_ERROR` (3) when
  *   listening fails, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
@@ -21,11 +30,15 @@ import {
   parseCli,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
-import { formatAddr, serve, type Server } from "./server/serve.ts";
+import { formatAddr, parseBind, serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
 import { loadApp } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
-import { runSupervisor, WORKER_ENV } from "./server/supervisor.ts";
+import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/control.ts";
+import { type Heartbeat, startHeartbeat } from "./server/heartbeat.ts";
+import { parseTrustList } from "./server/proxy.ts";
+import { runSupervisor } from "./server/supervisor.ts";
+import { connectWorker, type WorkerLink } from "./server/worker.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";
@@ -85,6 +98,13 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
+  try {
+    parseTrustList(config.forwardedAllowIps);
+    for (const b of config.bind) parseBind(b);
+  } catch (err) {
+    deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
+    return EXIT_USAGE;
+  }
   const logger = createLogger({
     level: config.logLevel,
     accessLog: config.accessLog,
@@ -92,66 +112,108 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     errorSink: deps.stderr,
   });
   try {
-    const isWorker = deps.env[WORKER_ENV] !== undefined;
-    if (config.workers > 1 && !isWorker) {
-      return await runSupervisor(args, config, { logger, deps });
+    const workerId = deps.env[WORKER_ENV];
+    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0)) {
+      return await runSupervisor(args, config, { logger, deps, version: VERSION });
     }
-    return await runServer(parsed.appSpec, config, logger, deps, isWorker);
+    const link = workerId === undefined
+      ? null
+      : connectWorker(workerId, deps.env, config, { sink: deps.stderr, logger });
+    return await runServer(parsed.appSpec, config, logger, deps, link);
   } finally {
     logger.close();
   }
 }
 
+/** Serves in this process (single-process mode, or as a supervised worker when `link` is set). */
 async function runServer(
   spec: string,
   config: Config,
   logger: Logger,
   deps: MainDeps,
-  isWorker: boolean,
+  link: WorkerLink | null,
 ): Promise<number> {
-  let handler;
-  try {
-    const loaded = await loadApp(spec, { cwd: deps.cwd });
-    handler = createHandler(loaded, config, logger);
-  } catch (err) {
-    if (err instanceof AppLoadError) {
-      deps.stderr.write(`lsbaws: cannot load app: ${err.message}\n`);
-      return EXIT_APP_LOAD_ERROR;
-    }
-    throw err;
-  }
-  let server: Server;
-  try {
-    server = await serve(handler, config, { logger, reusePort: isWorker });
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    deps.stderr.write(`lsbaws: cannot listen: ${msg}\n`);
-    return EXIT_BOOT_ERROR;
-  }
-  const scheme = config.certfile ? "https" : "http";
-  for (const addr of server.addrs) {
-    deps.stdout.write(`lsbaws ${VERSION} listening on ${formatAddr(addr, scheme)}\n`);
-  }
-  deps.onListen?.(server);
-  let signals = 0;
-  const stop = (name: string) => () => {
-    signals++;
-    if (signals === 1) {
-      logger.log("info", `${name}: shutting down gracefully (grace ${config.shutdownGraceMs} ms)`);
-      server.shutdown(config.shutdownGraceMs);
-    } else {
-      logger.log("warning", `${name} again: closing all connections now`);
-      server.shutdown(0);
-    }
+  if (link?.binds) config = { ...config, bind: link.binds };
+  // Signals are handled from the start, so a worker stopped while it boots exits cleanly.
+  let server: Server | null = null;
+  let stopping: null | "graceful" | "fast" = null;
+  const fast = (why: string) => {
+    stopping = "fast";
+    logger.log("info", `${why}: closing all connections now`);
+    server?.shutdown(0);
+  };
+  const graceful = (why: string) => {
+    if (stopping !== null) return fast(`${why} again`);
+    stopping = "graceful";
+    logger.log("info", `${why}: shutting down gracefully (grace ${config.shutdownGraceMs} ms)`);
+    server?.shutdown();
+  };
+  const needsSupervisor = (name: string) => () => {
+    if (link) return; // The supervisor handles these; a stray copy is ignored.
+    logger.log("warning", `${name} ignored: it needs the supervisor (run with -w 2 or more)`);
   };
   const removers = [
-    deps.onSignal("SIGINT", stop("SIGINT")),
-    deps.onSignal("SIGTERM", stop("SIGTERM")),
+    deps.onSignal("SIGTERM", () => graceful("SIGTERM")),
+    deps.onSignal("SIGINT", () => graceful("SIGINT")),
+    deps.onSignal("SIGQUIT", () => fast("SIGQUIT")),
+    deps.onSignal("SIGHUP", needsSupervisor("SIGHUP")),
+    deps.onSignal("SIGTTIN", needsSupervisor("SIGTTIN")),
+    deps.onSignal("SIGTTOU", needsSupervisor("SIGTTOU")),
   ];
-  await server.finished;
-  for (const r of removers) r();
-  logger.log("info", "stopped");
-  return 0;
+  let heartbeat: Heartbeat | null = null;
+  try {
+    if (link && config.timeout > 0) {
+      heartbeat = startHeartbeat({ periodMs: heartbeatPeriodMs(config.timeout) });
+    }
+    let handler;
+    try {
+      const loaded = await loadApp(spec, { cwd: deps.cwd });
+      handler = createHandler(loaded, config, logger);
+    } catch (err) {
+      if (err instanceof AppLoadError) {
+        deps.stderr.write(`lsbaws: cannot load app: ${err.message}\n`);
+        return EXIT_APP_LOAD_ERROR;
+      }
+      throw err;
+    }
+    if (stopping !== null) return 0;
+    try {
+      server = await serve(handler, config, {
+        logger,
+        reusePort: link !== null,
+        onRequestStart: heartbeat?.onRequestStart,
+        onRequestDone: link && link.requestBudget > 0 ? link.onRequestDone : undefined,
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      deps.stderr.write(`lsbaws: cannot listen: ${msg}\n`);
+      return EXIT_BOOT_ERROR;
+    }
+    if (link) {
+      const live = server;
+      link.watchSupervisor(() => graceful("supervisor gone (stdin closed)"), (command) => {
+        if (command === COMMAND_QUIESCE) {
+          live.stopListening();
+          link.send({ t: "closed" });
+        }
+      });
+      link.ready(server.addrs);
+    } else {
+      const scheme = config.certfile ? "https" : "http";
+      for (const addr of server.addrs) {
+        deps.stdout.write(`lsbaws ${VERSION} listening on ${formatAddr(addr, scheme)}\n`);
+      }
+    }
+    deps.onListen?.(server);
+    if (stopping === "graceful") server.shutdown();
+    else if (stopping === "fast") server.shutdown(0);
+    await server.finished;
+    logger.log(link ? "debug" : "info", "stopped");
+    return 0;
+  } finally {
+    heartbeat?.stop();
+    for (const r of removers) r();
+  }
 }
 
 if (import.meta.main) {

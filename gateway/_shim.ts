@@ -25,7 +25,6 @@ import type { BodyReader, ConnAddr, Exchange, Responder } from "../server/exchan
 import type { RequestHead, TargetForm } from "../server/http/request_head.ts";
 import { checkResponseHeader, checkStatus } from "../server/http/response_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
-import type { ServeHandlerInfo } from "./fetch.ts";
 import type { Environ, StartResponse } from "./types.ts";
 
 /** A log sink with the engine's levels. */
@@ -50,13 +49,21 @@ function headerError(message: string): Error {
 /** Describes `request` as an engine exchange answered through `res`. */
 export function exchangeFromRequest(
   request: Request,
-  info: Partial<ServeHandlerInfo> | undefined,
+  info: { readonly remoteAddr?: unknown; readonly completed?: Promise<void> } | undefined,
   res: ResponseShim,
   log: LogFn,
 ): Exchange {
   const url = new URL(request.url);
   const headers: Array<[string, string]> = [];
   for (const pair of request.headers) headers.push(pair);
+  // A body of unknown length is what HTTP/1.1 sends chunked; say so, as the wire would (ENV-9),
+  // so that the app (or a nested fromFetchHandler) knows there is a body.
+  if (
+    request.body !== null && !request.headers.has("content-length") &&
+    !request.headers.has("transfer-encoding")
+  ) {
+    headers.push(["transfer-encoding", "chunked"]);
+  }
   const head: RequestHead = {
     method: request.method,
     target: url.pathname + url.search,
@@ -180,9 +187,11 @@ export class ResponseShim implements Responder {
   #declared = -1;
   #sent = 0;
   #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-  #waiters: Array<() => void> = [];
+  #waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
   #closed = false;
+  #cancelled = false;
 
   constructor(request: Request, log: LogFn) {
     this.#log = log;
@@ -195,6 +204,10 @@ export class ResponseShim implements Responder {
 
   get headSent(): boolean {
     return this.#headSent;
+  }
+
+  get aborted(): boolean {
+    return this.#cancelled || this.signal.aborted;
   }
 
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
@@ -228,9 +241,12 @@ export class ResponseShim implements Responder {
     if (!this.#hasHead) throw headerError("write() before head()");
     if (!this.#headSent) {
       this.#headSent = true;
-      // Give a response that completes within this turn (the fast path) a one-piece body.
-      queueMicrotask(() => this.#startStream());
+      // A declared length (the runner's fast path declares one) gets a one-piece body when the
+      // response completes within this turn; otherwise the body streams, as on the engine.
+      if (this.#declared < 0) this.#startStream();
+      else queueMicrotask(() => this.#startStream());
     }
+    if (this.#cancelled) return Promise.reject(this.signal.reason);
     if (chunk.length === 0 || NULL_BODY_STATUSES.has(this.#status) || this.#closed) return;
     if (this.#declared >= 0 && this.#sent + chunk.length > this.#declared) {
       this.#log(
@@ -241,14 +257,23 @@ export class ResponseShim implements Responder {
       if (chunk.length === 0) return;
     }
     this.#sent += chunk.length;
-    const c = this.#controller;
-    if (c === null) {
+    if (this.#controller === null) {
       this.#pending.push(chunk);
-      return;
+      this.#pendingBytes += chunk.length;
+      if (this.#pendingBytes <= QUEUE_BYTES) return;
+      this.#startStream();
+      return this.#room();
     }
-    c.enqueue(chunk);
+    this.#controller.enqueue(chunk);
+    return this.#room();
+  }
+
+  /** Back-pressure: a promise while the stream's queue is full. */
+  #room(): Promise<void> | undefined {
+    const c = this.#controller;
+    if (c === null) return;
     if ((c.desiredSize ?? 1) > 0) return;
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   end(): Promise<void> | undefined {
@@ -279,7 +304,7 @@ export class ResponseShim implements Responder {
       this.#startStream();
       return this.end();
     }
-    const body = NULL_BODY_STATUSES.has(this.#status) ? null : concat(this.#pending);
+    const body = NULL_BODY_STATUSES.has(this.#status) ? null : concat(this.#pending) as BodyInit;
     this.#pending = [];
     this.#settle(body);
     this.#closed = true;
@@ -298,7 +323,8 @@ export class ResponseShim implements Responder {
     if (!this.#settled) {
       const status = statusOf(err);
       if (!isAppError(err)) this.#log("error", `answering ${status}: ${describe(err)}`);
-      const text = new TextEncoder().encode(`${STATUS_TEXT[status] ?? "Error"}\n`);
+      // The same body as the engine's canned error responses.
+      const text = new TextEncoder().encode(`${status} ${STATUS_TEXT[status] ?? "Error"}\n`);
       this.#settled = true;
       this.#closed = true;
       this.#resolve(
@@ -322,26 +348,30 @@ export class ResponseShim implements Responder {
     if (this.#settled) return;
     const pending = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
         for (const chunk of pending) controller.enqueue(chunk);
       },
-      pull: () => this.#wake(),
+      pull: () => this.#wake(null),
       cancel: (reason) => {
         this.#closed = true;
-        this.#abort.abort(reason ?? new DOMException("response body cancelled", "AbortError"));
-        this.#wake();
+        this.#cancelled = true;
+        const err = new DOMException(`response body cancelled: ${reason}`, "AbortError");
+        this.#abort.abort(err);
+        this.#wake(err);
         this.#complete();
       },
     }, { highWaterMark: QUEUE_BYTES, size: (chunk) => chunk.byteLength });
     this.#settle(NULL_BODY_STATUSES.has(this.#status) ? null : stream);
   }
 
-  #wake(): void {
+  /** Resolves the writers waiting for room, or rejects them with `err` (client gone). */
+  #wake(err: unknown): void {
     const waiters = this.#waiters;
     this.#waiters = [];
-    for (const w of waiters) w();
+    for (const w of waiters) err === null ? w.resolve() : w.reject(err);
   }
 
   #settle(body: BodyInit | null): void {
@@ -492,17 +522,18 @@ export class StartResponseResponder implements Responder {
     });
     this.headKnown.catch(() => {});
     this.completed = new Promise((resolve) => (this.#complete = resolve));
-    const self = this;
     this.body = {
-      [Symbol.asyncIterator]() {
-        return { next: () => self.#next() };
-      },
+      [Symbol.asyncIterator]: () => ({ next: () => this.#next() }),
       close: () => this.#release(),
     };
   }
 
   get headSent(): boolean {
     return this.#hasHead;
+  }
+
+  get aborted(): boolean {
+    return this.#released || this.signal.aborted;
   }
 
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {

@@ -18,7 +18,7 @@
  *   was sent gives a 500 (or the error's own 4xx/5xx `status`, e.g. 413 from a body limit) with
  *   no details; after that the body stream errors, so the outer server aborts the connection.
  */
-import { type FetchHandler, fetchHandler, type ServeHandlerInfo } from "./fetch.ts";
+import { type FetchHandler, fetchHandler } from "./fetch.ts";
 import { AppError } from "./errors.ts";
 import { runApp } from "./run_app.ts";
 import {
@@ -44,11 +44,24 @@ export interface ToFetchHandlerOptions {
   readonly log?: LogFn;
 }
 
+/**
+ * The second argument `toFetchHandler`'s handler accepts: `Deno.ServeHandlerInfo` (any address
+ * transport) or lsbaws's own `ServeHandlerInfo`; optional outside a server.
+ */
+export interface AdapterInfo {
+  /** The client's address (`Deno.NetAddr`, `Deno.UnixAddr`, ...); REMOTE_* are absent without. */
+  readonly remoteAddr?: {
+    readonly transport: string;
+    readonly hostname?: string;
+    readonly port?: number;
+    readonly path?: string;
+  };
+  /** Resolves when the response was sent. */
+  readonly completed?: Promise<void>;
+}
+
 /** The fetch handler `toFetchHandler` returns; `info` is optional outside `Deno.serve`. */
-export type AdaptedFetchHandler = (
-  request: Request,
-  info?: Partial<ServeHandlerInfo>,
-) => Promise<Response>;
+export type AdaptedFetchHandler = (request: Request, info?: AdapterInfo) => Promise<Response>;
 
 /** Anything `fromFetchHandler` accepts: a handler function or an object with a `fetch` method. */
 export type FetchApp = FetchHandler | { fetch: FetchHandler };

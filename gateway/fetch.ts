@@ -147,10 +147,12 @@ export function fetchHandler(fn: FetchHandler): Handler {
         return;
       }
       if (!(resp instanceof Response)) {
-        throw new AppContractError(
+        const err = new AppContractError(
           "fetch-response",
-          `fetch handler must return a Response, got ${typeof resp}`,
+          `fetch handler must return a Response, got ${describeValue(resp)}`,
         );
+        ex.log("error", `${err.message} (${ex.head.method} ${ex.head.target})`);
+        throw err;
       }
       if (resp.status === 101) {
         // The upgrade shim (gateway/websocket.ts) sends the 101 and takes the socket over.
@@ -190,14 +192,16 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
   const res = ex.res;
   const headers = responseHeaders(resp);
   const body = resp.body;
-  try {
-    if (body === null) {
+  if (body === null) {
+    try {
       res.head(resp.status, headers, resp.statusText);
-      await res.end();
-      return;
+    } catch (err) {
+      const e = contract(err);
+      if (e instanceof AppContractError) ex.log("error", e.message);
+      throw e;
     }
-  } catch (err) {
-    throw contract(err);
+    await res.end();
+    return;
   }
   const reader = body.getReader();
   const onAbort = () => reader.cancel().catch(() => {});
@@ -264,13 +268,30 @@ function checkChunk(chunk: unknown): Uint8Array {
   );
 }
 
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== "object") return String(typeof value);
+  return `a ${(value as object).constructor?.name ?? "object"}`;
+}
+
 function stackOf(err: unknown): string {
   return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
+/**
+ * A header or status the engine refused is the same broken rule as in a gateway app: the engine
+ * names its check (`hop-by-hop`, `header-name-token`, ...), mapped here to the gateway spec's id.
+ */
 function contract(err: unknown): unknown {
   if (err instanceof Error && err.name === "ResponseHeaderError") {
-    return new AppContractError("fetch-response-head", err.message);
+    return new AppContractError(specRuleOf(err.message), err.message);
   }
   return err;
+}
+
+function specRuleOf(message: string): string {
+  if (message.endsWith("hop-by-hop")) return "SR-6";
+  if (message.endsWith("header-name-token")) return "SR-4";
+  if (/header-value-[a-z0-9]+$/.test(message)) return "SR-5";
+  if (message.startsWith("invalid status") || message.startsWith("status-range")) return "SR-2";
+  return "fetch-response-head";
 }

@@ -20,7 +20,12 @@ export { AppContractError, AppError, AppLoadError } from "./errors.ts";
 export type { AppLoadErrorKind } from "./errors.ts";
 export { decodeByteString, encodeByteString } from "./environ.ts";
 export { fromFetchHandler, toFetchHandler } from "./adapters.ts";
-export type { AdaptedFetchHandler, FetchApp, ToFetchHandlerOptions } from "./adapters.ts";
+export type {
+  AdaptedFetchHandler,
+  AdapterInfo,
+  FetchApp,
+  ToFetchHandlerOptions,
+} from "./adapters.ts";
 export type { FetchHandler, ServeHandlerInfo } from "./fetch.ts";
 export { validateApp } from "./validate.ts";
 export type { ValidateOptions } from "./validate.ts";

@@ -25,11 +25,7 @@
  *   reason by the fetch adapter instead of a 500: a bad handshake is the client's fault.
  */
 import type { Exchange } from "../server/exchange.ts";
-import {
-  checkResponseHeader,
-  encodeResponseHead,
-  httpDate,
-} from "../server/http/response_head.ts";
+import { checkResponseHeader, encodeResponseHead, httpDate } from "../server/http/response_head.ts";
 import {
   acceptKey,
   checkHandshake,
@@ -159,7 +155,7 @@ export function upgradeWebSocket(
     maxMessageBytes: options.maxMessageBytes,
     idleTimeout: options.idleTimeout,
     closeTimeout: options.closeTimeout,
-    log: ex.log,
+    log: (level, msg) => ex.log(level, msg),
   });
   PENDING.set(ex, socket);
   return { socket, response: new Response(null, { status: 101, headers }) };
@@ -185,9 +181,12 @@ export function abandonUpgrade(ex: Exchange, reason: unknown): void {
 export async function completeUpgrade(ex: Exchange, resp: Response): Promise<void> {
   const socket = PENDING.get(ex);
   if (socket === undefined) {
-    throw new AppContractError(
-      "fetch-101",
-      "the handler answered 101 without calling Deno.upgradeWebSocket(request) on this request",
+    throw logged(
+      ex,
+      new AppContractError(
+        "fetch-101",
+        "the handler answered 101 without calling Deno.upgradeWebSocket(request) on this request",
+      ),
     );
   }
   PENDING.delete(ex);
@@ -197,7 +196,7 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     head = encodeSwitchHead(resp);
   } catch (err) {
     abandonSocket(socket, err);
-    throw err;
+    throw logged(ex, err);
   }
   let taken: { conn: Deno.Conn; buffered: Uint8Array };
   try {
@@ -207,6 +206,13 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     throw err;
   }
   attachSocket(socket, taken.conn, taken.buffered);
+}
+
+/** Logs a contract error for `ex` (the connection only logs those at debug level). */
+function logged(ex: Exchange, err: unknown): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  ex.log("error", `${ex.head.method} ${ex.head.target}: ${msg}`);
+  return err;
 }
 
 /** Encodes the `101 Switching Protocols` head from a Response (Upgrade/Connection allowed). */

@@ -11,9 +11,11 @@
  *   never interleaves with other writers (POSIX `PIPE_BUF` atomicity).
  * - Messages: `ready` (listening; carries the bound addresses), `beat` (the event loop is alive),
  *   `stall` (the event loop has not ticked for `ms`; `req` is the last request it started),
- *   `recycle` (`--max-requests` reached: please start a replacement and then stop me).
- * - The worker's stdin is a pipe from the supervisor that is never written: EOF means the
- *   supervisor is gone, and the worker shuts down gracefully instead of living on as an orphan.
+ *   `recycle` (`--max-requests` reached: please start a replacement and then stop me), `closed`
+ *   (answer to `quiesce`: my listeners are closed).
+ * - The worker's stdin is a pipe from the supervisor carrying command lines (`COMMAND_QUIESCE`:
+ *   close your listeners but keep serving open connections). EOF means the supervisor is gone,
+ *   and the worker shuts down gracefully instead of living on as an orphan.
  */
 
 /** Environment variable marking a worker process; its value is the worker id. */
@@ -30,7 +32,11 @@ export type ControlMessage =
   | { readonly t: "ready"; readonly addrs: readonly string[] }
   | { readonly t: "beat" }
   | { readonly t: "stall"; readonly ms: number; readonly req: string }
-  | { readonly t: "recycle"; readonly requests: number };
+  | { readonly t: "recycle"; readonly requests: number }
+  | { readonly t: "closed" };
+
+/** Supervisor → worker command (a line on the worker's stdin): close your listeners. */
+export const COMMAND_QUIESCE = "quiesce";
 
 /** Encodes a message as one control line (with the trailing newline). */
 export function encodeControl(msg: ControlMessage): string {
@@ -61,6 +67,8 @@ export function parseControl(line: string): ControlMessage | null {
         : null;
     case "recycle":
       return typeof m.requests === "number" ? { t: "recycle", requests: m.requests } : null;
+    case "closed":
+      return { t: "closed" };
     default:
       return null;
   }
@@ -70,7 +78,9 @@ export function parseControl(line: string): ControlMessage | null {
 export function bindSpecOf(addr: Deno.Addr): string {
   if (addr.transport === "unix" || addr.transport === "unixpacket") return `unix:${addr.path}`;
   if (addr.transport === "tcp" || addr.transport === "udp") {
-    return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
+    return addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
   }
   return String(addr.transport);
 }

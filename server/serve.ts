@@ -68,6 +68,13 @@ export interface Server {
   /** Resolves once the server stopped and every connection closed. */
   readonly finished: Promise<void>;
   /**
+   * Closes the listeners but keeps serving the open connections normally (keep-alive included).
+   * The supervisor's first phase of a full stop: once every worker stopped listening, the drain
+   * (`shutdown`) can tell clients `Connection: close` without sending their reconnects into a
+   * sibling's listener that is about to close.
+   */
+  stopListening(): void;
+  /**
    * Starts a graceful shutdown (see the module comment); resolves like `finished`. `graceMs`
    * defaults to `config.shutdownGraceMs`; `delayMs` to `config.shutdownDelayMs`, or 0 when
    * `graceMs` is 0 (a fast stop).
@@ -211,9 +218,16 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     }
   };
 
+  const lingering = new WeakSet<Connection>();
   const sweeper = setInterval(() => {
     const now = Date.now();
-    for (const c of conns) c.checkTimeout(now);
+    for (const c of conns) {
+      if (state.shuttingDown && stopped && c.phase === "idle" && !lingering.has(c)) {
+        lingering.add(c);
+        c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
+      }
+      c.checkTimeout(now);
+    }
   }, 250);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -253,6 +267,10 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     get connections() {
       return conns.size;
     },
+    stopListening() {
+      closeListeners();
+      maybeFinished();
+    },
     shutdown(graceMs = config.shutdownGraceMs, delayMs?: number) {
       delayMs ??= graceMs === 0 ? 0 : config.shutdownDelayMs;
       const deadline = Date.now() + delayMs + graceMs;
@@ -272,23 +290,29 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   let shutdownDeadline = 0;
   let delayTimer: ReturnType<typeof setTimeout> | undefined;
 
+  function closeListeners(): void {
+    if (stopped) return;
+    stopped = true;
+    for (const l of listeners) {
+      try {
+        l.close();
+      } catch {
+        // Already closed.
+      }
+      if (l.addr.transport === "unix") removeOwnSocket(l.addr.path, unixInodes.get(l.addr.path));
+    }
+  }
+
   /** Closes the listeners, lets idle connections linger, and arms the grace timer. */
   function stopAccepting(graceMs: number): void {
-    if (!stopped) {
-      stopped = true;
-      for (const l of listeners) {
-        try {
-          l.close();
-        } catch {
-          // Already closed.
-        }
-        if (l.addr.transport === "unix") removeOwnSocket(l.addr.path, unixInodes.get(l.addr.path));
-      }
-    }
+    closeListeners();
     const now = Date.now();
     for (const c of conns) {
       if (graceMs === 0) c.close();
-      else if (c.phase === "idle") c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
+      else if (c.phase === "idle") {
+        lingering.add(c);
+        c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
+      }
     }
     clearTimeout(graceTimer);
     graceTimer = setTimeout(() => {

@@ -171,7 +171,14 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     this.#max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#idleMs = (options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
     this.#closeMs = (options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT) * 1000;
-    this.#log = options.log ?? (() => {});
+    const log = options.log;
+    this.#log = (level, msg) => {
+      try {
+        log?.(level, msg);
+      } catch {
+        // A broken log hook must not break the socket.
+      }
+    };
     this.#asm = new MessageAssembler(this.#max);
   }
 
@@ -355,6 +362,9 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     const conn = this.#conn!;
     const rb = new ReceiveBuffer(READ_SIZE, this.#max + 14 + READ_SIZE);
     try {
+      // Like Deno, deliver nothing in the task that fired `open`: listeners added by an `open`
+      // handler (even after an await) still see the first messages.
+      await new Promise((r) => setTimeout(r, 0));
       if (initial.length > 0) this.#ingest(rb, initial);
       while (!this.#eof) {
         const view = rb.writable();

@@ -8,8 +8,8 @@
  * - `ready(addrs)` reports the bound addresses; `onRequestDone()` counts requests and sends one
  *   `recycle` message when the budget is spent (the supervisor starts a replacement, waits until
  *   it is ready, then stops this worker with SIGTERM, so the port never goes unserved).
- * - `watchSupervisor(onGone)` reads stdin until EOF, which only happens when the supervisor died;
- *   the caller then shuts down gracefully.
+ * - `watchSupervisor(onGone, onCommand)` reads command lines from stdin (`quiesce`) until EOF,
+ *   which only happens when the supervisor died; the caller then shuts down gracefully.
  */
 import type { Config } from "./config.ts";
 import { bindSpecOf, type ControlMessage, encodeControl, WORKER_BIND_ENV } from "./control.ts";
@@ -29,8 +29,8 @@ export interface WorkerLink {
   ready(addrs: readonly Deno.Addr[]): void;
   /** Counts one finished request (the `onRequestDone` hook). */
   onRequestDone(): void;
-  /** Calls `onGone` once stdin reaches EOF (the supervisor died). */
-  watchSupervisor(onGone: () => void): void;
+  /** Hands each stdin command line to `onCommand`; calls `onGone` at EOF (supervisor died). */
+  watchSupervisor(onGone: () => void, onCommand: (command: string) => void): void;
 }
 
 /** Options for `connectWorker`. */
@@ -80,17 +80,30 @@ export function connectWorker(
     },
     onRequestDone() {
       if (++served === budget) {
-        opts.logger.log("info", `served ${served} requests (--max-requests); asking to be recycled`);
+        opts.logger.log(
+          "info",
+          `served ${served} requests (--max-requests); asking to be recycled`,
+        );
         send({ t: "recycle", requests: served });
       }
     },
-    watchSupervisor(onGone) {
+    watchSupervisor(onGone, onCommand) {
       const stdin = opts.stdin ?? Deno.stdin;
       const buf = new Uint8Array(256);
+      const decoder = new TextDecoder();
       (async () => {
+        let pending = "";
         try {
-          while ((await stdin.read(buf)) !== null) {
-            // The supervisor never writes; ignore anything that arrives.
+          while (true) {
+            const n = await stdin.read(buf);
+            if (n === null) break;
+            pending += decoder.decode(buf.subarray(0, n), { stream: true });
+            let nl: number;
+            while ((nl = pending.indexOf("\n")) >= 0) {
+              const line = pending.slice(0, nl).trim();
+              pending = pending.slice(nl + 1);
+              if (line !== "") onCommand(line);
+            }
           }
         } catch {
           // A broken pipe means the same as EOF.

@@ -11,6 +11,25 @@
  */
 
 const decoder = new TextDecoder();
+const live = new Set<Deno.ChildProcess>();
+
+/** Remembers `child` until it exits, so that `killAll` can stop it; returns it. */
+export function track(child: Deno.ChildProcess): Deno.ChildProcess {
+  live.add(child);
+  child.status.then(() => live.delete(child), () => live.delete(child));
+  return child;
+}
+
+/** SIGKILLs every tracked child that is still running (used on Ctrl-C). */
+export function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
 
 /** Command to run `cmd` with raised fd limit, pinned to `cpu`. */
 export function pinnedCommand(cpu: number | null, cmd: readonly string[]): string[] {
@@ -55,13 +74,15 @@ export async function startServer(cmd: readonly string[], opts: StartOptions): P
   ServerProcess
 > {
   const [bin, ...args] = pinnedCommand(opts.cpu, cmd);
-  const child = new Deno.Command(bin, {
-    args,
-    cwd: opts.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = track(
+    new Deno.Command(bin, {
+      args,
+      cwd: opts.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
   let tail = "";
   const append = (s: string) => {
     tail = (tail + s).slice(-8192);
@@ -268,4 +289,60 @@ export async function capture(
   } catch (err) {
     return { code: -1, stdout: "", stderr: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** CPU counters of the whole machine and of this process, for attributing CPU time. */
+export interface CpuSnapshot {
+  /** Seconds since an arbitrary point (performance.now based). */
+  at: number;
+  /** Busy seconds summed over every core (user, system, irq, softirq, steal). */
+  machineBusy: number;
+  /** CPU seconds of this process itself. */
+  self: number;
+  /** CPU seconds of this process's terminated and reaped children. */
+  children: number;
+}
+
+/** Reads `/proc/stat` and `/proc/self/stat`. */
+export function cpuSnapshot(): CpuSnapshot {
+  const stat = readProc("/proc/stat") ?? "";
+  let busy = 0;
+  for (const line of stat.split("\n")) {
+    if (!/^cpu\d+ /.test(line)) continue;
+    const f = line.split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    busy += f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0);
+  }
+  const self = readProc("/proc/self/stat") ?? "";
+  const rest = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number);
+  return {
+    at: performance.now() / 1000,
+    machineBusy: busy / 100,
+    self: (rest[11] + rest[12]) / 100,
+    children: (rest[13] + rest[14]) / 100,
+  };
+}
+
+/** CPU use between two snapshots, in percent of one core. */
+export interface CpuUse {
+  /** Wall time between the snapshots, seconds. */
+  wallS: number;
+  /** Whole machine, all cores. */
+  machinePct: number;
+  /** This process. */
+  selfPct: number;
+  /** Children reaped in between (e.g. wrk, when it exited in the window). */
+  childrenPct: number;
+}
+
+/** CPU use between `a` and `b`. */
+export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
+  const wallS = b.at - a.at;
+  const pct = (x: number) => (wallS > 0 ? (x / wallS) * 100 : NaN);
+  return {
+    wallS,
+    machinePct: pct(b.machineBusy - a.machineBusy),
+    selfPct: pct(b.self - a.self),
+    childrenPct: pct(b.children - a.children),
+  };
 }

@@ -75,6 +75,8 @@ export interface BenchSettings {
   idleConns: number;
   /** Keep-alive timeout given to lsbaws and node:http in the idle scenario, ms. */
   idleKeepAliveMs: number;
+  /** Longest wait for a quiet machine before each timed run, seconds (0: no wait). */
+  quietWaitS: number;
   /** Core the servers run on (null: not pinned). */
   serverCpu: number | null;
   /** Core wrk, the clients and the harness run on (null: not pinned). */
@@ -97,6 +99,10 @@ export interface ThroughputRun {
   wrk: WrkResult;
   /** Server CPU use during the run, percent of one core. */
   serverCpuPct: number;
+  /** wrk's CPU use during the run, percent of one core (100 means wrk was the limit). */
+  wrkCpuPct: number;
+  /** CPU used by processes outside the benchmark during the run, percent of one core. */
+  otherCpuPct: number;
   /** Server RSS right after the run, bytes. */
   serverRssAfter: number;
 }
@@ -495,7 +501,7 @@ export function rawTables(r: BenchResults): string {
             fmt(t.wrk.latencyMs.p99, 2),
             `${fmt(t.wrk.wrkReportedMs.p50, 2)} / ${fmt(t.wrk.wrkReportedMs.p99, 2)}`,
             errs,
-            fmt(t.serverCpuPct, 0),
+            `${fmt(t.serverCpuPct, 0)} / ${fmt(t.wrkCpuPct, 0)} / ${fmt(t.otherCpuPct, 0)}`,
             fmt(t.serverRssAfter / (1 << 20), 1),
           ]);
         } else if (s === "idle") {
@@ -540,7 +546,7 @@ export function rawTables(r: BenchResults): string {
         "p99 ms",
         "wrk-printed p50 / p99 ms",
         "socket errors",
-        "server CPU %",
+        "CPU % server / wrk / other",
         "server RSS MiB",
       ]
       : s === "idle"

@@ -13,7 +13,7 @@
  *   module reports as `latencyMs` are the observed ones, and wrk's own printed numbers are kept
  *   in `wrkReportedMs` for reference.
  */
-import { capture } from "./proc.ts";
+import { capture, track } from "./proc.ts";
 
 /** Socket and status error counts as wrk reports them. */
 export interface WrkErrors {
@@ -128,13 +128,15 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   if (opts.scriptArgs?.length) args.push("--", ...opts.scriptArgs);
   const cmd = opts.cpu === null ? "wrk" : "taskset";
   const full = opts.cpu === null ? args : ["-c", String(opts.cpu), "wrk", ...args];
-  const child = new Deno.Command(cmd, {
-    args: full,
-    cwd: opts.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = track(
+    new Deno.Command(cmd, {
+      args: full,
+      cwd: opts.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
   const killer = setTimeout(() => {
     try {
       child.kill("SIGKILL");

@@ -31,44 +31,48 @@
 export const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** Frame opcodes (RFC 6455 §5.2). */
-export const Opcode = Object.freeze({
-  /** Continuation of a fragmented message. */
-  CONTINUATION: 0x0,
-  /** First (or only) frame of a text message. */
-  TEXT: 0x1,
-  /** First (or only) frame of a binary message. */
-  BINARY: 0x2,
-  /** Close control frame. */
-  CLOSE: 0x8,
-  /** Ping control frame. */
-  PING: 0x9,
-  /** Pong control frame. */
-  PONG: 0xa,
-} as const);
+export const Opcode = Object.freeze(
+  {
+    /** Continuation of a fragmented message. */
+    CONTINUATION: 0x0,
+    /** First (or only) frame of a text message. */
+    TEXT: 0x1,
+    /** First (or only) frame of a binary message. */
+    BINARY: 0x2,
+    /** Close control frame. */
+    CLOSE: 0x8,
+    /** Ping control frame. */
+    PING: 0x9,
+    /** Pong control frame. */
+    PONG: 0xa,
+  } as const,
+);
 
 /** Close codes used by the server (RFC 6455 §7.4.1). */
-export const CloseCode = Object.freeze({
-  /** Normal closure. */
-  NORMAL: 1000,
-  /** The endpoint is going away (server shutdown, idle timeout). */
-  GOING_AWAY: 1001,
-  /** Protocol error. */
-  PROTOCOL_ERROR: 1002,
-  /** A data type the endpoint cannot accept. */
-  UNSUPPORTED_DATA: 1003,
-  /** Reserved: no status code was present (never sent on the wire). */
-  NO_STATUS: 1005,
-  /** Reserved: closed without a close frame (never sent on the wire). */
-  ABNORMAL: 1006,
-  /** Message data inconsistent with its type (invalid UTF-8 text). */
-  INVALID_PAYLOAD: 1007,
-  /** Policy violation. */
-  POLICY_VIOLATION: 1008,
-  /** A message too big to process. */
-  MESSAGE_TOO_BIG: 1009,
-  /** Unexpected condition on the server. */
-  INTERNAL_ERROR: 1011,
-} as const);
+export const CloseCode = Object.freeze(
+  {
+    /** Normal closure. */
+    NORMAL: 1000,
+    /** The endpoint is going away (server shutdown, idle timeout). */
+    GOING_AWAY: 1001,
+    /** Protocol error. */
+    PROTOCOL_ERROR: 1002,
+    /** A data type the endpoint cannot accept. */
+    UNSUPPORTED_DATA: 1003,
+    /** Reserved: no status code was present (never sent on the wire). */
+    NO_STATUS: 1005,
+    /** Reserved: closed without a close frame (never sent on the wire). */
+    ABNORMAL: 1006,
+    /** Message data inconsistent with its type (invalid UTF-8 text). */
+    INVALID_PAYLOAD: 1007,
+    /** Policy violation. */
+    POLICY_VIOLATION: 1008,
+    /** A message too big to process. */
+    MESSAGE_TOO_BIG: 1009,
+    /** Unexpected condition on the server. */
+    INTERNAL_ERROR: 1011,
+  } as const,
+);
 
 /** The largest payload a control frame may carry. */
 export const MAX_CONTROL_PAYLOAD = 125;

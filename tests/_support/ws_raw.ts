@@ -77,7 +77,7 @@ export class RawWs {
     all.set(req);
     if (opts.extra) all.set(opts.extra, req.length);
     await writeAll(conn, all);
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(65536);
     while (true) {
       const end = indexOfHeadEnd(buf);

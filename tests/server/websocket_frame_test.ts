@@ -86,7 +86,9 @@ Deno.test("RFC 6455 5.7: fragmented unmasked text, ping, masked pong", () => {
   const asm = new MessageAssembler(100);
   assert.equal(asm.push(a), null);
   assert.deepEqual(asm.push(b), { type: "text", data: "Hello" });
-  const ping = frameOf(parseFrame(new Uint8Array([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]), CLIENT));
+  const ping = frameOf(
+    parseFrame(new Uint8Array([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]), CLIENT),
+  );
   assert.equal(ping.opcode, Opcode.PING);
   const pong = frameOf(
     parseFrame(
@@ -429,7 +431,10 @@ Deno.test("checkHandshake: each failure has a reason and status 400", () => {
     [req({ ...GOOD, "sec-websocket-key": "" }), /key/],
     [req({ ...GOOD, "sec-websocket-key": "c2hvcnQ=" }), /16 bytes/],
     [req({ ...GOOD, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ" }), /16 bytes/],
-    [req({ ...GOOD, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==" }), /16/],
+    [
+      req({ ...GOOD, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==" }),
+      /16/,
+    ],
   ];
   for (const [r, pattern] of cases) {
     const f = checkHandshake(r);

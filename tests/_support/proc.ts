@@ -1,0 +1,243 @@
+/**
+ * Test support: run lsbaws as a real process (`deno run --unstable-net -A main.ts ...`), watch its
+ * output, signal it, and inspect its children through /proc.
+ *
+ * Contract: `startLsbaws(args)` resolves once the banner ("listening on ...") appeared (unless
+ * `waitListening` is false) and returns a `Proc` whose stdout/stderr lines are collected as they
+ * arrive. `proc.stop()` sends SIGTERM, then SIGKILL after a deadline, waits for the exit, and
+ * makes sure every worker pid ever seen is gone (killing leftovers), so tests never leak
+ * processes. Always call it in `finally`.
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A running lsbaws process. */
+export interface Proc {
+  /** Process id (the supervisor when `-w` > 1). */
+  readonly pid: number;
+  /** Collected stdout lines. */
+  readonly out: string[];
+  /** Collected stderr lines. */
+  readonly err: string[];
+  /** Resolves with the exit status. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Port of the first `listening on http(s)://host:port` banner line. */
+  port(): number;
+  /** All banner addresses, in order. */
+  listening(): string[];
+  /** Sends a signal (ignored if the process is gone). */
+  signal(sig: Deno.Signal): void;
+  /** Waits until `pred()` holds, polling; throws `what` on timeout. */
+  waitFor(pred: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /** Waits for a stderr line matching `re` and returns the match. */
+  waitForErr(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Current worker children (pids of non-zombie children). */
+  workers(): number[];
+  /** Stops the process (TERM, then KILL) and every worker seen; resolves with the status. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/** Options for `startLsbaws`. */
+export interface StartOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory (default: the project root). */
+  cwd?: string;
+  /** Wait for the banner (default true). */
+  waitListening?: boolean;
+  /** How long to wait for the banner (default 20 s). */
+  timeoutMs?: number;
+  /** Run through `sh -c 'ulimit -n N; exec ...'`. */
+  fdLimit?: number;
+}
+
+/** Starts `deno run --unstable-net -A main.ts ...args` from the project root. */
+export async function startLsbaws(args: string[], opts: StartOptions = {}): Promise<Proc> {
+  const denoArgs = ["run", "--unstable-net", "-A", "main.ts", ...args];
+  const cmd = opts.fdLimit
+    ? new Deno.Command("sh", {
+      args: ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],
+      cwd: opts.cwd ?? ROOT,
+      env: { NO_COLOR: "1", ...opts.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : new Deno.Command(Deno.execPath(), {
+      args: denoArgs,
+      cwd: opts.cwd ?? ROOT,
+      env: { NO_COLOR: "1", ...opts.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  const child = cmd.spawn();
+  const out: string[] = [];
+  const err: string[] = [];
+  const pumps = [collect(child.stdout, out), collect(child.stderr, err)];
+  const status = child.status.then(async (s) => {
+    await Promise.all(pumps);
+    return s;
+  });
+  let exited = false;
+  status.then(() => (exited = true));
+  const seen = new Set<number>();
+  const workers = () => {
+    const pids = childrenOf(child.pid).filter((c) => c.state !== "Z").map((c) => c.pid);
+    for (const p of pids) seen.add(p);
+    return pids;
+  };
+  const waitFor = async (pred: () => boolean, what: string, timeoutMs = 15000) => {
+    const end = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > end) {
+        throw new Error(
+          `timed out waiting for ${what}\nstdout:\n${out.join("\n")}\nstderr:\n${err.join("\n")}`,
+        );
+      }
+      await delay(25);
+    }
+  };
+  const listening = () =>
+    out.flatMap((l) => {
+      const m = /listening on (\S+)/.exec(l);
+      return m ? [m[1]] : [];
+    });
+  const proc: Proc = {
+    pid: child.pid,
+    out,
+    err,
+    status,
+    port() {
+      const first = listening().find((a) => /^https?:/.test(a));
+      if (!first) throw new Error(`no TCP banner yet:\n${out.join("\n")}\n${err.join("\n")}`);
+      return Number(/:(\d+)$/.exec(first)![1]);
+    },
+    listening,
+    signal(sig) {
+      if (exited) return;
+      try {
+        child.kill(sig);
+      } catch {
+        // already gone
+      }
+    },
+    waitFor,
+    async waitForErr(re, timeoutMs = 15000) {
+      let m: RegExpMatchArray | null = null;
+      await waitFor(
+        () => {
+          for (const l of err) if ((m = l.match(re))) return true;
+          return false;
+        },
+        `stderr ${re}`,
+        timeoutMs,
+      );
+      return m!;
+    },
+    workers,
+    async stop() {
+      if (!exited) workers();
+      proc.signal("SIGTERM");
+      const timer = setTimeout(() => proc.signal("SIGKILL"), 15000);
+      const s = await status;
+      clearTimeout(timer);
+      // Workers notice the closed supervisor pipe and exit; kill any that linger.
+      const end = Date.now() + 5000;
+      for (const pid of seen) {
+        while (isAlive(pid) && Date.now() < end) await delay(25);
+        if (isAlive(pid)) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // gone
+          }
+        }
+      }
+      return s;
+    },
+  };
+  if (opts.waitListening !== false) {
+    await Promise.race([
+      waitFor(() => listening().length > 0, "the listening banner", opts.timeoutMs ?? 20000),
+      status.then((s) => {
+        if (listening().length === 0) {
+          throw new Error(`lsbaws exited (${s.code}) before listening:\n${err.join("\n")}`);
+        }
+      }),
+    ]).catch(async (e) => {
+      await proc.stop();
+      throw e;
+    });
+  }
+  return proc;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += dec.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (buf) lines.push(buf);
+}
+
+/** Resolves after `ms`. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A process entry from /proc. */
+export interface ProcEntry {
+  /** Process id. */
+  pid: number;
+  /** Parent process id. */
+  ppid: number;
+  /** State letter (R, S, Z, ...). */
+  state: string;
+}
+
+/** Reads /proc/<pid>/stat; null if the process is gone. */
+export function procStat(pid: number): ProcEntry | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { pid, state: rest[0], ppid: Number(rest[1]) };
+}
+
+/** Children of `pid` (including zombies), from /proc. */
+export function childrenOf(pid: number): ProcEntry[] {
+  const out: ProcEntry[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const st = procStat(Number(e.name));
+    if (st && st.ppid === pid) out.push(st);
+  }
+  return out;
+}
+
+/** Whether `pid` exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const st = procStat(pid);
+  return st !== null && st.state !== "Z";
+}
+
+/** Picks a free loopback TCP port (bind port 0, read it, close). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The project root directory. */
+export const PROJECT_ROOT = ROOT;

@@ -1,0 +1,88 @@
+/**
+ * Smoke test of the benchmark harness (`deno task bench:smoke`): runs it for real (wrk, every
+ * server, every scenario, tiny durations) and checks that it produced a table naming every
+ * server and scenario and a number for each, after every response check passed. It asserts
+ * nothing about speed. When wrk is missing and cannot be installed the harness exits non-zero,
+ * so this test fails loudly instead of skipping.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SERVERS = ["lsbaws-gateway", "lsbaws-fetch", "deno-serve", "node-http"];
+const LABELS = ["lsbaws gateway", "lsbaws fetch", "Deno.serve", "node:http"];
+const THROUGHPUT = ["keepalive", "pipeline", "close"];
+const UPLOADS = ["upload-length", "upload-chunked"];
+const SCENARIO_TITLES = [
+  "keep-alive, 64 conns",
+  "pipelining 16 deep, 64 conns",
+  "connection per request, 64 conns",
+  "16 MiB upload, Content-Length",
+  "16 MiB upload, chunked",
+  "200 idle keep-alive conns",
+];
+
+interface SmokeJson {
+  settings: { smoke: boolean; servers: string[]; scenarios: string[] };
+  verification: Record<string, { checks: string[] }>;
+  throughput: Array<{
+    server: string;
+    scenario: string;
+    wrk: { rps: number; requests: number; latencyMs: { p50: number; p99: number } };
+  }>;
+  upload: Array<
+    { server: string; scenario: string; ok: boolean; mibPerS: number; rssGrowth: number }
+  >;
+  idle: Array<{ server: string; wanted: number; alive: number; bytesPerConn: number }>;
+  problems: unknown[];
+}
+
+Deno.test("bench:smoke runs every server and scenario and reports numbers", async () => {
+  const json = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "bench:smoke", "--json", json],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.deepEqual(out.code, 0, `bench:smoke failed (exit ${out.code}):\n${stdout}\n${stderr}`);
+
+    // The printed table names every server and every scenario.
+    const header = stdout.split("\n").find((l) => l.startsWith("| Scenario | Metric |"));
+    assert(header, `no results table in the output:\n${stdout}`);
+    for (const label of LABELS) assert(header.includes(label), `table lacks ${label}`);
+    for (const title of SCENARIO_TITLES) assert(stdout.includes(`| ${title} |`), `no row ${title}`);
+    assert(stdout.includes("| Target |"), "no targets table");
+
+    const r = JSON.parse(await Deno.readTextFile(json)) as SmokeJson;
+    assert(r.settings.smoke);
+    assert.deepEqual(r.problems, []);
+    for (const server of SERVERS) {
+      for (const app of ["hello", "sink"]) {
+        assert(r.verification[`${server} ${app}`]?.checks.length, `${server} ${app} unchecked`);
+      }
+      for (const scenario of THROUGHPUT) {
+        const t = r.throughput.find((x) => x.server === server && x.scenario === scenario);
+        assert(t, `no ${scenario} run for ${server}`);
+        assert(t.wrk.requests > 0 && t.wrk.rps > 0, `${server} ${scenario}: no requests`);
+        assert(Number.isFinite(t.wrk.latencyMs.p50), `${server} ${scenario}: no p50`);
+        assert(Number.isFinite(t.wrk.latencyMs.p99), `${server} ${scenario}: no p99`);
+      }
+      for (const scenario of UPLOADS) {
+        const u = r.upload.find((x) => x.server === server && x.scenario === scenario);
+        assert(u?.ok, `${server} ${scenario}: upload failed`);
+        assert(u.mibPerS > 0 && Number.isFinite(u.rssGrowth), `${server} ${scenario}: no numbers`);
+      }
+      const idle = r.idle.find((x) => x.server === server);
+      assert(idle, `no idle run for ${server}`);
+      assert.deepEqual(idle.alive, idle.wanted, `${server}: idle connections were closed`);
+      assert(Number.isFinite(idle.bytesPerConn), `${server}: no idle cost`);
+    }
+  } finally {
+    await Deno.remove(json).catch(() => {});
+  }
+});
