@@ -558,7 +558,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
  * `QUIET_PCT` of a core, so that timed runs do not share the machine with, say, a test suite.
  */
 async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise<void> {
-  if (settings.quietWaitS <= 0) return;
+  if (settings.quietWaitS <= 0 || quietGaveUp >= QUIET_GIVE_UP) return;
   const deadline = performance.now() + settings.quietWaitS * 1000;
   let warned = false;
   for (;;) {
@@ -568,9 +568,16 @@ async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise
     const use = cpuUse(a, cpuSnapshot());
     const serverPct = ((cpuSeconds(serverPid) - s0) / use.wallS) * 100;
     const other = use.machinePct - serverPct - use.selfPct - use.childrenPct;
-    if (other < QUIET_PCT) return;
+    if (other < QUIET_PCT) {
+      quietGaveUp = 0;
+      return;
+    }
     if (performance.now() > deadline) {
-      log(`  (machine still busy: ${fmt(other, 0)}% of a core used by other processes; going on)`);
+      quietGaveUp++;
+      log(
+        `  (machine still busy: ${fmt(other, 0)}% of a core used by other processes; going on` +
+          (quietGaveUp >= QUIET_GIVE_UP ? "; not waiting any more in this run)" : ")"),
+      );
       return;
     }
     if (!warned) {
@@ -584,6 +591,9 @@ async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise
 
 /** Foreign CPU use (percent of one core) below which the machine counts as quiet. */
 const QUIET_PCT = 10;
+/** After this many fruitless waits in a row, `waitForQuiet` stops waiting for the run. */
+const QUIET_GIVE_UP = 3;
+let quietGaveUp = 0;
 
 async function measureUpload(
   srv: ServerProcess,

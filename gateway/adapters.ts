@@ -6,14 +6,16 @@
  *   `(request, info?) => Promise<Response>`, so a gateway app runs under `Deno.serve` (or any
  *   fetch runtime). It is the server's own gateway path (`runApp`: `buildEnviron`,
  *   `createStartResponse`, `openBody`, the same contract checks) driven through an exchange shim
- *   (`gateway/_shim.ts`) whose `Responder` produces a `Response` instead of socket writes.
+ *   (`gateway/_shim_request.ts`) whose `Responder` produces a `Response` instead of socket writes.
  * - `fromFetchHandler(handler)` turns a fetch handler (a function, or an object with a callable
  *   `fetch`) into a gateway `App`. It is the server's own fetch path (`fetchHandler`:
  *   `buildRequest`, `sendResponse`, the 404 hint) driven through an exchange shim built from the
- *   environ, whose `Responder` calls `startResponse` and feeds the returned body.
+ *   environ (`gateway/_shim_environ.ts`), whose `Responder` calls `startResponse` and feeds the
+ *   returned body.
  * - Neither adapter copies body bytes: request chunks and response chunks are handed through as
  *   the same `Uint8Array` objects, one at a time, with back-pressure (a chunk is pulled only after
- *   the previous one was taken).
+ *   the previous one was taken). The one exception: a gateway body of several chunks completed
+ *   within one turn with a declared length (the runner's fast path) is joined into one piece.
  * - Errors keep their meaning across the boundary: a handler or app that throws before anything
  *   was sent gives a 500 (or the error's own 4xx/5xx `status`, e.g. 413 from a body limit) with
  *   no details; after that the body stream errors, so the outer server aborts the connection.
@@ -21,13 +23,8 @@
 import { type FetchHandler, fetchHandler } from "./fetch.ts";
 import { AppError } from "./errors.ts";
 import { runApp } from "./run_app.ts";
-import {
-  exchangeFromEnviron,
-  exchangeFromRequest,
-  type LogFn,
-  ResponseShim,
-  StartResponseResponder,
-} from "./_shim.ts";
+import { exchangeFromRequest, type LogFn, ResponseShim } from "./_shim_request.ts";
+import { exchangeFromEnviron, StartResponseResponder } from "./_shim_environ.ts";
 import type { App, Environ, StartResponse } from "./types.ts";
 
 /** Options for `toFetchHandler`. */

@@ -14,7 +14,10 @@
  * - The `Response` goes back through the engine's `Responder`: a body known to be one chunk gets
  *   Content-Length, anything else streams (chunked on HTTP/1.1) with back-pressure; the body
  *   stream is cancelled if the client goes away. Hop-by-hop headers in a Response break the same
- *   rule as in gateway apps (`hop-by-hop` → 500 with a log line).
+ *   rule as in gateway apps (SR-6: 500 and a log line naming the rule), with one exception:
+ *   `Transfer-Encoding: chunked` alone is dropped, because it only restates what the server does
+ *   for a streamed body and the Fetch API has no other way to say "stream"; frameworks set it
+ *   (Hono's `streamText`), and `Deno.serve` ignores it too.
  * - A handler that resolves to `undefined` gets 404 and a log hint; one that throws gets 500 with
  *   nothing leaked; the stack goes to the error log.
  * - WebSockets: a `101` Response is completed by `gateway/websocket.ts` (`completeUpgrade`) when
@@ -56,8 +59,16 @@ export function exchangeOf(request: Request): Exchange | undefined {
   return (request as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
 }
 
-/** Builds the `Request` for an exchange (exported for adapters and tests). */
-export function buildRequest(ex: Exchange, signal?: AbortSignal): Request {
+/**
+ * Builds the `Request` for an exchange (exported for adapters and tests). `onBodyError` is told
+ * when reading the body fails (a limit, bad framing, the client gone) before the error reaches
+ * the handler.
+ */
+export function buildRequest(
+  ex: Exchange,
+  signal?: AbortSignal,
+  onBodyError?: (err: unknown) => void,
+): Request {
   const head = ex.head;
   let url: string;
   if (head.targetForm === "absolute") url = head.target;
@@ -79,7 +90,13 @@ export function buildRequest(ex: Exchange, signal?: AbortSignal): Request {
     const reader = ex.body;
     init.body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const chunk = await reader.read(65536);
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await reader.read(65536);
+        } catch (err) {
+          onBodyError?.(err);
+          throw err;
+        }
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
       },
@@ -95,6 +112,8 @@ function responseHeaders(resp: Response): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, value] of resp.headers) {
     if (name === "set-cookie") continue;
+    // See the module comment: a bare "chunked" claim is the server's framing anyway.
+    if (name === "transfer-encoding" && value.trim().toLowerCase() === "chunked") continue;
     out.push([name, value]);
   }
   for (const c of resp.headers.getSetCookie()) out.push(["set-cookie", c]);
@@ -106,10 +125,17 @@ const NOT_FOUND = new TextEncoder().encode("Not Found\n");
 /** Adapts a fetch handler to the engine; see the module comment. */
 export function fetchHandler(fn: FetchHandler): Handler {
   return async function handle(ex: Exchange): Promise<void> {
+    // request.signal aborts when the client goes away (the engine's signal), when the request
+    // body cannot be read (a limit, bad framing, the client gone mid-body: the request is over),
+    // or when writing the response finds the client gone.
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(new DOMException("client disconnected", "AbortError"));
     ex.res.signal.addEventListener("abort", onAbort, { once: true });
-    const request = buildRequest(ex, ctrl.signal);
+    let bodyError: unknown = NO_ERROR;
+    const request = buildRequest(ex, ctrl.signal, (err) => {
+      bodyError = err;
+      ctrl.abort(new DOMException(`the request body failed: ${describeError(err)}`, "AbortError"));
+    });
     const info: ServeHandlerInfo = {
       remoteAddr: {
         transport: ex.remote.transport,
@@ -125,12 +151,18 @@ export function fetchHandler(fn: FetchHandler): Handler {
       ex.res.signal.removeEventListener("abort", onAbort);
       abandonUpgrade(ex, err);
       if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
+      if (err === bodyError) {
+        // The client's fault (APP-6's analogue): the engine answers with the error's own status.
+        ex.log("debug", `request body failed for ${ex.head.target}: ${describeError(err)}`);
+        throw err;
+      }
       ex.log(
         "error",
         `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${stackOf(err)}`,
       );
       throw new AppError(err);
     }
+    let failed = false;
     try {
       if (resp === undefined || resp === null) {
         ex.log(
@@ -163,10 +195,23 @@ export function fetchHandler(fn: FetchHandler): Handler {
         abandonUpgrade(ex, new Error(`the handler answered ${resp.status} instead of 101`));
       }
       await sendResponse(ex, resp);
+    } catch (err) {
+      // Sending failed (often: the client left, which the engine confirms by closing the
+      // connection after this returns); request.signal stays wired to that close.
+      failed = true;
+      if (ex.res.aborted) onAbort();
+      throw err;
     } finally {
-      ex.res.signal.removeEventListener("abort", onAbort);
+      if (!failed) ex.res.signal.removeEventListener("abort", onAbort);
+      abandonUpgrade(ex, new Error("the handler did not answer 101")); // no-op once upgraded
     }
   };
+}
+
+const NO_ERROR = Symbol("no error");
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /** Answers a refused WebSocket handshake with its status (400) and reason. */

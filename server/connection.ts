@@ -110,6 +110,8 @@ export class Connection {
   #out: Uint8Array[] = [];
   #outSize = 0;
   #pendingRead: Promise<number | null> | null = null;
+  /** The peer closed its sending side (read returned EOF). */
+  #eof = false;
   #closed = false;
   #mustClose = false;
   /** Time (ms) after which `checkTimeout` acts; 0 = none. */
@@ -231,6 +233,27 @@ export class Connection {
     }
   }
 
+  /**
+   * While an async handler runs with the body fully read, keep a read pending so a client that
+   * disconnects is noticed: EOF or a reset aborts the request's signal (as `Deno.serve` does). The
+   * response is still attempted (a half-closed client gets it); bytes that arrive are the next
+   * pipelined request and stay buffered.
+   */
+  #watchPeer(): void {
+    if (this.#pendingRead !== null || this.#eof || this.#closed) return;
+    this.#read().then((n) => {
+      if (n === null) this.#abortRequest();
+    }, () => this.#abortRequest());
+  }
+
+  #abortRequest(): void {
+    if (this.hijacked) return;
+    this.#peerGone = true;
+    this.#abort?.abort();
+  }
+
+  #peerGone = false;
+
   #setIdle(): void {
     this.#rb.shrink();
     this.phase = "idle";
@@ -240,14 +263,20 @@ export class Connection {
   /** Reads once into the receive buffer; null at EOF. Shares one pending read. */
   #read(): Promise<number | null> {
     if (this.#pendingRead) return this.#pendingRead;
+    if (this.#eof) return Promise.resolve(null);
     const view = this.#rb.writable();
     if (view.length === 0) return Promise.reject(new ProtocolError("HEADERS_TOO_LARGE"));
     const p = this.#conn.read(view).then((n) => {
       this.#pendingRead = null;
       if (n !== null) this.#rb.commit(n);
+      else {
+        this.#rb.commit(0);
+        this.#eof = true;
+      }
       return n;
     }, (err) => {
       this.#pendingRead = null;
+      this.#rb.commit(0);
       throw err;
     });
     this.#pendingRead = p;
@@ -307,7 +336,10 @@ export class Connection {
         await res.end();
       } else {
         const r = ctx.handler(ex);
-        if (r !== undefined) await r;
+        if (r !== undefined) {
+          if (body.done) this.#watchPeer();
+          await r;
+        }
         if (this.hijacked) return false;
         if (!res.ended) {
           throw new ResponseHeaderError("handler returned without finishing the response");
@@ -543,7 +575,7 @@ export class Connection {
   signal(): AbortSignal {
     if (this.#abort === null) {
       this.#abort = new AbortController();
-      if (this.#closed && !this.hijacked) this.#abort.abort();
+      if ((this.#closed || this.#peerGone) && !this.hijacked) this.#abort.abort();
     }
     return this.#abort.signal;
   }
@@ -551,6 +583,7 @@ export class Connection {
   /** Forgets the current request's abort controller (the next request gets a fresh one). */
   resetSignal(): void {
     this.#abort = null;
+    this.#peerGone = false;
   }
 
   /** True once the socket is closed. */

@@ -19,9 +19,10 @@
  *   2. For `delayMs` (`--shutdown-delay-ms`) the listeners keep accepting, so a load balancer
  *      that polls the health path takes the instance out before it stops listening.
  *   3. The listeners close (a unix socket file is removed only if it is still ours). In-flight
- *      requests finish; idle keep-alive connections are closed once they stay idle for
- *      `IDLE_LINGER_MS` (a request that arrives meanwhile is answered with `Connection: close`,
- *      which avoids racing a client that is just reusing the connection).
+ *      requests finish and are answered with `Connection: close`. Idle keep-alive connections are
+ *      *not* closed early: one closes when its ordinary keep-alive timeout expires, or after it
+ *      answered one more request (with `Connection: close`). Closing them at once races a client
+ *      that is reusing the connection at that moment; under load that showed up as resets.
  *   4. After `graceMs` whatever is left is closed. `finished` resolves once every connection is
  *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
  *      one: close everything now).
@@ -34,13 +35,6 @@ import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
-
-/**
- * During shutdown, an idle keep-alive connection is closed once it has been idle this long. A
- * client that sends its next request in the meantime gets an answer with `Connection: close`
- * instead of a reset connection.
- */
-export const IDLE_LINGER_MS = 1000;
 
 /** Options for `serve`. */
 export interface ServeOptions {
@@ -152,6 +146,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const listeners: Deno.Listener[] = [];
   /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
   const unixInodes = new Map<string, number | null>();
+  /** Per closed unix listener: where a successor's socket file was parked (see guardSuccessor). */
+  const unixGuards = new Map<Deno.Listener, string | null>();
   try {
     for (const spec of specs) {
       if (spec.transport === "unix") {
@@ -218,16 +214,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     }
   };
 
-  const lingering = new WeakSet<Connection>();
   const sweeper = setInterval(() => {
     const now = Date.now();
-    for (const c of conns) {
-      if (state.shuttingDown && stopped && c.phase === "idle" && !lingering.has(c)) {
-        lingering.add(c);
-        c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
-      }
-      c.checkTimeout(now);
-    }
+    for (const c of conns) c.checkTimeout(now);
   }, 250);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -254,6 +243,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         conns.delete(c);
         maybeFinished();
       });
+    }
+    // The listener resource is gone now (Deno unlinked its path): restore a successor's file.
+    if (listener.addr.transport === "unix") {
+      const path = listener.addr.path;
+      restoreSuccessor(path, unixGuards.get(listener) ?? null, unixInodes.get(path));
     }
     accepting--;
     maybeFinished();
@@ -294,25 +288,24 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     if (stopped) return;
     stopped = true;
     for (const l of listeners) {
-      try {
-        l.close();
-      } catch {
-        // Already closed.
+      if (l.addr.transport === "unix") {
+        unixGuards.set(l, guardSuccessor(l.addr.path, unixInodes.get(l.addr.path)));
       }
-      if (l.addr.transport === "unix") removeOwnSocket(l.addr.path, unixInodes.get(l.addr.path));
+      closeQuietly(l);
     }
   }
 
-  /** Closes the listeners, lets idle connections linger, and arms the grace timer. */
+  /** Closes the listeners and arms the grace timer (`graceMs` 0: close every connection now). */
   function stopAccepting(graceMs: number): void {
     closeListeners();
-    const now = Date.now();
-    for (const c of conns) {
-      if (graceMs === 0) c.close();
-      else if (c.phase === "idle") {
-        lingering.add(c);
-        c.deadline = Math.min(c.deadline, now + IDLE_LINGER_MS);
-      }
+    if (graceMs === 0) {
+      for (const c of conns) c.close();
+    } else if (conns.size > 0) {
+      logger.log(
+        "info",
+        `waiting for ${conns.size} connection(s): in-flight requests, and idle keep-alive ` +
+          `connections until their timeout (signal again to close them now)`,
+      );
     }
     clearTimeout(graceTimer);
     graceTimer = setTimeout(() => {
@@ -326,12 +319,41 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   return server;
 }
 
-/** Removes a unix socket file unless another process has replaced it since we bound it. */
-function removeOwnSocket(path: string, inode: number | null | undefined): void {
+function closeQuietly(l: Deno.Listener): void {
+  try {
+    l.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Deno removes a unix socket's *path* when its listener is dropped (denoland/deno#31947), even if
+ * another process (a replacement worker) has bound that path since. Before closing, if the path
+ * no longer holds the inode we created, the successor's file is hard-linked aside; returns that
+ * name (or null when the path is still ours or absent).
+ */
+function guardSuccessor(path: string, inode: number | null | undefined): string | null {
   try {
     const st = Deno.lstatSync(path);
-    if (inode !== null && inode !== undefined && st.ino !== inode) return;
-    Deno.removeSync(path);
+    if (inode === null || inode === undefined || st.ino === inode) return null;
+    const guard = `${path}.${Deno.pid}.keep`;
+    Deno.linkSync(path, guard);
+    return guard;
+  } catch {
+    return null;
+  }
+}
+
+/** After the listener is gone: puts a parked successor file back, or removes our own. */
+function restoreSuccessor(
+  path: string,
+  guard: string | null,
+  inode: number | null | undefined,
+): void {
+  try {
+    if (guard !== null) Deno.renameSync(guard, path);
+    else if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path); // Older Deno keeps it.
   } catch {
     // Already gone.
   }

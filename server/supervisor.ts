@@ -25,23 +25,25 @@
  *   SIGKILL, and the request its event loop was stuck in is logged. A worker that is not ready
  *   within `--boot-timeout-ms` is killed too.
  * - `SIGNALS` maps each signal to one handler; signals are queued and handled by the main loop:
- *   - TERM, INT: graceful stop, in two phases. First every worker is told to close its listeners
- *     (`quiesce` on its stdin) while its open connections carry on as usual; once all have
- *     answered `closed` (or after `QUIESCE_MS`), every worker gets SIGTERM and drains (in-flight
- *     requests finish within `--shutdown-grace-ms`, answered with `Connection: close`). The order
- *     matters with SO_REUSEPORT: a client told to reconnect by one worker must not land in the
- *     accept queue of a sibling that is about to close (the kernel resets those connections).
- *     With `--shutdown-delay-ms` the workers get SIGTERM at once (they keep accepting during the
- *     delay, as a load balancer drains them). Stragglers get SIGKILL `KILL_MARGIN_MS` after delay
- *     + grace. Exit 0. A second TERM/INT acts as QUIT.
+ *   - TERM, INT: graceful stop: every worker is retired (below), then the supervisor exits 0.
+ *     With `--shutdown-delay-ms` the workers get SIGTERM at once instead: they keep accepting
+ *     during the delay (health path 503) while a load balancer drains the instance. Stragglers
+ *     get SIGKILL `KILL_MARGIN_MS` after delay + grace. A second TERM/INT acts as QUIT.
  *   - QUIT: fast stop. Workers get SIGQUIT (close every connection now); SIGKILL after
  *     `FAST_STOP_MS`. Exit 0.
  *   - HUP: rolling restart. A new generation of N workers starts (loading the app code afresh);
- *     each time one is ready, one old worker gets SIGTERM and drains, so at least N ready workers
- *     listen at every moment.
+ *     once all of them are ready, the old generation is retired as one batch, so at least N ready
+ *     workers listen at every moment.
  *   - TTIN / TTOU: one worker more / less (never below 1); a removed worker drains gracefully.
  * - `--max-requests`: a worker that spent its budget sends `recycle`; it is replaced exactly like
  *   an old-generation worker during HUP.
+ * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
+ *   on its stdin) while its open connections carry on as usual. When every worker retired in the
+ *   same batch has answered `closed` (or after `QUIESCE_MS`), they all get SIGTERM and drain:
+ *   in-flight requests finish within `--shutdown-grace-ms`, answered with `Connection: close`.
+ *   The order matters with SO_REUSEPORT: a client told to reconnect by one retiring worker must
+ *   not land in the accept queue of another retiring worker whose listener is about to close
+ *   (the kernel resets such connections). A booting worker is simply sent SIGTERM.
  */
 import type { Config } from "./config.ts";
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "./config.ts";
@@ -124,6 +126,15 @@ export function workerCommand(
   return { cmd: execPath, args: [...args] };
 }
 
+/** The Linux `net.ipv4.tcp_migrate_req` setting, or null where it cannot be read. */
+export function readMigrateReq(): string | null {
+  try {
+    return Deno.readTextFileSync("/proc/sys/net/ipv4/tcp_migrate_req").trim();
+  } catch {
+    return null;
+  }
+}
+
 /** One worker process as the supervisor sees it. */
 interface WorkerProc {
   readonly id: number;
@@ -148,8 +159,12 @@ interface WorkerProc {
   killed: boolean;
   /** Why it is stopping: told to (`retire`), or killed for a hang or a slow boot. */
   reason: null | "retire" | "timeout" | "boot-timeout";
+  /** It was told to close its listeners and has not been sent SIGTERM yet. */
+  quiescing: boolean;
   /** It answered `quiesce` with `closed`. */
   quiesced: boolean;
+  /** When its batch gets SIGTERM even without its `closed` answer. */
+  quiesceUntil: number;
 }
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
@@ -183,8 +198,6 @@ class Arbiter {
   #signalQueue: SupervisorSignal[] = [];
   #wake: (() => void) | null = null;
   #pending = false;
-  /** End of the listener-closing phase of a graceful stop (0 = not in it). */
-  #quiesceUntil = 0;
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
@@ -215,6 +228,13 @@ class Arbiter {
       })
     );
     this.#log.log("info", `supervisor pid ${Deno.pid}: starting ${this.#numWorkers} worker(s)`);
+    if (readMigrateReq() === "0") {
+      this.#log.log(
+        "info",
+        "net.ipv4.tcp_migrate_req=0: a connection that arrives just as a retiring worker closes " +
+          "its listener is reset by the kernel; set it to 1 for lossless restarts (docs/production.md)",
+      );
+    }
     try {
       while (true) {
         while (this.#signalQueue.length > 0) this.handlers[this.#signalQueue.shift()!]();
@@ -231,7 +251,9 @@ class Arbiter {
         this.#manage(now);
         let sleep = this.#tickMs;
         if (this.#spawnNotBefore > now) sleep = Math.min(sleep, this.#spawnNotBefore - now);
-        if (this.#quiesceUntil > now) sleep = Math.min(sleep, this.#quiesceUntil - now);
+        for (const w of this.#workers.values()) {
+          if (w.quiescing) sleep = Math.min(sleep, Math.max(1, w.quiesceUntil - now));
+        }
         await this.#sleep(sleep);
       }
     } finally {
@@ -248,16 +270,8 @@ class Arbiter {
       "info",
       `${name}: stopping gracefully (grace ${this.#config.shutdownGraceMs} ms)`,
     );
-    if (this.#config.shutdownDelayMs > 0) {
-      for (const w of this.#workers.values()) if (!w.retiring) this.#retire(w);
-      return;
-    }
-    for (const w of this.#workers.values()) {
-      if (w.retiring) continue;
-      if (w.ready) this.#tell(w, COMMAND_QUIESCE);
-      else this.#retire(w);
-    }
-    this.#quiesceUntil = Date.now() + QUIESCE_MS;
+    const quiesce = this.#config.shutdownDelayMs === 0;
+    for (const w of this.#workers.values()) if (!w.retiring) this.#retire(w, quiesce);
   }
 
   #handleQuit(name: string): void {
@@ -266,6 +280,7 @@ class Arbiter {
     const killAt = Date.now() + FAST_STOP_MS;
     for (const w of this.#workers.values()) {
       w.retiring = true;
+      w.quiescing = false;
       w.reason ??= "retire";
       w.killAt = w.killAt === 0 ? killAt : Math.min(w.killAt, killAt);
       this.#signal(w, w.ready ? "SIGQUIT" : "SIGTERM");
@@ -298,13 +313,12 @@ class Arbiter {
 
   // --- the loop's duties ---------------------------------------------------------------------
 
-  /** Second phase of a graceful stop: once every worker stopped listening, drain them all. */
+  /** Second phase of retiring: once no worker of the batch still listens, drain them all. */
   #drainWhenQuiet(now: number): void {
-    if (this.#quiesceUntil === 0) return;
-    const waiting = [...this.#workers.values()].filter((w) => !w.retiring && !w.quiesced);
-    if (waiting.length > 0 && now < this.#quiesceUntil) return;
-    this.#quiesceUntil = 0;
-    for (const w of this.#workers.values()) if (!w.retiring) this.#retire(w);
+    const batch = [...this.#workers.values()].filter((w) => w.quiescing);
+    if (batch.length === 0) return;
+    if (batch.some((w) => !w.quiesced && now < w.quiesceUntil)) return;
+    for (const w of batch) this.#terminate(w);
   }
 
   /** Kills workers past their stop deadline, hung (heartbeat) or slow to boot. */
@@ -360,12 +374,9 @@ class Arbiter {
       for (const w of order.slice(0, current.length - this.#numWorkers)) this.#retire(w);
     }
     for (const w of stale) if (!w.ready) this.#retire(w);
-    let ready = live.filter((w) => w.ready && !w.retiring).length;
-    for (const w of stale.filter((s) => s.ready && !s.retiring).sort((a, b) => a.id - b.id)) {
-      if (ready <= this.#numWorkers) break;
-      this.#retire(w);
-      ready--;
-    }
+    // The stale generation goes as one batch once the current one is complete and ready.
+    const currentReady = current.filter((w) => w.ready && !w.retiring).length;
+    if (currentReady >= this.#numWorkers) { for (const w of stale) this.#retire(w); }
   }
 
   // --- workers -------------------------------------------------------------------------------
@@ -407,7 +418,9 @@ class Arbiter {
       killAt: 0,
       killed: false,
       reason: null,
+      quiescing: false,
       quiesced: false,
+      quiesceUntil: 0,
     };
     this.#workers.set(id, w);
     this.#log.log("info", `booting worker ${id} (pid ${w.pid})`);
@@ -560,6 +573,7 @@ class Arbiter {
       this.#halt = code;
       for (const o of this.#workers.values()) {
         o.retiring = true;
+        o.quiescing = false;
         o.reason ??= "retire";
         o.killAt = Date.now() + FAST_STOP_MS;
         this.#signal(o, o.ready ? "SIGQUIT" : "SIGTERM");
@@ -577,15 +591,34 @@ class Arbiter {
     return wait;
   }
 
-  /** Asks a worker to drain and stop (SIGTERM), with a deadline for SIGKILL. */
-  #retire(w: WorkerProc): void {
+  /**
+   * Retires a worker: a ready one first closes its listeners (`quiesce`, see the module comment)
+   * unless `quiesce` is false; a booting one just gets SIGTERM.
+   */
+  #retire(w: WorkerProc, quiesce = true): void {
     if (w.retiring) return;
     w.retiring = true;
     w.reason = "retire";
-    const c = this.#config;
-    w.killAt = Date.now() +
-      (w.ready ? c.shutdownDelayMs + c.shutdownGraceMs + KILL_MARGIN_MS : FAST_STOP_MS);
+    if (quiesce && w.ready) {
+      const now = Date.now();
+      w.quiescing = true;
+      w.quiesceUntil = now + QUIESCE_MS;
+      w.killAt = w.quiesceUntil + this.#drainMs();
+      this.#tell(w, COMMAND_QUIESCE);
+    } else {
+      this.#terminate(w);
+    }
+  }
+
+  /** Sends SIGTERM (drain and exit) and sets the SIGKILL deadline. */
+  #terminate(w: WorkerProc): void {
+    w.quiescing = false;
+    w.killAt = Date.now() + (w.ready ? this.#drainMs() : FAST_STOP_MS);
     this.#signal(w, "SIGTERM");
+  }
+
+  #drainMs(): number {
+    return this.#config.shutdownDelayMs + this.#config.shutdownGraceMs + KILL_MARGIN_MS;
   }
 
   /** Writes one command line to a worker's stdin. */

@@ -366,8 +366,10 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
       // handler (even after an await) still see the first messages.
       await new Promise((r) => setTimeout(r, 0));
       if (initial.length > 0) this.#ingest(rb, initial);
+      let discard: Uint8Array | null = null;
       while (!this.#eof) {
-        const view = rb.writable();
+        // While closing, input is only drained (so our close frame is not lost to a reset).
+        const view = this.#ending ? (discard ??= new Uint8Array(READ_SIZE)) : rb.writable();
         if (view.length === 0) {
           // Unreachable: frames are capped below the buffer size. Fail rather than spin.
           this.#fail(1009, "receive buffer full");
@@ -378,7 +380,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
           this.#onEof();
           return;
         }
-        if (this.#ending) continue; // draining before close: discard
+        if (this.#ending) continue;
         rb.commit(n);
         this.#touch();
         this.#process(rb);
@@ -403,6 +405,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     let off = 0;
     while (off < bytes.length && !this.#ending) {
       const view = rb.writable();
+      if (view.length === 0) return this.#fail(1009, "receive buffer full"); // unreachable
       const n = Math.min(view.length, bytes.length - off);
       view.set(bytes.subarray(off, off + n));
       rb.commit(n);

@@ -6,6 +6,8 @@
  * reclaimed by `compact()` (a `copyWithin` of the unconsumed tail) only when the free tail is
  * smaller than a read; the buffer grows by doubling up to `maxBytes`, after which `writable()`
  * returns an empty view and the caller must treat it as a limit error.
+ * - While a `writable()` view is lent to a pending read (until `commit`), the storage never
+ *   moves: `consume`, `compact` and `shrink` leave the cursors and the array where they are.
  * - Idle connections are cheap: the buffer starts at `idleBytes` and reads ask for that much
  *   until one read fills its whole view, after which reads ask for `readSize`. `shrink()` (called
  *   when a connection goes idle with nothing buffered) drops a grown buffer back to `idleBytes`.
@@ -20,6 +22,7 @@ export class ReceiveBuffer {
   #idleBytes: number;
   #want: number;
   #offered = 0;
+  #lent = false;
   #maxBytes: number;
 
   /**
@@ -41,7 +44,7 @@ export class ReceiveBuffer {
 
   /** When empty, releases grown storage and returns to idle-sized reads. */
   shrink(): void {
-    if (this.#end !== this.#start) return;
+    if (this.#end !== this.#start || this.#lent) return;
     this.#want = this.#idleBytes;
     if (this.#buf.length > this.#idleBytes) this.#buf = new Uint8Array(this.#idleBytes);
     this.#start = 0;
@@ -61,7 +64,7 @@ export class ReceiveBuffer {
   /** Drops `n` bytes from the front. */
   consume(n: number): void {
     this.#start += n;
-    if (this.#start === this.#end) {
+    if (this.#start === this.#end && !this.#lent) {
       this.#start = 0;
       this.#end = 0;
     }
@@ -69,7 +72,7 @@ export class ReceiveBuffer {
 
   /** Moves unconsumed bytes to the front of the storage. */
   compact(): void {
-    if (this.#start === 0) return;
+    if (this.#start === 0 || this.#lent) return;
     this.#buf.copyWithin(0, this.#start, this.#end);
     this.#end -= this.#start;
     this.#start = 0;
@@ -94,11 +97,13 @@ export class ReceiveBuffer {
     }
     const view = this.#buf.subarray(this.#end);
     this.#offered = view.length;
+    this.#lent = true;
     return view;
   }
 
   /** Records that `n` bytes were written into the last `writable()` view. */
   commit(n: number): void {
+    this.#lent = false;
     this.#end += n;
     if (n === this.#offered) this.#want = this.#readSize;
   }

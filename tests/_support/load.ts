@@ -3,9 +3,14 @@
  *
  * Contract: `runLoad({url, total, concurrency})` sends exactly `total` GET requests from
  * `concurrency` sequential loops and resolves with the tally once all are done. Each request has
- * its own timeout (default 15 s). `mode: "keepalive"` uses `fetch` with a private connection pool
- * (persistent connections, like a browser or a proxy); `mode: "close"` opens a raw TCP connection
- * per request with `Connection: close`. A refused TCP connect (nobody listening) is counted as
+ * its own timeout (default 15 s). Modes:
+ * - `"persistent"` (default): each loop keeps one raw TCP connection and reuses it until the
+ *   server answers `Connection: close` (or closes), then reconnects. New connections are opened
+ *   only when needed, like a proxy's upstream pool.
+ * - `"fetch"`: `fetch` with a private connection pool (hyper), which also opens connections
+ *   speculatively, at any moment.
+ * - `"close"`: a new raw TCP connection per request with `Connection: close`.
+ * A refused TCP connect (nobody listening) is counted as
  * `refused`, separately from `failed` (accepted but not answered, reset, timeout). `progress(n)`
  * resolves once `n` requests have finished, so a test can send a signal mid-load.
  */
@@ -18,8 +23,8 @@ export interface LoadOptions {
   total: number;
   /** Number of parallel request loops. */
   concurrency: number;
-  /** Persistent connections (fetch) or one connection per request (raw). */
-  mode?: "keepalive" | "close";
+  /** How connections are used (see the module comment). */
+  mode?: "persistent" | "fetch" | "close";
   /** Per-request timeout (default 15000 ms). */
   timeoutMs?: number;
   /** Extra request headers. */
@@ -63,10 +68,15 @@ export function runLoad(opts: LoadOptions): Load {
   let next = 0;
   let finished = 0;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const client = opts.mode === "close" ? null : Deno.createHttpClient({});
-  const one = async () => {
+  const mode = opts.mode ?? "persistent";
+  const client = mode === "fetch" ? Deno.createHttpClient({}) : null;
+  const one = async (persistent: Persistent | null) => {
     try {
-      const r = client ? await fetchOnce(client, opts) : await rawOnce(opts);
+      const r = client
+        ? await fetchOnce(client, opts)
+        : persistent
+        ? await persistent.request()
+        : await rawOnce(opts);
       result.ok++;
       result.statuses.set(r.status, (result.statuses.get(r.status) ?? 0) + 1);
       result.bodies.set(r.body, (result.bodies.get(r.body) ?? 0) + 1);
@@ -82,10 +92,12 @@ export function runLoad(opts: LoadOptions): Load {
     for (const w of waiters) if (finished >= w.n) w.resolve();
   };
   const loop = async () => {
+    const persistent = mode === "persistent" ? new Persistent(opts) : null;
     while (next < opts.total) {
       next++;
-      await one();
+      await one(persistent);
     }
+    persistent?.close();
   };
   const loops = Array.from({ length: opts.concurrency }, loop);
   const done = Promise.all(loops).then(() => {
@@ -158,6 +170,104 @@ export function describeError(e: unknown): string {
     cur = cur instanceof Error ? cur.cause : undefined;
   }
   return parts.join(" <- ");
+}
+
+/** One reusable raw HTTP/1.1 connection (the `"persistent"` mode). */
+class Persistent {
+  #conn: Deno.TcpConn | null = null;
+  #buf: Uint8Array = new Uint8Array(0);
+  readonly #opts: LoadOptions;
+  readonly #url: URL;
+
+  constructor(opts: LoadOptions) {
+    this.#opts = opts;
+    this.#url = new URL(opts.url);
+  }
+
+  async request(): Promise<{ status: number; body: string }> {
+    const u = this.#url;
+    if (this.#conn === null) {
+      this.#conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+      this.#buf = new Uint8Array(0);
+    }
+    const conn = this.#conn;
+    const timer = setTimeout(() => this.close(), this.#opts.timeoutMs ?? 15000);
+    try {
+      const extra = Object.entries(this.#opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("");
+      const bytes = new TextEncoder().encode(
+        `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n${extra}\r\n`,
+      );
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+      let headEnd: number;
+      while ((headEnd = indexOf(this.#buf, "\r\n\r\n")) < 0) await this.#fill(conn);
+      const head = new TextDecoder().decode(this.#buf.subarray(0, headEnd));
+      this.#buf = this.#buf.subarray(headEnd + 4);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      let body: Uint8Array;
+      if (length) {
+        const n = Number(length[1]);
+        while (this.#buf.length < n) await this.#fill(conn);
+        body = this.#buf.slice(0, n);
+        this.#buf = this.#buf.subarray(n);
+      } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+        body = await this.#chunked(conn);
+      } else {
+        throw new Error(`response without a length: ${head}`);
+      }
+      if (/\r\nconnection: *close/i.test(head)) this.close();
+      return { status, body: new TextDecoder().decode(body) };
+    } catch (e) {
+      this.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #chunked(conn: Deno.TcpConn): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    while (true) {
+      let eol: number;
+      while ((eol = indexOf(this.#buf, "\r\n")) < 0) await this.#fill(conn);
+      const size = parseInt(new TextDecoder().decode(this.#buf.subarray(0, eol)), 16);
+      this.#buf = this.#buf.subarray(eol + 2);
+      while (this.#buf.length < size + 2) await this.#fill(conn);
+      if (size === 0) {
+        this.#buf = this.#buf.subarray(2);
+        return concat(parts);
+      }
+      parts.push(this.#buf.slice(0, size));
+      this.#buf = this.#buf.subarray(size + 2);
+    }
+  }
+
+  async #fill(conn: Deno.TcpConn): Promise<void> {
+    const chunk = new Uint8Array(16384);
+    const n = await conn.read(chunk);
+    if (n === null) throw new Error("connection closed before the response was complete");
+    this.#buf = concat([this.#buf, chunk.subarray(0, n)]);
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch {
+      // already closed
+    }
+    this.#conn = null;
+  }
+}
+
+function indexOf(buf: Uint8Array, text: string): number {
+  const pat = new TextEncoder().encode(text);
+  outer: for (let i = 0; i + pat.length <= buf.length; i++) {
+    for (let j = 0; j < pat.length; j++) if (buf[i + j] !== pat[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -477,11 +477,16 @@ Deno.test("misuse: 101 without the shim is a 500; abandoned and thrown upgrades"
     const thrown = await RawWs.connect(srv.port, { path: "/throw" });
     assert.equal(thrown.status, 500, thrown.head);
     thrown.close();
+    const bogus = await RawWs.connect(srv.port, { path: "/bogus" });
+    assert.equal(bogus.status, 500, bogus.head);
+    bogus.close();
     assert.deepEqual(events, [
       "/abandon:error",
       "/abandon:close:1006:false",
       "/throw:error",
       "/throw:close:1006:false",
+      "/bogus:error",
+      "/bogus:close:1006:false",
     ]);
 
     const builtin = await RawWs.connect(srv.port, { path: "/builtin" });

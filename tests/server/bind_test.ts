@@ -1,0 +1,131 @@
+/**
+ * Listening: repeatable -b/--bind (host:port, [::1]:port, unix:/path), the PORT convention, unix
+ * socket ownership on shutdown, and the errors for binds that cannot work.
+ */
+import assert from "node:assert/strict";
+import { parseCli } from "../../server/config.ts";
+import { parseBind } from "../../server/serve.ts";
+import { startApp } from "../_support/server.ts";
+import { rawOnce } from "../_support/load.ts";
+import { freePort, startLsbaws } from "../_support/proc.ts";
+
+const APP = "tests/fixtures/apps/ops.ts:app";
+
+const hasIpv6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** One GET over a unix socket; returns the raw response text. */
+async function unixGet(path: string, target = "/"): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("parseBind reads host:port, [v6]:port, :port and unix:/path", () => {
+  assert.deepEqual(parseBind("127.0.0.1:80"), {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 80,
+  });
+  assert.deepEqual(parseBind("[::1]:8080"), { transport: "tcp", hostname: "::1", port: 8080 });
+  assert.deepEqual(parseBind(":81"), { transport: "tcp", hostname: "0.0.0.0", port: 81 });
+  assert.deepEqual(parseBind("unix:/run/a.sock"), { transport: "unix", path: "/run/a.sock" });
+  for (const bad of ["localhost", "1.2.3.4:99999", "unix:", "[::1]", "a:b:c"]) {
+    assert.throws(() => parseBind(bad), Error, bad);
+  }
+});
+
+Deno.test("repeatable --bind listens on IPv4, IPv6 and a unix socket at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-bind-" });
+  const sock = `${dir}/app.sock`;
+  const args = ["-b", "127.0.0.1:0", "-b", `unix:${sock}`];
+  if (hasIpv6) args.push("-b", "[::1]:0");
+  const p = await startLsbaws([...args, APP]);
+  try {
+    await p.waitFor(() => p.listening().length === args.length / 2, "every banner line");
+    const addrs = p.listening();
+    assert.match(addrs[0], /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(addrs[1], `unix:${sock}`);
+    assert.equal((await rawOnce({ url: `${addrs[0]}/` })).status, 200);
+    if (hasIpv6) {
+      assert.match(addrs[2], /^http:\/\/\[::1\]:\d+$/);
+      const r = await rawOnce({ url: `${addrs[2]}/env` });
+      assert.equal(JSON.parse(r.body).REMOTE_ADDR, "::1");
+    }
+    assert.match(await unixGet(sock), /^HTTP\/1\.1 200 /);
+    assert.equal(Deno.statSync(sock).mode! & 0o777, 0o600, "unix socket is private (0600)");
+    assert.equal((await p.stop()).code, 0);
+    assert.throws(() => Deno.statSync(sock), Deno.errors.NotFound, "socket file removed on exit");
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("PORT convention: $PORT alone means 0.0.0.0:$PORT; --host or --bind still win", async () => {
+  assert.deepEqual(
+    [parseCli(["a.ts"], { PORT: "5000" })].map((r) =>
+      r.kind === "run" && [r.config.host, r.config.port]
+    )[0],
+    ["0.0.0.0", 5000],
+  );
+  const withHost = parseCli(["--host", "127.0.0.1", "a.ts"], { PORT: "5000" });
+  assert.ok(withHost.kind === "run" && withHost.config.host === "127.0.0.1");
+  const noPort = parseCli(["a.ts"], {});
+  assert.ok(noPort.kind === "run" && noPort.config.host === "127.0.0.1");
+  const port = freePort();
+  const p = await startLsbaws(["--host", "127.0.0.1", APP], { env: { PORT: String(port) } });
+  try {
+    assert.equal(p.port(), port);
+    assert.equal((await rawOnce({ url: `http://127.0.0.1:${port}/` })).status, 200);
+  } finally {
+    await p.stop();
+  }
+});
+
+Deno.test("a unix socket file is only removed on shutdown if it is still ours", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unix-" });
+  const sock = `${dir}/s.sock`;
+  const a = await startApp(APP, { bind: [`unix:${sock}`] });
+  const b = await startApp(APP, { bind: [`unix:${sock}`] }); // takes the path over
+  try {
+    await a.close();
+    assert.ok(Deno.statSync(sock).isSocket, "the successor's socket survives");
+    assert.match(await unixGet(sock), /^HTTP\/1\.1 200 /);
+  } finally {
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("binds that cannot work are usage errors (exit 2)", async () => {
+  for (
+    const args of [
+      ["-w", "2", "-b", "unix:/tmp/lsbaws-never.sock", APP],
+      ["-b", "nonsense", APP],
+      ["--forwarded-allow-ips", "10.0.0.0/99", APP],
+    ]
+  ) {
+    const p = await startLsbaws(args, { waitListening: false });
+    const s = await p.status;
+    await p.stop();
+    assert.equal(s.code, 2, `${args.join(" ")}\n${p.err.join("\n")}`);
+  }
+});
