@@ -236,6 +236,23 @@ async function microtasks(n: number): Promise<void> {
 export async function sendResponse(ex: Exchange, resp: Response): Promise<void> {
   const res = ex.res;
   const headers = responseHeaders(resp);
+  // FAST PATH: a body given as a string or bytes is sent with Content-Length, without the
+  // ReadableStream machinery (`staticBodyOf` returns null for streams and anything unexpected).
+  const fixed = staticBodyOf(resp);
+  if (fixed !== null) {
+    try {
+      setHead(ex, resp, headers, fixed.length);
+    } catch (err) {
+      if (err instanceof AppContractError) ex.log("error", err.message);
+      throw err;
+    }
+    if (fixed.length > 0) {
+      const p = res.write(fixed);
+      if (p) await p;
+    }
+    await res.end();
+    return;
+  }
   const body = resp.body;
   if (body === null) {
     try {
@@ -287,6 +304,35 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
   } finally {
     res.signal.removeEventListener("abort", onAbort);
   }
+}
+
+const encoder = new TextEncoder();
+let responseSlot: symbol | null | undefined;
+
+/**
+ * The bytes of a Response whose body was given as a string, `Uint8Array` or `ArrayBuffer` and
+ * not touched yet, read from Deno's Response internals (Deno 2.9: the `Symbol(response)` slot's
+ * `body.streamOrStatic` is a plain `{body, consumed}` record for such bodies and a ReadableStream
+ * otherwise). Returns null whenever the shape is not exactly that, so the stream path runs.
+ */
+export function staticBodyOf(resp: Response): Uint8Array | null {
+  if (responseSlot === undefined) {
+    responseSlot = Object.getOwnPropertySymbols(resp).find((s) => s.description === "response") ??
+      null;
+  }
+  if (responseSlot === null || resp.bodyUsed) return null;
+  const inner = (resp as unknown as Record<symbol, unknown>)[responseSlot] as
+    | { body?: { streamOrStatic?: unknown; source?: unknown } | null }
+    | undefined;
+  const b = inner?.body;
+  if (!b || typeof b !== "object") return null;
+  const sos = b.streamOrStatic as { body?: unknown; consumed?: unknown } | undefined;
+  if (!sos || sos instanceof ReadableStream || sos.consumed !== false) return null;
+  const src = b.source;
+  if (typeof src === "string") return encoder.encode(src);
+  if (src instanceof Uint8Array) return src;
+  if (src instanceof ArrayBuffer) return new Uint8Array(src);
+  return null;
 }
 
 function setHead(

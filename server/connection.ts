@@ -25,6 +25,7 @@ import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
 import { ResponseHeaderError } from "./exchange.ts";
 import { encodeErrorResponse, ProtocolError } from "./http/errors.ts";
 import { analyzeHead, type HeadInfo } from "./http/framing.ts";
+import { COPY_LIMIT, OutputQueue, type QueueMark } from "./http/output_queue.ts";
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
 import { parseRequestHead, type RequestHead } from "./http/request_head.ts";
 import {
@@ -32,9 +33,8 @@ import {
   checkStatus,
   CONTINUE_RESPONSE,
   CRLF_BYTES,
-  encodeChunkHeader,
-  encodeResponseHead,
   LAST_CHUNK,
+  renderResponseHead,
   type ResponseFraming,
 } from "./http/response_head.ts";
 import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
@@ -107,8 +107,7 @@ export class Connection {
   readonly #rb: ReceiveBuffer;
   readonly remote: ConnAddr;
   readonly local: ConnAddr;
-  #out: Uint8Array[] = [];
-  #outSize = 0;
+  readonly #out = new OutputQueue();
   #pendingRead: Promise<number | null> | null = null;
   /** The peer closed its sending side (read returned EOF). */
   #eof = false;
@@ -337,7 +336,7 @@ export class Connection {
       } else {
         const r = ctx.handler(ex);
         if (r !== undefined) {
-          if (body.done) this.#watchPeer();
+          if (body.done && this.#rb.length === 0) this.#watchPeer();
           await r;
         }
         if (this.hijacked) return false;
@@ -452,29 +451,17 @@ export class Connection {
 
   /** Appends bytes to the outgoing batch. */
   #queue(bytes: Uint8Array): void {
-    this.#out.push(bytes);
-    this.#outSize += bytes.length;
+    this.#out.pushBytes(bytes);
   }
 
-  /** Number of queued outgoing pieces (used for rollback marks). */
-  get queued(): number {
-    return this.#out.length;
-  }
-
-  /** Drops queued pieces from index `mark` on (nothing of them reached the socket yet). */
-  truncateQueue(mark: number): void {
-    for (let i = mark; i < this.#out.length; i++) this.#outSize -= this.#out[i].length;
-    this.#out.length = mark;
-  }
-
-  /** Queues bytes for the responder. */
-  queue(bytes: Uint8Array): void {
-    this.#queue(bytes);
+  /** The outgoing queue (the responder encodes straight into it). */
+  get out(): OutputQueue {
+    return this.#out;
   }
 
   /** Whether more request bytes are already buffered (pipelining: keep batching). */
   get batching(): boolean {
-    return this.#rb.length > 0 && this.#outSize < HIGH_WATER;
+    return this.#rb.length > 0 && this.#out.size < HIGH_WATER;
   }
 
   #flushScheduled = false;
@@ -485,12 +472,12 @@ export class Connection {
    * requests are buffered, in which case the loop flushes once for the whole batch).
    */
   afterWrite(): Promise<void> | undefined {
-    if (this.#outSize >= HIGH_WATER) return this.#flush();
+    if (this.#out.size >= HIGH_WATER) return this.#flush();
     if (!this.#flushScheduled && this.#rb.length === 0) {
       this.#flushScheduled = true;
       queueMicrotask(() => {
         this.#flushScheduled = false;
-        if (this.#outSize > 0 && !this.#closed) this.#flush().catch(() => this.close());
+        if (this.#out.size > 0 && !this.#closed) this.#flush().catch(() => this.close());
       });
     }
     return undefined;
@@ -500,10 +487,7 @@ export class Connection {
 
   /** Sends every queued piece with one write; flushes never overlap (writes stay in order). */
   #flush(): Promise<void> {
-    if (this.#writing === null && this.#outSize === 0) {
-      this.#out.length = 0;
-      return Promise.resolve();
-    }
+    if (this.#writing === null && this.#out.size === 0) return Promise.resolve();
     const p: Promise<void> = this.#writing === null
       ? this.#flushNow()
       : this.#writing.then(() => this.#flushNow());
@@ -516,26 +500,11 @@ export class Connection {
   }
 
   async #flushNow(): Promise<void> {
-    if (this.#outSize === 0) {
-      this.#out.length = 0;
-      return;
-    }
-    const pieces = this.#out;
-    const size = this.#outSize;
-    this.#out = [];
-    this.#outSize = 0;
-    let bytes: Uint8Array;
-    if (pieces.length === 1) bytes = pieces[0];
-    else {
-      bytes = new Uint8Array(size);
-      let o = 0;
-      for (const p of pieces) {
-        bytes.set(p, o);
-        o += p.length;
-      }
-    }
+    if (this.#out.size === 0) return;
+    const pieces = this.#out.take();
     this.flushes++;
-    await this.#writeAll(bytes);
+    for (let i = 0; i < pieces.length; i++) await this.#writeAll(pieces[i]);
+    if (this.#out.size === 0) this.#out.release();
   }
 
   /** Number of flushes so far (a response whose head was flushed cannot be rolled back). */
@@ -624,7 +593,7 @@ class ConnResponder implements Responder {
   #framing: ResponseFraming = "none";
   #declared = -1;
   #sent = 0;
-  #mark = 0;
+  #mark: QueueMark | null = null;
   #flushMark = 0;
   ended = false;
   bytesOut = 0;
@@ -711,9 +680,9 @@ class ConnResponder implements Responder {
       this.#keepAlive = false;
     }
     const connection = !this.#keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
-    this.#mark = c.queued;
+    this.#mark = c.out.mark();
     this.#flushMark = c.flushes;
-    const bytes = encodeResponseHead({
+    const text = renderResponseHead({
       status: this.status,
       reason: this.#reason,
       headers,
@@ -722,8 +691,8 @@ class ConnResponder implements Responder {
       framing: this.#framing,
       connection,
     });
-    this.bytesOut += bytes.length;
-    c.queue(bytes);
+    this.bytesOut += text.length;
+    c.out.pushAscii(text);
     this.#headQueued = true;
     if (!this.#keepAlive) this.closeAfter = true;
   }
@@ -750,21 +719,24 @@ class ConnResponder implements Responder {
           chunk = chunk.subarray(0, room);
           if (chunk.length === 0) return undefined;
         }
-        c.queue(chunk);
+        c.out.pushBytes(chunk);
         break;
       }
       case "chunked":
-        c.queue(encodeChunkHeader(chunk.length));
-        c.queue(chunk);
-        c.queue(CRLF_BYTES);
+        c.out.pushChunkHeader(chunk.length);
+        c.out.pushBytes(chunk);
+        c.out.pushBytes(CRLF_BYTES);
         this.bytesOut += 2 + (chunk.length.toString(16).length + 2);
         break;
       case "close":
-        c.queue(chunk);
+        c.out.pushBytes(chunk);
         break;
     }
     this.#sent += chunk.length;
     this.bytesOut += chunk.length;
+    // A large chunk is queued by reference: make the caller wait until it is written, so it can
+    // never change under us.
+    if (chunk.length >= COPY_LIMIT) return c.flush();
     return c.afterWrite();
   }
 
@@ -773,7 +745,7 @@ class ConnResponder implements Responder {
     this.ended = true;
     if (!this.#headQueued) this.#queueHead();
     if (this.#framing === "chunked") {
-      this.#c.queue(LAST_CHUNK);
+      this.#c.out.pushBytes(LAST_CHUNK);
       this.bytesOut += LAST_CHUNK.length;
     } else if (this.#framing === "length" && this.#sent < this.#declared) {
       this.#c.ctx.logger.log(
@@ -791,7 +763,7 @@ class ConnResponder implements Responder {
   rollback(): boolean {
     if (!this.#headQueued) return true;
     if (this.#c.flushes !== this.#flushMark) return false;
-    this.#c.truncateQueue(this.#mark);
+    if (this.#mark !== null) this.#c.out.truncate(this.#mark);
     this.#headQueued = false;
     return true;
   }
@@ -845,7 +817,7 @@ class ConnExchange implements Exchange {
   get requestId(): string {
     if (this.#requestId === null) {
       const given = headerOf(this.head, "x-request-id");
-      this.#requestId = /^[A-Za-z0-9._:@+=\/-]{1,200}$/.test(given) ? given : crypto.randomUUID();
+      this.#requestId = given !== "" && REQUEST_ID_RE.test(given) ? given : nextRequestId();
     }
     return this.#requestId;
   }
@@ -874,6 +846,16 @@ class ConnExchange implements Exchange {
     this.res.status = 101;
     return this.#c.takeover(head);
   }
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
+/** Random per process, so ids from different workers and restarts do not collide. */
+const REQUEST_ID_PREFIX = crypto.randomUUID().slice(0, 8) + "-";
+let requestCounter = 0;
+
+/** A cheap unique request id: a random process prefix and a counter (`3f9a1c2e-1a`). */
+function nextRequestId(): string {
+  return REQUEST_ID_PREFIX + (++requestCounter).toString(36);
 }
 
 function headerOf(head: RequestHead, name: string): string {

@@ -185,6 +185,27 @@ function parseTransferEncoding(lines: string[]): BodyFraming {
 
 /** Splits and validates `uri-host [":" port]` (RFC 9110 §7.2). */
 function splitHost(value: string): [string, string] {
+  // Fast path: a reg-name or IPv4 address with an optional port, no brackets.
+  if (value.charCodeAt(0) !== 0x5b) {
+    const colon = value.indexOf(":");
+    const nameEnd = colon < 0 ? value.length : colon;
+    for (let i = 0; i < nameEnd; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 0x7f || HOST_CHAR[c] !== 1) throw new ProtocolError("INVALID_HOST");
+    }
+    if (colon < 0) return [value, ""];
+    if (colon === 0) throw new ProtocolError("INVALID_HOST");
+    const n = value.length - colon - 1;
+    if (n > 5) throw new ProtocolError("INVALID_HOST", "port");
+    let port = 0;
+    for (let i = colon + 1; i < value.length; i++) {
+      const d = value.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) throw new ProtocolError("INVALID_HOST");
+      port = port * 10 + d;
+    }
+    if (port > 65535) throw new ProtocolError("INVALID_HOST", "port");
+    return [value.slice(0, colon), value.slice(colon + 1)];
+  }
   const m = HOST_RE.exec(value);
   if (!m) throw new ProtocolError("INVALID_HOST");
   const name = m[1] !== undefined ? `[${m[1]}]` : m[2];

@@ -114,11 +114,15 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
     headers.push(parseFieldLine(buf, pos, eol));
     pos = eol + 2;
   }
-  return {
-    kind: "complete",
-    head: { ...line, headers },
-    consumed: end,
+  const head: RequestHead = {
+    method: line.method,
+    target: line.target,
+    targetForm: line.targetForm,
+    version: line.version,
+    minor: line.minor,
+    headers,
   };
+  return { kind: "complete", head, consumed: end };
 }
 
 /** Parses `name: value` between `start` and `end` (CRLF excluded). Exported for trailers. */

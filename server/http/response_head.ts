@@ -98,6 +98,11 @@ const textCache = new Map<number, string>();
 
 /** Encodes the status line and header block, ending with the empty line. */
 export function encodeResponseHead(p: ResponseHeadParts): Uint8Array {
+  return encodeLatin1(renderResponseHead(p));
+}
+
+/** Renders the status line and header block as a latin-1 string (see `encodeResponseHead`). */
+export function renderResponseHead(p: ResponseHeadParts): string {
   let reason = p.reason;
   if (reason === undefined || reason === "") {
     reason = textCache.get(p.status);
@@ -123,7 +128,7 @@ export function encodeResponseHead(p: ResponseHeadParts): Uint8Array {
   else if (p.connection === "keep-alive") s += "Connection: keep-alive\r\n";
   if (p.extra) s += p.extra;
   s += "\r\n";
-  return encodeLatin1(s);
+  return s;
 }
 
 const HEX = "0123456789abcdef";

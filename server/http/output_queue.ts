@@ -1,0 +1,189 @@
+/**
+ * The outgoing byte queue of one connection: responses are encoded straight into pooled
+ * segment buffers, so a batch of pipelined responses costs no per-response allocation and goes
+ * out as one write.
+ *
+ * Contract (sans-IO, synchronous):
+ * - `pushAscii(s)` encodes a string of code units 0-255 (latin-1) in place; `pushBytes(b)` copies
+ *   small chunks into the segment and keeps large ones (≥ `COPY_LIMIT`) as their own piece, so big
+ *   bodies are never copied; `pushChunkHeader(n)` writes a chunk-size line.
+ * - `take()` hands out everything queued, in order, as a list of views, and starts a fresh
+ *   segment. The views stay valid until the *next* `take()`: the caller writes them completely
+ *   before taking again (the connection serialises its writes).
+ * - Segment buffers come from a shared pool and go back to it when a queue is drained, so an idle
+ *   connection holds no output memory.
+ * - `mark()`/`truncate(mark)` drop what was queued after a mark, for replacing a response that
+ *   failed before any of it was taken.
+ */
+
+const SEGMENT_BYTES = 16 * 1024;
+/** Chunks at least this large are queued by reference instead of copied. */
+export const COPY_LIMIT = 8 * 1024;
+const POOL_MAX = 256;
+const pool: Uint8Array[] = [];
+const encoder = new TextEncoder();
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function getSegment(min: number): Uint8Array {
+  if (min <= SEGMENT_BYTES) {
+    const s = pool.pop();
+    if (s !== undefined) return s;
+    return new Uint8Array(SEGMENT_BYTES);
+  }
+  return new Uint8Array(Math.max(min, SEGMENT_BYTES * 2));
+}
+
+function putSegment(s: Uint8Array): void {
+  if (s.length === SEGMENT_BYTES && pool.length < POOL_MAX) pool.push(s);
+}
+
+/** A position in the queue, from `mark()`. */
+export interface QueueMark {
+  readonly pieces: number;
+  readonly len: number;
+  readonly start: number;
+}
+
+/** See the module comment. */
+export class OutputQueue {
+  #seg: Uint8Array | null = null;
+  /** Start of the not-yet-taken region in `#seg`. */
+  #start = 0;
+  #len = 0;
+  #pieces: Uint8Array[] = [];
+  #size = 0;
+  /** Segment handed out by the last take(), recycled on the next take(). */
+  #lentSeg: Uint8Array | null = null;
+
+  /** Bytes queued and not yet taken. */
+  get size(): number {
+    return this.#size;
+  }
+
+  #room(n: number): Uint8Array {
+    let seg = this.#seg;
+    if (seg === null) {
+      seg = this.#seg = getSegment(n);
+      this.#start = 0;
+      this.#len = 0;
+      return seg;
+    }
+    if (seg.length - this.#len >= n) return seg;
+    // Close the current segment region as a piece and continue in a new segment.
+    if (this.#len > this.#start) this.#pieces.push(seg.subarray(this.#start, this.#len));
+    const next = getSegment(n);
+    // The old segment is referenced by a piece; it is not recycled (it is garbage once written).
+    this.#seg = next;
+    this.#start = 0;
+    this.#len = 0;
+    return next;
+  }
+
+  /** Queues a latin-1 string (code units 0-255) as bytes. */
+  pushAscii(s: string): void {
+    const n = s.length;
+    const seg = this.#room(n);
+    if (!NON_ASCII.test(s)) {
+      encoder.encodeInto(s, seg.subarray(this.#len));
+    } else {
+      for (let i = 0, o = this.#len; i < n; i++, o++) {
+        const c = s.charCodeAt(i);
+        seg[o] = c < 256 ? c : 0x3f;
+      }
+    }
+    this.#len += n;
+    this.#size += n;
+  }
+
+  /** Queues bytes: copied when small, referenced when large (the caller must not reuse them). */
+  pushBytes(b: Uint8Array): void {
+    const n = b.length;
+    if (n === 0) return;
+    if (n >= COPY_LIMIT) {
+      const seg = this.#seg;
+      if (seg !== null && this.#len > this.#start) {
+        this.#pieces.push(seg.subarray(this.#start, this.#len));
+        this.#start = this.#len;
+      }
+      this.#pieces.push(b);
+      this.#size += n;
+      return;
+    }
+    const seg = this.#room(n);
+    seg.set(b, this.#len);
+    this.#len += n;
+    this.#size += n;
+  }
+
+  /** Queues the size line of a chunk of `n` (> 0) bytes: hex digits and CRLF. */
+  pushChunkHeader(n: number): void {
+    const seg = this.#room(16);
+    let digits = 0;
+    for (let v = n; v > 0; v = Math.floor(v / 16)) digits++;
+    let o = this.#len + digits;
+    for (let v = n; v > 0; v = Math.floor(v / 16)) {
+      const d = v % 16;
+      seg[--o] = d < 10 ? 0x30 + d : 0x57 + d;
+    }
+    seg[this.#len + digits] = 0x0d;
+    seg[this.#len + digits + 1] = 0x0a;
+    this.#len += digits + 2;
+    this.#size += digits + 2;
+  }
+
+  /** The current end of the queue. */
+  mark(): QueueMark {
+    return { pieces: this.#pieces.length, len: this.#len, start: this.#start };
+  }
+
+  /** Drops everything queued after `m` (only valid if nothing was taken since). */
+  truncate(m: QueueMark): void {
+    let dropped = 0;
+    for (let i = m.pieces; i < this.#pieces.length; i++) dropped += this.#pieces[i].length;
+    if (this.#pieces.length > m.pieces) {
+      // A new segment may have been started after the mark; restart from an empty one.
+      this.#pieces.length = m.pieces;
+      dropped += this.#len - this.#start;
+      this.#start = this.#len;
+      this.#size -= dropped;
+      return;
+    }
+    dropped += this.#len - m.len;
+    this.#len = m.len;
+    this.#start = m.start;
+    this.#size -= dropped;
+  }
+
+  /** Hands out everything queued, in order (see the module comment). */
+  take(): Uint8Array[] {
+    if (this.#lentSeg !== null) {
+      putSegment(this.#lentSeg);
+      this.#lentSeg = null;
+    }
+    const out = this.#pieces;
+    const seg = this.#seg;
+    if (seg !== null && this.#len > this.#start) out.push(seg.subarray(this.#start, this.#len));
+    this.#pieces = [];
+    this.#size = 0;
+    this.#lentSeg = seg;
+    this.#seg = null;
+    this.#start = 0;
+    this.#len = 0;
+    return out;
+  }
+
+  /** Returns pooled memory once the last taken views have been written and nothing is queued. */
+  release(): void {
+    if (this.#lentSeg !== null) {
+      putSegment(this.#lentSeg);
+      this.#lentSeg = null;
+    }
+    if (this.#size === 0 && this.#seg !== null && this.#pieces.length === 0) {
+      putSegment(this.#seg);
+      this.#seg = null;
+      this.#start = 0;
+      this.#len = 0;
+    }
+  }
+}
