@@ -11,6 +11,7 @@
  */
 import { AppContractError } from "./errors.ts";
 import type { StartResponse, Write } from "./types.ts";
+import { HOP_BY_HOP } from "../server/http/response_head.ts";
 
 /** What the runner needs to know about the response so far. */
 export interface ResponseState {
@@ -42,18 +43,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const STATUS_RE = /^([1-9]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
-/** SR-6: hop-by-hop fields (RFC 9110 §7.6.1 plus wsgiref's list). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-]);
 const MAX_CACHED = 256;
 const GOOD_NAMES = new Set<string>();
 const GOOD_STATUSES = new Map<string, readonly [number, string]>();

@@ -32,6 +32,7 @@ import type {
   StartResponse,
   Write,
 } from "./types.ts";
+import { HOP_BY_HOP } from "../server/http/response_head.ts";
 
 /** Options for `validateApp`. */
 export interface ValidateOptions {
@@ -45,17 +46,6 @@ const STATUS_RE = /^([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
 const LF = 0x0a;
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 /** Wraps `app` in the contract validator (see the module comment). */
 export function validateApp(app: App, options: ValidateOptions = {}): App {

@@ -40,6 +40,9 @@ import {
 import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
 import type { Logger } from "./log.ts";
 import { RequestBody } from "./request_body.ts";
+import { isPeerGone } from "./io_errors.ts";
+
+export { isPeerGone };
 
 /** Shared, mutable server state the connection reads and updates. */
 export interface ServerState {
@@ -882,19 +885,6 @@ function toAddr(a: Deno.Addr): ConnAddr {
 function statusOf(err: unknown): number {
   const s = (err as { status?: unknown } | null)?.status;
   return typeof s === "number" && s >= 400 && s <= 599 ? s : 500;
-}
-
-/** Whether `err` means the peer went away (quiet close, debug log). */
-export function isPeerGone(err: unknown): boolean {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  if (cause !== undefined && cause !== err && isPeerGone(cause)) return true;
-  return err instanceof Deno.errors.ConnectionReset ||
-    err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.UnexpectedEof ||
-    err instanceof Deno.errors.BadResource ||
-    err instanceof Deno.errors.Interrupted ||
-    err instanceof Deno.errors.NotConnected ||
-    err instanceof Deno.errors.ConnectionAborted;
 }
 
 function describe(err: unknown): string {

@@ -44,6 +44,7 @@ import {
   parseFrame,
   WebSocketProtocolError,
 } from "./http/websocket_frame.ts";
+import { isPeerGone } from "./io_errors.ts";
 
 /** Default largest message accepted (bytes), as uvicorn and the `websockets` library use. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -98,16 +99,6 @@ interface Ending {
   reason: string;
   error?: unknown;
   linger: boolean;
-}
-
-function isPeerGone(err: unknown): boolean {
-  return err instanceof Deno.errors.ConnectionReset ||
-    err instanceof Deno.errors.BrokenPipe ||
-    err instanceof Deno.errors.UnexpectedEof ||
-    err instanceof Deno.errors.BadResource ||
-    err instanceof Deno.errors.Interrupted ||
-    err instanceof Deno.errors.NotConnected ||
-    err instanceof Deno.errors.ConnectionAborted;
 }
 
 function describe(err: unknown): string {
