@@ -210,7 +210,7 @@ export class Connection {
           return;
         }
         const keep = await this.#serve(result.head, info);
-        if (!keep || this.#mustClose || ctx.state.shuttingDown) {
+        if (!keep || this.#mustClose) {
           await this.#flush();
           return;
         }
@@ -223,7 +223,7 @@ export class Connection {
           this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
         }
       } else {
-        if (ctx.state.shuttingDown || this.#mustClose) return;
+        if (this.#mustClose) return;
         this.#setIdle();
       }
       const n = await this.#read();
@@ -339,7 +339,9 @@ export class Connection {
       } else {
         const r = ctx.handler(ex);
         if (r !== undefined) {
-          if (body.done && this.#rb.length === 0) this.#watchPeer();
+          // Not for upgrade requests: a pending read would swallow the first bytes of the new
+          // protocol after a takeover.
+          if (body.done && this.#rb.length === 0 && info.upgrade === "") this.#watchPeer();
           await r;
         }
         if (this.hijacked) return false;

@@ -35,6 +35,7 @@ import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
+import { closeAll, liveWebSockets } from "./websocket.ts";
 
 /** Options for `serve`. */
 export interface ServeOptions {
@@ -205,8 +206,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   let accepting = listeners.length;
   let stopped = false;
 
+  let websocketsClosing = false;
   const maybeFinished = () => {
-    if (stopped && accepting === 0 && conns.size === 0) {
+    if (stopped && accepting === 0 && conns.size === 0 && !websocketsClosing) {
       clearInterval(sweeper);
       clearTimeout(graceTimer);
       logger.flush();
@@ -298,6 +300,20 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   /** Closes the listeners and arms the grace timer (`graceMs` 0: close every connection now). */
   function stopAccepting(graceMs: number): void {
     closeListeners();
+    // WebSockets left the engine at their upgrade; tell them we are going away (1001).
+    if (liveWebSockets() > 0 && !websocketsClosing) {
+      websocketsClosing = true;
+      const closing = closeAll(1001, "server shutting down");
+      const cut = setTimeout(() => {
+        websocketsClosing = false;
+        maybeFinished();
+      }, Math.max(graceMs, 1000));
+      closing.finally(() => {
+        clearTimeout(cut);
+        websocketsClosing = false;
+        maybeFinished();
+      });
+    }
     if (graceMs === 0) {
       for (const c of conns) c.close();
     } else if (conns.size > 0) {

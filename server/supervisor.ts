@@ -59,8 +59,6 @@ import {
 import type { Logger, LogSink } from "./log.ts";
 import { formatAddr, parseBind } from "./serve.ts";
 
-export { WORKER_ENV };
-
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
 export const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
 
@@ -165,6 +163,12 @@ interface WorkerProc {
   quiesced: boolean;
   /** When its batch gets SIGTERM even without its `closed` answer. */
   quiesceUntil: number;
+}
+
+/** Order for scaling down: workers still booting first, then by age (oldest first). */
+function bootingFirstThenOldest(a: WorkerProc, b: WorkerProc): number {
+  if (a.ready !== b.ready) return a.ready ? 1 : -1;
+  return a.id - b.id;
 }
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
@@ -363,20 +367,20 @@ class Arbiter {
       return;
     }
     for (let n = current.length; n < this.#numWorkers && now >= this.#spawnNotBefore; n++) {
+      if (this.#halt !== null) return;
       this.#spawn();
     }
     if (current.length > this.#numWorkers) {
       // TTOU: stop booting workers first, then the oldest.
-      const order = [...current].sort((
-        a,
-        b,
-      ) => (a.ready === b.ready ? a.id - b.id : a.ready ? 1 : -1));
+      const order = [...current].sort(bootingFirstThenOldest);
       for (const w of order.slice(0, current.length - this.#numWorkers)) this.#retire(w);
     }
     for (const w of stale) if (!w.ready) this.#retire(w);
     // The stale generation goes as one batch once the current one is complete and ready.
     const currentReady = current.filter((w) => w.ready && !w.retiring).length;
-    if (currentReady >= this.#numWorkers) { for (const w of stale) this.#retire(w); }
+    if (currentReady >= this.#numWorkers) {
+      for (const w of stale) this.#retire(w);
+    }
   }
 
   // --- workers -------------------------------------------------------------------------------

@@ -196,6 +196,18 @@ Deno.test("graceful shutdown hook: closeAll() closes every socket with 1001", as
   });
 });
 
+Deno.test("server shutdown closes open WebSockets with 1001 before finishing", async () => {
+  const srv = await startApp("apps/websocket.ts", {});
+  const ws = await open(srv);
+  const box = inbox(ws);
+  await until(() => liveWebSockets() === 1, 2000);
+  await srv.server.shutdown(5000, 0);
+  const ev = await box.closed;
+  assert.equal(ev.code, 1001);
+  assert.equal(liveWebSockets(), 0);
+  await srv.close();
+});
+
 // --- raw TCP client --------------------------------------------------------------------------
 
 Deno.test("raw handshake: 101 head, RFC 6455 accept key, no Content-Length", async () => {
