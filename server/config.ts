@@ -366,7 +366,8 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
       type: "int",
       min: 1,
       max: 1024,
-      doc: "Worker processes sharing the port (1 serves in this process).",
+      doc:
+        "Worker processes sharing the port (1 serves in this process unless --max-requests is set).",
       group: "workers",
     },
     {

@@ -92,13 +92,29 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
+/** POSIX PIPE_BUF: writes up to this size to a pipe are atomic (workers share stdout). */
+const ATOMIC_WRITE_BYTES = 4096;
+
 function fdSink(file: { writeSync(p: Uint8Array): number }): LogSink {
   return {
     write(text: string) {
-      let bytes = encoder.encode(text);
-      while (bytes.length > 0) {
-        const n = file.writeSync(bytes);
-        bytes = bytes.subarray(n);
+      const bytes = encoder.encode(text);
+      // Write whole lines in pieces of at most PIPE_BUF bytes, so lines from several worker
+      // processes sharing one pipe never interleave mid-line.
+      let off = 0;
+      while (off < bytes.length) {
+        let end = Math.min(bytes.length, off + ATOMIC_WRITE_BYTES);
+        if (end < bytes.length) {
+          const nl = bytes.subarray(off, end).lastIndexOf(0x0a);
+          if (nl >= 0) end = off + nl + 1;
+          else {
+            const next = bytes.indexOf(0x0a, end);
+            end = next < 0 ? bytes.length : next + 1;
+          }
+        }
+        let piece = bytes.subarray(off, end);
+        while (piece.length > 0) piece = piece.subarray(file.writeSync(piece));
+        off = end;
       }
     },
   };
