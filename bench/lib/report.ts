@@ -77,6 +77,8 @@ export interface BenchSettings {
   idleKeepAliveMs: number;
   /** Longest wait for a quiet machine before each timed run, seconds (0: no wait). */
   quietWaitS: number;
+  /** Extra attempts for a timed run that shared the machine with other processes. */
+  maxRetries: number;
   /** Core the servers run on (null: not pinned). */
   serverCpu: number | null;
   /** Core wrk, the clients and the harness run on (null: not pinned). */
@@ -95,6 +97,8 @@ export interface ThroughputRun {
   server: ServerId;
   /** keepalive, pipeline or close. */
   scenario: ScenarioId;
+  /** Attempts made (more than 1 when other processes disturbed a run). */
+  attempts: number;
   /** Parsed wrk output. */
   wrk: WrkResult;
   /** Server CPU use during the run, percent of one core. */
@@ -131,6 +135,14 @@ export interface UploadRun {
   samples: number;
   /** Whether VmHWM could be reset and used. */
   hwmUsed: boolean;
+  /** Attempts made (more than 1 when other processes disturbed a run). */
+  attempts: number;
+  /** Server CPU use during the upload, percent of one core. */
+  serverCpuPct: number;
+  /** Upload client CPU use, percent of one core. */
+  clientCpuPct: number;
+  /** CPU used by processes outside the benchmark, percent of one core. */
+  otherCpuPct: number;
   /** What went wrong, when `ok` is false. */
   error?: string;
 }
@@ -280,9 +292,9 @@ export function medianOf(r: BenchResults, server: ServerId, m: MetricDef): numbe
   return median(roundValues(r, server, m));
 }
 
-/** Whether a wrk run produced trustworthy numbers. */
+/** Whether a wrk run produced trustworthy numbers (unknown latencies are NaN and skipped). */
 export function validThroughput(t: ThroughputRun): boolean {
-  return t.wrk.requests > 0 && t.wrk.errors.status === 0 && Number.isFinite(t.wrk.latencyMs.p99);
+  return t.wrk.requests > 0 && t.wrk.errors.status === 0;
 }
 
 /** Whether an idle run kept (almost) every connection open while memory was measured. */
@@ -428,7 +440,8 @@ export function formatBytes(n: number): string {
 
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+  const pad = (cells: string[]) => [...cells, ...head.slice(cells.length).map(() => "–")];
+  return [line(head), line(head.map(() => "---")), ...rows.map((r) => line(pad(r)))].join("\n");
 }
 
 /** The main table: median per server, with the ratio to Deno.serve. */
@@ -482,7 +495,7 @@ export function rawTables(r: BenchResults): string {
             x.server === srv && x.scenario === s && x.round === round
           );
           if (!t) {
-            rows.push([SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–", "–", "–"]);
+            rows.push([SERVER_LABELS[srv], String(round)]);
             continue;
           }
           const e = t.wrk.errors;
@@ -501,7 +514,10 @@ export function rawTables(r: BenchResults): string {
             fmt(t.wrk.latencyMs.p99, 2),
             `${fmt(t.wrk.wrkReportedMs.p50, 2)} / ${fmt(t.wrk.wrkReportedMs.p99, 2)}`,
             errs,
-            `${fmt(t.serverCpuPct, 0)} / ${fmt(t.wrkCpuPct, 0)} / ${fmt(t.otherCpuPct, 0)}`,
+            `${fmt(t.serverCpuPct, 0)} / ${fmt(t.wrkCpuPct, 0)} / ${
+              fmt(Math.max(0, t.otherCpuPct), 0)
+            }`,
+            String(t.attempts),
             fmt(t.serverRssAfter / (1 << 20), 1),
           ]);
         } else if (s === "idle") {
@@ -517,7 +533,7 @@ export function rawTables(r: BenchResults): string {
                 fmt(t.idleRss / (1 << 20), 1),
                 fmt(t.openMs / 1000, 1),
               ]
-              : [SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–"],
+              : [SERVER_LABELS[srv], String(round)],
           );
         } else {
           const t = r.upload.find((x) => x.server === srv && x.scenario === s && x.round === round);
@@ -531,8 +547,12 @@ export function rawTables(r: BenchResults): string {
                 fmt(t.baselineRss / (1 << 20), 1),
                 fmt(t.peakRss / (1 << 20), 1),
                 String(t.samples),
+                `${fmt(t.serverCpuPct, 0)} / ${fmt(t.clientCpuPct, 0)} / ${
+                  fmt(Math.max(0, t.otherCpuPct), 0)
+                }`,
+                String(t.attempts),
               ]
-              : [SERVER_LABELS[srv], String(round), "–", "–", "–", "–", "–"],
+              : [SERVER_LABELS[srv], String(round)],
           );
         }
       }
@@ -547,6 +567,7 @@ export function rawTables(r: BenchResults): string {
         "wrk-printed p50 / p99 ms",
         "socket errors",
         "CPU % server / wrk / other",
+        "attempts",
         "server RSS MiB",
       ]
       : s === "idle"
@@ -567,6 +588,8 @@ export function rawTables(r: BenchResults): string {
         "RSS before MiB",
         "RSS peak MiB",
         "RSS samples",
+        "CPU % server / client / other",
+        "attempts",
       ];
     parts.push(table(head, rows));
   }

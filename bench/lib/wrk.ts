@@ -59,7 +59,11 @@ export interface WrkResult {
   errors: WrkErrors;
   /** Observed latency (wrk's histogram with its correction undone), or wrk's own when unavailable. */
   latencyMs: LatencyMs;
-  /** Where `latencyMs` comes from. */
+  /**
+   * Where `latencyMs` comes from: "measured" (wrk's histogram with its correction undone and
+   * checked to hold one sample per response, or per batch when pipelining), or wrk's own
+   * corrected numbers when the histogram was unavailable (NaN when pipelining).
+   */
   latencySource: "measured" | "wrk-corrected";
   /** wrk's own printed percentiles (after its coordinated-omission correction). */
   wrkReportedMs: { p50: number; p90: number; p99: number };
@@ -154,8 +158,11 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
   return parseWrkOutput(stdout, opts.connections, opts.scriptArgs?.[0]);
 }
 
-/** Parses the output of a wrk run that used one of the `bench/wrk/` scripts. */
-export function parseWrkOutput(stdout: string, connections: number, _depth?: string): WrkResult {
+/**
+ * Parses the output of a wrk run that used one of the `bench/wrk/` scripts. `depth` is the
+ * pipelining depth given to `pipeline.lua` (wrk records one latency sample per batch).
+ */
+export function parseWrkOutput(stdout: string, connections: number, depth?: string): WrkResult {
   const jsonLine = stdout.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!jsonLine) throw new Error(`wrk printed no BENCH_JSON line:\n${stdout.slice(-2000)}`);
   const j = JSON.parse(jsonLine.slice("BENCH_JSON ".length));
@@ -170,12 +177,25 @@ export function parseWrkOutput(stdout: string, connections: number, _depth?: str
   let latencyMs: LatencyMs;
   let latencySource: WrkResult["latencySource"] = "measured";
   const hist = histLine ? parseHistogram(histLine.slice("BENCH_HIST ".length)) : null;
+  const perSample = depth ? Number(depth) : 1;
+  const wantSamples = (j.requests - (depth ? 0 : j.errors.timeout)) / perSample;
+  let measured: LatencyMs | null = null;
   if (hist && j.requests > 0) {
     const expected = wrkCorrectionInterval(j.duration_us, j.requests, connections);
-    latencyMs = histogramStats(uncorrectHistogram(hist, expected));
+    measured = histogramStats(uncorrectHistogram(hist, expected));
+    // Self-check: the inverted histogram must hold exactly one sample per recorded response
+    // (per batch when pipelining); otherwise fall back to wrk's own numbers.
+    if (Math.abs(measured.samples - wantSamples) > Math.max(connections, wantSamples * 0.01)) {
+      measured = null;
+    }
+  }
+  if (measured) {
+    latencyMs = measured;
   } else {
+    // wrk's corrected numbers are usable without pipelining; with it they are meaningless
+    // (often 0), so the latency is reported as unknown rather than wrong.
     latencySource = "wrk-corrected";
-    latencyMs = {
+    latencyMs = depth ? { p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN, samples: 0 } : {
       ...wrkReportedMs,
       max: j.latency_us.max / 1000,
       mean: j.latency_us.mean / 1000,

@@ -115,6 +115,26 @@ Deno.test("a unix socket file is only removed on shutdown if it is still ours", 
   }
 });
 
+Deno.test("-w 1 --max-requests on a unix socket: each replacement takes the path over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unixw-" });
+  const sock = `${dir}/app.sock`;
+  const p = await startLsbaws(["-w", "1", "--max-requests", "5", "-b", `unix:${sock}`, APP]);
+  try {
+    const pids = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const text = await unixGet(sock);
+      assert.match(text, /^HTTP\/1\.1 200 /, `request ${i}`);
+      pids.add(text.slice(text.indexOf("\r\n\r\n") + 4));
+      await new Promise((r) => setTimeout(r, 25)); // let replacements boot
+    }
+    assert.ok(pids.size >= 2, `recycled (${pids.size} pids)`);
+    assert.ok(Deno.statSync(sock).isSocket, "the path survives every handover");
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("binds that cannot work are usage errors (exit 2)", async () => {
   for (
     const args of [

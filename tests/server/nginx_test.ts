@@ -1,0 +1,194 @@
+/**
+ * lsbaws behind nginx (the Debian package, started by the test on loopback with a generated
+ * config): two lsbaws instances in one keep-alive upstream. Checks proxied requests, the client
+ * address through X-Forwarded-For (spoofing ignored), keep-alive upstream connections, and that
+ * killing one instance under a bounded load loses no idempotent request (nginx retries on the
+ * other instance).
+ */
+import assert from "node:assert/strict";
+import { runLoad } from "../_support/load.ts";
+import { delay, freePort, type Proc, startLsbaws } from "../_support/proc.ts";
+
+const APP = "tests/fixtures/apps/ops.ts:app";
+
+function findTool(names: string[]): string | null {
+  for (const name of names) {
+    try {
+      new Deno.Command(name, { args: ["-v"], stdout: "null", stderr: "null" }).outputSync();
+      return name;
+    } catch {
+      // try the next
+    }
+  }
+  return null;
+}
+
+const NGINX = findTool(["nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]);
+const CURL = findTool(["curl"]);
+if (!NGINX) {
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      "nginx_test: skipped: nginx is not installed (apt-get install -y nginx; .ci/run does this)\n",
+    ),
+  );
+}
+
+function nginxConf(dir: string, listen: number, upstreams: number[]): string {
+  const asRoot = Deno.uid() === 0 ? "user root root;\n" : "";
+  return `${asRoot}worker_processes 1;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream lsbaws {
+${upstreams.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_pass http://lsbaws;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_next_upstream error timeout;
+    }
+  }
+}
+`;
+}
+
+/** Server-side TCP sockets (not listening) whose local port is one of `ports`, from /proc. */
+function serverSockets(ports: number[]): number {
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] === "0A") continue; // 0A = LISTEN
+      if (ports.includes(parseInt(f[1].split(":").pop()!, 16))) n++;
+    }
+  }
+  return n;
+}
+
+async function curlFrom(source: string, url: string, headers: string[] = []): Promise<string> {
+  const args = [
+    "-sS",
+    "--max-time",
+    "10",
+    "--interface",
+    source,
+    ...headers.flatMap((h) => ["-H", h]),
+    url,
+  ];
+  const out = await new Deno.Command(CURL!, { args, stdout: "piped", stderr: "piped" }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test({
+  name: "nginx in front of two lsbaws instances: proxying, client address, keep-alive, failover",
+  ignore: !NGINX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-nginx-" });
+    const instances: Proc[] = [];
+    let nginx: Deno.ChildProcess | null = null;
+    const nginxErr: string[] = [];
+    try {
+      instances.push(await startLsbaws(["-p", "0", APP]), await startLsbaws(["-p", "0", APP]));
+      const [a, b] = instances;
+      const ports = instances.map((i) => i.port());
+      const listen = freePort();
+      await Deno.writeTextFile(`${dir}/nginx.conf`, nginxConf(dir, listen, ports));
+      nginx = new Deno.Command(NGINX!, {
+        args: [
+          "-e",
+          "stderr",
+          "-p",
+          dir,
+          "-c",
+          `${dir}/nginx.conf`,
+          "-g",
+          `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      (async () => {
+        for await (const c of nginx!.stderr.pipeThrough(new TextDecoderStream())) nginxErr.push(c);
+      })();
+      const base = `http://127.0.0.1:${listen}`;
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        up = await Deno.connect({ hostname: "127.0.0.1", port: listen }).then(
+          (c) => (c.close(), true),
+          () => false,
+        );
+        if (!up) await delay(50);
+      }
+      assert.ok(up, `nginx did not start:\n${nginxErr.join("")}`);
+
+      // 1. Proxied requests reach both instances.
+      const spread = await runLoad({ url: `${base}/`, total: 200, concurrency: 8 }).done;
+      assert.equal(spread.statuses.get(200), 200, spread.errors.join("; "));
+      const pids = new Set([...spread.bodies.keys()].map((body) => Number(body.split(" ")[1])));
+      assert.deepEqual(pids, new Set([a.pid, b.pid]), "both instances served");
+
+      // 2. Keep-alive upstreams: far fewer upstream connections than requests.
+      const sockets = serverSockets(ports);
+      assert.ok(sockets >= 1 && sockets <= 40, `${sockets} upstream sockets for 200 requests`);
+
+      // 3. The client address comes through X-Forwarded-For; a spoofed hop is ignored.
+      if (CURL) {
+        const env = JSON.parse(
+          await curlFrom("127.0.0.2", `${base}/env`, ["Host: shop.example:8080"]),
+        );
+        assert.equal(env.REMOTE_ADDR, "127.0.0.2");
+        assert.equal(env.SERVER_NAME, "shop.example");
+        assert.equal(env.SERVER_PORT, "8080");
+        assert.equal(env["lsbaws.url_scheme"], "http");
+        const spoof = JSON.parse(
+          await curlFrom("127.0.0.2", `${base}/env`, ["X-Forwarded-For: 6.6.6.6"]),
+        );
+        assert.equal(
+          spoof.REMOTE_ADDR,
+          "127.0.0.2",
+          "client-supplied X-Forwarded-For is not trusted",
+        );
+      }
+
+      // 4. Killing one instance under load loses no idempotent request.
+      const load = runLoad({ url: `${base}/slow?ms=2`, total: 600, concurrency: 8 });
+      await load.progress(150);
+      a.signal("SIGKILL");
+      const r = await load.done;
+      assert.equal(r.failed + r.refused, 0, r.errors.join("; "));
+      assert.deepEqual([...r.statuses], [[200, 600]]);
+      assert.equal((await a.status).signal, "SIGKILL");
+    } finally {
+      if (nginx) {
+        try {
+          nginx.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        await nginx.status;
+      }
+      for (const i of instances) await i.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
