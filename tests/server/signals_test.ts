@@ -140,7 +140,7 @@ Deno.test({
     "HUP under fetch-pool and connection-per-request loads: zero failures with tcp_migrate_req=1",
   // These clients open connections at any moment; one that arrives while a retiring worker's
   // SO_REUSEPORT listener closes is reset by the kernel unless it migrates queued requests to
-  // the remaining listeners (net.ipv4.tcp_migrate_req=1, Linux 5.14+; see docs/production.md).
+  // the remaining listeners (net.ipv4.tcp_migrate_req=1, Linux 5.14+; see the README, "Running in production").
   ignore: migrateReq !== "1",
   async fn() {
     for (const mode of ["fetch", "close"] as const) {
