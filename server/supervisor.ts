@@ -236,7 +236,7 @@ class Arbiter {
       this.#log.log(
         "info",
         "net.ipv4.tcp_migrate_req=0: a connection that arrives just as a retiring worker closes " +
-          "its listener is reset by the kernel; set it to 1 for lossless restarts (README, "Running in production")",
+          "its listener is reset by the kernel; set it to 1 for lossless restarts (see the README's production section)",
       );
     }
     try {
