@@ -175,8 +175,8 @@ export class Connection {
       this.close();
     } else if (this.phase === "head") {
       this.deadline = 0;
-      const bytes = encodeErrorResponse(408, this.#ctx.clock.date(), this.#ctx.config.serverHeader);
-      this.#writeAll(bytes).catch(() => {}).finally(() => this.close());
+      this.#queue(encodeErrorResponse(408, this.#ctx.clock.date(), this.#ctx.config.serverHeader));
+      this.#flush().catch(() => {}).finally(() => this.close());
     }
   }
 
@@ -215,7 +215,12 @@ export class Connection {
           return;
         }
       }
-      await this.#flush();
+      // Start reading the next request while this batch is being written (one event-loop turn
+      // less per keep-alive request). Wait for the write only when an earlier batch is still in
+      // flight, so a client that does not read its responses cannot make us queue without bound.
+      const sent = this.#flush();
+      if (this.#writesPending > 1) await sent;
+      else sent.catch(() => this.close());
       if (this.#closed) return;
       if (this.#rb.length > 0) {
         if (this.phase !== "head") {
@@ -489,15 +494,19 @@ export class Connection {
   }
 
   #writing: Promise<void> | null = null;
+  /** Flushes started or chained and not finished yet. */
+  #writesPending = 0;
 
   /** Sends every queued piece with one write; flushes never overlap (writes stay in order). */
   #flush(): Promise<void> {
     if (this.#writing === null && this.#out.size === 0) return Promise.resolve();
+    this.#writesPending++;
     const p: Promise<void> = this.#writing === null
       ? this.#flushNow()
       : this.#writing.then(() => this.#flushNow());
     this.#writing = p;
     const clear = () => {
+      this.#writesPending--;
       if (this.#writing === p) this.#writing = null;
     };
     p.then(clear, clear);
