@@ -15,7 +15,8 @@
  *    connections with one request each and holds them; RSS growth / live connections.
  * 5. Medians over rounds, ratios to `Deno.serve`, PASS/MISS per target; prints the tables and
  *    writes `bench/results/latest.json` and, for a complete full run, `bench/RESULTS.md` and the
- *    README table (between `<!-- bench:table:start -->` and `<!-- bench:table:end -->`).
+ *    README table (between `<!-- bench:table:start -->` and `<!-- bench:table:end -->`, which
+ *    replace a bare `<!-- BENCH -->` placeholder the first time).
  *
  * Usage: `deno task bench [options]`, `deno task bench:smoke`, `deno task bench --help`.
  * Exit code 0 when every check passed and every scenario produced numbers (targets may still be
@@ -48,6 +49,7 @@ import {
   BASELINE,
   type BenchResults,
   type BenchSettings,
+  CONTAMINATED_PCT,
   fmt,
   fmtRatio,
   formatBytes,
@@ -640,8 +642,10 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
  * `QUIET_PCT` of a core, so that timed runs do not share the machine with, say, a test suite.
  */
 async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise<void> {
-  if (settings.quietWaitS <= 0 || quietGaveUp >= QUIET_GIVE_UP) return;
-  const deadline = performance.now() + settings.quietWaitS * 1000;
+  if (settings.quietWaitS <= 0) return;
+  // After repeated fruitless waits, only look once (so that a quiet spell re-arms the wait).
+  const deadline = performance.now() +
+    (quietGaveUp >= QUIET_GIVE_UP ? 0 : settings.quietWaitS * 1000);
   let warned = false;
   for (;;) {
     const a = cpuSnapshot();
@@ -656,10 +660,12 @@ async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise
     }
     if (performance.now() > deadline) {
       quietGaveUp++;
-      log(
-        `  (machine still busy: ${fmt(other, 0)}% of a core used by other processes; going on` +
-          (quietGaveUp >= QUIET_GIVE_UP ? "; not waiting any more in this run)" : ")"),
-      );
+      if (quietGaveUp <= QUIET_GIVE_UP) {
+        log(
+          `  (machine still busy: ${fmt(other, 0)}% of a core used by other processes; going on` +
+            (quietGaveUp === QUIET_GIVE_UP ? "; not waiting again until it quietens)" : ")"),
+        );
+      }
       return;
     }
     if (!warned) {
@@ -693,8 +699,6 @@ function shouldRetry(otherPct: number, attempt: number, settings: BenchSettings)
   return true;
 }
 
-/** Foreign CPU (percent of one core) above which a timed run is measured again. */
-export const CONTAMINATED_PCT = 25;
 const RETRY_GIVE_UP = 4;
 let busyStreak = 0;
 
@@ -897,8 +901,10 @@ export function resultsMarkdown(r: BenchResults): string {
       `they used > ${CONTAMINATED_PCT}% is measured again (up to ${s.maxRetries} more times; ` +
       `the attempt with the least foreign CPU is kept, whatever its result). ` +
       `${retried.length} of ${timed.length} timed runs were repeated; ` +
-      `${busy.length} still shared the machine (column "other" in the raw tables) and are ` +
-      `less reliable.`,
+      `${busy.length} still shared the machine (column "other" in the raw tables). ` +
+      `Medians leave such rounds out when the same server and scenario has an undisturbed ` +
+      `round: a cell marked [n=k] is the median of its k undisturbed rounds, one marked [busy] ` +
+      `had none and uses every round.`,
   );
   const wrkBound = r.throughput.filter((t) => t.wrkCpuPct >= 90);
   notes.push(
@@ -995,6 +1001,8 @@ const GEN_START = "<!-- bench:generated:start -->";
 const GEN_END = "<!-- bench:generated:end -->";
 const README_START = "<!-- bench:table:start -->";
 const README_END = "<!-- bench:table:end -->";
+/** A bare placeholder the README may hold instead of the start/end pair (replaced by them). */
+const README_PLACEHOLDER = "<!-- BENCH -->";
 
 const RESULTS_TEMPLATE = `# Benchmark results
 
@@ -1032,18 +1040,32 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
   const fmtFiles = [path];
   const readme = `${ROOT}/README.md`;
   const readmeText = await Deno.readTextFile(readme).catch(() => null);
-  const table = `${summaryTable(r)}\n\n${targetsTable(r)}\n\n` +
-    `Medians of ${r.settings.rounds} rounds, ${r.machine.cpus}, ${r.machine.date.slice(0, 10)}; ` +
-    `details in [bench/RESULTS.md](bench/RESULTS.md).`;
-  const updated = readmeText === null
+  const table = "`deno task bench` (about 15 minutes; lsbaws, `Deno.serve` and `node:http` " +
+    "serving the same apps, server and wrk pinned to separate cores) writes this table and " +
+    "[bench/RESULTS.md](bench/RESULTS.md) (method, raw numbers per round, optimisation log); " +
+    "`deno task bench:smoke` checks the harness in seconds.\n\n" +
+    `${summaryTable(r)}\n\n${targetsTable(r)}\n\n` +
+    `Medians of ${r.settings.rounds} rounds ([n=k]: of its k rounds undisturbed by other ` +
+    `processes), ratio to Deno.serve in brackets; ${r.machine.cpus}, ` +
+    `${r.machine.date.slice(0, 10)}, engine ${r.machine["engine sources"] ?? "?"}.`;
+  let updated = readmeText === null
     ? null
     : replaceBetween(readmeText, README_START, README_END, table);
+  if (updated === null && readmeText?.includes(README_PLACEHOLDER)) {
+    updated = readmeText.replace(
+      README_PLACEHOLDER,
+      `${README_START}\n\n${table}\n\n${README_END}`,
+    );
+  }
   if (updated !== null) {
     await Deno.writeTextFile(readme, updated);
     fmtFiles.push(readme);
     log(`updated the README table (${readme})`);
   } else {
-    log(`README.md: no ${README_START} ... ${README_END} markers; README table not written`);
+    log(
+      `README.md: no ${README_PLACEHOLDER} or ${README_START} ... ${README_END} markers; ` +
+        "README table not written",
+    );
   }
   await capture(DENO, ["fmt", "--quiet", ...fmtFiles]);
   log(`wrote ${path}`);

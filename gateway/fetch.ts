@@ -66,7 +66,7 @@ export function exchangeOf(request: Request): Exchange | undefined {
  */
 export function buildRequest(
   ex: Exchange,
-  signal?: AbortSignal,
+  signal?: AbortSignal | LazyAbort,
   onBodyError?: (err: unknown) => void,
 ): Request {
   const head = ex.head;
@@ -84,8 +84,8 @@ export function buildRequest(
   const init: RequestInit & { duplex?: "half" } = {
     method: head.method,
     headers: head.headers as [string, string][],
-    signal,
   };
+  if (signal instanceof AbortSignal) init.signal = signal;
   if (hasBody) {
     const reader = ex.body;
     init.body = new ReadableStream<Uint8Array>({
@@ -103,9 +103,95 @@ export function buildRequest(
     }, { highWaterMark: 0 });
     init.duplex = "half";
   }
-  const req = new Request(url, init);
+  const req = signal instanceof LazyAbort
+    ? new ServedRequest(url, init, signal)
+    : new Request(url, init);
   Object.defineProperty(req, EXCHANGE, { value: ex });
   return req;
+}
+
+/**
+ * An abort signal for one request, created on first use and then tied to the engine's signal
+ * (the client went away) and to `abort()` (the request body failed).
+ */
+export class LazyAbort {
+  readonly #ex: Exchange;
+  #ctrl: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown = undefined;
+  #linked = false;
+  #onEngineAbort = () => this.abort(new DOMException("client disconnected", "AbortError"));
+
+  /** Ties the signal to `ex` (not created until `signal` is read). */
+  constructor(ex: Exchange) {
+    this.#ex = ex;
+  }
+
+  /** The signal (created now if needed). */
+  get signal(): AbortSignal {
+    if (this.#ctrl === null) {
+      this.#ctrl = new AbortController();
+      if (this.#aborted) this.#ctrl.abort(this.#reason);
+      else if (this.#ex.res.aborted) {
+        this.abort(new DOMException("client disconnected", "AbortError"));
+      } else {
+        this.#ex.res.signal.addEventListener("abort", this.#onEngineAbort, { once: true });
+        this.#linked = true;
+      }
+    }
+    return this.#ctrl.signal;
+  }
+
+  /** Aborts with `reason` (only the first call counts). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#ctrl?.abort(reason);
+  }
+
+  /** Stops following the engine's signal (the exchange is over). */
+  detach(): void {
+    if (this.#linked) {
+      this.#ex.res.signal.removeEventListener("abort", this.#onEngineAbort);
+      this.#linked = false;
+    }
+  }
+}
+
+/** The handler's second argument; `completed` is created only if the app asks for it. */
+class HandlerInfo implements ServeHandlerInfo {
+  readonly remoteAddr: ServeHandlerInfo["remoteAddr"];
+  readonly #ex: Exchange;
+
+  constructor(ex: Exchange) {
+    this.#ex = ex;
+    this.remoteAddr = {
+      transport: ex.remote.transport,
+      hostname: ex.remote.hostname,
+      port: ex.remote.port,
+    };
+  }
+
+  /** Resolves once the response has been sent (or abandoned). */
+  get completed(): Promise<void> {
+    return this.#ex.completed;
+  }
+}
+
+/** A `Request` whose `signal` is created lazily (see `LazyAbort`). */
+class ServedRequest extends Request {
+  readonly #lazy: LazyAbort;
+
+  constructor(url: string, init: RequestInit, lazy: LazyAbort) {
+    super(url, init);
+    this.#lazy = lazy;
+  }
+
+  /** Aborted when the client goes away or the request body fails. */
+  override get signal(): AbortSignal {
+    return this.#lazy.signal;
+  }
 }
 
 function responseHeaders(resp: Response): Array<[string, string]> {
@@ -128,27 +214,21 @@ export function fetchHandler(fn: FetchHandler): Handler {
     // request.signal aborts when the client goes away (the engine's signal), when the request
     // body cannot be read (a limit, bad framing, the client gone mid-body: the request is over),
     // or when writing the response finds the client gone.
-    const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort(new DOMException("client disconnected", "AbortError"));
-    ex.res.signal.addEventListener("abort", onAbort, { once: true });
+    // The signal is created only if the app looks at it: `new Request(url, {signal})` alone
+    // costs ~4.5 µs (Deno builds a dependent signal), more than the rest of the request.
+    const lazy = new LazyAbort(ex);
+    const onAbort = () => lazy.abort(new DOMException("client disconnected", "AbortError"));
     let bodyError: unknown = NO_ERROR;
-    const request = buildRequest(ex, ctrl.signal, (err) => {
+    const request = buildRequest(ex, lazy, (err) => {
       bodyError = err;
-      ctrl.abort(new DOMException(`the request body failed: ${describeError(err)}`, "AbortError"));
+      lazy.abort(new DOMException(`the request body failed: ${describeError(err)}`, "AbortError"));
     });
-    const info: ServeHandlerInfo = {
-      remoteAddr: {
-        transport: ex.remote.transport,
-        hostname: ex.remote.hostname,
-        port: ex.remote.port,
-      },
-      completed: ex.completed,
-    };
+    const info: ServeHandlerInfo = new HandlerInfo(ex);
     let resp: Response | undefined;
     try {
       resp = await fn(request, info);
     } catch (err) {
-      ex.res.signal.removeEventListener("abort", onAbort);
+      lazy.detach();
       abandonUpgrade(ex, err);
       if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
       if (err === bodyError) {
@@ -202,7 +282,7 @@ export function fetchHandler(fn: FetchHandler): Handler {
       if (ex.res.aborted) onAbort();
       throw err;
     } finally {
-      if (!failed) ex.res.signal.removeEventListener("abort", onAbort);
+      if (!failed) lazy.detach();
       abandonUpgrade(ex, new Error("the handler did not answer 101")); // no-op once upgraded
     }
   };

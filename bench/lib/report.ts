@@ -268,23 +268,63 @@ export function metricsOf(s: ScenarioId): MetricDef[] {
   ];
 }
 
-/** Per-round values of one metric for one server (valid rounds only). */
-export function roundValues(r: BenchResults, server: ServerId, m: MetricDef): number[] {
+/**
+ * CPU used by processes outside the benchmark (percent of one core) above which a timed run
+ * counts as disturbed: it is measured again, and left out of medians when a clean round exists.
+ */
+export const CONTAMINATED_PCT = 25;
+
+/** The rounds a median is taken over. */
+export interface RoundSelection {
+  /** Values of the rounds used. */
+  values: number[];
+  /** Valid rounds during which other processes used at most `CONTAMINATED_PCT`. */
+  clean: number;
+  /** Valid rounds. */
+  total: number;
+}
+
+/**
+ * The rounds of one metric for one server that its median uses: the valid rounds, restricted to
+ * the undisturbed ones when there is at least one. The choice looks at the machine's load during
+ * each round, never at the measured value. Idle-connection runs (memory only) are all used.
+ */
+export function selectRounds(r: BenchResults, server: ServerId, m: MetricDef): RoundSelection {
+  let runs: Array<{ v: number; other: number }>;
   if (THROUGHPUT_SCENARIOS.includes(m.scenario)) {
-    return r.throughput
+    runs = r.throughput
       .filter((t) => t.server === server && t.scenario === m.scenario && validThroughput(t))
-      .map((t) =>
-        m.key === "rps" ? t.wrk.rps : m.key === "p50" ? t.wrk.latencyMs.p50 : t.wrk.latencyMs.p99
-      );
-  }
-  if (m.scenario === "idle") {
-    return r.idle
+      .map((t) => ({
+        v: m.key === "rps"
+          ? t.wrk.rps
+          : m.key === "p50"
+          ? t.wrk.latencyMs.p50
+          : t.wrk.latencyMs.p99,
+        other: t.otherCpuPct,
+      }));
+  } else if (m.scenario === "idle") {
+    runs = r.idle
       .filter((t) => t.server === server && validIdle(t))
-      .map((t) => t.bytesPerConn / 1024);
+      .map((t) => ({ v: t.bytesPerConn / 1024, other: 0 }));
+  } else {
+    runs = r.upload
+      .filter((t) => t.server === server && t.scenario === m.scenario && t.ok)
+      .map((t) => ({
+        v: m.key === "mibPerS" ? t.mibPerS : t.rssGrowth / (1 << 20),
+        other: t.otherCpuPct,
+      }));
   }
-  return r.upload
-    .filter((t) => t.server === server && t.scenario === m.scenario && t.ok)
-    .map((t) => m.key === "mibPerS" ? t.mibPerS : t.rssGrowth / (1 << 20));
+  const clean = runs.filter((x) => !(x.other > CONTAMINATED_PCT));
+  return {
+    values: (clean.length ? clean : runs).map((x) => x.v),
+    clean: clean.length,
+    total: runs.length,
+  };
+}
+
+/** Values of the rounds the median of one metric for one server uses (see `selectRounds`). */
+export function roundValues(r: BenchResults, server: ServerId, m: MetricDef): number[] {
+  return selectRounds(r, server, m).values;
 }
 
 /** Median over rounds of one metric for one server. */
@@ -454,7 +494,13 @@ export function summaryTable(r: BenchResults): string {
       const cells = servers.map((srv) => {
         const v = medianOf(r, srv, m);
         const ratio = srv === BASELINE ? "" : ` (${fmtRatio(v / base)})`;
-        return Number.isFinite(v) ? `${fmt(v, m.digits)}${ratio}` : "–";
+        const sel = selectRounds(r, srv, m);
+        const mark = sel.total > 0 && sel.clean === 0
+          ? " [busy]"
+          : sel.clean < sel.total
+          ? ` [n=${sel.clean}]`
+          : "";
+        return Number.isFinite(v) ? `${fmt(v, m.digits)}${ratio}${mark}` : "–";
       });
       rows.push([i === 0 ? scenarioLabel(s, r.settings) : "", m.label, ...cells]);
     });
