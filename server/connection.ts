@@ -162,12 +162,6 @@ export class Connection {
     }
   }
 
-  /** Graceful shutdown: closes now if idle, otherwise after the current response. */
-  closeIfIdle(): void {
-    this.#mustClose = true;
-    if (this.phase === "idle") this.close();
-  }
-
   /** Sweeper hook: enforces idle and header timeouts. */
   checkTimeout(now: number): void {
     if (this.deadline === 0 || now < this.deadline || this.#closed) return;

@@ -108,7 +108,7 @@ export function formatAddr(addr: Deno.Addr, scheme = "http"): string {
   return String(addr.transport);
 }
 
-function createClock(): ConnectionContext["clock"] & { stop(): void } {
+function createClock(): ConnectionContext["clock"] {
   let sec = Math.floor(Date.now() / 1000);
   let date = httpDate(sec * 1000);
   return {
@@ -121,7 +121,6 @@ function createClock(): ConnectionContext["clock"] & { stop(): void } {
       }
       return date;
     },
-    stop() {},
   };
 }
 

@@ -116,20 +116,9 @@ export class OutputQueue {
     this.#size += n;
   }
 
-  /** Queues the size line of a chunk of `n` (> 0) bytes: hex digits and CRLF. */
+  /** Queues the size line of a chunk of `n` (> 0) bytes: lowercase hex digits and CRLF. */
   pushChunkHeader(n: number): void {
-    const seg = this.#room(16);
-    let digits = 0;
-    for (let v = n; v > 0; v = Math.floor(v / 16)) digits++;
-    let o = this.#len + digits;
-    for (let v = n; v > 0; v = Math.floor(v / 16)) {
-      const d = v % 16;
-      seg[--o] = d < 10 ? 0x30 + d : 0x57 + d;
-    }
-    seg[this.#len + digits] = 0x0d;
-    seg[this.#len + digits + 1] = 0x0a;
-    this.#len += digits + 2;
-    this.#size += digits + 2;
+    this.pushAscii(n.toString(16) + "\r\n");
   }
 
   /** The current end of the queue. */

@@ -131,16 +131,9 @@ export function renderResponseHead(p: ResponseHeadParts): string {
   return s;
 }
 
-const HEX = "0123456789abcdef";
-
-/** Encodes the size line of a chunk carrying `n` bytes (`n` > 0). */
+/** Encodes the size line of a chunk carrying `n` bytes (`n` > 0): lowercase hex and CRLF. */
 export function encodeChunkHeader(n: number): Uint8Array {
-  let hex = "";
-  do {
-    hex = HEX[n % 16] + hex;
-    n = Math.floor(n / 16);
-  } while (n > 0);
-  return encodeLatin1(`${hex}\r\n`);
+  return encodeLatin1(`${n.toString(16)}\r\n`);
 }
 
 /** CRLF after chunk data. */
