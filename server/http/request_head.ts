@@ -103,29 +103,110 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
   }
   if (end - start > limits.maxHeadBytes + 4) throw new ProtocolError("HEADERS_TOO_LARGE");
 
-  // Phase 2: the whole head is present; parse it.
+  // Phase 2: the whole head is present. Validate every byte and note where each piece lies,
+  // then decode the head to a string once and slice the pieces out of it.
   const lineEnd = buf.indexOf(LF, start) - 1;
   const line = parseRequestLine(buf, start, lineEnd);
-  const headers: Array<[string, string]> = [];
+  let offs = fieldOffsets;
+  let count = 0;
+  let ascii = true;
   let pos = lineEnd + 2;
   while (pos < end - 2) {
     const eol = buf.indexOf(LF, pos) - 1;
-    if (headers.length >= limits.maxHeaderCount) throw new ProtocolError("TOO_MANY_HEADERS");
-    headers.push(parseFieldLine(buf, pos, eol));
+    if (count >= limits.maxHeaderCount) throw new ProtocolError("TOO_MANY_HEADERS");
+    if (count * 5 + 5 > offs.length) offs = fieldOffsets = growOffsets(offs);
+    ascii = scanFieldLine(buf, pos, eol, offs, count * 5) && ascii;
+    count++;
     pos = eol + 2;
   }
+  // ASCII is the same in UTF-8 and latin-1, and the runtime's UTF-8 decoder is far faster than
+  // building the string in JS; obs-text (bytes ≥ 0x80) takes the lossless latin-1 path.
+  const text = ascii
+    ? ASCII_DECODER.decode(buf.subarray(start, end))
+    : decodeLatin1(buf, start, end);
+  const headers: Array<[string, string]> = new Array(count);
+  for (let k = 0, o = 0; k < count; k++, o += 5) {
+    let name = text.slice(offs[o] - start, offs[o + 1] - start);
+    if (offs[o + 4] === 1) name = name.toLowerCase();
+    headers[k] = [name, text.slice(offs[o + 2] - start, offs[o + 3] - start)];
+  }
+  const method = text.slice(0, line.methodEnd - start);
+  const target = text.slice(line.targetStart - start, line.targetEnd - start);
   const head: RequestHead = {
-    method: line.method,
-    target: line.target,
-    targetForm: line.targetForm,
-    version: line.version,
+    method,
+    target,
+    targetForm: classifyTarget(method, target),
+    version: line.minor === 1 ? "HTTP/1.1" : "HTTP/1.0",
     minor: line.minor,
     headers,
   };
   return { kind: "complete", head, consumed: end };
 }
 
-/** Parses `name: value` between `start` and `end` (CRLF excluded). Exported for trailers. */
+const ASCII_DECODER = new TextDecoder();
+/** Scratch space for field offsets: five numbers per field (see `scanFieldLine`). */
+let fieldOffsets: Int32Array = new Int32Array(5 * 32);
+
+function growOffsets(offs: Int32Array): Int32Array {
+  const next = new Int32Array(offs.length * 2);
+  next.set(offs);
+  return next;
+}
+
+/**
+ * Validates `name: value` between `start` and `end` (CRLF excluded) and stores, at `o` in `offs`:
+ * name start, name end, value start, value end (OWS trimmed), and 1 if the name has uppercase
+ * letters. Returns whether the value is ASCII. Same rules as `parseFieldLine`.
+ */
+function scanFieldLine(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  offs: Int32Array,
+  o: number,
+): boolean {
+  const first = buf[start];
+  if (first === SP || first === HTAB) {
+    throw new ProtocolError("OBSOLETE_LINE_FOLDING", "line starts with whitespace");
+  }
+  let i = start;
+  let upper = 0;
+  for (; i < end; i++) {
+    const b = buf[i];
+    if (TCHAR[b] !== 1) break;
+    if (b >= 0x41 && b <= 0x5a) upper = 1;
+  }
+  if (i === end || buf[i] !== COLON) fieldNameError(buf, i, end);
+  if (i === start) throw new ProtocolError("INVALID_HEADER_NAME", "empty name");
+  let vs = i + 1;
+  let ve = end;
+  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  let high = 0;
+  for (let k = vs; k < ve; k++) {
+    const b = buf[k];
+    if (FIELD_VALUE_CHAR[b] !== 1) throw new ProtocolError("INVALID_HEADER_VALUE");
+    high |= b;
+  }
+  offs[o] = start;
+  offs[o + 1] = i;
+  offs[o + 2] = vs;
+  offs[o + 3] = ve;
+  offs[o + 4] = upper;
+  return high < 0x80;
+}
+
+/** Throws the error for a field name that is not followed by a colon. */
+function fieldNameError(buf: Uint8Array, i: number, end: number): never {
+  if (i < end && (buf[i] === SP || buf[i] === HTAB)) {
+    let j = i;
+    while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++;
+    if (j < end && buf[j] === COLON) throw new ProtocolError("WHITESPACE_BEFORE_COLON");
+  }
+  throw new ProtocolError("INVALID_HEADER_NAME");
+}
+
+/** Parses `name: value` between `start` and `end` (CRLF excluded). Used for trailers. */
 export function parseFieldLine(buf: Uint8Array, start: number, end: number): [string, string] {
   const first = buf[start];
   if (first === SP || first === HTAB) {
@@ -133,14 +214,7 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number): [st
   }
   let i = start;
   while (i < end && TCHAR[buf[i]] === 1) i++;
-  if (i === end || buf[i] !== COLON) {
-    if (i < end && (buf[i] === SP || buf[i] === HTAB)) {
-      let j = i;
-      while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++;
-      if (j < end && buf[j] === COLON) throw new ProtocolError("WHITESPACE_BEFORE_COLON");
-    }
-    throw new ProtocolError("INVALID_HEADER_NAME");
-  }
+  if (i === end || buf[i] !== COLON) fieldNameError(buf, i, end);
   if (i === start) throw new ProtocolError("INVALID_HEADER_NAME", "empty name");
   const name = decodeLowerAscii(buf, start, i);
   let vs = i + 1;
@@ -155,25 +229,27 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number): [st
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
-function parseRequestLine(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-): Omit<RequestHead, "headers"> {
+/** Positions of the request line's pieces in the buffer. */
+interface LineOffsets {
+  readonly methodEnd: number;
+  readonly targetStart: number;
+  readonly targetEnd: number;
+  readonly minor: 0 | 1;
+}
+
+function parseRequestLine(buf: Uint8Array, start: number, end: number): LineOffsets {
   let i = start;
   while (i < end && TCHAR[buf[i]] === 1) i++;
   if (i === start) throw new ProtocolError("INVALID_METHOD");
   if (i === end || buf[i] !== SP) {
     throw new ProtocolError(i === end ? "INVALID_REQUEST_LINE" : "INVALID_METHOD");
   }
-  const method = decodeLatin1(buf, start, i);
   const ts = i + 1;
   let j = ts;
   while (j < end && TARGET_CHAR[buf[j]] === 1) j++;
   if (j === ts) throw new ProtocolError("INVALID_REQUEST_LINE", "empty target or double space");
   if (j === end) throw new ProtocolError("INVALID_REQUEST_LINE", "missing version");
   if (buf[j] !== SP) throw new ProtocolError("INVALID_TARGET");
-  const target = decodeLatin1(buf, ts, j);
   const vs = j + 1;
   if (end - vs !== 8) {
     // Well-formed but longer versions (HTTP/10.0) and trailing junk are syntax errors.
@@ -188,14 +264,7 @@ function parseRequestLine(
     throw new ProtocolError("INVALID_VERSION");
   }
   if (major !== 1 || minor > 1) throw new ProtocolError("UNSUPPORTED_VERSION");
-  const targetForm = classifyTarget(method, target);
-  return {
-    method,
-    target,
-    targetForm,
-    version: minor === 1 ? "HTTP/1.1" : "HTTP/1.0",
-    minor: minor as 0 | 1,
-  };
+  return { methodEnd: i, targetStart: ts, targetEnd: j, minor: minor as 0 | 1 };
 }
 
 const ABSOLUTE_RE = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^/?@]+(?:[/?]|$)/;

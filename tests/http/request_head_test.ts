@@ -143,6 +143,20 @@ const VALID: ValidCase[] = [
     headers: [["a", "1"], ["b", "2"], ["c", "3"]],
     limits: { maxHeaderCount: 3 },
   },
+  {
+    name: "parses 100 fields, mixed case and obs-text among them, in order",
+    input: `GET / HTTP/1.1\r\n${
+      Array.from({ length: 100 }, (_, i) => `X-F${i}: ${i === 57 ? "caf\xe9" : `v${i}`}\r\n`)
+        .join("")
+    }\r\n`,
+    method: "GET",
+    target: "/",
+    headers: Array.from(
+      { length: 100 },
+      (_, i) => [`x-f${i}`, i === 57 ? "caf\xe9" : `v${i}`] as [string, string],
+    ),
+    limits: { maxHeaderCount: 100 },
+  },
 ];
 
 for (const c of VALID) {
