@@ -72,25 +72,30 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
   if (start < len && buf[start] === CR) throw new ProtocolError("INVALID_LINE_ENDING", "bare CR");
 
   // Phase 1: find the end of the head, checking line endings. Resume at the last line start.
+  // (Byte loops, not indexOf: for header-sized lines a loop is several times cheaper.)
   let lineStart = scanFrom > start ? scanFrom : start;
   let end = -1;
-  while (true) {
-    const lf = buf.indexOf(LF, lineStart);
-    const stop = lf < 0 ? len : lf;
-    const cr = buf.indexOf(CR, lineStart);
-    if (cr >= 0 && cr < stop - 1) throw new ProtocolError("INVALID_LINE_ENDING", "bare CR");
-    if (lf < 0) break;
-    if (lf === lineStart || buf[lf - 1] !== CR) {
-      throw new ProtocolError("INVALID_LINE_ENDING", "bare LF");
+  let i = lineStart;
+  while (i < len) {
+    const b = buf[i];
+    if (b === CR) {
+      if (i + 1 < len && buf[i + 1] !== LF) {
+        throw new ProtocolError("INVALID_LINE_ENDING", "bare CR");
+      }
+    } else if (b === LF) {
+      if (i === lineStart || buf[i - 1] !== CR) {
+        throw new ProtocolError("INVALID_LINE_ENDING", "bare LF");
+      }
+      if (lineStart === start && i - 1 - start > limits.maxRequestLineBytes) {
+        throw new ProtocolError("REQUEST_LINE_TOO_LONG");
+      }
+      if (i - 1 === lineStart && lineStart !== start) {
+        end = i + 1;
+        break;
+      }
+      lineStart = i + 1;
     }
-    if (lineStart === start && lf - 1 - start > limits.maxRequestLineBytes) {
-      throw new ProtocolError("REQUEST_LINE_TOO_LONG");
-    }
-    if (lf - 1 === lineStart && lineStart !== start) {
-      end = lf + 1;
-      break;
-    }
-    lineStart = lf + 1;
+    i++;
   }
   if (end < 0) {
     if (lineStart === start && len - start > limits.maxRequestLineBytes + 1) {
@@ -103,35 +108,27 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
   }
   if (end - start > limits.maxHeadBytes + 4) throw new ProtocolError("HEADERS_TOO_LARGE");
 
-  // Phase 2: the whole head is present. Validate every byte and note where each piece lies,
-  // then decode the head to a string once and slice the pieces out of it.
-  const lineEnd = buf.indexOf(LF, start) - 1;
-  const line = parseRequestLine(buf, start, lineEnd);
+  // Phase 2: the whole head is present and every line ends in CRLF with no other CR. Validate
+  // every byte, then turn the pieces into strings through the string cache.
+  const line = parseRequestLine(buf, start);
   let offs = fieldOffsets;
   let count = 0;
-  let ascii = true;
-  let pos = lineEnd + 2;
+  let pos = line.end + 2;
   while (pos < end - 2) {
-    const eol = buf.indexOf(LF, pos) - 1;
     if (count >= limits.maxHeaderCount) throw new ProtocolError("TOO_MANY_HEADERS");
-    if (count * 5 + 5 > offs.length) offs = fieldOffsets = growOffsets(offs);
-    ascii = scanFieldLine(buf, pos, eol, offs, count * 5) && ascii;
+    if (count * FIELD_SLOTS + FIELD_SLOTS > offs.length) offs = fieldOffsets = growOffsets(offs);
+    pos = scanFieldLine(buf, pos, offs, count * FIELD_SLOTS) + 2;
     count++;
-    pos = eol + 2;
   }
-  // ASCII is the same in UTF-8 and latin-1, and the runtime's UTF-8 decoder is far faster than
-  // building the string in JS; obs-text (bytes ≥ 0x80) takes the lossless latin-1 path.
-  const text = ascii
-    ? ASCII_DECODER.decode(buf.subarray(start, end))
-    : decodeLatin1(buf, start, end);
   const headers: Array<[string, string]> = new Array(count);
-  for (let k = 0, o = 0; k < count; k++, o += 5) {
-    let name = text.slice(offs[o] - start, offs[o + 1] - start);
-    if (offs[o + 4] === 1) name = name.toLowerCase();
-    headers[k] = [name, text.slice(offs[o + 2] - start, offs[o + 3] - start)];
+  for (let k = 0, o = 0; k < count; k++, o += FIELD_SLOTS) {
+    headers[k] = [
+      cachedName(buf, offs[o], offs[o + 1], offs[o + 2]),
+      cachedString(buf, offs[o + 3], offs[o + 4], offs[o + 5]),
+    ];
   }
-  const method = text.slice(0, line.methodEnd - start);
-  const target = text.slice(line.targetStart - start, line.targetEnd - start);
+  const method = cachedString(buf, start, line.methodEnd, line.methodHash);
+  const target = cachedString(buf, line.targetStart, line.targetEnd, line.targetHash);
   const head: RequestHead = {
     method,
     target,
@@ -143,9 +140,78 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
   return { kind: "complete", head, consumed: end };
 }
 
+/**
+ * String cache. Request heads repeat the same methods, targets, names and values request after
+ * request, and building a JS string from bytes costs far more than comparing bytes with a string
+ * we already have. While validating, the scanner hashes each piece; a piece of at most
+ * `CACHE_MAX_LEN` bytes is looked up in a direct-mapped table and reused when its bytes match
+ * exactly (no allocation), otherwise decoded and stored in the slot. The cache only ever returns
+ * a string equal to the bytes, so it cannot change what is parsed.
+ */
+const CACHE_SLOTS = 2048;
+const CACHE_MAX_LEN = 160;
+const valueCache: string[] = new Array(CACHE_SLOTS).fill("");
+const nameCache: string[] = new Array(CACHE_SLOTS).fill("");
 const ASCII_DECODER = new TextDecoder();
-/** Scratch space for field offsets: five numbers per field (see `scanFieldLine`). */
-let fieldOffsets: Int32Array = new Int32Array(5 * 32);
+
+/** Mixes a running hash (`h * 31 + byte`) into a slot number. */
+function slotOf(hash: number, len: number): number {
+  const h = (hash ^ (hash >>> 13) ^ len) >>> 0;
+  return (h ^ (h >>> 7)) & (CACHE_SLOTS - 1);
+}
+
+/** The latin-1 string for `buf[start, end)`; `hash` is the running hash of those bytes. */
+function cachedString(buf: Uint8Array, start: number, end: number, hash: number): string {
+  const n = end - start;
+  if (n === 0) return "";
+  if (n > CACHE_MAX_LEN) return decodeLong(buf, start, end);
+  const slot = slotOf(hash, n);
+  const s = valueCache[slot];
+  if (s.length === n) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) === buf[start + i]) i++;
+    if (i === n) return s;
+  }
+  const fresh = decodeLatin1(buf, start, end);
+  valueCache[slot] = fresh;
+  return fresh;
+}
+
+/** Like `cachedString` for a field name (tchar only), lowercased; `hash` is over lowercase bytes. */
+function cachedName(buf: Uint8Array, start: number, end: number, hash: number): string {
+  const n = end - start;
+  if (n > CACHE_MAX_LEN) return decodeLowerAscii(buf, start, end);
+  const slot = slotOf(hash, n);
+  const s = nameCache[slot];
+  if (s.length === n) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) === LOWER[buf[start + i]]) i++;
+    if (i === n) return s;
+  }
+  const fresh = decodeLowerAscii(buf, start, end);
+  nameCache[slot] = fresh;
+  return fresh;
+}
+
+/** Decodes a long piece: the runtime's UTF-8 decoder for ASCII (same result, much faster). */
+function decodeLong(buf: Uint8Array, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    if (buf[i] >= 0x80) return decodeLatin1(buf, start, end);
+  }
+  return ASCII_DECODER.decode(buf.subarray(start, end));
+}
+
+/** ASCII lowercase table. */
+const LOWER: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+  return t;
+})();
+
+/** Numbers stored per field in the scratch array (see `scanFieldLine`). */
+const FIELD_SLOTS = 6;
+/** Scratch space for field offsets, reused by every parse (the parser is synchronous). */
+let fieldOffsets: Int32Array = new Int32Array(FIELD_SLOTS * 32);
 
 function growOffsets(offs: Int32Array): Int32Array {
   const next = new Int32Array(offs.length * 2);
@@ -154,50 +220,55 @@ function growOffsets(offs: Int32Array): Int32Array {
 }
 
 /**
- * Validates `name: value` between `start` and `end` (CRLF excluded) and stores, at `o` in `offs`:
- * name start, name end, value start, value end (OWS trimmed), and 1 if the name has uppercase
- * letters. Returns whether the value is ASCII. Same rules as `parseFieldLine`.
+ * Validates the field line `name: value` starting at `start` (it ends at the next CR, which
+ * phase 1 guarantees is followed by LF) and stores, at `o` in `offs`: name start, name end, hash
+ * of the lowercased name, value start, value end (OWS trimmed), hash of the value. Returns the
+ * position of the line's CR. Same rules as `parseFieldLine`.
  */
-function scanFieldLine(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  offs: Int32Array,
-  o: number,
-): boolean {
+function scanFieldLine(buf: Uint8Array, start: number, offs: Int32Array, o: number): number {
   const first = buf[start];
   if (first === SP || first === HTAB) {
     throw new ProtocolError("OBSOLETE_LINE_FOLDING", "line starts with whitespace");
   }
   let i = start;
-  let upper = 0;
-  for (; i < end; i++) {
+  let nameHash = 0;
+  for (;; i++) {
     const b = buf[i];
     if (TCHAR[b] !== 1) break;
-    if (b >= 0x41 && b <= 0x5a) upper = 1;
+    nameHash = (Math.imul(nameHash, 31) + LOWER[b]) | 0;
   }
-  if (i === end || buf[i] !== COLON) fieldNameError(buf, i, end);
+  if (buf[i] !== COLON) fieldNameError(buf, i);
   if (i === start) throw new ProtocolError("INVALID_HEADER_NAME", "empty name");
   let vs = i + 1;
-  let ve = end;
-  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
-  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-  let high = 0;
-  for (let k = vs; k < ve; k++) {
+  while (buf[vs] === SP || buf[vs] === HTAB) vs++;
+  let k = vs;
+  let valueHash = 0;
+  // Hash up to the last non-OWS byte; trailing OWS is trimmed after the CR is found.
+  let ve = vs;
+  let hashAtVe = 0;
+  for (;; k++) {
     const b = buf[k];
-    if (FIELD_VALUE_CHAR[b] !== 1) throw new ProtocolError("INVALID_HEADER_VALUE");
-    high |= b;
+    if (FIELD_VALUE_CHAR[b] !== 1) {
+      if (b === CR) break;
+      throw new ProtocolError("INVALID_HEADER_VALUE");
+    }
+    valueHash = (Math.imul(valueHash, 31) + b) | 0;
+    if (b !== SP && b !== HTAB) {
+      ve = k + 1;
+      hashAtVe = valueHash;
+    }
   }
   offs[o] = start;
   offs[o + 1] = i;
-  offs[o + 2] = vs;
-  offs[o + 3] = ve;
-  offs[o + 4] = upper;
-  return high < 0x80;
+  offs[o + 2] = nameHash;
+  offs[o + 3] = vs;
+  offs[o + 4] = ve;
+  offs[o + 5] = hashAtVe;
+  return k;
 }
 
 /** Throws the error for a field name that is not followed by a colon. */
-function fieldNameError(buf: Uint8Array, i: number, end: number): never {
+function fieldNameError(buf: Uint8Array, i: number, end = buf.length): never {
   if (i < end && (buf[i] === SP || buf[i] === HTAB)) {
     let j = i;
     while (j < end && (buf[j] === SP || buf[j] === HTAB)) j++;
@@ -229,28 +300,44 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number): [st
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
-/** Positions of the request line's pieces in the buffer. */
+/** Positions (and hashes, for the string cache) of the request line's pieces. */
 interface LineOffsets {
   readonly methodEnd: number;
+  readonly methodHash: number;
   readonly targetStart: number;
   readonly targetEnd: number;
+  readonly targetHash: number;
   readonly minor: 0 | 1;
+  /** Position of the line's CR. */
+  readonly end: number;
 }
 
-function parseRequestLine(buf: Uint8Array, start: number, end: number): LineOffsets {
+function parseRequestLine(buf: Uint8Array, start: number): LineOffsets {
   let i = start;
-  while (i < end && TCHAR[buf[i]] === 1) i++;
+  let methodHash = 0;
+  for (;; i++) {
+    const b = buf[i];
+    if (TCHAR[b] !== 1) break;
+    methodHash = (Math.imul(methodHash, 31) + b) | 0;
+  }
   if (i === start) throw new ProtocolError("INVALID_METHOD");
-  if (i === end || buf[i] !== SP) {
-    throw new ProtocolError(i === end ? "INVALID_REQUEST_LINE" : "INVALID_METHOD");
+  if (buf[i] !== SP) {
+    throw new ProtocolError(buf[i] === CR ? "INVALID_REQUEST_LINE" : "INVALID_METHOD");
   }
   const ts = i + 1;
   let j = ts;
-  while (j < end && TARGET_CHAR[buf[j]] === 1) j++;
+  let targetHash = 0;
+  for (;; j++) {
+    const b = buf[j];
+    if (TARGET_CHAR[b] !== 1) break;
+    targetHash = (Math.imul(targetHash, 31) + b) | 0;
+  }
   if (j === ts) throw new ProtocolError("INVALID_REQUEST_LINE", "empty target or double space");
-  if (j === end) throw new ProtocolError("INVALID_REQUEST_LINE", "missing version");
+  if (buf[j] === CR) throw new ProtocolError("INVALID_REQUEST_LINE", "missing version");
   if (buf[j] !== SP) throw new ProtocolError("INVALID_TARGET");
   const vs = j + 1;
+  let end = vs;
+  while (buf[end] !== CR) end++;
   if (end - vs !== 8) {
     // Well-formed but longer versions (HTTP/10.0) and trailing junk are syntax errors.
     throw new ProtocolError("INVALID_VERSION");
@@ -264,7 +351,15 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number): LineOffs
     throw new ProtocolError("INVALID_VERSION");
   }
   if (major !== 1 || minor > 1) throw new ProtocolError("UNSUPPORTED_VERSION");
-  return { methodEnd: i, targetStart: ts, targetEnd: j, minor: minor as 0 | 1 };
+  return {
+    methodEnd: i,
+    methodHash,
+    targetStart: ts,
+    targetEnd: j,
+    targetHash,
+    minor: minor as 0 | 1,
+    end,
+  };
 }
 
 const ABSOLUTE_RE = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^/?@]+(?:[/?]|$)/;
