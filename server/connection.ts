@@ -33,9 +33,11 @@ import {
   checkStatus,
   CONTINUE_RESPONSE,
   CRLF_BYTES,
+  headerKind,
+  KIND_CONTENT_LENGTH,
   LAST_CHUNK,
-  renderResponseHead,
   type ResponseFraming,
+  writeResponseHead,
 } from "./http/response_head.ts";
 import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
 import type { Logger } from "./log.ts";
@@ -646,11 +648,12 @@ class ConnResponder implements Responder {
       const [name, value] = headers[i];
       const bad = checkResponseHeader(name, value);
       if (bad) throw new ResponseHeaderError(`header ${JSON.stringify(name)}: ${bad}`);
-      if (name.length === 14 && name.toLowerCase() === "content-length") {
-        if (!/^[0-9]{1,15}$/.test(value) || (declared !== -1 && Number(value) !== declared)) {
+      if (headerKind(name) === KIND_CONTENT_LENGTH) {
+        const n = parseDigits(value);
+        if (n < 0 || (declared !== -1 && n !== declared)) {
           throw new ResponseHeaderError(`header "content-length": content-length-digits`);
         }
-        declared = Number(value);
+        declared = n;
       }
     }
     this.status = status;
@@ -669,7 +672,7 @@ class ConnResponder implements Responder {
     if (this.#declared >= 0) {
       this.#framing = allowsBody ? "length" : "none";
       if (!statusAllowsContentLength(this.status)) {
-        headers = headers.filter(([n]) => n.toLowerCase() !== "content-length");
+        headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
       }
     } else if (!allowsBody) {
       this.#framing = "none";
@@ -690,7 +693,7 @@ class ConnResponder implements Responder {
     const connection = !this.#keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
     this.#mark = c.out.mark();
     this.#flushMark = c.flushes;
-    const text = renderResponseHead({
+    this.bytesOut += writeResponseHead(c.out, {
       status: this.status,
       reason: this.#reason,
       headers,
@@ -699,8 +702,6 @@ class ConnResponder implements Responder {
       framing: this.#framing,
       connection,
     });
-    this.bytesOut += text.length;
-    c.out.pushAscii(text);
     this.#headQueued = true;
     if (!this.#keepAlive) this.closeAfter = true;
   }
@@ -870,6 +871,19 @@ function headerOf(head: RequestHead, name: string): string {
   const h = head.headers;
   for (let i = 0; i < h.length; i++) if (h[i][0] === name) return h[i][1];
   return "";
+}
+
+/** 1 to 15 ASCII digits as a number, else -1. */
+function parseDigits(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 function pathOf(target: string): string {

@@ -7,8 +7,11 @@
  *   CTL except HTAB), `header-value-latin1` (code units above 0xFF), `hop-by-hop` (RFC 9110 §7.6.1
  *   Connection-specific fields and PEP 3333's list: the server owns them).
  * - `checkStatus(status, reason)` returns `null` or the broken rule (`status-range`, `reason-ctl`).
- * - `encodeResponseHead(...)` turns a validated status and header list into bytes, adding
- *   Date/Server when the app did not, and the server-managed framing headers.
+ * - `writeResponseHead(sink, parts)` writes a validated status and header list into a `HeadSink`
+ *   (the output queue), adding Date/Server when the app did not, and the server-managed framing
+ *   headers; `encodeResponseHead(parts)` returns the same bytes as one array. Status lines and the
+ *   Date/Server lines are encoded once and reused.
+ * - `headerKind(name)` classifies a response header name (cached verdicts).
  * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
 import { encodeLatin1, TCHAR } from "./bytes.ts";
@@ -28,19 +31,58 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
-/** Returns `null` if the header may be sent, else the name of the broken rule. */
-export function checkResponseHeader(name: string, value: string): string | null {
-  if (name.length === 0) return "header-name-token";
+/** `headerKind`: a name that is not a token. */
+export const KIND_INVALID = -1;
+/** `headerKind`: any other valid name. */
+export const KIND_OTHER = 0;
+/** `headerKind`: Content-Length. */
+export const KIND_CONTENT_LENGTH = 1;
+/** `headerKind`: Date. */
+export const KIND_DATE = 2;
+/** `headerKind`: Server. */
+export const KIND_SERVER = 3;
+/** `headerKind`: a hop-by-hop field (see `HOP_BY_HOP`). */
+export const KIND_HOP_BY_HOP = 4;
+
+const MAX_CACHED_KINDS = 1024;
+const KINDS = new Map<string, number>();
+
+/**
+ * Classifies a response header name (case-insensitively): one of the `KIND_*` constants. Apps
+ * send the same few names on every response, so verdicts are cached (up to 1024 names).
+ */
+export function headerKind(name: string): number {
+  let kind = KINDS.get(name);
+  if (kind !== undefined) return kind;
+  kind = classifyName(name);
+  if (KINDS.size < MAX_CACHED_KINDS) KINDS.set(name, kind);
+  return kind;
+}
+
+function classifyName(name: string): number {
+  if (name.length === 0) return KIND_INVALID;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c > 0x7f || TCHAR[c] !== 1) return "header-name-token";
+    if (c > 0x7f || TCHAR[c] !== 1) return KIND_INVALID;
   }
+  const lower = name.toLowerCase();
+  if (HOP_BY_HOP.has(lower)) return KIND_HOP_BY_HOP;
+  if (lower === "content-length") return KIND_CONTENT_LENGTH;
+  if (lower === "date") return KIND_DATE;
+  if (lower === "server") return KIND_SERVER;
+  return KIND_OTHER;
+}
+
+/** Returns `null` if the header may be sent, else the name of the broken rule. */
+export function checkResponseHeader(name: string, value: string): string | null {
+  const kind = headerKind(name);
+  if (kind === KIND_INVALID) return "header-name-token";
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return "header-value-ctl";
     if (c > 0xff) return "header-value-latin1";
   }
-  if (HOP_BY_HOP.has(name.toLowerCase())) return "hop-by-hop";
+  if (kind === KIND_HOP_BY_HOP) return "hop-by-hop";
   return null;
 }
 
@@ -94,41 +136,124 @@ export interface ResponseHeadParts {
   extra?: string;
 }
 
-const textCache = new Map<number, string>();
-
-/** Encodes the status line and header block, ending with the empty line. */
-export function encodeResponseHead(p: ResponseHeadParts): Uint8Array {
-  return encodeLatin1(renderResponseHead(p));
+/** Where `writeResponseHead` puts bytes (the connection's `OutputQueue`, or a plain buffer). */
+export interface HeadSink {
+  /** Appends a latin-1 string (code units 0-255) as bytes. */
+  pushAscii(s: string): void;
+  /** Appends bytes. */
+  pushBytes(b: Uint8Array): void;
 }
 
-/** Renders the status line and header block as a latin-1 string (see `encodeResponseHead`). */
-export function renderResponseHead(p: ResponseHeadParts): string {
-  let reason = p.reason;
-  if (reason === undefined || reason === "") {
-    reason = textCache.get(p.status);
-    if (reason === undefined) {
-      reason = STATUS_TEXT[p.status] ?? "Unknown";
-      textCache.set(p.status, reason);
-    }
+const STATUS_LINES = new Map<number, Uint8Array>();
+const COLON_SP = encodeLatin1(": ");
+const CRLF = encodeLatin1("\r\n");
+const TE_CHUNKED = encodeLatin1("Transfer-Encoding: chunked\r\n");
+const CONNECTION_CLOSE = encodeLatin1("Connection: close\r\n");
+const CONNECTION_KEEP_ALIVE = encodeLatin1("Connection: keep-alive\r\n");
+let cachedDate = "";
+let cachedServer = "";
+let cachedDateServer: Uint8Array = new Uint8Array(0);
+
+/** `HTTP/1.1 NNN Standard Reason\r\n`, encoded once per status. */
+function statusLine(status: number): Uint8Array {
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = encodeLatin1(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`);
+    if (STATUS_LINES.size < 1000) STATUS_LINES.set(status, line);
   }
-  let s = `HTTP/1.1 ${p.status} ${reason}\r\n`;
+  return line;
+}
+
+/** `Date: …\r\nServer: …\r\n`, re-encoded only when the date (once a second) or server changes. */
+function dateServerLines(date: string, server: string): Uint8Array {
+  if (date !== cachedDate || server !== cachedServer) {
+    cachedDateServer = encodeLatin1(
+      `Date: ${date}\r\n${server === "" ? "" : `Server: ${server}\r\n`}`,
+    );
+    cachedDate = date;
+    cachedServer = server;
+  }
+  return cachedDateServer;
+}
+
+/**
+ * Writes the status line and header block, ending with the empty line, to `sink`; returns the
+ * number of bytes written. Date and Server are added unless the app sent them; the framing and
+ * connection lines come last.
+ */
+export function writeResponseHead(sink: HeadSink, p: ResponseHeadParts): number {
+  let n: number;
+  if (p.reason === undefined || p.reason === "") {
+    const line = statusLine(p.status);
+    sink.pushBytes(line);
+    n = line.length;
+  } else {
+    const line = `HTTP/1.1 ${p.status} ${p.reason}\r\n`;
+    sink.pushAscii(line);
+    n = line.length;
+  }
   let hasDate = false;
   let hasServer = false;
   const h = p.headers;
   for (let i = 0; i < h.length; i++) {
     const name = h[i][0];
-    if (name.length === 4 && name.toLowerCase() === "date") hasDate = true;
-    else if (name.length === 6 && name.toLowerCase() === "server") hasServer = true;
-    s += `${name}: ${h[i][1]}\r\n`;
+    const value = h[i][1];
+    const kind = headerKind(name);
+    if (kind === KIND_DATE) hasDate = true;
+    else if (kind === KIND_SERVER) hasServer = true;
+    sink.pushAscii(name);
+    sink.pushBytes(COLON_SP);
+    sink.pushAscii(value);
+    sink.pushBytes(CRLF);
+    n += name.length + value.length + 4;
   }
-  if (!hasDate) s += `Date: ${p.date}\r\n`;
-  if (!hasServer && p.server !== "") s += `Server: ${p.server}\r\n`;
-  if (p.framing === "chunked") s += "Transfer-Encoding: chunked\r\n";
-  if (p.connection === "close") s += "Connection: close\r\n";
-  else if (p.connection === "keep-alive") s += "Connection: keep-alive\r\n";
-  if (p.extra) s += p.extra;
-  s += "\r\n";
-  return s;
+  if (!hasDate && !hasServer) {
+    const lines = dateServerLines(p.date, p.server);
+    sink.pushBytes(lines);
+    n += lines.length;
+  } else if (!hasDate) {
+    const line = `Date: ${p.date}\r\n`;
+    sink.pushAscii(line);
+    n += line.length;
+  } else if (!hasServer && p.server !== "") {
+    const line = `Server: ${p.server}\r\n`;
+    sink.pushAscii(line);
+    n += line.length;
+  }
+  if (p.framing === "chunked") {
+    sink.pushBytes(TE_CHUNKED);
+    n += TE_CHUNKED.length;
+  }
+  if (p.connection === "close") {
+    sink.pushBytes(CONNECTION_CLOSE);
+    n += CONNECTION_CLOSE.length;
+  } else if (p.connection === "keep-alive") {
+    sink.pushBytes(CONNECTION_KEEP_ALIVE);
+    n += CONNECTION_KEEP_ALIVE.length;
+  }
+  if (p.extra) {
+    sink.pushAscii(p.extra);
+    n += p.extra.length;
+  }
+  sink.pushBytes(CRLF);
+  return n + 2;
+}
+
+/** Encodes the status line and header block, ending with the empty line. */
+export function encodeResponseHead(p: ResponseHeadParts): Uint8Array {
+  const bytes: number[] = [];
+  writeResponseHead({
+    pushAscii(s: string) {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        bytes.push(c < 256 ? c : 0x3f);
+      }
+    },
+    pushBytes(b: Uint8Array) {
+      for (let i = 0; i < b.length; i++) bytes.push(b[i]);
+    },
+  }, p);
+  return new Uint8Array(bytes);
 }
 
 /** Encodes the size line of a chunk carrying `n` bytes (`n` > 0): lowercase hex and CRLF. */
