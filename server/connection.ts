@@ -41,7 +41,7 @@ import {
 } from "./http/response_head.ts";
 import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
 import type { Logger } from "./log.ts";
-import { RequestBody } from "./request_body.ts";
+import { type BodySource, RequestBody } from "./request_body.ts";
 import { isPeerGone } from "./io_errors.ts";
 
 export { isPeerGone };
@@ -205,18 +205,19 @@ export class Connection {
           await this.#sendProtocolError(err);
           return;
         }
-        const keep = await this.#serve(result.head, info);
+        const served = this.#serve(result.head, info);
+        const keep = typeof served === "boolean" ? served : await served;
         if (!keep || this.#mustClose) {
           await this.#flush();
           return;
         }
       }
       // Start reading the next request while this batch is being written (one event-loop turn
-      // less per keep-alive request). Wait for the write only when an earlier batch is still in
-      // flight, so a client that does not read its responses cannot make us queue without bound.
+      // less per keep-alive request). Wait for the write only when bytes are queued behind a
+      // write still in flight, so a client that does not read its responses cannot make us
+      // queue without bound.
       const sent = this.#flush();
-      if (this.#writesPending > 1) await sent;
-      else sent.catch(() => this.close());
+      if (this.#out.size > 0) await sent;
       if (this.#closed) return;
       if (this.#rb.length > 0) {
         if (this.phase !== "head") {
@@ -286,38 +287,22 @@ export class Connection {
     return p;
   }
 
-  /** Handles one request; resolves whether the connection may be reused. */
-  async #serve(head: RequestHead, info: HeadInfo): Promise<boolean> {
+  /**
+   * Handles one request; returns (or resolves to) whether the connection may be reused. A
+   * synchronous handler that finished its response is served without creating a promise.
+   */
+  #serve(head: RequestHead, info: HeadInfo): boolean | Promise<boolean> {
     const ctx = this.#ctx;
     this.phase = "busy";
     this.deadline = 0;
-    const started = ctx.clock.now();
-    let keepAlive = info.keepAlive && !ctx.state.shuttingDown && !this.#mustClose;
-    let continueSent = false;
-    const body = new RequestBody(info.framing, {
-      buffer: this.#rb,
-      fill: () => this.#fillBody(),
-      onFirstRead: () => {
-        if (info.expectContinue && !continueSent) {
-          continueSent = true;
-          // RFC 9110 §15.2: no 1xx once the final response has started.
-          if (!res.headSent) this.#queue(CONTINUE_RESPONSE);
-        }
-      },
-    }, ctx.limits);
-    // RFC 9110 §10.1.1: a final response sent before the body was read says whether the
-    // connection closes. It does when the app has not touched the body and either the client
-    // still waits for `100 Continue` or the declared length is more than we would drain.
-    const closesForUnreadBody = () =>
-      !body.started && !body.done &&
-      (info.expectContinue ||
-        (info.framing.kind === "length" &&
-          info.framing.length - body.bytesRead > ctx.config.maxDrainBytes));
-    const res = new ConnResponder(this, head, keepAlive, closesForUnreadBody);
-    const ex = new ConnExchange(head, body, res, this, info);
+    const keepAlive = info.keepAlive && !ctx.state.shuttingDown && !this.#mustClose;
+    const ex = new ConnExchange(head, info, this, keepAlive);
+    const res = ex.res;
     ctx.state.inflight++;
     ctx.state.requests++;
     ctx.onRequestStart?.(head);
+    let r: void | Promise<void> = undefined;
+    this.#dispatching = true;
     try {
       const limit = ctx.config.limitConcurrency;
       const path = ctx.config.healthPath;
@@ -328,7 +313,7 @@ export class Connection {
           "20",
         ]]);
         res.write(OVERLOADED);
-        await res.end();
+        res.end();
       } else if (path !== "" && pathOf(head.target) === path) {
         const ok = !ctx.state.shuttingDown;
         res.head(ok ? 200 : 503, [["content-type", "text/plain"], [
@@ -336,39 +321,90 @@ export class Connection {
           ok ? "3" : "14",
         ]]);
         res.write(ok ? HEALTH_OK : HEALTH_DOWN);
-        await res.end();
+        res.end();
       } else {
-        const r = ctx.handler(ex);
-        if (r !== undefined) {
-          // Not for upgrade requests: a pending read would swallow the first bytes of the new
-          // protocol after a takeover.
-          if (body.done && this.#rb.length === 0 && info.upgrade === "") this.#watchPeer();
-          await r;
-        }
-        if (this.hijacked) return false;
-        if (!res.ended) {
-          throw new ResponseHeaderError("handler returned without finishing the response");
-        }
+        r = ctx.handler(ex);
       }
     } catch (err) {
-      const failure = body.failure ?? err;
-      await this.#answerFailure(res, failure, head);
-      keepAlive = false;
-    } finally {
+      this.#dispatching = false;
+      return this.#serveFailed(ex, err);
+    }
+    this.#dispatching = false;
+    if (r !== undefined) {
+      // Not for upgrade requests: a pending read would swallow the first bytes of the new
+      // protocol after a takeover.
+      if (ex.body.done && this.#rb.length === 0 && info.upgrade === "") this.#watchPeer();
+      return this.#serveAsync(ex, r);
+    }
+    if (this.hijacked) {
       ctx.state.inflight--;
+      return false;
     }
-    if (res.closeAfter) keepAlive = false;
-    // Drain what the app left unread, or give up on the connection.
-    if (keepAlive && !body.done) {
-      if (info.expectContinue && !continueSent) keepAlive = false;
-      else {
-        try {
-          keepAlive = await body.discard(ctx.config.maxDrainBytes);
-        } catch {
-          keepAlive = false;
-        }
+    if (!res.ended) {
+      return this.#serveFailed(
+        ex,
+        new ResponseHeaderError("handler returned without finishing the response"),
+      );
+    }
+    ctx.state.inflight--;
+    return this.#afterResponse(ex, keepAlive);
+  }
+
+  /** The rest of `#serve` when the handler returned a promise. */
+  async #serveAsync(ex: ConnExchange, r: Promise<void>): Promise<boolean> {
+    try {
+      await r;
+      if (this.hijacked) {
+        this.#ctx.state.inflight--;
+        return false;
       }
+      if (!ex.res.ended) {
+        throw new ResponseHeaderError("handler returned without finishing the response");
+      }
+    } catch (err) {
+      return this.#serveFailed(ex, err);
     }
+    this.#ctx.state.inflight--;
+    return this.#afterResponse(ex, ex.keepAlive);
+  }
+
+  /** The rest of `#serve` when the handler (or its promise) failed. */
+  async #serveFailed(ex: ConnExchange, err: unknown): Promise<boolean> {
+    try {
+      await this.#answerFailure(ex.res, ex.body.failure ?? err, ex.head);
+    } finally {
+      this.#ctx.state.inflight--;
+    }
+    return this.#afterResponse(ex, false);
+  }
+
+  /**
+   * After the response: drains what the app left unread of the body (or gives up on the
+   * connection), then bookkeeping and the access log. Synchronous unless a drain is needed.
+   */
+  #afterResponse(ex: ConnExchange, keepAlive: boolean): boolean | Promise<boolean> {
+    if (ex.res.closeAfter) keepAlive = false;
+    if (keepAlive && !ex.body.done) {
+      if (ex.info.expectContinue && !ex.continueSent) keepAlive = false;
+      else return this.#drainThenFinish(ex);
+    }
+    return this.#finishExchange(ex, keepAlive);
+  }
+
+  async #drainThenFinish(ex: ConnExchange): Promise<boolean> {
+    let keepAlive: boolean;
+    try {
+      keepAlive = await ex.body.discard(this.#ctx.config.maxDrainBytes);
+    } catch {
+      keepAlive = false;
+    }
+    return this.#finishExchange(ex, keepAlive);
+  }
+
+  #finishExchange(ex: ConnExchange, keepAlive: boolean): boolean {
+    const ctx = this.#ctx;
+    const res = ex.res;
+    const head = ex.head;
     res.finish();
     ex.markCompleted();
     if (ctx.logger.accessEnabled) {
@@ -378,9 +414,9 @@ export class Connection {
         target: head.target,
         version: head.version,
         status: res.status,
-        bytesIn: body.bytesRead,
+        bytesIn: ex.body.bytesRead,
         bytesOut: res.bytesOut,
-        durationMs: ctx.clock.now() - started,
+        durationMs: ctx.clock.now() - ex.started,
         requestId: ex.requestId,
         referer: headerOf(head, "referer"),
         userAgent: headerOf(head, "user-agent"),
@@ -435,8 +471,18 @@ export class Connection {
     await this.#flush().catch(() => {});
   }
 
+  /** The receive buffer (for the request body reader). */
+  get receiveBuffer(): ReceiveBuffer {
+    return this.#rb;
+  }
+
+  /** Queues bytes ahead of the current response (`100 Continue`). */
+  queueBytes(bytes: Uint8Array): void {
+    this.#out.pushBytes(bytes);
+  }
+
   /** Reads more body bytes, flushing queued output first and enforcing the body timeout. */
-  async #fillBody(): Promise<boolean> {
+  async fillBody(): Promise<boolean> {
     await this.#flush();
     if (this.#closed) throw new Deno.errors.ConnectionReset("connection closed");
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -465,56 +511,72 @@ export class Connection {
     return this.#out;
   }
 
-  /** Whether more request bytes are already buffered (pipelining: keep batching). */
-  get batching(): boolean {
-    return this.#rb.length > 0 && this.#out.size < HIGH_WATER;
+  /** True while `#serve` calls a handler synchronously: the loop flushes right after it. */
+  #dispatching = false;
+
+  /**
+   * Whether a finished response may leave its bytes queued: the loop flushes them right after a
+   * synchronous handler returns, or once for the whole batch when more pipelined requests are
+   * already buffered.
+   */
+  get deferFlush(): boolean {
+    return this.#dispatching || (this.#rb.length > 0 && this.#out.size < HIGH_WATER);
   }
 
   #flushScheduled = false;
 
   /**
    * Called after body bytes were queued: past the high-water mark the caller must wait for the
-   * socket; otherwise the batch is flushed at the end of the current tick (unless more pipelined
-   * requests are buffered, in which case the loop flushes once for the whole batch).
+   * socket; otherwise the batch is flushed at the end of the current tick (unless the loop will
+   * flush anyway: a synchronous handler, or more pipelined requests already buffered).
    */
   afterWrite(): Promise<void> | undefined {
     if (this.#out.size >= HIGH_WATER) return this.#flush();
-    if (!this.#flushScheduled && this.#rb.length === 0) {
+    if (!this.#flushScheduled && !this.#dispatching && this.#rb.length === 0) {
       this.#flushScheduled = true;
       queueMicrotask(() => {
         this.#flushScheduled = false;
-        if (this.#out.size > 0 && !this.#closed) this.#flush().catch(() => this.close());
+        if (this.#out.size > 0 && !this.#closed) this.#flush();
       });
     }
     return undefined;
   }
 
+  /** The running write loop, if any. */
   #writing: Promise<void> | null = null;
-  /** Flushes started or chained and not finished yet. */
-  #writesPending = 0;
 
-  /** Sends every queued piece with one write; flushes never overlap (writes stay in order). */
+  /**
+   * Writes everything queued. One write loop at a time keeps writes in order: while it runs, a
+   * flush just returns it (the loop also sends what was queued meanwhile before it settles). A
+   * failed write closes the connection and rejects every waiter.
+   */
   #flush(): Promise<void> {
-    if (this.#writing === null && this.#out.size === 0) return Promise.resolve();
-    this.#writesPending++;
-    const p: Promise<void> = this.#writing === null
-      ? this.#flushNow()
-      : this.#writing.then(() => this.#flushNow());
+    if (this.#writing !== null) return this.#writing;
+    if (this.#out.size === 0) return RESOLVED;
+    const p = this.#writeQueued();
     this.#writing = p;
-    const clear = () => {
-      this.#writesPending--;
-      if (this.#writing === p) this.#writing = null;
-    };
-    p.then(clear, clear);
+    p.catch(ignore); // Waiters handle the error; the connection is closed already.
     return p;
   }
 
-  async #flushNow(): Promise<void> {
-    if (this.#out.size === 0) return;
-    const pieces = this.#out.take();
-    this.flushes++;
-    for (let i = 0; i < pieces.length; i++) await this.#writeAll(pieces[i]);
-    if (this.#out.size === 0) this.#out.release();
+  async #writeQueued(): Promise<void> {
+    try {
+      do {
+        const pieces = this.#out.take();
+        this.flushes++;
+        for (let i = 0; i < pieces.length; i++) {
+          const bytes = pieces[i];
+          let off = await this.#conn.write(bytes);
+          while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+        }
+      } while (this.#out.size > 0);
+      this.#out.release();
+    } catch (err) {
+      this.close();
+      throw err;
+    } finally {
+      this.#writing = null;
+    }
   }
 
   /** Number of flushes so far (a response whose head was flushed cannot be rolled back). */
@@ -523,13 +585,6 @@ export class Connection {
   /** Public flush for the responder. */
   flush(): Promise<void> {
     return this.#flush();
-  }
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) {
-      off += await this.#conn.write(off === 0 ? bytes : bytes.subarray(off));
-    }
   }
 
   /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
@@ -585,6 +640,9 @@ export class Connection {
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+function ignore(): void {}
+
 const OVERLOADED = new TextEncoder().encode("503 server is busy\r\n");
 const HEALTH_OK = new TextEncoder().encode("OK\n");
 const HEALTH_DOWN = new TextEncoder().encode("shutting down\n");
@@ -608,18 +666,13 @@ class ConnResponder implements Responder {
   ended = false;
   bytesOut = 0;
   closeAfter = false;
-  readonly #closesForUnreadBody: () => boolean;
+  readonly #ex: ConnExchange;
 
-  constructor(
-    c: Connection,
-    head: RequestHead,
-    keepAlive: boolean,
-    closesForUnreadBody: () => boolean = () => false,
-  ) {
+  constructor(c: Connection, ex: ConnExchange, keepAlive: boolean) {
     this.#c = c;
-    this.#closesForUnreadBody = closesForUnreadBody;
-    this.#method = head.method;
-    this.#minor = head.minor;
+    this.#ex = ex;
+    this.#method = ex.head.method;
+    this.#minor = ex.head.minor;
     this.#keepAlive = keepAlive;
     c.resetSignal();
   }
@@ -687,7 +740,7 @@ class ConnResponder implements Responder {
       this.#framing = "close";
       this.#keepAlive = false;
     }
-    if (this.closeAfter || ctx.state.shuttingDown || this.#closesForUnreadBody()) {
+    if (this.closeAfter || ctx.state.shuttingDown || this.#ex.closesForUnreadBody()) {
       this.#keepAlive = false;
     }
     const connection = !this.#keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
@@ -764,7 +817,7 @@ class ConnResponder implements Responder {
       this.closeAfter = true;
     }
     if (this.closeAfter) this.#c.markClose();
-    if (this.#c.batching && !this.closeAfter) return undefined;
+    if (this.#c.deferFlush) return undefined;
     return this.#c.flush();
   }
 
@@ -783,9 +836,14 @@ class ConnResponder implements Responder {
   }
 }
 
-/** The `Exchange` given to handlers. */
-class ConnExchange implements Exchange {
+/**
+ * The `Exchange` given to handlers. It also holds the per-request state the connection needs
+ * (framing info, keep-alive, `100 Continue`) and is the body's `BodySource`, so one request costs
+ * one exchange, one body and one responder and no closures.
+ */
+class ConnExchange implements Exchange, BodySource {
   readonly head: RequestHead;
+  readonly info: HeadInfo;
   readonly body: RequestBody;
   readonly res: ConnResponder;
   readonly remote: ConnAddr;
@@ -793,26 +851,28 @@ class ConnExchange implements Exchange {
   readonly scheme: "http" | "https";
   readonly serverName: string;
   readonly serverPort: string;
+  /** Whether the connection may be reused, as decided before the handler ran. */
+  readonly keepAlive: boolean;
+  /** Start time (ms) for the access log. */
+  readonly started: number;
+  /** Whether `100 Continue` was queued. */
+  continueSent = false;
   readonly #c: Connection;
   #requestId: string | null = null;
   #completed: PromiseWithResolvers<void> | null = null;
   #isCompleted = false;
 
-  constructor(
-    head: RequestHead,
-    body: RequestBody,
-    res: ConnResponder,
-    c: Connection,
-    info: HeadInfo,
-  ) {
+  constructor(head: RequestHead, info: HeadInfo, c: Connection, keepAlive: boolean) {
+    const ctx = c.ctx;
     this.head = head;
-    this.body = body;
-    this.res = res;
+    this.info = info;
+    this.keepAlive = keepAlive;
+    this.started = ctx.clock.now();
     this.#c = c;
     this.local = c.local;
-    const view = c.ctx.resolveClient?.(head, c.remote, c.ctx.scheme) ?? null;
+    const view = ctx.resolveClient?.(head, c.remote, ctx.scheme) ?? null;
     this.remote = view?.remote ?? c.remote;
-    this.scheme = view?.scheme ?? c.ctx.scheme;
+    this.scheme = view?.scheme ?? ctx.scheme;
     const defaultPort = this.scheme === "https" ? "443" : "80";
     if (view?.hostName) {
       this.serverName = view.hostName;
@@ -821,6 +881,41 @@ class ConnExchange implements Exchange {
       this.serverName = info.hostName || c.local.hostname;
       this.serverPort = info.hostPort || (info.hostName ? defaultPort : String(c.local.port));
     }
+    this.body = new RequestBody(info.framing, this, ctx.limits);
+    this.res = new ConnResponder(c, this, keepAlive);
+  }
+
+  /** `BodySource`: the connection's receive buffer. */
+  get buffer(): ReceiveBuffer {
+    return this.#c.receiveBuffer;
+  }
+
+  /** `BodySource`: reads more body bytes. */
+  fill(): Promise<boolean> {
+    return this.#c.fillBody();
+  }
+
+  /** `BodySource`: the app asked for the body; send `100 Continue` if the client waits for it. */
+  onFirstRead(): void {
+    if (this.info.expectContinue && !this.continueSent) {
+      this.continueSent = true;
+      // RFC 9110 §15.2: no 1xx once the final response has started.
+      if (!this.res.headSent) this.#c.queueBytes(CONTINUE_RESPONSE);
+    }
+  }
+
+  /**
+   * RFC 9110 §10.1.1: a final response sent before the body was read says whether the
+   * connection closes. It does when the app has not touched the body and either the client
+   * still waits for `100 Continue` or the declared length is more than we would drain.
+   */
+  closesForUnreadBody(): boolean {
+    const body = this.body;
+    if (body.started || body.done) return false;
+    const info = this.info;
+    return info.expectContinue ||
+      (info.framing.kind === "length" &&
+        info.framing.length - body.bytesRead > this.#c.ctx.config.maxDrainBytes);
   }
 
   get requestId(): string {
