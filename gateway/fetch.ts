@@ -27,6 +27,8 @@
  */
 import type { Exchange, Handler } from "../server/exchange.ts";
 import { AppContractError, AppError } from "./errors.ts";
+import { utf8Length } from "../server/http/bytes.ts";
+import { attach, type CancelCallback, fastRequest, innerExchangeOf } from "./_fast_request.ts";
 import {
   abandonUpgrade,
   completeUpgrade,
@@ -56,7 +58,8 @@ const EXCHANGE = Symbol.for("lsbaws.exchange");
 
 /** Returns the engine exchange behind a `Request` that lsbaws built (for WebSocket upgrades). */
 export function exchangeOf(request: Request): Exchange | undefined {
-  return (request as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+  return (innerExchangeOf(request) as Exchange | undefined) ??
+    (request as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
 }
 
 /**
@@ -81,14 +84,10 @@ export function buildRequest(
       : `${ex.scheme}://${host}/`;
   }
   const hasBody = ex.body.contentLength !== 0 && head.method !== "GET" && head.method !== "HEAD";
-  const init: RequestInit & { duplex?: "half" } = {
-    method: head.method,
-    headers: head.headers as [string, string][],
-  };
-  if (signal instanceof AbortSignal) init.signal = signal;
+  let body: ReadableStream<Uint8Array> | null = null;
   if (hasBody) {
     const reader = ex.body;
-    init.body = new ReadableStream<Uint8Array>({
+    body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         let chunk: Uint8Array | null;
         try {
@@ -101,6 +100,22 @@ export function buildRequest(
         else controller.enqueue(chunk);
       },
     }, { highWaterMark: 0 });
+  }
+  // FAST PATH: a Request built the way Deno.serve builds its own (see _fast_request.ts).
+  if (signal instanceof LazyAbort) {
+    const fast = fastRequest(head.method, url, head.headers as [string, string][], body, signal);
+    if (fast !== null) {
+      attach(fast, ex);
+      return fast;
+    }
+  }
+  const init: RequestInit & { duplex?: "half" } = {
+    method: head.method,
+    headers: head.headers as [string, string][],
+  };
+  if (signal instanceof AbortSignal) init.signal = signal;
+  if (body !== null) {
+    init.body = body;
     init.duplex = "half";
   }
   const req = signal instanceof LazyAbort
@@ -115,6 +130,7 @@ export function buildRequest(
  * (the client went away) and to `abort()` (the request body failed).
  */
 export class LazyAbort {
+  // Also the fast path's `CancelHook` (`listen`).
   readonly #ex: Exchange;
   #ctrl: AbortController | null = null;
   #aborted = false;
@@ -142,12 +158,32 @@ export class LazyAbort {
     return this.#ctrl.signal;
   }
 
+  #listener: CancelCallback | null = null;
+
+  /**
+   * `CancelHook` for fast-path requests, whose signal Deno creates: `cb` aborts it. Called once,
+   * when the app first reads `request.signal`.
+   */
+  listen(cb: CancelCallback): void {
+    if (this.#aborted) return cb();
+    this.#listener = cb;
+    if (this.#ex.res.aborted) {
+      this.abort(new DOMException("client disconnected", "AbortError"));
+    } else {
+      this.#ex.res.signal.addEventListener("abort", this.#onEngineAbort, { once: true });
+      this.#linked = true;
+    }
+  }
+
   /** Aborts with `reason` (only the first call counts). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
     this.#ctrl?.abort(reason);
+    const listener = this.#listener;
+    this.#listener = null;
+    listener?.();
   }
 
   /** Stops following the engine's signal (the exchange is over). */
@@ -194,16 +230,67 @@ class ServedRequest extends Request {
   }
 }
 
+/** Symbols of Deno's `Headers` internals (see `rawHeaderList`); null when not found. */
+let headerSlots: { list: symbol; others: symbol[] } | null | undefined;
+
+/**
+ * The header list of a `Headers` object as Deno stores it (insertion order, names as given), read
+ * straight from its internals when it is a plain list (no lazy getter behind it), else null.
+ * Iterating `Headers` instead sorts and combines every time.
+ */
+function rawHeaderList(h: Headers): ReadonlyArray<readonly [unknown, unknown]> | null {
+  if (headerSlots === undefined) {
+    const own = Object.getOwnPropertySymbols(h);
+    const find = (d: string) => own.find((s) => s.description === d);
+    const list = find("header list");
+    const others = ["header list getter", "header get", "header target"].map(find);
+    headerSlots = list && others.every((s) => s !== undefined)
+      ? { list, others: others as symbol[] }
+      : null;
+  }
+  if (headerSlots === null) return null;
+  const rec = h as unknown as Record<symbol, unknown>;
+  for (const s of headerSlots.others) if (rec[s] !== null) return null;
+  const list = rec[headerSlots.list];
+  return Array.isArray(list) ? list : null;
+}
+
+/**
+ * The response's headers for the engine: lowercase names (as `Deno.serve` sends them), one line
+ * per entry, in the order the app added them.
+ */
 function responseHeaders(resp: Response): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const raw = rawHeaderList(resp.headers);
+  if (raw !== null) {
+    for (let i = 0; i < raw.length; i++) {
+      const name = raw[i][0];
+      const value = raw[i][1];
+      if (typeof name !== "string" || typeof value !== "string") return iteratedHeaders(resp);
+      const lower = name.toLowerCase();
+      if (lower === "transfer-encoding" && isBareChunked(value)) continue;
+      out.push([lower, value]);
+    }
+    return out;
+  }
+  return iteratedHeaders(resp);
+}
+
+/** `responseHeaders` through the public API (combined values, set-cookie lines kept apart). */
+function iteratedHeaders(resp: Response): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, value] of resp.headers) {
     if (name === "set-cookie") continue;
-    // See the module comment: a bare "chunked" claim is the server's framing anyway.
-    if (name === "transfer-encoding" && value.trim().toLowerCase() === "chunked") continue;
+    if (name === "transfer-encoding" && isBareChunked(value)) continue;
     out.push([name, value]);
   }
   for (const c of resp.headers.getSetCookie()) out.push(["set-cookie", c]);
   return out;
+}
+
+/** See the module comment: a bare "chunked" claim is the server's framing anyway. */
+function isBareChunked(value: string): boolean {
+  return value.trim().toLowerCase() === "chunked";
 }
 
 const NOT_FOUND = new TextEncoder().encode("Not Found\n");
@@ -283,7 +370,8 @@ export function fetchHandler(fn: FetchHandler): Handler {
       throw err;
     } finally {
       if (!failed) lazy.detach();
-      abandonUpgrade(ex, new Error("the handler did not answer 101")); // no-op once upgraded
+      // (An Error captures a stack trace, which costs microseconds: only build one when needed.)
+      if (hasPendingUpgrade(ex)) abandonUpgrade(ex, new Error("the handler did not answer 101"));
     }
   };
 }
@@ -320,17 +408,23 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
   // ReadableStream machinery (`staticBodyOf` returns null for streams and anything unexpected).
   const fixed = staticBodyOf(resp);
   if (fixed !== null) {
+    // A string body is encoded straight into the engine's output buffer when it can do that.
+    const text = typeof fixed === "string" && res.writeText !== undefined ? fixed : null;
+    const bytes = text === null
+      ? (typeof fixed === "string" ? encoder.encode(fixed) : fixed)
+      : null;
     try {
-      setHead(ex, resp, headers, fixed.length);
+      setHead(ex, resp, headers, bytes !== null ? bytes.length : utf8Length(text!));
     } catch (err) {
       if (err instanceof AppContractError) ex.log("error", err.message);
       throw err;
     }
-    if (fixed.length > 0) {
-      const p = res.write(fixed);
-      if (p) await p;
-    }
-    await res.end();
+    const p = bytes !== null
+      ? (bytes.length > 0 ? res.write(bytes) : undefined)
+      : res.writeText!(text!);
+    if (p) await p;
+    const e = res.end();
+    if (e) await e;
     return;
   }
   const body = resp.body;
@@ -390,12 +484,12 @@ const encoder = new TextEncoder();
 let responseSlot: symbol | null | undefined;
 
 /**
- * The bytes of a Response whose body was given as a string, `Uint8Array` or `ArrayBuffer` and
+ * The body of a Response whose body was given as a string, `Uint8Array` or `ArrayBuffer` and
  * not touched yet, read from Deno's Response internals (Deno 2.9: the `Symbol(response)` slot's
  * `body.streamOrStatic` is a plain `{body, consumed}` record for such bodies and a ReadableStream
  * otherwise). Returns null whenever the shape is not exactly that, so the stream path runs.
  */
-export function staticBodyOf(resp: Response): Uint8Array | null {
+export function staticBodyOf(resp: Response): Uint8Array | string | null {
   if (responseSlot === undefined) {
     responseSlot = Object.getOwnPropertySymbols(resp).find((s) => s.description === "response") ??
       null;
@@ -409,7 +503,7 @@ export function staticBodyOf(resp: Response): Uint8Array | null {
   const sos = b.streamOrStatic as { body?: unknown; consumed?: unknown } | undefined;
   if (!sos || sos instanceof ReadableStream || sos.consumed !== false) return null;
   const src = b.source;
-  if (typeof src === "string") return encoder.encode(src);
+  if (typeof src === "string") return src;
   if (src instanceof Uint8Array) return src;
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
   return null;

@@ -27,6 +27,7 @@ import { encodeErrorResponse, ProtocolError } from "./http/errors.ts";
 import { analyzeHead, type HeadInfo } from "./http/framing.ts";
 import { COPY_LIMIT, OutputQueue, type QueueMark } from "./http/output_queue.ts";
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
+import { utf8Length } from "./http/bytes.ts";
 import { parseRequestHead, type RequestHead } from "./http/request_head.ts";
 import {
   checkResponseHeader,
@@ -641,6 +642,7 @@ export class Connection {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const UTF8 = new TextEncoder();
 function ignore(): void {}
 
 const OVERLOADED = new TextEncoder().encode("503 server is busy\r\n");
@@ -764,41 +766,59 @@ class ConnResponder implements Responder {
     if (!(chunk instanceof Uint8Array)) {
       throw new ResponseHeaderError("body chunks must be Uint8Array");
     }
+    return this.#push(chunk, "", chunk.length);
+  }
+
+  writeText(text: string): Promise<void> | undefined {
+    if (this.ended) throw new ResponseHeaderError("write() after end()");
+    const n = utf8Length(text);
+    // Large text goes out as bytes, queued by reference like any large chunk.
+    if (n >= COPY_LIMIT) return this.#push(UTF8.encode(text), "", n);
+    return this.#push(null, text, n);
+  }
+
+  /** Queues `chunk`, or when it is null `text` (`n` UTF-8 bytes), under the chosen framing. */
+  #push(chunk: Uint8Array | null, text: string, n: number): Promise<void> | undefined {
     if (!this.#headQueued) this.#queueHead();
-    if (chunk.length === 0) return undefined;
+    if (n === 0) return undefined;
     const c = this.#c;
+    const out = c.out;
     switch (this.#framing) {
       case "none":
         return undefined;
       case "length": {
         const room = this.#declared - this.#sent;
-        if (chunk.length > room) {
+        if (n > room) {
           c.ctx.logger.log(
             "error",
             `app sent more than its Content-Length (${this.#declared}); extra bytes dropped`,
           );
           this.closeAfter = true;
-          chunk = chunk.subarray(0, room);
-          if (chunk.length === 0) return undefined;
+          chunk = (chunk ?? UTF8.encode(text)).subarray(0, room);
+          n = room;
+          if (n === 0) return undefined;
         }
-        c.out.pushBytes(chunk);
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
         break;
       }
       case "chunked":
-        c.out.pushChunkHeader(chunk.length);
-        c.out.pushBytes(chunk);
-        c.out.pushBytes(CRLF_BYTES);
-        this.bytesOut += 2 + (chunk.length.toString(16).length + 2);
+        out.pushChunkHeader(n);
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
+        out.pushBytes(CRLF_BYTES);
+        this.bytesOut += 2 + (n.toString(16).length + 2);
         break;
       case "close":
-        c.out.pushBytes(chunk);
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
         break;
     }
-    this.#sent += chunk.length;
-    this.bytesOut += chunk.length;
+    this.#sent += n;
+    this.bytesOut += n;
     // A large chunk is queued by reference: make the caller wait until it is written, so it can
     // never change under us.
-    if (chunk.length >= COPY_LIMIT) return c.flush();
+    if (n >= COPY_LIMIT) return c.flush();
     return c.afterWrite();
   }
 

@@ -63,6 +63,11 @@ export interface Responder {
    * dropped and the connection is marked to close.
    */
   write(chunk: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional: queues `text` as UTF-8, exactly like `write(new TextEncoder().encode(text))` but
+   * without allocating the bytes (the engine encodes straight into its output buffer).
+   */
+  writeText?(text: string): Promise<void> | undefined;
   /** Finishes the response (sends the head if still pending). May return a promise to await. */
   end(): Promise<void> | undefined;
   /** True once the status line has been queued for sending. */

@@ -101,6 +101,28 @@ export function decodeLowerAscii(buf: Uint8Array, start: number, end: number): s
   return s;
 }
 
+/**
+ * The number of bytes `TextEncoder` produces for `s` (UTF-8; a lone surrogate becomes U+FFFD,
+ * three bytes).
+ */
+export function utf8Length(s: string): number {
+  const len = s.length;
+  let n = len;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a surrogate pair: two code units, four bytes
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** Encodes a latin-1 string (code units 0-255) to bytes; higher code units become "?". */
 export function encodeLatin1(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

@@ -21,6 +21,7 @@ const SEGMENT_BYTES = 16 * 1024;
 export const COPY_LIMIT = 8 * 1024;
 const POOL_MAX = 256;
 const pool: Uint8Array[] = [];
+const encoder = new TextEncoder();
 
 function getSegment(min: number): Uint8Array {
   if (min <= SEGMENT_BYTES) {
@@ -92,6 +93,16 @@ export class OutputQueue {
       seg[o++] = c < 256 ? c : 0x3f;
     }
     this.#len = o;
+    this.#size += n;
+  }
+
+  /** Queues `s` as UTF-8; `n` is its encoded length (`utf8Length(s)`). */
+  pushUtf8(s: string, n: number): void {
+    if (n === s.length) return this.pushAscii(s); // all ASCII
+    const seg = this.#room(n);
+    const { written } = encoder.encodeInto(s, seg.subarray(this.#len, this.#len + n));
+    if (written !== n) throw new RangeError(`pushUtf8: ${written} bytes written, ${n} expected`);
+    this.#len += n;
     this.#size += n;
   }
 

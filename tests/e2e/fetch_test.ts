@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { startApp } from "../_support/server.ts";
 import { RawClient, roundTrip, sleep } from "../_support/raw_client.ts";
 import { AppLoadError } from "../../gateway/errors.ts";
-import { events, stats } from "./fixtures/fetch_e2e.ts";
+import { events, stats, UNICODE_TEXT } from "./fixtures/fetch_e2e.ts";
 
 const FIXTURE = "tests/e2e/fixtures/fetch_e2e.ts";
 
@@ -296,5 +296,49 @@ Deno.test("hop-by-hop headers are rejected with a 500 and a log line, for both a
   } finally {
     await fetchApp.close();
     await gatewayApp.close();
+  }
+});
+
+Deno.test("fetch: string bodies are sent as UTF-8 with their byte length (short, long, HEAD)", async () => {
+  const s = await startApp(FIXTURE);
+  try {
+    const want = new TextEncoder().encode(UNICODE_TEXT);
+    const res = await fetch(`http://127.0.0.1:${s.port}/unicode`);
+    const got = new Uint8Array(await res.arrayBuffer());
+    assert.deepStrictEqual(got, want);
+    assert.equal(res.headers.get("content-length"), String(want.length));
+    for (const n of [4095, 4096, 20000]) {
+      const r = await get(s.port, `/long-text?n=${n}`);
+      assert.equal(r.text, "\u00e9".repeat(n));
+      assert.equal(r.headers.get("content-length"), String(2 * n));
+    }
+    const head = (await roundTrip(
+      s.port,
+      "HEAD /unicode HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      { methods: ["HEAD"] },
+    )).text;
+    assert.match(head, new RegExp(`\r\ncontent-length: ${want.length}\r\n`));
+    assert.ok(head.endsWith("\r\n\r\n"), "HEAD response has no body");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("fetch: response headers go out lowercase, one line per entry, in the app's order", async () => {
+  const s = await startApp(FIXTURE);
+  try {
+    const raw = (await roundTrip(
+      s.port,
+      "GET /multi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )).text;
+    const lines = raw.split("\r\n").filter((l) => /^(x-multi|set-cookie):/.test(l));
+    assert.deepStrictEqual(lines, [
+      "x-multi: a",
+      "set-cookie: a=1",
+      "x-multi: b",
+      "set-cookie: b=2",
+    ]);
+  } finally {
+    await s.close();
   }
 });

@@ -11,7 +11,9 @@ import {
   HOST_CHAR,
   TARGET_CHAR,
   TCHAR,
+  utf8Length,
 } from "../../server/http/bytes.ts";
+import { mulberry32 } from "./_helpers.ts";
 
 function allowed(table: Uint8Array): string {
   let s = "";
@@ -79,4 +81,27 @@ Deno.test("encodeLatin1 is the inverse of decodeLatin1 and maps code units above
   const bytes = new Uint8Array(256).map((_, i) => i);
   assert.deepStrictEqual(encodeLatin1(decodeLatin1(bytes, 0, 256)), bytes);
   assert.deepStrictEqual(encodeLatin1("a\u0100\u20acb"), Uint8Array.from([0x61, 0x3f, 0x3f, 0x62]));
+});
+
+Deno.test("utf8Length matches TextEncoder for ASCII, 2-4 byte characters and lone surrogates", () => {
+  const cases = [
+    "",
+    "hello",
+    "\u00e9",
+    "\u07ff\u0800",
+    "\u20ac",
+    "\u{1F600}",
+    "\ud800",
+    "\udc00x",
+    "\ud800\ud800\udc00",
+    "a\u00e9\u20ac\u{10FFFF}\ud83d",
+  ];
+  const enc = new TextEncoder();
+  for (const s of cases) assert.equal(utf8Length(s), enc.encode(s).length, JSON.stringify(s));
+  const rand = mulberry32(7);
+  for (let i = 0; i < 200; i++) {
+    let s = "";
+    for (let j = 0; j < 20; j++) s += String.fromCharCode(Math.floor(rand() * 0x10000));
+    assert.equal(utf8Length(s), enc.encode(s).length);
+  }
 });
