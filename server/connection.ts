@@ -163,6 +163,8 @@ export class Connection {
     } catch {
       // Already closed by the peer or the runtime.
     }
+    // The receive buffer's storage goes back to the pool now, or once a pending read settles.
+    if (this.#pendingRead === null) this.#rb.release();
   }
 
   /** Sweeper hook: enforces idle and header timeouts. */
@@ -278,10 +280,12 @@ export class Connection {
         this.#rb.commit(0);
         this.#eof = true;
       }
+      if (this.#closed) this.#rb.release();
       return n;
     }, (err) => {
       this.#pendingRead = null;
       this.#rb.commit(0);
+      if (this.#closed) this.#rb.release();
       throw err;
     });
     this.#pendingRead = p;
@@ -408,6 +412,9 @@ export class Connection {
     const head = ex.head;
     res.finish();
     ex.markCompleted();
+    // The exchange is over: closing the connection later must not abort its signal (and an
+    // abort without a reason costs a DOMException with a stack trace).
+    this.#abort = null;
     if (ctx.logger.accessEnabled) {
       ctx.logger.access({
         remote: ex.remote.hostname,

@@ -11,7 +11,26 @@
  * - Idle connections are cheap: the buffer starts at `idleBytes` and reads ask for that much
  *   until one read fills its whole view, after which reads ask for `readSize`. `shrink()` (called
  *   when a connection goes idle with nothing buffered) drops a grown buffer back to `idleBytes`.
+ * - Idle-sized storage is pooled: `release()` (the connection closed) hands it back for the next
+ *   connection and leaves this buffer empty and unusable (`view()` is empty, `writable()` offers
+ *   nothing), so no later reader can see a successor's bytes. It refuses while a view is lent.
+ *   Pooled storage may hold a previous connection's bytes, but only bytes between the cursors are
+ *   ever exposed.
  */
+
+const POOL_MAX = 1024;
+const pool: Uint8Array[] = [];
+let pooledBytes = 0;
+const EMPTY = new Uint8Array(0);
+
+/** Idle-sized storage from the pool, or fresh. */
+function idleStorage(bytes: number): Uint8Array {
+  if (bytes === pooledBytes) {
+    const b = pool.pop();
+    if (b !== undefined) return b;
+  }
+  return new Uint8Array(bytes);
+}
 
 /** See the module comment. */
 export class ReceiveBuffer {
@@ -34,7 +53,32 @@ export class ReceiveBuffer {
     this.#idleBytes = Math.min(idleBytes, readSize);
     this.#want = this.#idleBytes;
     this.#maxBytes = Math.max(maxBytes, readSize);
-    this.#buf = new Uint8Array(this.#idleBytes);
+    this.#buf = idleStorage(this.#idleBytes);
+  }
+
+  #released = false;
+
+  /**
+   * The connection is gone: returns idle-sized storage to the pool and empties this buffer for
+   * good. Returns false (and does nothing) while a view is lent to a pending read.
+   */
+  release(): boolean {
+    if (this.#lent) return false;
+    if (this.#released) return true;
+    this.#released = true;
+    const b = this.#buf;
+    this.#buf = EMPTY;
+    this.#start = 0;
+    this.#end = 0;
+    this.#maxBytes = 0;
+    if (b.length === this.#idleBytes && pool.length < POOL_MAX) {
+      if (pooledBytes !== b.length) {
+        pool.length = 0; // one size is pooled: the most recent connections' idle size
+        pooledBytes = b.length;
+      }
+      pool.push(b);
+    }
+    return true;
   }
 
   /** Bytes of storage currently held. */
@@ -44,9 +88,9 @@ export class ReceiveBuffer {
 
   /** When empty, releases grown storage and returns to idle-sized reads. */
   shrink(): void {
-    if (this.#end !== this.#start || this.#lent) return;
+    if (this.#end !== this.#start || this.#lent || this.#released) return;
     this.#want = this.#idleBytes;
-    if (this.#buf.length > this.#idleBytes) this.#buf = new Uint8Array(this.#idleBytes);
+    if (this.#buf.length > this.#idleBytes) this.#buf = idleStorage(this.#idleBytes);
     this.#start = 0;
     this.#end = 0;
   }
@@ -80,6 +124,7 @@ export class ReceiveBuffer {
 
   /** A view to read new bytes into (at least `readSize` bytes unless the cap is reached). */
   writable(): Uint8Array {
+    if (this.#released) return EMPTY;
     const readSize = this.#want;
     if (this.#buf.length - this.#end < readSize) {
       this.compact();

@@ -133,3 +133,38 @@ Deno.test("feeds pipelined heads to parseRequestHead byte by byte, resuming with
   assert.deepStrictEqual(targets, ["/1", "/2"]);
   assert.equal(rb.length, 0);
 });
+
+Deno.test("release refuses while a view is lent, then empties the buffer for good", () => {
+  const rb = new ReceiveBuffer(64, 256, 16);
+  const w = rb.writable();
+  w.set([1, 2, 3]);
+  assert.equal(rb.release(), false);
+  rb.commit(3);
+  assert.equal(rb.length, 3);
+  assert.equal(rb.release(), true);
+  assert.equal(rb.length, 0);
+  assert.equal(rb.view().length, 0);
+  assert.equal(rb.writable().length, 0);
+  rb.commit(0);
+  rb.shrink();
+  assert.equal(rb.writable().length, 0);
+  assert.equal(rb.release(), true);
+});
+
+Deno.test("pooled storage never shows a previous connection's bytes", () => {
+  const first = new ReceiveBuffer(64, 256, 16);
+  const w = first.writable();
+  w.fill(0x41);
+  first.commit(w.length);
+  first.consume(first.length);
+  assert.equal(first.release(), true);
+  for (let i = 0; i < 3; i++) {
+    const next = new ReceiveBuffer(64, 256, 16);
+    assert.equal(next.length, 0);
+    const v = next.writable();
+    v.set([7, 8]);
+    next.commit(2);
+    assert.deepStrictEqual([...next.view()], [7, 8]);
+    assert.equal(next.release(), true);
+  }
+});
