@@ -28,6 +28,7 @@
 import type { Exchange, Handler } from "../server/exchange.ts";
 import { AppContractError, AppError } from "./errors.ts";
 import { utf8Length } from "../server/http/bytes.ts";
+import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
 import { attach, type CancelCallback, fastRequest, innerExchangeOf } from "./_fast_request.ts";
 import {
   abandonUpgrade,
@@ -79,8 +80,11 @@ export function buildRequest(
     const port = ex.serverPort;
     const defaultPort = ex.scheme === "https" ? "443" : "80";
     const host = ex.serverName + (port && port !== defaultPort ? `:${port}` : "");
+    // As Deno.serve: `OPTIONS *` becomes ".../*"; a CONNECT authority-form target becomes "/".
     url = head.targetForm === "origin"
       ? `${ex.scheme}://${host}${head.target}`
+      : head.targetForm === "asterisk"
+      ? `${ex.scheme}://${host}/*`
       : `${ex.scheme}://${host}/`;
   }
   const hasBody = ex.body.contentLength !== 0 && head.method !== "GET" && head.method !== "HEAD";
@@ -255,9 +259,13 @@ function rawHeaderList(h: Headers): ReadonlyArray<readonly [unknown, unknown]> |
   return Array.isArray(list) ? list : null;
 }
 
+function isContentLength(h: readonly [string, string]): boolean {
+  return headerKind(h[0]) === KIND_CONTENT_LENGTH;
+}
+
 /**
- * The response's headers for the engine: lowercase names (as `Deno.serve` sends them), one line
- * per entry, in the order the app added them.
+ * The response's headers for the engine as `Deno.serve` sends them: names as the app wrote them,
+ * one line per entry, in the order the app added them.
  */
 function responseHeaders(resp: Response): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -267,9 +275,12 @@ function responseHeaders(resp: Response): Array<[string, string]> {
       const name = raw[i][0];
       const value = raw[i][1];
       if (typeof name !== "string" || typeof value !== "string") return iteratedHeaders(resp);
-      const lower = name.toLowerCase();
-      if (lower === "transfer-encoding" && isBareChunked(value)) continue;
-      out.push([lower, value]);
+      if (
+        name.length === 17 && name.toLowerCase() === "transfer-encoding" && isBareChunked(value)
+      ) {
+        continue;
+      }
+      out.push([name, value]);
     }
     return out;
   }
@@ -452,7 +463,7 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
     let settled: ReadableStreamReadResult<Uint8Array> | null = null;
     const second = reader.read().then((r) => (settled = r));
     await microtasks(4);
-    const hasLength = headers.some(([n]) => n === "content-length");
+    const hasLength = headers.some(isContentLength);
     if (settled !== null && (settled as ReadableStreamReadResult<Uint8Array>).done) {
       setHead(ex, resp, headers, hasLength ? -1 : first.value.length);
       const p = res.write(checkChunk(first.value));
@@ -515,7 +526,7 @@ function setHead(
   headers: Array<[string, string]>,
   length: number,
 ): void {
-  if (length >= 0 && !headers.some(([n]) => n === "content-length")) {
+  if (length >= 0 && !headers.some(isContentLength)) {
     headers.push(["content-length", String(length)]);
   }
   try {

@@ -324,19 +324,19 @@ Deno.test("fetch: string bodies are sent as UTF-8 with their byte length (short,
   }
 });
 
-Deno.test("fetch: response headers go out lowercase, one line per entry, in the app's order", async () => {
+Deno.test("fetch: response headers go out as Deno.serve sends them: as written, one line each, in order", async () => {
   const s = await startApp(FIXTURE);
   try {
     const raw = (await roundTrip(
       s.port,
       "GET /multi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )).text;
-    const lines = raw.split("\r\n").filter((l) => /^(x-multi|set-cookie):/.test(l));
+    const lines = raw.split("\r\n").filter((l) => /^(x-multi|set-cookie):/i.test(l));
     assert.deepStrictEqual(lines, [
-      "x-multi: a",
-      "set-cookie: a=1",
-      "x-multi: b",
-      "set-cookie: b=2",
+      "X-Multi: a",
+      "Set-Cookie: a=1",
+      "X-Multi: b", // Deno's Headers reuse the first spelling of a repeated name
+      "Set-Cookie: b=2",
     ]);
   } finally {
     await s.close();
