@@ -336,6 +336,10 @@ export class Connection {
     }
     this.#dispatching = false;
     if (r !== undefined) {
+      // An async handler may have queued bytes (a head, a first chunk, even the whole response)
+      // before its first await; they go out now, not when the handler settles. (With more
+      // pipelined requests buffered they wait for the batch, as streamed chunks always do.)
+      if (this.#out.size > 0 && this.#rb.length === 0) this.#flush();
       // Not for upgrade requests: a pending read would swallow the first bytes of the new
       // protocol after a takeover.
       if (ex.body.done && this.#rb.length === 0 && info.upgrade === "") this.#watchPeer();
