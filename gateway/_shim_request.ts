@@ -22,10 +22,10 @@ import type { BodyReader, ConnAddr, Exchange, Responder } from "../server/exchan
 import type { RequestHead } from "../server/http/request_head.ts";
 import { checkResponseHeader, checkStatus } from "../server/http/response_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
+import { concatBytes } from "../server/http/bytes.ts";
 
 export type LogFn = (level: "debug" | "info" | "warning" | "error", msg: string) => void;
 
-const EMPTY = new Uint8Array(0);
 const QUEUE_BYTES = 64 * 1024;
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
@@ -297,7 +297,9 @@ export class ResponseShim implements Responder {
       this.#startStream();
       return this.end();
     }
-    const body = NULL_BODY_STATUSES.has(this.#status) ? null : concat(this.#pending) as BodyInit;
+    const body = NULL_BODY_STATUSES.has(this.#status)
+      ? null
+      : concatBytes(this.#pending) as BodyInit;
     this.#pending = [];
     this.#settle(body);
     this.#closed = true;
@@ -373,20 +375,6 @@ export class ResponseShim implements Responder {
     for (const [name, value] of this.#headers) headers.append(name, value);
     this.#resolve(new Response(body, { status: this.#status, statusText: this.#reason, headers }));
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  if (chunks.length === 0) return EMPTY;
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function statusOf(err: unknown): number {

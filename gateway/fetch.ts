@@ -417,22 +417,22 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
   const headers = responseHeaders(resp);
   // FAST PATH: a body given as a string or bytes is sent with Content-Length, without the
   // ReadableStream machinery (`staticBodyOf` returns null for streams and anything unexpected).
-  const fixed = staticBodyOf(resp);
+  let fixed = staticBodyOf(resp);
   if (fixed !== null) {
     // A string body is encoded straight into the engine's output buffer when it can do that.
-    const text = typeof fixed === "string" && res.writeText !== undefined ? fixed : null;
-    const bytes = text === null
-      ? (typeof fixed === "string" ? encoder.encode(fixed) : fixed)
-      : null;
+    if (typeof fixed === "string" && res.writeText === undefined) fixed = encoder.encode(fixed);
+    const length = typeof fixed === "string" ? utf8Length(fixed) : fixed.length;
     try {
-      setHead(ex, resp, headers, bytes !== null ? bytes.length : utf8Length(text!));
+      setHead(ex, resp, headers, length);
     } catch (err) {
       if (err instanceof AppContractError) ex.log("error", err.message);
       throw err;
     }
-    const p = bytes !== null
-      ? (bytes.length > 0 ? res.write(bytes) : undefined)
-      : res.writeText!(text!);
+    const p = typeof fixed === "string"
+      ? res.writeText!(fixed, length)
+      : fixed.length > 0
+      ? res.write(fixed)
+      : undefined;
     if (p) await p;
     const e = res.end();
     if (e) await e;

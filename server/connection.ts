@@ -174,7 +174,9 @@ export class Connection {
       this.close();
     } else if (this.phase === "head") {
       this.deadline = 0;
-      this.#queue(encodeErrorResponse(408, this.#ctx.clock.date(), this.#ctx.config.serverHeader));
+      this.queueBytes(
+        encodeErrorResponse(408, this.#ctx.clock.date(), this.#ctx.config.serverHeader),
+      );
       this.#flush().catch(() => {}).finally(() => this.close());
     }
   }
@@ -345,33 +347,30 @@ export class Connection {
       if (ex.body.done && this.#rb.length === 0 && info.upgrade === "") this.#watchPeer();
       return this.#serveAsync(ex, r);
     }
-    if (this.hijacked) {
-      ctx.state.inflight--;
-      return false;
-    }
-    if (!res.ended) {
-      return this.#serveFailed(
-        ex,
-        new ResponseHeaderError("handler returned without finishing the response"),
-      );
-    }
-    ctx.state.inflight--;
-    return this.#afterResponse(ex, keepAlive);
+    return this.#handlerReturned(ex);
   }
 
   /** The rest of `#serve` when the handler returned a promise. */
   async #serveAsync(ex: ConnExchange, r: Promise<void>): Promise<boolean> {
     try {
       await r;
-      if (this.hijacked) {
-        this.#ctx.state.inflight--;
-        return false;
-      }
-      if (!ex.res.ended) {
-        throw new ResponseHeaderError("handler returned without finishing the response");
-      }
     } catch (err) {
       return this.#serveFailed(ex, err);
+    }
+    return this.#handlerReturned(ex);
+  }
+
+  /** The handler returned (or its promise resolved): it took the socket over or answered. */
+  #handlerReturned(ex: ConnExchange): boolean | Promise<boolean> {
+    if (this.hijacked) {
+      this.#ctx.state.inflight--;
+      return false;
+    }
+    if (!ex.res.ended) {
+      return this.#serveFailed(
+        ex,
+        new ResponseHeaderError("handler returned without finishing the response"),
+      );
     }
     this.#ctx.state.inflight--;
     return this.#afterResponse(ex, ex.keepAlive);
@@ -462,7 +461,7 @@ export class Connection {
       );
     }
     if (res.rollback()) {
-      this.#queue(encodeErrorResponse(status, ctx.clock.date(), ctx.config.serverHeader));
+      this.queueBytes(encodeErrorResponse(status, ctx.clock.date(), ctx.config.serverHeader));
       res.status = status;
       await this.#flush().catch(() => {});
     } else {
@@ -479,7 +478,9 @@ export class Connection {
     } else {
       this.#ctx.logger.log("error", `internal parser error: ${describe(err)}`);
     }
-    this.#queue(encodeErrorResponse(status, this.#ctx.clock.date(), this.#ctx.config.serverHeader));
+    this.queueBytes(
+      encodeErrorResponse(status, this.#ctx.clock.date(), this.#ctx.config.serverHeader),
+    );
     await this.#flush().catch(() => {});
   }
 
@@ -488,7 +489,7 @@ export class Connection {
     return this.#rb;
   }
 
-  /** Queues bytes ahead of the current response (`100 Continue`). */
+  /** Appends bytes to the outgoing batch (`100 Continue`, canned error responses). */
   queueBytes(bytes: Uint8Array): void {
     this.#out.pushBytes(bytes);
   }
@@ -511,11 +512,6 @@ export class Connection {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** Appends bytes to the outgoing batch. */
-  #queue(bytes: Uint8Array): void {
-    this.#out.pushBytes(bytes);
   }
 
   /** The outgoing queue (the responder encodes straight into it). */
@@ -602,7 +598,7 @@ export class Connection {
   /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
   async takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
     if (this.hijacked || this.#closed) throw new Deno.errors.BadResource("connection is gone");
-    this.#queue(head);
+    this.queueBytes(head);
     await this.#flush();
     this.hijacked = true;
     this.#closed = true;
@@ -780,9 +776,8 @@ class ConnResponder implements Responder {
     return this.#push(chunk, "", chunk.length);
   }
 
-  writeText(text: string): Promise<void> | undefined {
+  writeText(text: string, n: number = utf8Length(text)): Promise<void> | undefined {
     if (this.ended) throw new ResponseHeaderError("write() after end()");
-    const n = utf8Length(text);
     // Large text goes out as bytes, queued by reference like any large chunk.
     if (n >= COPY_LIMIT) return this.#push(UTF8.encode(text), "", n);
     return this.#push(null, text, n);

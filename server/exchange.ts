@@ -66,8 +66,10 @@ export interface Responder {
   /**
    * Optional: queues `text` as UTF-8, exactly like `write(new TextEncoder().encode(text))` but
    * without allocating the bytes (the engine encodes straight into its output buffer).
+   * `byteLength`, when given, must be `utf8Length(text)` (a caller that needed it for
+   * Content-Length passes it on instead of having it counted twice).
    */
-  writeText?(text: string): Promise<void> | undefined;
+  writeText?(text: string, byteLength?: number): Promise<void> | undefined;
   /** Finishes the response (sends the head if still pending). May return a promise to await. */
   end(): Promise<void> | undefined;
   /** True once the status line has been queued for sending. */

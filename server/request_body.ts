@@ -13,6 +13,7 @@
  *   rethrown to every later reader, so the connection can answer with the right status even when
  *   the app swallowed the error.
  */
+import { concatBytes } from "./http/bytes.ts";
 import { ChunkedDecoder } from "./http/chunked.ts";
 import { ProtocolError } from "./http/errors.ts";
 import type { BodyFraming } from "./http/framing.ts";
@@ -130,18 +131,10 @@ export class RequestBody implements BodyReader {
     }
     if (buf.length === 0) return null;
     const r = this.#decoder.decode(buf.view(), max);
+    // Decoded pieces are views into the receive buffer: one copy, owned by the caller.
     let out: Uint8Array | null = null;
     if (r.data.length === 1) out = r.data[0].slice();
-    else if (r.data.length > 1) {
-      let total = 0;
-      for (const d of r.data) total += d.length;
-      out = new Uint8Array(total);
-      let o = 0;
-      for (const d of r.data) {
-        out.set(d, o);
-        o += d.length;
-      }
-    }
+    else if (r.data.length > 1) out = concatBytes(r.data);
     buf.consume(r.consumed);
     if (r.done) this.#done = true;
     if (out !== null && out.length > 0) {

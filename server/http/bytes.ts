@@ -123,6 +123,22 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** Joins byte arrays into a new one; a single array is returned as it is (no copy). */
+export function concatBytes<B extends ArrayBufferLike>(
+  parts: readonly Uint8Array<B>[],
+): Uint8Array<B | ArrayBuffer> {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** Encodes a latin-1 string (code units 0-255) to bytes; higher code units become "?". */
 export function encodeLatin1(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

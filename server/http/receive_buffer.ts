@@ -70,7 +70,6 @@ export class ReceiveBuffer {
     this.#buf = EMPTY;
     this.#start = 0;
     this.#end = 0;
-    this.#maxBytes = 0;
     if (b.length === this.#idleBytes && pool.length < POOL_MAX) {
       if (pooledBytes !== b.length) {
         pool.length = 0; // one size is pooled: the most recent connections' idle size

@@ -26,6 +26,7 @@
  *   `Sec-WebSocket-Accept` with the synchronous `sha1` below, so an upgrade can complete
  *   synchronously like `Deno.upgradeWebSocket`.
  */
+import { concatBytes } from "./bytes.ts";
 
 /** The GUID every accept key is derived with (RFC 6455 §1.3). */
 export const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -407,7 +408,7 @@ export class MessageAssembler {
     }
     if (frame.payload.length > 0) this.#parts.push(frame.payload);
     if (!frame.fin) return null;
-    const data = concat(this.#parts, this.#size);
+    const data = concatBytes(this.#parts) as Uint8Array<ArrayBuffer>;
     const opcode = this.#opcode;
     this.#opcode = -1;
     this.#parts = [];
@@ -419,17 +420,6 @@ export class MessageAssembler {
       throw new WebSocketProtocolError(1007, "text message is not valid UTF-8");
     }
   }
-}
-
-function concat(parts: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** What `checkHandshake` needs from a request. */

@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  concatBytes,
   decodeLatin1,
   decodeLowerAscii,
   encodeLatin1,
@@ -104,4 +105,11 @@ Deno.test("utf8Length matches TextEncoder for ASCII, 2-4 byte characters and lon
     for (let j = 0; j < 20; j++) s += String.fromCharCode(Math.floor(rand() * 0x10000));
     assert.equal(utf8Length(s), enc.encode(s).length);
   }
+});
+
+Deno.test("concatBytes joins in order, returns a lone array as is and nothing as empty", () => {
+  const a = new Uint8Array([1, 2]);
+  assert.deepStrictEqual([...concatBytes([a, new Uint8Array(0), new Uint8Array([3])])], [1, 2, 3]);
+  assert.strictEqual(concatBytes([a]), a);
+  assert.equal(concatBytes([]).length, 0);
 });
