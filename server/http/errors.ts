@@ -1,11 +1,20 @@
 /**
- * Protocol errors: malformed input or an exceeded limit, each carrying its exact status.
+ * The error model: every error that can become a response carries its exact status.
  *
  * Contract:
- * - Every `ProtocolError` has a stable `code`; its `status` comes only from
- *   `PROTOCOL_ERROR_STATUS[code]`. Tests assert on `code` and `status`, never on message text.
+ * - `HttpError` is the base of every error the engine answers: `status` is the exact status sent
+ *   (when nothing of the response reached the socket yet), `rule` a stable id of the broken rule,
+ *   and `logged` says whether whoever threw it already logged it with its details.
+ * - `ProtocolError` (the client's bytes are malformed or exceed a limit): a stable `code`; its
+ *   `status` comes only from `PROTOCOL_ERROR_STATUS[code]`; the connection answers and closes.
+ * - `ResponseError` (an app-supplied status, header or body breaks a response rule): `rule` is one
+ *   of `RESPONSE_RULES` (`status-range`, `header-name-token`, `hop-by-hop`, ...); status 500.
+ * - `statusOf(err)` is the one way to ask an error for its status (500 for anything that is not an
+ *   `HttpError` with a 4xx/5xx status); `describeError(err)` the one log description (stack and
+ *   cause). No code compares error names or messages as strings.
  * - `encodeErrorResponse(status)` is the one mapping from an error status to bytes. Responses are
  *   pre-encoded at module load, always carry `Connection: close`, and never echo request bytes.
+ * Tests assert on `code`, `rule` and `status`, never on message text.
  */
 import { STATUS_TEXT } from "./status.ts";
 
@@ -49,19 +58,96 @@ export const PROTOCOL_ERROR_STATUS = Object.freeze(
 /** A stable protocol error code. */
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_STATUS;
 
+/** Every error the engine turns into a response: it carries the exact status and the rule. */
+export class HttpError extends Error {
+  /** Exact HTTP status to answer with (400..599). */
+  readonly status: number;
+  /** Stable id of the broken rule (a protocol code, a response rule or a gateway spec rule). */
+  readonly rule: string;
+  /** True when whoever threw it already logged it with its details (the engine logs at debug). */
+  readonly logged: boolean;
+  /** Creates an error answered with `status` for breaking `rule`. */
+  constructor(
+    status: number,
+    rule: string,
+    message: string,
+    options?: { cause?: unknown; logged?: boolean },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.rule = rule;
+    this.logged = options?.logged ?? false;
+  }
+}
+
 /** Malformed request bytes or an exceeded limit. The connection answers `status` and closes. */
-export class ProtocolError extends Error {
+export class ProtocolError extends HttpError {
   /** Stable machine-readable code. */
   readonly code: ProtocolErrorCode;
-  /** Exact HTTP status to answer with. */
-  readonly status: number;
   /** Creates an error for `code` with an optional human-readable detail (never sent to clients). */
   constructor(code: ProtocolErrorCode, detail?: string) {
-    super(detail ? `${code}: ${detail}` : code);
-    this.name = "ProtocolError";
+    super(PROTOCOL_ERROR_STATUS[code], code, detail ? `${code}: ${detail}` : code);
     this.code = code;
-    this.status = PROTOCOL_ERROR_STATUS[code];
   }
+}
+
+/** The rules an app-supplied response head or body can break, each a stable id. */
+export const RESPONSE_RULES = Object.freeze(
+  [
+    /** Status not an integer in 100..999, or a 1xx other than 101 as a final status. */
+    "status-range",
+    /** Reason phrase with CTLs or code units above 0xFF. */
+    "reason-ctl",
+    /** Header name is not an RFC 9110 token. */
+    "header-name-token",
+    /** Header value with CR, LF, NUL or another CTL except HTAB. */
+    "header-value-ctl",
+    /** Header value with code units above 0xFF. */
+    "header-value-latin1",
+    /** A hop-by-hop field (RFC 9110 §7.6.1): the server owns it. */
+    "hop-by-hop",
+    /** Content-Length not 1..15 digits, or two different values. */
+    "content-length-digits",
+    /** Calls out of order: a body before the head, a head after it was sent, the response not ended. */
+    "response-order",
+    /** A body chunk that is not a `Uint8Array`. */
+    "body-bytes",
+  ] as const,
+);
+
+/** A stable response rule id. */
+export type ResponseRule = typeof RESPONSE_RULES[number];
+
+/** An app-supplied status, header or body breaks `rule`; answered with 500 if nothing was sent. */
+export class ResponseError extends HttpError {
+  /** The broken response rule. */
+  declare readonly rule: ResponseRule;
+  /** Creates an error for `rule`; `detail` is for the log only. */
+  constructor(rule: ResponseRule, detail: string) {
+    super(500, rule, `${rule}: ${detail}`);
+  }
+}
+
+/** The status to answer `err` with: its own for an `HttpError` with a 4xx/5xx status, else 500. */
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError && err.status >= 400 && err.status <= 599) return err.status;
+  return 500;
+}
+
+/** One description of a thrown value for the error log: the stack, and the cause's if any. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) {
+    try {
+      return `non-Error value ${String(err)}`;
+    } catch {
+      return "non-Error value";
+    }
+  }
+  const own = err.stack ?? `${err.name}: ${err.message}`;
+  const cause = err.cause;
+  if (cause instanceof Error) return `${own}\n  caused by: ${cause.stack ?? cause.message}`;
+  return own;
 }
 
 const encoder = new TextEncoder();
