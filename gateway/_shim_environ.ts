@@ -15,7 +15,8 @@
 import type { ConnAddr, Exchange, Responder } from "../server/exchange.ts";
 import type { RequestHead, TargetForm } from "../server/http/request_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
-import { headerError, StreamBodyReader, UNNAMED } from "./_shim_request.ts";
+import { StreamBodyReader, UNNAMED } from "./_shim_request.ts";
+import { ResponseError } from "../server/http/errors.ts";
 import type { Environ, StartResponse } from "./types.ts";
 
 /** Describes a gateway environ as an engine exchange answered through `res`. */
@@ -170,7 +171,7 @@ export class StartResponseResponder implements Responder {
   }
 
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
-    if (this.#hasHead) throw headerError("head() after the head was sent");
+    if (this.#hasHead) throw new ResponseError("response-order", "head() after the head was sent");
     const text = reason !== "" ? reason : STATUS_TEXT[status] ?? "";
     this.#startResponse(`${status} ${text}`, headers.map(([n, v]) => [n, v]));
     this.#hasHead = true;
@@ -178,8 +179,8 @@ export class StartResponseResponder implements Responder {
   }
 
   write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#ended) throw headerError("write() after end()");
-    if (!this.#hasHead) throw headerError("write() before head()");
+    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
+    if (!this.#hasHead) throw new ResponseError("response-order", "write() before head()");
     if (this.#released) return Promise.reject(this.signal.reason);
     if (chunk.length === 0) return undefined;
     return new Promise((taken) => {
@@ -207,7 +208,11 @@ export class StartResponseResponder implements Responder {
 
   /** The fetch path returned: the response must be complete. */
   finished(): void {
-    if (!this.#ended) this.fail(headerError("handler returned without finishing the response"));
+    if (!this.#ended) {
+      this.fail(
+        new ResponseError("response-order", "handler returned without finishing the response"),
+      );
+    }
   }
 
   /** The fetch path failed: before the head, the app call rejects; after, the body throws. */

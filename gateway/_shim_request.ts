@@ -9,18 +9,24 @@
  *   HTTP/1.1; a body of unknown length is announced as `Transfer-Encoding: chunked`); the
  *   `BodyReader` pulls the request's body stream chunk by chunk, without copying.
  * - `ResponseShim` is the `Responder` for that exchange: it applies the engine's header and status
- *   checks (`checkResponseHeader`, `checkStatus`), and resolves `response` with a `Response` at
+ *   check (`validateResponseHead`), and resolves `response` with a `Response` at
  *   the first non-empty write or at `end()`. A response with a declared length that completes
  *   within the same turn (the runner's fast path) gets a one-piece body; otherwise the body is a
  *   stream whose `write()` waits while its queue is full (64 KiB), and rejects once the consumer
  *   cancelled it. Never more than a declared Content-Length is passed on; a shorter body errors
  *   the stream (the engine closes the connection in that case). A failure before anything was
  *   sent becomes the engine's canned error response (500, or the error's own 4xx/5xx status).
- * - `StreamBodyReader`, `headerError` and `UNNAMED` are shared with `_shim_environ.ts`.
+ * - `StreamBodyReader` and `UNNAMED` are shared with `_shim_environ.ts`.
  */
 import type { BodyReader, ConnAddr, Exchange, Responder } from "../server/exchange.ts";
 import type { RequestHead } from "../server/http/request_head.ts";
-import { checkResponseHeader, checkStatus } from "../server/http/response_head.ts";
+import { validateResponseHead } from "../server/http/response_head.ts";
+import {
+  describeError as describe,
+  HttpError,
+  ResponseError,
+  statusOf,
+} from "../server/http/errors.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
 import { concatBytes } from "../server/http/bytes.ts";
 
@@ -31,13 +37,6 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
 /** No peer address: the REMOTE_* keys stay absent. */
 export const UNNAMED: ConnAddr = Object.freeze({ transport: "unix", hostname: "", port: 0 });
-
-/** A `ResponseHeaderError` without importing server runtime code (the runner checks the name). */
-export function headerError(message: string): Error {
-  const err = new Error(message);
-  err.name = "ResponseHeaderError";
-  return err;
-}
 
 /** Describes `request` as an engine exchange answered through `res`. */
 export function exchangeFromRequest(
@@ -204,23 +203,11 @@ export class ResponseShim implements Responder {
   }
 
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
-    if (this.#headSent) throw headerError("head() after the head was sent");
-    const rule = checkStatus(status, reason);
-    if (rule) throw headerError(`invalid status ${status}: ${rule}`);
-    if (status < 200 || status > 599) {
-      throw headerError(`status-range: ${status} is not a final status`);
+    if (this.#headSent) {
+      throw new ResponseError("response-order", "head() after the head was sent");
     }
-    let declared = -1;
-    for (const [name, value] of headers) {
-      const bad = checkResponseHeader(name, value);
-      if (bad) throw headerError(`header ${JSON.stringify(name)}: ${bad}`);
-      if (name.length === 14 && name.toLowerCase() === "content-length") {
-        if (!/^[0-9]{1,15}$/.test(value) || (declared !== -1 && Number(value) !== declared)) {
-          throw headerError(`header "content-length": content-length-digits`);
-        }
-        declared = Number(value);
-      }
-    }
+    const declared = validateResponseHead(status, headers, reason);
+    if (status > 599) throw new ResponseError("status-range", `${status} is not a final status`);
     this.#status = status;
     this.#reason = reason;
     this.#headers = headers;
@@ -229,9 +216,11 @@ export class ResponseShim implements Responder {
   }
 
   write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#ended) throw headerError("write() after end()");
-    if (!(chunk instanceof Uint8Array)) throw headerError("body chunks must be Uint8Array");
-    if (!this.#hasHead) throw headerError("write() before head()");
+    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
+    if (!(chunk instanceof Uint8Array)) {
+      throw new ResponseError("body-bytes", "body chunks must be Uint8Array");
+    }
+    if (!this.#hasHead) throw new ResponseError("response-order", "write() before head()");
     if (!this.#headSent) {
       this.#headSent = true;
       // A declared length (the runner's fast path declares one) gets a one-piece body when the
@@ -271,7 +260,7 @@ export class ResponseShim implements Responder {
 
   end(): Promise<void> | undefined {
     if (this.#ended) return;
-    if (!this.#hasHead) throw headerError("end() before head()");
+    if (!this.#hasHead) throw new ResponseError("response-order", "end() before head()");
     this.#ended = true;
     this.#headSent = true;
     const short = this.#declared >= 0 && this.#sent < this.#declared &&
@@ -309,7 +298,9 @@ export class ResponseShim implements Responder {
   /** The runner returned: the response must be complete. */
   finished(): void {
     if (this.#ended) return;
-    this.fail(headerError("handler returned without finishing the response"));
+    this.fail(
+      new ResponseError("response-order", "handler returned without finishing the response"),
+    );
   }
 
   /** The runner failed: an error response if nothing went out yet, else a broken body stream. */
@@ -317,7 +308,9 @@ export class ResponseShim implements Responder {
     this.#ended = true;
     if (!this.#settled) {
       const status = statusOf(err);
-      if (!isAppError(err)) this.#log("error", `answering ${status}: ${describe(err)}`);
+      if (!(err instanceof HttpError && err.logged)) {
+        this.#log("error", `answering ${status}: ${describe(err)}`);
+      }
       // The same body as the engine's canned error responses.
       const text = new TextEncoder().encode(`${status} ${STATUS_TEXT[status] ?? "Error"}\n`);
       this.#settled = true;
@@ -375,17 +368,4 @@ export class ResponseShim implements Responder {
     for (const [name, value] of this.#headers) headers.append(name, value);
     this.#resolve(new Response(body, { status: this.#status, statusText: this.#reason, headers }));
   }
-}
-
-function statusOf(err: unknown): number {
-  const s = (err as { status?: unknown } | null)?.status;
-  return typeof s === "number" && s >= 400 && s <= 599 ? s : 500;
-}
-
-function isAppError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AppError" || err.name === "AppContractError");
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }

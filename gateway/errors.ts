@@ -1,5 +1,5 @@
 /**
- * Gateway errors, split by who is at fault (DESIGN.md "Error model").
+ * Gateway errors, split by who is at fault.
  *
  * Contract:
  * - `AppLoadError`: the app could not be loaded (bad spec, missing file, import failure, missing
@@ -7,9 +7,13 @@
  * - `AppError`: the app (or its body) threw; `cause` is the original value. Status 500.
  * - `AppContractError`: the app broke a numbered rule of `gateway/types.ts`; `rule` names it
  *   (for example `"SR-2"`). Status 500.
+ * - `AppError` and `AppContractError` are `HttpError`s (status 500, `logged`: the gateway logs them
+ *   with their details before the engine answers). `contractErrorOf(err)` turns an engine
+ *   `ResponseError` into the `AppContractError` for the same rule (`SPEC_RULE_OF`).
  * - Messages are for the server log only; the connection never sends them to a client.
- * This module imports nothing.
+ * This module imports only the engine's error model.
  */
+import { HttpError, ResponseError, type ResponseRule } from "../server/http/errors.ts";
 
 /** Why an app could not be loaded. */
 export type AppLoadErrorKind =
@@ -64,30 +68,44 @@ export class AppLoadError extends Error {
 }
 
 /** The app threw (or its Promise rejected, or its body threw while being iterated). */
-export class AppError extends Error {
-  /** The status the server answers with when no header was sent yet. */
-  readonly status = 500;
-
+export class AppError extends HttpError {
   /** Wraps `cause`, the value the app threw. */
   constructor(cause: unknown) {
-    super(`the app threw: ${describe(cause)}`, { cause });
-    this.name = "AppError";
+    super(500, "app-threw", `the app threw: ${describe(cause)}`, { cause, logged: true });
   }
 }
 
 /** The app broke a numbered rule of the gateway contract (`gateway/types.ts`). */
-export class AppContractError extends Error {
-  /** The status the server answers with when no header was sent yet. */
-  readonly status = 500;
-  /** The rule that was broken, e.g. `"SR-6"`. */
-  readonly rule: string;
-
-  /** Creates an error for `rule` with a human-readable detail. */
+export class AppContractError extends HttpError {
+  /** Creates an error for `rule` (e.g. `"SR-6"`) with a human-readable detail. */
   constructor(rule: string, detail: string) {
-    super(`gateway contract rule ${rule}: ${detail}`);
-    this.name = "AppContractError";
-    this.rule = rule;
+    super(500, rule, `gateway contract rule ${rule}: ${detail}`, { logged: true });
   }
+}
+
+/** The gateway spec rule (`gateway/types.ts`) each engine response rule belongs to. */
+export const SPEC_RULE_OF: Readonly<Record<ResponseRule, string>> = Object.freeze({
+  "status-range": "SR-2",
+  "reason-ctl": "SR-2",
+  "header-name-token": "SR-4",
+  "header-value-ctl": "SR-5",
+  "header-value-latin1": "SR-5",
+  "hop-by-hop": "SR-6",
+  "content-length-digits": "SR-7",
+  "response-order": "SR-7",
+  "body-bytes": "SR-7",
+});
+
+/**
+ * An engine `ResponseError` as the `AppContractError` for the same rule (`fallbackRule` names the
+ * rule when the spec has no closer one); anything else is returned unchanged.
+ */
+export function contractErrorOf(err: unknown, fallbackRule?: string): unknown {
+  if (!(err instanceof ResponseError)) return err;
+  const rule = fallbackRule !== undefined && SPEC_RULE_OF[err.rule] === "SR-7"
+    ? fallbackRule
+    : SPEC_RULE_OF[err.rule];
+  return new AppContractError(rule, `the server rejected the response: ${err.message}`);
 }
 
 /** One-line description of a thrown value, for log messages. */

@@ -26,7 +26,7 @@
  *   answered 400 with the reason, not 500.
  */
 import type { Exchange, Handler } from "../server/exchange.ts";
-import { AppContractError, AppError } from "./errors.ts";
+import { AppContractError, AppError, contractErrorOf } from "./errors.ts";
 import { utf8Length } from "../server/http/bytes.ts";
 import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
 import { attach, type CancelCallback, fastRequest, innerExchangeOf } from "./_fast_request.ts";
@@ -553,21 +553,7 @@ function stackOf(err: unknown): string {
   return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
-/**
- * A header or status the engine refused is the same broken rule as in a gateway app: the engine
- * names its check (`hop-by-hop`, `header-name-token`, ...), mapped here to the gateway spec's id.
- */
+/** A header or status the engine refused is the same broken rule as in a gateway app. */
 function contract(err: unknown): unknown {
-  if (err instanceof Error && err.name === "ResponseHeaderError") {
-    return new AppContractError(specRuleOf(err.message), err.message);
-  }
-  return err;
-}
-
-function specRuleOf(message: string): string {
-  if (message.endsWith("hop-by-hop")) return "SR-6";
-  if (message.endsWith("header-name-token")) return "SR-4";
-  if (/header-value-[a-z0-9]+$/.test(message)) return "SR-5";
-  if (message.startsWith("invalid status") || message.startsWith("status-range")) return "SR-2";
-  return "fetch-response-head";
+  return contractErrorOf(err, "fetch-response-head");
 }

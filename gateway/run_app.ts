@@ -20,6 +20,7 @@ import type { Exchange, Handler } from "../server/exchange.ts";
 import { type BodySource, openBody } from "./body.ts";
 import { buildEnviron, type EnvironConfig } from "./environ.ts";
 import { AppContractError, AppError } from "./errors.ts";
+import { ResponseError } from "../server/http/errors.ts";
 import { createInput, isInputError } from "./input.ts";
 import { createStartResponse, type ResponseState } from "./start_response.ts";
 import type { App, ErrorStream, StartResponse } from "./types.ts";
@@ -110,7 +111,7 @@ class AppRun {
     try {
       this.ex.res.head(s.statusCode, headers, s.reason);
     } catch (err) {
-      if (!(err instanceof Error) || err.name !== "ResponseHeaderError") throw err;
+      if (!(err instanceof ResponseError)) throw err;
       throw new AppContractError("SR-7", `the server rejected the headers: ${err.message}`);
     }
     s.headersSent = true;

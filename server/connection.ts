@@ -22,22 +22,27 @@
  */
 import type { Config, Limits } from "./config.ts";
 import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
-import { ResponseHeaderError } from "./exchange.ts";
-import { encodeErrorResponse, ProtocolError } from "./http/errors.ts";
+import {
+  describeError as describe,
+  encodeErrorResponse,
+  HttpError,
+  ProtocolError,
+  ResponseError,
+  statusOf,
+} from "./http/errors.ts";
 import { analyzeHead, type HeadInfo } from "./http/framing.ts";
 import { COPY_LIMIT, OutputQueue, type QueueMark } from "./http/output_queue.ts";
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
 import { utf8Length } from "./http/bytes.ts";
 import { parseRequestHead, type RequestHead } from "./http/request_head.ts";
 import {
-  checkResponseHeader,
-  checkStatus,
   CONTINUE_RESPONSE,
   CRLF_BYTES,
   headerKind,
   KIND_CONTENT_LENGTH,
   LAST_CHUNK,
   type ResponseFraming,
+  validateResponseHead,
   writeResponseHead,
 } from "./http/response_head.ts";
 import { statusAllowsBody, statusAllowsContentLength } from "./http/status.ts";
@@ -369,7 +374,7 @@ export class Connection {
     if (!ex.res.ended) {
       return this.#serveFailed(
         ex,
-        new ResponseHeaderError("handler returned without finishing the response"),
+        new ResponseError("response-order", "handler returned without finishing the response"),
       );
     }
     this.#ctx.state.inflight--;
@@ -449,9 +454,7 @@ export class Connection {
     }
     if (err instanceof ProtocolError) {
       ctx.logger.log("info", `bad request body from ${this.remote.hostname}: ${err.code}`);
-    } else if (
-      err instanceof Error && (err.name === "AppError" || err.name === "AppContractError")
-    ) {
+    } else if (err instanceof HttpError && err.logged) {
       // The adapter already logged these with the stack and the rule they broke.
       ctx.logger.log("debug", `answering ${status} for ${head.method} ${head.target}`);
     } else {
@@ -699,25 +702,10 @@ class ConnResponder implements Responder {
   }
 
   head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
-    if (this.#headQueued) throw new ResponseHeaderError("head() after the head was sent");
-    const rule = checkStatus(status, reason);
-    if (rule) throw new ResponseHeaderError(`invalid status ${status}: ${rule}`);
-    if (status < 200 && status !== 101) {
-      throw new ResponseHeaderError(`status-range: ${status} is not a final status`);
+    if (this.#headQueued) {
+      throw new ResponseError("response-order", "head() after the head was sent");
     }
-    let declared = -1;
-    for (let i = 0; i < headers.length; i++) {
-      const [name, value] = headers[i];
-      const bad = checkResponseHeader(name, value);
-      if (bad) throw new ResponseHeaderError(`header ${JSON.stringify(name)}: ${bad}`);
-      if (headerKind(name) === KIND_CONTENT_LENGTH) {
-        const n = parseDigits(value);
-        if (n < 0 || (declared !== -1 && n !== declared)) {
-          throw new ResponseHeaderError(`header "content-length": content-length-digits`);
-        }
-        declared = n;
-      }
-    }
+    const declared = validateResponseHead(status, headers, reason);
     this.status = status;
     this.#reason = reason;
     this.#headers = headers;
@@ -726,7 +714,7 @@ class ConnResponder implements Responder {
   }
 
   #queueHead(): void {
-    if (!this.#hasHead) throw new ResponseHeaderError("write() before head()");
+    if (!this.#hasHead) throw new ResponseError("response-order", "write() before head()");
     const c = this.#c;
     const ctx = c.ctx;
     const allowsBody = statusAllowsBody(this.status, this.#method);
@@ -769,15 +757,15 @@ class ConnResponder implements Responder {
   }
 
   write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.ended) throw new ResponseHeaderError("write() after end()");
+    if (this.ended) throw new ResponseError("response-order", "write() after end()");
     if (!(chunk instanceof Uint8Array)) {
-      throw new ResponseHeaderError("body chunks must be Uint8Array");
+      throw new ResponseError("body-bytes", "body chunks must be Uint8Array");
     }
     return this.#push(chunk, "", chunk.length);
   }
 
   writeText(text: string, n: number = utf8Length(text)): Promise<void> | undefined {
-    if (this.ended) throw new ResponseHeaderError("write() after end()");
+    if (this.ended) throw new ResponseError("response-order", "write() after end()");
     // Large text goes out as bytes, queued by reference like any large chunk.
     if (n >= COPY_LIMIT) return this.#push(UTF8.encode(text), "", n);
     return this.#push(null, text, n);
@@ -994,19 +982,6 @@ function headerOf(head: RequestHead, name: string): string {
   return "";
 }
 
-/** 1 to 15 ASCII digits as a number, else -1. */
-function parseDigits(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 15) return -1;
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const d = s.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
 function pathOf(target: string): string {
   const q = target.indexOf("?");
   return q < 0 ? target : target.slice(0, q);
@@ -1020,17 +995,4 @@ function toAddr(a: Deno.Addr): ConnAddr {
     return { transport: "unix", hostname: a.path, port: 0 };
   }
   return { transport: "tcp", hostname: "", port: 0 };
-}
-
-function statusOf(err: unknown): number {
-  const s = (err as { status?: unknown } | null)?.status;
-  return typeof s === "number" && s >= 400 && s <= 599 ? s : 500;
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause;
-  const own = err.stack ?? `${err.name}: ${err.message}`;
-  if (cause instanceof Error) return `${err.message}\n  caused by: ${cause.stack ?? cause.message}`;
-  return own;
 }

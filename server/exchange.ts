@@ -12,9 +12,9 @@
  *   500; after the head went out, the connection is aborted. Errors that carry a `status` field
  *   (400..599) use that status instead of 500.
  * - `head()` validates every header (names are tokens; values free of CR, LF, NUL and other CTLs
- *   except HTAB; no hop-by-hop fields) and throws `ResponseHeaderError` naming the rule; nothing
+ *   except HTAB; no hop-by-hop fields) and throws `ResponseError` naming the rule; nothing
  *   is sent until the first non-empty `write()` or `end()`.
- * Types only: this file has no runtime code besides the error class.
+ * Types only: this file has no runtime code.
  */
 import type { RequestHead } from "./http/request_head.ts";
 
@@ -50,7 +50,7 @@ export interface BodyReader {
 export interface Responder {
   /**
    * Sets the status line and header list. May be called again only while `headSent` is false
-   * (replacing the earlier values, as PEP 3333's exc_info requires). Throws `ResponseHeaderError`
+   * (replacing the earlier values, as PEP 3333's exc_info requires). Throws `ResponseError`
    * for an invalid status or header. Date and Server are added unless present; Connection,
    * Content-Length for bodiless statuses and Transfer-Encoding are managed by the server.
    */
@@ -116,12 +116,3 @@ export interface Exchange {
 
 /** An app style adapted to the engine. May complete synchronously (the fast path). */
 export type Handler = (ex: Exchange) => void | Promise<void>;
-
-/** A response header or status an app supplied breaks a rule; the message names the rule. */
-export class ResponseHeaderError extends Error {
-  /** Creates an error naming the broken rule. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ResponseHeaderError";
-  }
-}

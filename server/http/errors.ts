@@ -125,7 +125,7 @@ export class ResponseError extends HttpError {
   declare readonly rule: ResponseRule;
   /** Creates an error for `rule`; `detail` is for the log only. */
   constructor(rule: ResponseRule, detail: string) {
-    super(500, rule, `${rule}: ${detail}`);
+    super(500, rule, `${detail}: ${rule}`);
   }
 }
 

@@ -15,6 +15,7 @@
  * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
 import { encodeLatin1, TCHAR } from "./bytes.ts";
+import { ResponseError, type ResponseRule } from "./errors.ts";
 import { STATUS_TEXT } from "./status.ts";
 
 /** Hop-by-hop fields an app must not set (RFC 9110 §7.6.1; PEP 3333 "hop-by-hop"). */
@@ -74,7 +75,7 @@ function classifyName(name: string): number {
 }
 
 /** Returns `null` if the header may be sent, else the name of the broken rule. */
-export function checkResponseHeader(name: string, value: string): string | null {
+export function checkResponseHeader(name: string, value: string): ResponseRule | null {
   const kind = headerKind(name);
   if (kind === KIND_INVALID) return "header-name-token";
   for (let i = 0; i < value.length; i++) {
@@ -87,13 +88,58 @@ export function checkResponseHeader(name: string, value: string): string | null 
 }
 
 /** Returns `null` for a valid status and reason phrase, else the broken rule. */
-export function checkStatus(status: number, reason: string): string | null {
+export function checkStatus(status: number, reason: string): ResponseRule | null {
   if (!Number.isInteger(status) || status < 100 || status > 999) return "status-range";
   for (let i = 0; i < reason.length; i++) {
     const c = reason.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return "reason-ctl";
   }
   return null;
+}
+
+/**
+ * Validates a final response head an app supplied, the one check every app style uses: the status
+ * (100..999 with no 1xx but 101 as a final status, a clean reason phrase), every header
+ * (`checkResponseHeader`) and Content-Length (1..15 digits, repeated values equal). Returns the
+ * declared Content-Length, or -1 when none was given; throws `ResponseError` naming the rule.
+ */
+export function validateResponseHead(
+  status: number,
+  headers: ReadonlyArray<readonly [string, string]>,
+  reason = "",
+): number {
+  const rule = checkStatus(status, reason);
+  if (rule) throw new ResponseError(rule, `invalid status ${status}`);
+  if (status < 200 && status !== 101) {
+    throw new ResponseError("status-range", `${status} is not a final status`);
+  }
+  let declared = -1;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    const bad = checkResponseHeader(name, value);
+    if (bad) throw new ResponseError(bad, `header ${JSON.stringify(name)}`);
+    if (headerKind(name) === KIND_CONTENT_LENGTH) {
+      const n = parseContentLengthValue(value);
+      if (n < 0 || (declared !== -1 && n !== declared)) {
+        throw new ResponseError("content-length-digits", `content-length ${JSON.stringify(value)}`);
+      }
+      declared = n;
+    }
+  }
+  return declared;
+}
+
+/** 1 to 15 ASCII digits as a number, else -1. */
+function parseContentLengthValue(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

@@ -7,6 +7,7 @@
  * unless a test asks for back-pressure.
  */
 import type { BodyReader, ConnAddr, Exchange, Responder } from "../../server/exchange.ts";
+import { ResponseError } from "../../server/http/errors.ts";
 import type { RequestHead, TargetForm } from "../../server/http/request_head.ts";
 import { gatewayHandler } from "../../gateway/run_app.ts";
 import type { App } from "../../gateway/types.ts";
@@ -31,7 +32,7 @@ export interface FakeOptions {
   bodyError?: unknown;
   /** `write()` behaviour: return undefined (default), a resolved-later promise, or never resolve. */
   writes?: "sync" | "backpressure" | "hang";
-  /** Make `head()` throw this message as a ResponseHeaderError. */
+  /** Make `head()` throw a `ResponseError` with this detail. */
   headError?: string;
   /** Peer address (default tcp 203.0.113.7:50123). */
   remote?: ConnAddr;
@@ -223,9 +224,7 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
   return {
     head(status, headers, reason) {
       if (options.headError !== undefined) {
-        const err = new Error(options.headError);
-        err.name = "ResponseHeaderError";
-        throw err;
+        throw new ResponseError("hop-by-hop", options.headError);
       }
       if (headSent) throw new Error("fake: head() after the head was sent");
       rec.calls.push("head");
