@@ -35,6 +35,7 @@ import { COPY_LIMIT, OutputQueue, type QueueMark } from "./http/output_queue.ts"
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
 import { utf8Length } from "./http/bytes.ts";
 import { parseRequestHead, type RequestHead } from "./http/request_head.ts";
+import { requestIdFrom } from "./http/request_id.ts";
 import {
   CONTINUE_RESPONSE,
   CRLF_BYTES,
@@ -934,8 +935,7 @@ class ConnExchange implements Exchange, BodySource {
 
   get requestId(): string {
     if (this.#requestId === null) {
-      const given = headerOf(this.head, "x-request-id");
-      this.#requestId = given !== "" && REQUEST_ID_RE.test(given) ? given : nextRequestId();
+      this.#requestId = requestIdFrom(headerOf(this.head, "x-request-id"));
     }
     return this.#requestId;
   }
@@ -964,16 +964,6 @@ class ConnExchange implements Exchange, BodySource {
     this.res.status = 101;
     return this.#c.takeover(head);
   }
-}
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
-/** Random per process, so ids from different workers and restarts do not collide. */
-const REQUEST_ID_PREFIX = crypto.randomUUID().slice(0, 8) + "-";
-let requestCounter = 0;
-
-/** A cheap unique request id: a random process prefix and a counter (`3f9a1c2e-1a`). */
-function nextRequestId(): string {
-  return REQUEST_ID_PREFIX + (++requestCounter).toString(36);
 }
 
 function headerOf(head: RequestHead, name: string): string {

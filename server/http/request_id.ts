@@ -1,0 +1,28 @@
+/**
+ * Request ids: the one format every app style and the access log use.
+ *
+ * Contract: `requestIdFrom(given)` returns `given` (a client's `X-Request-ID`) when it is 1..200
+ * characters of `[A-Za-z0-9._:@+=/-]`, else a fresh id. Fresh ids are a random per-process prefix
+ * and a counter in base 36 (`3f9a1c2e-1a`), so ids from different workers and restarts do not
+ * collide and making one costs no randomness per request.
+ */
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
+/** Random per process, so ids from different workers and restarts do not collide. */
+const REQUEST_ID_PREFIX = crypto.randomUUID().slice(0, 8) + "-";
+let requestCounter = 0;
+
+/** A fresh request id: the process prefix and a counter (`3f9a1c2e-1a`). */
+export function nextRequestId(): string {
+  return REQUEST_ID_PREFIX + (++requestCounter).toString(36);
+}
+
+/** The client's id when it is acceptable (`isValidRequestId`), else a fresh one. */
+export function requestIdFrom(given: string): string {
+  return given !== "" && REQUEST_ID_RE.test(given) ? given : nextRequestId();
+}
+
+/** Whether `id` may be used as a request id as given (1..200 safe characters). */
+export function isValidRequestId(id: string): boolean {
+  return REQUEST_ID_RE.test(id);
+}
