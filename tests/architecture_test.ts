@@ -7,7 +7,7 @@
  *    gateway/websocket.ts creates and starts the engine's WebSocket (server/websocket.ts).
  * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
  * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
- * 5. Only server/connection.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
+ * 5. Only server/deno_driver.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
  *    plus server/websocket.ts on the socket it was handed by `Exchange.takeover`.
  */
 import assert from "node:assert/strict";
@@ -110,10 +110,10 @@ Deno.test("nothing imports main.ts and only tests, bench and the loader reach ap
   }
 });
 
-Deno.test("only server/connection.ts touches client sockets", async () => {
+Deno.test("only server/deno_driver.ts touches client sockets", async () => {
   for (const dir of ["server/", "gateway/"]) {
     for (const f of await files(dir)) {
-      if (f.rel === "server/connection.ts" || f.rel === "server/websocket.ts") continue;
+      if (f.rel === "server/deno_driver.ts" || f.rel === "server/websocket.ts") continue;
       const code = stripComments(f.src);
       assert.ok(!/\bconn\.(read|write)\(/.test(code), `${f.rel} reads or writes a connection`);
     }
