@@ -24,7 +24,7 @@
  * - A `WebSocketHandshakeError` that escapes the handler is answered with its status (400) and
  *   reason by the fetch adapter instead of a 500: a bad handshake is the client's fault.
  */
-import type { Exchange } from "../server/exchange.ts";
+import type { Exchange, SocketDuplex } from "../server/exchange.ts";
 import { checkResponseHeader, encodeResponseHead, httpDate } from "../server/http/response_head.ts";
 import {
   acceptKey,
@@ -198,7 +198,7 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     abandonSocket(socket, err);
     throw logged(ex, err);
   }
-  let taken: { conn: Deno.Conn; buffered: Uint8Array };
+  let taken: { conn: SocketDuplex; buffered: Uint8Array };
   try {
     taken = await ex.takeover(head);
   } catch (err) {

@@ -44,6 +44,7 @@ import {
   parseFrame,
   WebSocketProtocolError,
 } from "./http/websocket_frame.ts";
+import type { SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
 
 /** Default largest message accepted (bytes), as uvicorn and the `websockets` library use. */
@@ -138,7 +139,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
   readonly #idleMs: number;
   readonly #closeMs: number;
   readonly #log: WebSocketLog;
-  #conn: Deno.Conn | null = null;
+  #conn: SocketDuplex | null = null;
   #asm: MessageAssembler;
   #out: OutItem[] = [];
   #buffered = 0;
@@ -303,7 +304,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
   }
 
   /** Internal (see `attachSocket`). */
-  [ATTACH](conn: Deno.Conn, buffered: Uint8Array): void {
+  [ATTACH](conn: SocketDuplex, buffered: Uint8Array): void {
     if (this.#conn !== null || this.#ending) {
       try {
         conn.close();
@@ -657,7 +658,11 @@ function isSharedArrayBuffer(v: unknown): boolean {
 }
 
 /** Starts `ws` on a taken-over connection (the 101 head was already written). */
-export function attachSocket(ws: ServerWebSocket, conn: Deno.Conn, buffered: Uint8Array): void {
+export function attachSocket(
+  ws: ServerWebSocket,
+  conn: SocketDuplex,
+  buffered: Uint8Array,
+): void {
   ws[ATTACH](conn, buffered);
 }
 
