@@ -105,6 +105,8 @@ export interface Config extends Limits {
   limitConcurrency: number;
   /** Listen backlog passed to the kernel. */
   backlog: number;
+  /** Socket backend: libc (epoll through FFI), deno (`Deno.listen`), or auto (libc when it can). */
+  io: "auto" | "libc" | "deno";
   /** PEM certificate file; enables TLS with `keyfile`. */
   certfile: string;
   /** PEM private key file. */
@@ -149,6 +151,15 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
       min: 1,
       max: 65535,
       doc: "Listen backlog (pending connections queued by the kernel).",
+      group: "listen",
+    },
+    {
+      key: "io",
+      flag: "io",
+      env: "LSBAWS_IO",
+      type: "enum",
+      choices: ["auto", "libc", "deno"],
+      doc: "Socket backend: libc (epoll via FFI; Linux), deno (Deno.listen), or auto.",
       group: "listen",
     },
     {
@@ -425,6 +436,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze(
     port: 8000,
     bind: [],
     backlog: 2048,
+    io: "auto",
     certfile: "",
     keyfile: "",
     maxRequestLineBytes: 8 * 1024,

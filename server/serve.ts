@@ -10,6 +10,10 @@
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
+ * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc backend binds through
+ *   FFI and serves every listener and connection from one event loop (`server/libc/loop.ts`),
+ *   stopped once the server finished; the deno backend uses `Deno.listen`. `--io libc` that
+ *   cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
  * - Trusted proxy headers: unless `options.resolveClient` says otherwise, the resolver is built
  *   from `config.forwardedAllowIps` (`server/proxy.ts`); the hooks `onRequestStart` and
  *   `onRequestDone` are handed to every connection unchanged.
@@ -29,11 +33,16 @@
  */
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
+import type { DriverConnection } from "./conn_loop.ts";
 import { acceptLoop, DenoConnection } from "./deno_driver.ts";
+import { chooseIo, listenLibc } from "./libc/backend.ts";
+import { LibcConnection, LibcListener } from "./libc/driver.ts";
+import { EventLoop } from "./libc/loop.ts";
 import type { EngineContext } from "./dispatch.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
+import { describeError } from "./http/errors.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
@@ -145,11 +154,21 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
-  const listeners: Deno.Listener[] = [];
+  const io = chooseIo(config.io, tls, specs);
+  if (io.kind === "deno" && io.why !== null) {
+    logger.log("info", `serving with --io deno: ${io.why}`);
+  }
+  const loop = io.kind === "libc"
+    ? new EventLoop(io.libc, {
+      onError: (err) => logger.log("error", `event loop: ${describeError(err)}`),
+    })
+    : null;
+  const libcOpts = { backlog: config.backlog, reusePort: opts.reusePort };
+  const listeners: Array<Deno.Listener | LibcListener> = [];
   /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
   const unixInodes = new Map<string, number | null>();
   /** Per closed unix listener: where a successor's socket file was parked (see guardSuccessor). */
-  const unixGuards = new Map<Deno.Listener, string | null>();
+  const unixGuards = new Map<Deno.Listener | LibcListener, string | null>();
   try {
     for (const spec of specs) {
       if (spec.transport === "unix") {
@@ -159,7 +178,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         } catch {
           // No stale socket to clean up.
         }
-        listeners.push(Deno.listen({ transport: "unix", path: spec.path }));
+        listeners.push(
+          loop
+            ? listenLibc(loop, spec, libcOpts)
+            : Deno.listen({ transport: "unix", path: spec.path }),
+        );
         await Deno.chmod(spec.path, 0o600).catch(() => {});
         unixInodes.set(spec.path, (await Deno.lstat(spec.path).catch(() => null))?.ino ?? null);
       } else if (tls) {
@@ -174,6 +197,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
             ...(opts.reusePort ? { reusePort: true } : {}),
           } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
         ));
+      } else if (loop) {
+        listeners.push(listenLibc(loop, spec, libcOpts));
       } else {
         listeners.push(Deno.listen({
           hostname: spec.hostname,
@@ -185,6 +210,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     }
   } catch (err) {
     for (const l of listeners) l.close();
+    await loop?.stop();
     throw err;
   }
 
@@ -203,7 +229,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestDone: opts.onRequestDone,
     resolveClient,
   };
-  const conns = new Set<DenoConnection>();
+  const conns = new Set<DriverConnection>();
   const finished = Promise.withResolvers<void>();
   let accepting = listeners.length;
   let stopped = false;
@@ -214,7 +240,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       clearInterval(sweeper);
       clearTimeout(graceTimer);
       logger.flush();
-      finished.resolve();
+      if (loop) loop.stop().finally(() => finished.resolve());
+      else finished.resolve();
     }
   };
 
@@ -234,8 +261,20 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       maybeFinished();
     });
   }
-  async function serveListener(listener: Deno.Listener): Promise<void> {
-    await acceptLoop(listener, onConn, { stopped: () => stopped, logger });
+  function onFd(fd: number, remote: Deno.Addr, local: Deno.Addr | null): void {
+    const c = new LibcConnection(loop!, fd, remote, local, ctx);
+    conns.add(c);
+    c.run().finally(() => {
+      conns.delete(c);
+      maybeFinished();
+    });
+  }
+  async function serveListener(listener: Deno.Listener | LibcListener): Promise<void> {
+    if (listener instanceof LibcListener) {
+      await listener.start(onFd, { logger, noDelay: true });
+    } else {
+      await acceptLoop(listener, onConn, { stopped: () => stopped, logger });
+    }
     // The listener resource is gone now (Deno unlinked its path): restore a successor's file.
     if (listener.addr.transport === "unix") {
       const path = listener.addr.path;
@@ -325,7 +364,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   return server;
 }
 
-function closeQuietly(l: Deno.Listener): void {
+function closeQuietly(l: Deno.Listener | LibcListener): void {
   try {
     l.close();
   } catch {

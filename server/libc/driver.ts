@@ -1,0 +1,622 @@
+/**
+ * The `libc` socket driver: serves connections on nonblocking fds through the libc event loop,
+ * with the same connection core, per-request dispatch and shared driver logic
+ * (`server/conn_loop.ts`) as the `deno` driver.
+ *
+ * Contract:
+ * - `LibcConnection` is registered edge-triggered (`CONN_EVENTS`); it remembers readiness in a
+ *   flag and reads with synchronous `recv` into the core's buffer, serving every complete request
+ *   buffered before the next read (pipelining). A connection reads at most `READ_ROUNDS` times per
+ *   event, then comes back on the loop's next turn (`EventLoop.defer`), so one pipelining client
+ *   cannot hold the loop.
+ * - Writes: `flush()` sends the core's output with synchronous `send(MSG_NOSIGNAL)`; on `EAGAIN`
+ *   the rest waits for `EPOLLOUT` and `flush()` resolves once everything is written. While a
+ *   write is pending no further request is read (back-pressure), and `afterWrite()` makes writers
+ *   wait past the high-water mark (shared logic). A failed write closes the connection and rejects
+ *   every waiter.
+ * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
+ *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
+ *   that arrive meanwhile are the next pipelined request and stay buffered.
+ * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
+ *   timer (`bodyTimeoutMs`).
+ * - `takeover` flushes the 101 head and hands the fd to a `LibcSocket` (re-registered with the
+ *   loop); the driver never touches the fd again.
+ * - `LibcListener` accepts with `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` until `EAGAIN` (at most
+ *   `ACCEPT_BATCH` per event; the listener is level-triggered, so the rest come on the next poll).
+ *   Running out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or any other error
+ *   stops watching the listener and retries after a backoff growing from 5 ms to 1 s.
+ * - Descriptor reserve: accepting until `EMFILE` would leave the runtime itself without a
+ *   descriptor (Deno aborts when it cannot open one). So the listeners hold `FD_RESERVE` spare
+ *   descriptors (eventfds) while accepting, give them back to the process on `EMFILE`/`ENFILE`,
+ *   and accept again only once they could take them back.
+ */
+import { DriverConnection, ignore, SERVE_CLOSE, SERVE_READ, serveBuffered } from "../conn_loop.ts";
+import type { ServeVerdict } from "../conn_loop.ts";
+import type { EngineContext } from "../dispatch.ts";
+import type { ConnAddr, SocketDuplex } from "../exchange.ts";
+import { describeError, ProtocolError } from "../http/errors.ts";
+import type { Logger } from "../log.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLRDHUP,
+  ERRNO,
+  IPPROTO_TCP,
+  type Libc,
+  LibcError,
+  MAX_IO_BYTES,
+  MSG_NOSIGNAL,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  TCP_NODELAY,
+  toIoError,
+} from "./ffi.ts";
+import type { EventLoop, FdHandler } from "./loop.ts";
+import { decodeSockaddr, SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
+import {
+  CONN_EVENTS,
+  enableOption,
+  LibcSocket,
+  READ_BITS,
+  socketAddr,
+  WRITE_BITS,
+} from "./socket.ts";
+
+/** Reads per connection per event before it yields its turn. */
+export const READ_ROUNDS = 16;
+/** Connections accepted per listener event. */
+export const ACCEPT_BATCH = 64;
+/** Spare descriptors held back from accepting (see the module comment). */
+export const FD_RESERVE = 8;
+
+/** The process's spare descriptors (one set for every listener). */
+const reserve: number[] = [];
+
+/** Takes the spare descriptors back; false (holding none) when the process is still out of them. */
+function acquireReserve(libc: Libc): boolean {
+  while (reserve.length < FD_RESERVE) {
+    const fd = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+      releaseReserve(libc);
+      return false;
+    }
+    reserve.push(fd);
+  }
+  return true;
+}
+
+/** Gives the spare descriptors back to the process. */
+function releaseReserve(libc: Libc): void {
+  for (const fd of reserve) libc.sym.close(fd);
+  reserve.length = 0;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+const MODE_REQUEST = 0; // reading the next request
+const MODE_BUSY = 1; // a handler or a write is in progress: do not read requests
+
+interface FillWaiter {
+  resolve(more: boolean): void;
+  reject(err: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+function toConnAddr(a: Deno.Addr): ConnAddr {
+  if (a.transport === "unix") return { transport: "unix", hostname: a.path, port: 0 };
+  if (a.transport === "tcp") return { transport: "tcp", hostname: a.hostname, port: a.port };
+  return { transport: "tcp", hostname: "", port: 0 };
+}
+
+/** Serves one accepted fd until it closes; see the module comment. */
+export class LibcConnection extends DriverConnection implements FdHandler {
+  readonly remote: ConnAddr;
+  readonly #loop: EventLoop;
+  readonly #libc: Libc;
+  readonly #fd: number;
+  #local: ConnAddr | null;
+  /** Edge-triggered readiness: true until a read finds the socket drained. */
+  #readable = true;
+  /** The peer closed its side (`EPOLLRDHUP`/`EPOLLHUP` seen): never assume drained. */
+  #hup = false;
+  #mode = MODE_BUSY;
+  #watching = false;
+  #deferred = false;
+  #fill: FillWaiter | null = null;
+  /** Pieces taken from the core and not yet fully written. */
+  #pending: Uint8Array[] | null = null;
+  #pendingIndex = 0;
+  #pendingOffset = 0;
+  #writeWait: PromiseWithResolvers<void> | null = null;
+  #fatalSeen = false;
+  readonly #done = Promise.withResolvers<void>();
+
+  /** Wraps an accepted, nonblocking `fd`; `local` may be null (looked up on first use). */
+  constructor(
+    loop: EventLoop,
+    fd: number,
+    remote: Deno.Addr,
+    local: Deno.Addr | null,
+    ctx: EngineContext,
+  ) {
+    super(ctx);
+    this.#loop = loop;
+    this.#libc = loop.libc;
+    this.#fd = fd;
+    this.remote = toConnAddr(remote);
+    this.#local = local === null ? null : toConnAddr(local);
+  }
+
+  /** Local address (`getsockname` on first use for wildcard listeners). */
+  get local(): ConnAddr {
+    if (this.#local === null) {
+      try {
+        this.#local = toConnAddr(socketAddr(this.#libc, this.#fd, false));
+      } catch {
+        this.#local = { transport: "tcp", hostname: "", port: 0 };
+      }
+    }
+    return this.#local;
+  }
+
+  /** Starts serving; resolves once the connection closed (or was taken over). Never rejects. */
+  run(): Promise<void> {
+    try {
+      this.#loop.add(this.#fd, this, CONN_EVENTS);
+    } catch (err) {
+      this.#fatal(err);
+      return this.#done.promise;
+    }
+    this.setIdle();
+    this.#mode = MODE_REQUEST;
+    this.#pump();
+    return this.#done.promise;
+  }
+
+  /** `FdHandler`: readiness changed. */
+  onEvents(events: number): void {
+    if (this.closed) return;
+    if ((events & WRITE_BITS) !== 0 && this.#writeWait !== null) this.#resumeWrite();
+    if ((events & READ_BITS) !== 0 && !this.closed) {
+      this.#readable = true;
+      if ((events & (EPOLLRDHUP | EPOLLHUP)) !== 0) this.#hup = true;
+      this.#onReadable();
+    }
+  }
+
+  #onReadable(): void {
+    if (this.#fill !== null) this.#fillRead();
+    else if (this.#watching) this.#watchRead();
+    else if (this.#mode === MODE_REQUEST) this.#pump();
+  }
+
+  /** Reads once: bytes read (> 0), 0 at EOF, -1 would block. Throws the mapped error. */
+  #recv(): number {
+    const core = this.core;
+    if (core.eof) return 0;
+    const view = core.writable();
+    if (view.length === 0) throw new ProtocolError("HEADERS_TOO_LARGE");
+    const libc = this.#libc;
+    for (;;) {
+      const n = libc.sym.recv(this.#fd, view, Math.min(view.length, MAX_IO_BYTES), 0);
+      if (n > 0) {
+        core.receive(n);
+        // A short read drained the socket; more data raises a new edge (unless the peer is gone,
+        // which raises no further edge: keep reading until EOF).
+        if (n < view.length && !this.#hup) this.#readable = false;
+        return n;
+      }
+      if (n === 0) {
+        core.receiveEof();
+        return 0;
+      }
+      const errno = libc.errno();
+      if (errno === ERRNO.EINTR) continue;
+      core.receiveNothing();
+      if (errno === ERRNO.EAGAIN) {
+        this.#readable = false;
+        return -1;
+      }
+      throw toIoError(new LibcError("recv", errno));
+    }
+  }
+
+  /**
+   * Serves what is buffered (bytes a watch read took while a handler ran may hold whole
+   * requests), then reads and serves while the socket is readable (at most `READ_ROUNDS` reads).
+   */
+  #pump(): void {
+    try {
+      let serve = this.core.hasBuffered;
+      for (let rounds = 0; this.#mode === MODE_REQUEST && !this.closed; rounds++) {
+        if (serve) {
+          const served = serveBuffered(this);
+          if (typeof served !== "number") {
+            this.#mode = MODE_BUSY;
+            served.then((v) => {
+              this.#watching = false;
+              if (this.#afterServe(v)) this.#pump();
+            }, (err) => this.#fatal(err));
+            return;
+          }
+          if (!this.#afterServe(served)) return;
+        }
+        if (!this.#readable) return;
+        if (rounds === READ_ROUNDS) {
+          this.#deferPump();
+          return;
+        }
+        const n = this.#recv();
+        if (n === -1) return;
+        if (n === 0) {
+          this.close(); // EOF: a partial request gets no response.
+          return;
+        }
+        this.noteRead();
+        serve = true;
+      }
+    } catch (err) {
+      this.#fatal(err);
+    }
+  }
+
+  #deferPump(): void {
+    if (this.#deferred) return;
+    this.#deferred = true;
+    this.#loop.defer(() => {
+      this.#deferred = false;
+      this.#pump();
+    });
+  }
+
+  /**
+   * After a batch: close when asked, else flush and arm the deadline. True when the caller should
+   * read on now; false when closing or when a pending write resumes reading later.
+   */
+  #afterServe(v: ServeVerdict): boolean {
+    if (this.closed) return false;
+    if (v !== SERVE_READ) {
+      this.#mode = MODE_BUSY;
+      const sent = this.flush();
+      if (v === SERVE_CLOSE) sent.then(() => this.close(), (err) => this.#fatal(err));
+      else sent.catch(ignore).finally(() => this.close());
+      return false;
+    }
+    const sent = this.flush();
+    if (this.#writeWait !== null) {
+      this.#mode = MODE_BUSY;
+      sent.then(() => {
+        if (this.#resumeReading()) this.#pump();
+      }, (err) => this.#fatal(err));
+      return false;
+    }
+    if (this.closed) {
+      sent.catch((err) => this.#fatal(err));
+      return false;
+    }
+    return this.#resumeReading();
+  }
+
+  #resumeReading(): boolean {
+    if (this.closed) return false;
+    if (!this.afterBatch()) {
+      this.close();
+      return false;
+    }
+    this.#mode = MODE_REQUEST;
+    if (this.core.eof) {
+      this.close();
+      return false;
+    }
+    return true;
+  }
+
+  /** Keeps watching the socket while an async handler runs; see the module comment. */
+  watchPeer(): void {
+    if (this.#watching || this.core.eof || this.closed) return;
+    this.#watching = true;
+    if (this.#readable) this.#watchRead();
+  }
+
+  #watchRead(): void {
+    let n: number;
+    try {
+      n = this.#recv();
+    } catch {
+      this.#watching = false;
+      this.abortRequest();
+      return;
+    }
+    if (n === -1) return;
+    this.#watching = false;
+    if (n === 0) this.abortRequest();
+  }
+
+  /** `BodySource`: reads more body bytes, flushing queued output first, with the body timeout. */
+  async fill(): Promise<boolean> {
+    await this.flush();
+    if (this.closed) throw new Deno.errors.ConnectionReset("connection closed");
+    const n = this.#recv();
+    if (n !== -1) return n > 0;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fill = null;
+        reject(new ProtocolError("REQUEST_TIMEOUT", "body read"));
+      }, this.ctx.config.bodyTimeoutMs);
+      this.#fill = { resolve, reject, timer };
+    });
+  }
+
+  #fillRead(): void {
+    const f = this.#fill!;
+    let n: number;
+    try {
+      n = this.#recv();
+    } catch (err) {
+      this.#fill = null;
+      clearTimeout(f.timer);
+      f.reject(err);
+      return;
+    }
+    if (n === -1) return;
+    this.#fill = null;
+    clearTimeout(f.timer);
+    f.resolve(n > 0);
+  }
+
+  /**
+   * Writes everything queued with synchronous sends; resolves at once when the socket took it
+   * all, else once `EPOLLOUT` let the rest out. A failed write closes the connection and rejects.
+   */
+  flush(): Promise<void> {
+    if (this.#writeWait !== null) return this.#writeWait.promise;
+    if (this.core.out.size === 0) return RESOLVED;
+    if (this.closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    let done: boolean;
+    try {
+      done = this.#sendQueued();
+    } catch (err) {
+      this.close();
+      return Promise.reject(err);
+    }
+    if (done) return RESOLVED;
+    const w = Promise.withResolvers<void>();
+    w.promise.catch(ignore); // Waiters handle the error; the connection is closed already.
+    this.#writeWait = w;
+    return w.promise;
+  }
+
+  #resumeWrite(): void {
+    const w = this.#writeWait!;
+    let done: boolean;
+    try {
+      done = this.#sendQueued();
+    } catch (err) {
+      this.#writeWait = null;
+      this.close();
+      w.reject(err);
+      return;
+    }
+    if (!done) return;
+    this.#writeWait = null;
+    w.resolve();
+  }
+
+  /** Sends pending pieces, then whatever the core queued since; false when the socket is full. */
+  #sendQueued(): boolean {
+    const core = this.core;
+    const libc = this.#libc;
+    const fd = this.#fd;
+    for (;;) {
+      let pieces = this.#pending;
+      if (pieces === null) {
+        if (core.out.size === 0) break;
+        pieces = this.#pending = core.takeOutput();
+        this.#pendingIndex = 0;
+        this.#pendingOffset = 0;
+      }
+      while (this.#pendingIndex < pieces.length) {
+        const piece = pieces[this.#pendingIndex];
+        const off = this.#pendingOffset;
+        const left = piece.length - off;
+        if (left === 0) {
+          this.#pendingIndex++;
+          this.#pendingOffset = 0;
+          continue;
+        }
+        const n = libc.sym.send(
+          fd,
+          off === 0 ? piece : piece.subarray(off),
+          Math.min(left, MAX_IO_BYTES),
+          MSG_NOSIGNAL,
+        );
+        if (n < 0) {
+          const errno = libc.errno();
+          if (errno === ERRNO.EINTR) continue;
+          if (errno === ERRNO.EAGAIN) return false;
+          throw toIoError(new LibcError("send", errno));
+        }
+        if (n === left) {
+          this.#pendingIndex++;
+          this.#pendingOffset = 0;
+        } else {
+          this.#pendingOffset = off + n;
+        }
+      }
+      this.#pending = null;
+    }
+    core.out.release();
+    return true;
+  }
+
+  /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
+  async takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {
+    if (this.hijacked || this.closed) throw new Deno.errors.BadResource("connection is gone");
+    const core = this.core;
+    core.out.pushBytes(head);
+    await this.flush();
+    if (this.closed) throw new Deno.errors.BadResource("connection is gone");
+    this.hijacked = true;
+    this.closed = true;
+    core.closed();
+    const buffered = core.rb.view().slice();
+    core.rb.consume(buffered.length);
+    this.#loop.remove(this.#fd);
+    const socket = new LibcSocket(this.#loop, this.#fd);
+    this.#done.resolve();
+    return { conn: socket, buffered };
+  }
+
+  /** Closes the socket (idempotent); pending writes and body reads reject. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.closed();
+    this.#done.resolve();
+    if (this.hijacked) return;
+    this.abortCtl?.abort();
+    this.#loop.remove(this.#fd);
+    this.#libc.sym.close(this.#fd);
+    this.core.rb.release();
+    const err = new Deno.errors.BadResource("connection closed");
+    const w = this.#writeWait;
+    this.#writeWait = null;
+    this.#pending = null;
+    w?.reject(err);
+    const f = this.#fill;
+    if (f !== null) {
+      this.#fill = null;
+      clearTimeout(f.timer);
+      f.reject(err);
+    }
+  }
+
+  /** Logs the error that ends the connection (once) and closes it. */
+  #fatal(err: unknown): void {
+    if (!this.#fatalSeen) {
+      this.#fatalSeen = true;
+      this.onFatal(toIoError(err));
+    }
+    this.close();
+  }
+}
+
+/** Options for `LibcListener.start`. */
+export interface AcceptOptions {
+  /** Error log (accept failures are warnings). */
+  readonly logger: Logger;
+  /** Set `TCP_NODELAY` on accepted TCP sockets. */
+  readonly noDelay: boolean;
+}
+
+/** A listening fd on the loop; see the module comment. */
+export class LibcListener implements FdHandler {
+  /** The bound address. */
+  readonly addr: Deno.Addr;
+  readonly #loop: EventLoop;
+  readonly #libc: Libc;
+  readonly #fd: number;
+  /** Local address of accepted sockets when the listener is not bound to a wildcard. */
+  readonly #local: Deno.Addr | null;
+  readonly #addrBuf = new Uint8Array(SOCKADDR_STORAGE_BYTES);
+  readonly #lenBuf = new Uint32Array(1);
+  readonly #lenBytes = new Uint8Array(this.#lenBuf.buffer);
+  #onConn: ((fd: number, remote: Deno.Addr, local: Deno.Addr | null) => void) | null = null;
+  #opts: AcceptOptions | null = null;
+  #backoff = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #done = Promise.withResolvers<void>();
+
+  /** Wraps a listening fd (from `listenSocket`). */
+  constructor(loop: EventLoop, fd: number, addr: Deno.Addr) {
+    this.#loop = loop;
+    this.#libc = loop.libc;
+    this.#fd = fd;
+    this.addr = addr;
+    const wildcard = addr.transport === "tcp" &&
+      (addr.hostname === "0.0.0.0" || addr.hostname === "::");
+    this.#local = wildcard ? null : addr;
+  }
+
+  /** Accepts until `close()`, handing each fd to `onConn`; resolves once closed. */
+  start(
+    onConn: (fd: number, remote: Deno.Addr, local: Deno.Addr | null) => void,
+    opts: AcceptOptions,
+  ): Promise<void> {
+    this.#onConn = onConn;
+    this.#opts = opts;
+    acquireReserve(this.#libc);
+    if (!this.#closed) this.#loop.add(this.#fd, this, EPOLLIN);
+    return this.#done.promise;
+  }
+
+  /** `FdHandler`: connections are waiting. */
+  onEvents(_events: number): void {
+    const libc = this.#libc;
+    const sym = libc.sym;
+    const onConn = this.#onConn!;
+    const tcp = this.addr.transport === "tcp" && this.#opts!.noDelay;
+    for (let i = 0; i < ACCEPT_BATCH && !this.#closed; i++) {
+      this.#lenBuf[0] = SOCKADDR_STORAGE_BYTES;
+      const fd = sym.accept4(this.#fd, this.#addrBuf, this.#lenBytes, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const errno = libc.errno();
+        if (errno === ERRNO.EAGAIN) break;
+        if (errno === ERRNO.EINTR || errno === ERRNO.ECONNABORTED) continue;
+        if (errno === ERRNO.EMFILE || errno === ERRNO.ENFILE) releaseReserve(libc);
+        this.#pause(new LibcError("accept4", errno));
+        return;
+      }
+      this.#backoff = 0;
+      let remote: Deno.Addr;
+      try {
+        remote = decodeSockaddr(this.#addrBuf, this.#lenBuf[0]);
+        if (tcp) enableOption(libc, fd, IPPROTO_TCP, TCP_NODELAY);
+      } catch {
+        sym.close(fd);
+        continue;
+      }
+      onConn(fd, remote, this.#local);
+    }
+  }
+
+  /** Stops watching the listener and retries after the backoff. */
+  #pause(err: LibcError): void {
+    this.#backoff = this.#backoff === 0 ? 5 : Math.min(this.#backoff * 2, 1000);
+    this.#opts!.logger.log(
+      "warning",
+      `accept failed (${err.message}); retrying in ${this.#backoff} ms`,
+    );
+    try {
+      this.#loop.modify(this.#fd, 0);
+    } catch {
+      // Unregistered already; the timer re-arms it.
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      if (!acquireReserve(this.#libc)) {
+        this.#pause(new LibcError("accept4", ERRNO.EMFILE, "no spare descriptors"));
+        return;
+      }
+      try {
+        this.#loop.modify(this.#fd, EPOLLIN);
+      } catch (err) {
+        this.#opts!.logger.log("error", `listener lost: ${describeError(err)}`);
+      }
+    }, this.#backoff);
+  }
+
+  /** Stops accepting and closes the listening fd (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#loop.remove(this.#fd);
+    this.#libc.sym.close(this.#fd);
+    this.#done.resolve();
+  }
+}
