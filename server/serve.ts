@@ -145,6 +145,10 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   } else {
     for (const b of config.bind) specs.push(parseBind(b));
   }
+  const io = chooseIo(config.io, tls, specs);
+  if (io.kind === "deno" && io.why !== null) {
+    logger.log("info", `serving with --io deno: ${io.why}`);
+  }
   let cert = "";
   let key = "";
   if (tls) {
@@ -154,10 +158,6 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
-  const io = chooseIo(config.io, tls, specs);
-  if (io.kind === "deno" && io.why !== null) {
-    logger.log("info", `serving with --io deno: ${io.why}`);
-  }
   const loop = io.kind === "libc"
     ? new EventLoop(io.libc, {
       onError: (err) => logger.log("error", `event loop: ${describeError(err)}`),
