@@ -17,6 +17,10 @@
  * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
  *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
  *   that arrive meanwhile are the next pipelined request and stay buffered.
+ * - Closing after a final response (an error, `Connection: close`): the driver shuts down its
+ *   sending side first and discards what the client still sends (at most `LINGER_BYTES`, for at
+ *   most `LINGER_MS`) before closing, so the kernel does not answer unread request bytes with a
+ *   reset that destroys the response in flight (RFC 9112 §9.6). `close()` itself closes at once.
  * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
  *   timer (`bodyTimeoutMs`).
  * - `takeover` flushes the 101 head and hands the fd to a `LibcSocket` (re-registered with the
@@ -48,6 +52,7 @@ import {
   LibcError,
   MAX_IO_BYTES,
   MSG_NOSIGNAL,
+  SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   TCP_NODELAY,
@@ -68,6 +73,12 @@ import {
 export const READ_ROUNDS = 16;
 /** Connections accepted per listener event. */
 export const ACCEPT_BATCH = 64;
+/** Longest lingering close (see the module comment). */
+export const LINGER_MS = 1000;
+/** Most bytes discarded during a lingering close. */
+export const LINGER_BYTES = 256 * 1024;
+const lingerScratch = new Uint8Array(16 * 1024);
+
 /** Spare descriptors held back from accepting (see the module comment). */
 export const FD_RESERVE = 8;
 
@@ -131,6 +142,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #pendingOffset = 0;
   #writeWait: PromiseWithResolvers<void> | null = null;
   #fatalSeen = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingered = -1;
   readonly #done = Promise.withResolvers<void>();
 
   /** Wraps an accepted, nonblocking `fd`; `local` may be null (looked up on first use). */
@@ -178,6 +191,10 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   /** `FdHandler`: readiness changed. */
   onEvents(events: number): void {
     if (this.closed) return;
+    if (this.#lingered >= 0) {
+      this.#lingerRead();
+      return;
+    }
     if ((events & WRITE_BITS) !== 0 && this.#writeWait !== null) this.#resumeWrite();
     if ((events & READ_BITS) !== 0 && !this.closed) {
       this.#readable = true;
@@ -280,8 +297,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     if (v !== SERVE_READ) {
       this.#mode = MODE_BUSY;
       const sent = this.flush();
-      if (v === SERVE_CLOSE) sent.then(() => this.close(), (err) => this.#fatal(err));
-      else sent.catch(ignore).finally(() => this.close());
+      if (v === SERVE_CLOSE) sent.then(() => this.#lingerClose(), (err) => this.#fatal(err));
+      else sent.catch(ignore).finally(() => this.#lingerClose());
       return false;
     }
     const sent = this.flush();
@@ -302,7 +319,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #resumeReading(): boolean {
     if (this.closed) return false;
     if (!this.afterBatch()) {
-      this.close();
+      this.#lingerClose();
       return false;
     }
     this.#mode = MODE_REQUEST;
@@ -469,12 +486,43 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     return { conn: socket, buffered };
   }
 
+  /** Half-closes, discards late input, then closes; see the module comment. */
+  #lingerClose(): void {
+    if (this.closed || this.#lingered >= 0) return;
+    if (this.core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+      this.close();
+      return;
+    }
+    this.#mode = MODE_BUSY;
+    this.#lingered = 0;
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
+    this.#lingerRead();
+  }
+
+  #lingerRead(): void {
+    const sym = this.#libc.sym;
+    for (;;) {
+      const n = sym.recv(this.#fd, lingerScratch, lingerScratch.length, 0);
+      if (n > 0) {
+        this.#lingered += n;
+        if (this.#lingered <= LINGER_BYTES) continue;
+      } else if (n < 0) {
+        const errno = this.#libc.errno();
+        if (errno === ERRNO.EINTR) continue;
+        if (errno === ERRNO.EAGAIN) return;
+      }
+      this.close(); // EOF, an error, or too much input
+      return;
+    }
+  }
+
   /** Closes the socket (idempotent); pending writes and body reads reject. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.core.closed();
     this.#done.resolve();
+    clearTimeout(this.#lingerTimer);
     if (this.hijacked) return;
     this.abortCtl?.abort();
     this.#loop.remove(this.#fd);
