@@ -3,8 +3,10 @@
  * 1. server/http/** never mentions `Deno.`, never awaits, and imports only siblings (plus
  *    `import type` from server/config.ts).
  * 2. gateway/** imports from server/ only `server/http/*` (pure) and `import type` from the rest
- *    of server/; only the loader imports modules dynamically. One exception: the upgrade shim
- *    gateway/websocket.ts creates and starts the engine's WebSocket (server/websocket.ts).
+ *    of server/ (never from its I/O modules: connection, serve, supervisor); only the loader
+ *    imports modules dynamically. One exception: the upgrade shim gateway/websocket.ts creates
+ *    and starts the engine's WebSocket (server/websocket.ts). gateway/ has no import cycles, and
+ *    only gateway/_deno_internals.ts reads Deno's private internals or replaces a Deno global.
  * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
  * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
  * 5. Only server/deno_driver.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
@@ -83,6 +85,48 @@ Deno.test("gateway imports only pure server/http modules and server types", asyn
     }
     if (!f.rel.endsWith("loader.ts")) {
       assert.ok(!/\bimport\(/.test(stripComments(f.src)), `${f.rel} imports dynamically`);
+    }
+  }
+});
+
+Deno.test("gateway never imports server I/O modules, not even their types", async () => {
+  const io = new Set(["server/connection.ts", "server/serve.ts", "server/supervisor.ts"]);
+  for (const f of await files("gateway/")) {
+    for (const imp of importsOf(f.src)) {
+      const t = target(f.url, imp.spec);
+      assert.ok(!io.has(t), `${f.rel} imports ${t}`);
+    }
+  }
+});
+
+Deno.test("gateway has no import cycles", async () => {
+  const graph = new Map<string, string[]>();
+  for (const f of await files("gateway/")) {
+    graph.set(
+      f.rel,
+      importsOf(f.src).map((imp) => target(f.url, imp.spec)).filter((t) =>
+        t.startsWith("gateway/")
+      ),
+    );
+  }
+  const done = new Set<string>();
+  const visit = (node: string, path: string[]): void => {
+    const at = path.indexOf(node);
+    assert.ok(at < 0, `import cycle: ${[...path.slice(at), node].join(" -> ")}`);
+    if (done.has(node)) return;
+    for (const next of graph.get(node) ?? []) visit(next, [...path, node]);
+    done.add(node);
+  };
+  for (const node of graph.keys()) visit(node, []);
+});
+
+Deno.test("only gateway/_deno_internals.ts reads Deno's internals or replaces a Deno global", async () => {
+  const internals =
+    /getOwnPropertySymbols|Deno\.internal|Symbol\.for\("Deno|defineProperty\(\s*Deno\b/;
+  for (const dir of ["server/", "gateway/"]) {
+    for (const f of await files(dir)) {
+      if (f.rel === "gateway/_deno_internals.ts") continue;
+      assert.ok(!internals.test(stripComments(f.src)), `${f.rel} reads Deno internals`);
     }
   }
 });
