@@ -24,11 +24,12 @@ import type { RequestHead } from "../server/http/request_head.ts";
 import { validateResponseHead } from "../server/http/response_head.ts";
 import {
   describeError as describe,
+  ERROR_CONTENT_TYPE,
+  errorBodyText,
   HttpError,
   ResponseError,
   statusOf,
 } from "../server/http/errors.ts";
-import { STATUS_TEXT } from "../server/http/status.ts";
 import { concatBytes } from "../server/http/bytes.ts";
 import { requestIdFrom } from "../server/http/request_id.ts";
 
@@ -310,13 +311,13 @@ export class ResponseShim implements Responder {
         this.#log("error", `answering ${status}: ${describe(err)}`);
       }
       // The same body as the engine's canned error responses.
-      const text = new TextEncoder().encode(`${status} ${STATUS_TEXT[status] ?? "Error"}\n`);
+      const text = new TextEncoder().encode(errorBodyText(status));
       this.#settled = true;
       this.#closed = true;
       this.#resolve(
         new Response(text, {
           status,
-          headers: { "content-type": "text/plain; charset=utf-8" },
+          headers: { "content-type": ERROR_CONTENT_TYPE },
         }),
       );
       this.#complete();
