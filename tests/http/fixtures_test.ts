@@ -200,14 +200,26 @@ import v039 from "../fixtures/requests/valid/039_absolute_form_https_default_por
 import v039j from "../fixtures/requests/valid/039_absolute_form_https_default_port.json" with {
   type: "json",
 };
+import v040 from "../fixtures/requests/valid/040_version_1_2_served_as_1_1.http" with {
+  type: "text",
+};
+import v040j from "../fixtures/requests/valid/040_version_1_2_served_as_1_1.json" with {
+  type: "json",
+};
+import v041 from "../fixtures/requests/valid/041_version_1_9_chunked_keep_alive.http" with {
+  type: "text",
+};
+import v041j from "../fixtures/requests/valid/041_version_1_9_chunked_keep_alive.json" with {
+  type: "json",
+};
 import i001 from "../fixtures/requests/invalid/001_get_asterisk.http" with { type: "text" };
 import i001j from "../fixtures/requests/invalid/001_get_asterisk.json" with { type: "json" };
 import i002 from "../fixtures/requests/invalid/002_get_authority_form.http" with { type: "text" };
 import i002j from "../fixtures/requests/invalid/002_get_authority_form.json" with { type: "json" };
 import i003 from "../fixtures/requests/invalid/003_connect_origin_form.http" with { type: "text" };
 import i003j from "../fixtures/requests/invalid/003_connect_origin_form.json" with { type: "json" };
-import i004 from "../fixtures/requests/invalid/004_version_1_2.http" with { type: "text" };
-import i004j from "../fixtures/requests/invalid/004_version_1_2.json" with { type: "json" };
+import i004 from "../fixtures/requests/invalid/004_version_3_1.http" with { type: "text" };
+import i004j from "../fixtures/requests/invalid/004_version_3_1.json" with { type: "json" };
 import i005 from "../fixtures/requests/invalid/005_version_2_0.http" with { type: "text" };
 import i005j from "../fixtures/requests/invalid/005_version_2_0.json" with { type: "json" };
 import i006 from "../fixtures/requests/invalid/006_version_9_9.http" with { type: "text" };
@@ -665,13 +677,15 @@ const VALID_ROWS: ReadonlyArray<readonly [string, string, unknown]> = [
   ["037_header_count_at_limit", v037, v037j],
   ["038_body_at_max_body_bytes", v038, v038j],
   ["039_absolute_form_https_default_port", v039, v039j],
+  ["040_version_1_2_served_as_1_1", v040, v040j],
+  ["041_version_1_9_chunked_keep_alive", v041, v041j],
 ];
 
 const INVALID_ROWS: ReadonlyArray<readonly [string, string, unknown]> = [
   ["001_get_asterisk", i001, i001j],
   ["002_get_authority_form", i002, i002j],
   ["003_connect_origin_form", i003, i003j],
-  ["004_version_1_2", i004, i004j],
+  ["004_version_3_1", i004, i004j],
   ["005_version_2_0", i005, i005j],
   ["006_version_9_9", i006, i006j],
   ["007_version_lowercase", i007, i007j],

@@ -273,3 +273,27 @@ Deno.test("parses Content-Length as 1*DIGIT without sign, space or overflow", ()
     } else assert.equal(parseContentLength(value), want, JSON.stringify(value));
   }
 });
+
+Deno.test("applies HTTP/1.1 rules to an HTTP/1.2 head parsed from the wire (RFC 9110 §2.5)", () => {
+  const parse = (wire: string) => {
+    const r = parseRequestHead(latin1(wire), DEFAULT_LIMITS);
+    assert.equal(r.kind, "complete");
+    if (r.kind !== "complete") throw new Error("unreachable");
+    return r.head;
+  };
+  // Persistent by default, chunked allowed, 100-continue honoured (none of which 1.0 gets).
+  const info = analyzeHead(
+    parse(
+      "POST / HTTP/1.2\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+    ),
+    DEFAULT_LIMITS,
+  );
+  assert.equal(info.keepAlive, true);
+  assert.equal(info.expectContinue, true);
+  assert.equal(info.framing.kind, "chunked");
+  // Host is required as on HTTP/1.1.
+  assert.throws(
+    () => analyzeHead(parse("GET / HTTP/1.2\r\n\r\n"), DEFAULT_LIMITS),
+    (e) => e instanceof ProtocolError && e.code === "MISSING_HOST",
+  );
+});
