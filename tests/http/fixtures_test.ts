@@ -636,6 +636,26 @@ import i106 from "../fixtures/requests/invalid/106_trailer_obs_fold.http" with {
 import i106j from "../fixtures/requests/invalid/106_trailer_obs_fold.json" with { type: "json" };
 import i107 from "../fixtures/requests/invalid/107_trailers_too_large.http" with { type: "text" };
 import i107j from "../fixtures/requests/invalid/107_trailers_too_large.json" with { type: "json" };
+import i108 from "../fixtures/requests/invalid/108_te_gzip_alone.http" with { type: "text" };
+import i108j from "../fixtures/requests/invalid/108_te_gzip_alone.json" with { type: "json" };
+import i109 from "../fixtures/requests/invalid/109_te_chunked_then_gzip_on_two_lines.http" with {
+  type: "text",
+};
+import i109j from "../fixtures/requests/invalid/109_te_chunked_then_gzip_on_two_lines.json" with {
+  type: "json",
+};
+import i110 from "../fixtures/requests/invalid/110_te_unknown_coding_before_chunked.http" with {
+  type: "text",
+};
+import i110j from "../fixtures/requests/invalid/110_te_unknown_coding_before_chunked.json" with {
+  type: "json",
+};
+import i111 from "../fixtures/requests/invalid/111_te_gzip_then_chunked_twice.http" with {
+  type: "text",
+};
+import i111j from "../fixtures/requests/invalid/111_te_gzip_then_chunked_twice.json" with {
+  type: "json",
+};
 
 const VALID_ROWS: ReadonlyArray<readonly [string, string, unknown]> = [
   ["001_get_origin_form", v001, v001j],
@@ -789,6 +809,10 @@ const INVALID_ROWS: ReadonlyArray<readonly [string, string, unknown]> = [
   ["105_chunk_line_too_long", i105, i105j],
   ["106_trailer_obs_fold", i106, i106j],
   ["107_trailers_too_large", i107, i107j],
+  ["108_te_gzip_alone", i108, i108j],
+  ["109_te_chunked_then_gzip_on_two_lines", i109, i109j],
+  ["110_te_unknown_coding_before_chunked", i110, i110j],
+  ["111_te_gzip_then_chunked_twice", i111, i111j],
 ];
 
 const VALID: Fixture<ValidExpectation>[] = VALID_ROWS.map(([name, http, expect]) => ({
