@@ -1,7 +1,7 @@
 /**
- * Message-body framing conformance (RFC 9112 §6-§7, RFC 9110 §8.6; catalogue E
- * and F, traps 1-4): strict Content-Length digits, chunked with extensions and trailers,
- * overflow-safe sizes, TE+CL, unknown codings, TE on HTTP/1.0, and "no framing = no body".
+ * Message-body framing conformance (RFC 9112 §6-§7, RFC 9110 §8.6): strict Content-Length digits,
+ * chunked with extensions and trailers, overflow-safe sizes, TE+CL, unknown codings, TE on
+ * HTTP/1.0, and "no framing = no body".
  */
 import assert from "node:assert/strict";
 import {

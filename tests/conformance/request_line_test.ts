@@ -1,8 +1,8 @@
 /**
- * Request-line conformance (RFC 9112 §2.2, §2.3, §3; CONFORMANCE.md catalogue A and B): token
- * methods, the four target forms, versions, single-SP separators, CRLF discipline, fragments
- * and junk before the method. Every rejection must be the canned response with
- * `Connection: close`, a closed socket, and no echo of the request bytes.
+ * Request-line conformance (RFC 9112 §2.2, §2.3, §3): token methods, the four target forms,
+ * versions, single-SP separators, CRLF discipline, fragments and junk before the method. Every
+ * rejection must be the canned response with `Connection: close`, a closed socket, and no echo of
+ * the request bytes.
  */
 import { conformanceSuite, fromTable, get, type Row, withBody } from "../_support/conformance.ts";
 
