@@ -116,12 +116,24 @@ const TRANSFER_ENCODING: Case[] = [
   ["skips empty list elements before chunked", te(", chunked"), { ok: { framing: CHUNKED } }],
   ["skips empty list elements after chunked", te("chunked , ,"), { ok: { framing: CHUNKED } }],
   ["skips an empty Transfer-Encoding line next to chunked", te("", "chunked"), { ok: { framing: CHUNKED } }],
+  // RFC 9112 §6.3: a final coding other than chunked leaves the length undeterminable → 400.
+  ["chunked, gzip (chunked not final)", te("chunked, gzip"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["chunked and gzip on two lines (chunked not final)", te("chunked", "gzip"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["gzip alone", te("gzip"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["identity", te("identity"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["an unknown coding", te("pigeons"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["chunkedchunked", te("chunkedchunked"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["gzip, chunked, gzip", te("gzip, chunked, gzip"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["chunked, chunked, gzip", te("chunked, chunked, gzip"), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  ["gzip followed by an empty Transfer-Encoding line", te("gzip", ""), { status: 400, code: "CHUNKED_NOT_FINAL" }],
+  // RFC 9112 §6.1: framed by a final chunked, but with a coding before it we do not decode → 501.
   ["gzip, chunked", te("gzip, chunked"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
   ["gzip and chunked on two lines", te("gzip", "chunked"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
-  ["chunked, gzip", te("chunked, gzip"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
-  ["identity", te("identity"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
-  ["an unknown coding", te("pigeons"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
-  ["chunkedchunked", te("chunkedchunked"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
+  ["an unknown coding before chunked", te("pigeons, chunked"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
+  ["deflate, gzip, chunked", te("deflate, gzip, chunked"), { status: 501, code: "UNSUPPORTED_TRANSFER_CODING" }],
+  // chunked applied twice is malformed (RFC 9112 §7.1) whatever else is listed.
+  ["gzip, chunked, chunked", te("gzip, chunked, chunked"), { status: 400, code: "INVALID_TRANSFER_ENCODING" }],
+  ["chunked, gzip, chunked", te("chunked, gzip, chunked"), { status: 400, code: "INVALID_TRANSFER_ENCODING" }],
   ["\"chunked\"", te("\"chunked\""), { status: 400, code: "INVALID_TRANSFER_ENCODING" }],
   ["chunked with a transfer parameter", te("chunked;q=1"), { status: 400, code: "INVALID_TRANSFER_ENCODING" }],
   ["chunked followed by NBSP", te("chunked\xa0"), { status: 400, code: "INVALID_TRANSFER_ENCODING" }],
@@ -272,4 +284,28 @@ Deno.test("parses Content-Length as 1*DIGIT without sign, space or overflow", ()
       );
     } else assert.equal(parseContentLength(value), want, JSON.stringify(value));
   }
+});
+
+Deno.test("applies HTTP/1.1 rules to an HTTP/1.2 head parsed from the wire (RFC 9110 §2.5)", () => {
+  const parse = (wire: string) => {
+    const r = parseRequestHead(latin1(wire), DEFAULT_LIMITS);
+    assert.equal(r.kind, "complete");
+    if (r.kind !== "complete") throw new Error("unreachable");
+    return r.head;
+  };
+  // Persistent by default, chunked allowed, 100-continue honoured (none of which 1.0 gets).
+  const info = analyzeHead(
+    parse(
+      "POST / HTTP/1.2\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+    ),
+    DEFAULT_LIMITS,
+  );
+  assert.equal(info.keepAlive, true);
+  assert.equal(info.expectContinue, true);
+  assert.equal(info.framing.kind, "chunked");
+  // Host is required as on HTTP/1.1.
+  assert.throws(
+    () => analyzeHead(parse("GET / HTTP/1.2\r\n\r\n"), DEFAULT_LIMITS),
+    (e) => e instanceof ProtocolError && e.code === "MISSING_HOST",
+  );
 });
