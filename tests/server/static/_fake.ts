@@ -6,6 +6,8 @@
  * `writes: "backpressure"` makes every write return a promise resolved on a timer, and
  * `abortAfter: n` aborts the client after the n-th write (later and pending writes reject like
  * the engine's). `makeTree()` builds a fixture tree in a fresh temp dir; `remove()` deletes it.
+ * `openFilesUnder(dir)` counts this process's open descriptors for files below `dir` (Linux
+ * `/proc/self/fd`; Deno's resource sanitizer does not track `Deno.FsFile` handles).
  */
 import type { Exchange, Responder } from "../../../server/exchange.ts";
 import type { RequestHead, TargetForm } from "../../../server/http/request_head.ts";
@@ -24,6 +26,8 @@ export interface FakeOptions {
   writes?: "sync" | "backpressure";
   /** Abort the client after this many writes. */
   abortAfter?: number;
+  /** With `abortAfter`: writes keep returning `undefined` instead of rejecting (default false). */
+  quietAbort?: boolean;
 }
 
 /** What the responder saw. */
@@ -34,8 +38,10 @@ export interface Recorded {
   status: number;
   /** Headers of the last `head()`. */
   headers: Array<[string, string]>;
-  /** Written chunks. */
+  /** Written chunks (writes after the abort are not recorded). */
   chunks: Uint8Array[];
+  /** Every `write()` call, including those after the client went away. */
+  writeCalls: number;
   /** Whether `end()` was called. */
   ended: boolean;
   /** `ex.log` lines. */
@@ -64,6 +70,7 @@ export function fake(o: FakeOptions): Recorded {
     status: 0,
     headers: [],
     chunks: [],
+    writeCalls: 0,
     ended: false,
     logs: [],
     header: (name) => rec.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1],
@@ -89,11 +96,12 @@ export function fake(o: FakeOptions): Recorded {
     write(chunk) {
       if (rec.ended) throw new Error("fake: write() after end()");
       headSent = true;
-      if (controller.signal.aborted) return gone();
+      rec.writeCalls++;
+      if (controller.signal.aborted) return o.quietAbort ? undefined : gone();
       rec.chunks.push(chunk.slice());
       if (o.abortAfter !== undefined && rec.chunks.length >= o.abortAfter) {
         controller.abort();
-        return gone();
+        return o.quietAbort ? undefined : gone();
       }
       if (o.writes === "backpressure") return new Promise((r) => setTimeout(r, 1));
       return undefined;
@@ -191,4 +199,17 @@ export async function makeTree(): Promise<Tree> {
   const { success } = await fifo.output();
   if (!success) throw new Error("mkfifo failed");
   return { base, root, outside, big, remove: () => Deno.remove(base, { recursive: true }) };
+}
+
+/** How many of this process's file descriptors point below `dir` (Linux `/proc/self/fd`). */
+export async function openFilesUnder(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir("/proc/self/fd")) {
+    try {
+      if ((await Deno.readLink(`/proc/self/fd/${e.name}`)).startsWith(dir + "/")) n++;
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return n;
 }
