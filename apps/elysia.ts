@@ -8,7 +8,7 @@
  * - Anything else → Elysia's 404.
  * Run it with `lsbaws apps/elysia.ts`.
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tests/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { Elysia } from "npm:elysia@1";
 

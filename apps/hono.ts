@@ -13,7 +13,7 @@
  * - Anything else → Hono's own 404.
  * Run it with `lsbaws apps/hono.ts` (or `deno serve apps/hono.ts`: the same module works there).
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tests/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { Hono } from "npm:hono@4";
 // deno-lint-ignore no-import-prefix

@@ -9,7 +9,7 @@
  *   `undefined`, which lsbaws answers with 404 and a log hint (`lsbaws apps/itty.ts:bare`).
  * Run it with `lsbaws apps/itty.ts`.
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tests/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { AutoRouter, type IRequest, Router } from "npm:itty-router@5";
 
