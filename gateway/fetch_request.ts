@@ -33,7 +33,7 @@ export interface ServeHandlerInfo {
   readonly completed: Promise<void>;
 }
 
-const EXCHANGE = Symbol.for("lsbaws.exchange");
+const EXCHANGE = Symbol("lsbaws.exchange");
 
 /** Returns the engine exchange behind a `Request` that lsbaws built (for WebSocket upgrades). */
 export function exchangeOf(request: Request): Exchange | undefined {

@@ -8,7 +8,7 @@
  * - Anything else → Elysia's 404.
  * Run it with `deno task examples:elysia` (lsbaws under apps/frameworks/deno.json and its lock).
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tools/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { Elysia } from "npm:elysia@1";
 

@@ -7,7 +7,7 @@
  * - Anything else → h3's 404.
  * Run it with `deno task examples:h3` (lsbaws under apps/frameworks/deno.json and its lock).
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tools/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { getQuery, getRouterParam, H3, readBody } from "npm:h3@2";
 

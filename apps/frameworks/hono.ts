@@ -15,7 +15,7 @@
  * `deno serve --config apps/frameworks/deno.json apps/frameworks/hono.ts`: the same module works
  * there.
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tools/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { Hono } from "npm:hono@4";
 // deno-lint-ignore no-import-prefix

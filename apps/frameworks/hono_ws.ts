@@ -8,7 +8,7 @@
  * - `GET /` answers `hono` as text; anything else is Hono's 404.
  * Run it with `deno task examples:hono-ws` (lsbaws under apps/frameworks/deno.json and its lock).
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tools/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { Hono } from "npm:hono@4";
 // deno-lint-ignore no-import-prefix

@@ -10,7 +10,7 @@
  *   (`deno task examples apps/frameworks/itty.ts:bare`).
  * Run it with `deno task examples:itty` (lsbaws under apps/frameworks/deno.json and its lock).
  */
-// Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
+// Framework examples import npm: specifiers inline (tools/architecture/ rule 2).
 // deno-lint-ignore no-import-prefix
 import { AutoRouter, type IRequest, Router } from "npm:itty-router@5";
 
