@@ -27,6 +27,7 @@
  *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
  *      one: close everything now).
  */
+import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
 import { Connection, type ConnectionContext, isPeerGone, type ServerState } from "./connection.ts";
@@ -77,35 +78,6 @@ export interface Server {
   shutdown(graceMs?: number, delayMs?: number): Promise<void>;
   /** Number of open connections. */
   readonly connections: number;
-}
-
-/** A parsed listen address. */
-export type ListenAddr =
-  | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
-
-/** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
-export function parseBind(spec: string): ListenAddr {
-  if (spec.startsWith("unix:")) {
-    const path = spec.slice(5);
-    if (path === "") throw new Error(`invalid bind '${spec}': empty unix socket path`);
-    return { transport: "unix", path };
-  }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})$/.exec(spec);
-  if (!m || Number(m[3]) > 65535) {
-    throw new Error(`invalid bind '${spec}': expected host:port, [v6]:port or unix:/path`);
-  }
-  return { transport: "tcp", hostname: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) };
-}
-
-/** Formats a bound address for humans (`http://127.0.0.1:8000`, `unix:/tmp/s`). */
-export function formatAddr(addr: Deno.Addr, scheme = "http"): string {
-  if (addr.transport === "tcp") {
-    const h = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return `${scheme}://${h}:${addr.port}`;
-  }
-  if (addr.transport === "unix") return `unix:${addr.path}`;
-  return String(addr.transport);
 }
 
 function createClock(): ConnectionContext["clock"] {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseCli } from "../../server/config.ts";
-import { parseBind } from "../../server/serve.ts";
+import { parseBind } from "../../server/address.ts";
 import { startApp } from "../_support/server.ts";
 import { rawOnce } from "../_support/load.ts";
 import { freePort, startLsbaws } from "../_support/proc.ts";
