@@ -18,8 +18,9 @@
  *      carries `Connection: close`.
  *   2. For `delayMs` (`--shutdown-delay-ms`) the listeners keep accepting, so a load balancer
  *      that polls the health path takes the instance out before it stops listening.
- *   3. The listeners close (a unix socket file is removed only if it is still ours). In-flight
- *      requests finish and are answered with `Connection: close`. Idle keep-alive connections are
+ *   3. The listeners close (a unix socket file is removed only if it is still ours, see
+ *      `server/unix_listener.ts`). In-flight requests finish and are answered with
+ *      `Connection: close`. Idle keep-alive connections are
  *      *not* closed early: one closes when its ordinary keep-alive timeout expires, or after it
  *      answered one more request (with `Connection: close`). Closing them at once races a client
  *      that is reusing the connection at that moment; under load that showed up as resets.
@@ -36,6 +37,7 @@ import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
+import { listenUnix } from "./unix_listener.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
 
 /** Options for `serve`. */
@@ -116,22 +118,10 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
   const listeners: Deno.Listener[] = [];
-  /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
-  const unixInodes = new Map<string, number | null>();
-  /** Per closed unix listener: where a successor's socket file was parked (see guardSuccessor). */
-  const unixGuards = new Map<Deno.Listener, string | null>();
   try {
     for (const spec of specs) {
       if (spec.transport === "unix") {
-        try {
-          const st = await Deno.lstat(spec.path);
-          if (st.isSocket) await Deno.remove(spec.path);
-        } catch {
-          // No stale socket to clean up.
-        }
-        listeners.push(Deno.listen({ transport: "unix", path: spec.path }));
-        await Deno.chmod(spec.path, 0o600).catch(() => {});
-        unixInodes.set(spec.path, (await Deno.lstat(spec.path).catch(() => null))?.ino ?? null);
+        listeners.push(await listenUnix(spec.path));
       } else if (tls) {
         listeners.push(Deno.listenTls(
           {
@@ -217,11 +207,6 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
         maybeFinished();
       });
     }
-    // The listener resource is gone now (Deno unlinked its path): restore a successor's file.
-    if (listener.addr.transport === "unix") {
-      const path = listener.addr.path;
-      restoreSuccessor(path, unixGuards.get(listener) ?? null, unixInodes.get(path));
-    }
     accepting--;
     maybeFinished();
   }
@@ -260,12 +245,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   function closeListeners(): void {
     if (stopped) return;
     stopped = true;
-    for (const l of listeners) {
-      if (l.addr.transport === "unix") {
-        unixGuards.set(l, guardSuccessor(l.addr.path, unixInodes.get(l.addr.path)));
-      }
-      closeQuietly(l);
-    }
+    for (const l of listeners) closeQuietly(l);
   }
 
   /** Closes the listeners and arms the grace timer (`graceMs` 0: close every connection now). */
@@ -311,38 +291,6 @@ function closeQuietly(l: Deno.Listener): void {
     l.close();
   } catch {
     // Already closed.
-  }
-}
-
-/**
- * Deno removes a unix socket's *path* when its listener is dropped (denoland/deno#31947), even if
- * another process (a replacement worker) has bound that path since. Before closing, if the path
- * no longer holds the inode we created, the successor's file is hard-linked aside; returns that
- * name (or null when the path is still ours or absent).
- */
-function guardSuccessor(path: string, inode: number | null | undefined): string | null {
-  try {
-    const st = Deno.lstatSync(path);
-    if (inode === null || inode === undefined || st.ino === inode) return null;
-    const guard = `${path}.${Deno.pid}.keep`;
-    Deno.linkSync(path, guard);
-    return guard;
-  } catch {
-    return null;
-  }
-}
-
-/** After the listener is gone: puts a parked successor file back, or removes our own. */
-function restoreSuccessor(
-  path: string,
-  guard: string | null,
-  inode: number | null | undefined,
-): void {
-  try {
-    if (guard !== null) Deno.renameSync(guard, path);
-    else if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path); // Older Deno keeps it.
-  } catch {
-    // Already gone.
   }
 }
 
