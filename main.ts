@@ -40,6 +40,7 @@ import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import { runSupervisor } from "./server/process/supervisor.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
+import { setWebSocketDefaults } from "./server/websocket.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";
@@ -135,6 +136,7 @@ async function runServer(
   link: WorkerLink | null,
 ): Promise<number> {
   if (link?.binds) config = { ...config, bind: link.binds };
+  setWebSocketDefaults(config);
   // Signals are handled from the start, so a worker stopped while it boots exits cleanly.
   let server: Server | null = null;
   let stopping: null | "graceful" | "fast" = null;

@@ -8,7 +8,7 @@
  * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
  * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
  * 5. Only server/connection.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
- *    plus server/websocket.ts on the socket it was handed by `Exchange.takeover`.
+ *    plus server/websocket_io.ts on the socket it was handed by `Exchange.takeover`.
  */
 import assert from "node:assert/strict";
 
@@ -113,7 +113,7 @@ Deno.test("nothing imports main.ts and only tests, bench and the loader reach ap
 Deno.test("only server/connection.ts touches client sockets", async () => {
   for (const dir of ["server/", "gateway/"]) {
     for (const f of await files(dir)) {
-      if (f.rel === "server/connection.ts" || f.rel === "server/websocket.ts") continue;
+      if (f.rel === "server/connection.ts" || f.rel === "server/websocket_io.ts") continue;
       const code = stripComments(f.src);
       assert.ok(!/\bconn\.(read|write)\(/.test(code), `${f.rel} reads or writes a connection`);
     }
