@@ -19,8 +19,8 @@
 import type { Exchange, Handler } from "../server/exchange.ts";
 import { type BodySource, openBody } from "./body.ts";
 import { buildEnviron, type EnvironConfig } from "./environ.ts";
-import { AppContractError, AppError } from "./errors.ts";
-import { ResponseError } from "../server/http/errors.ts";
+import { AppContractError, AppError, describeBriefly, describeType } from "./errors.ts";
+import { describeError, ResponseError } from "../server/http/errors.ts";
 import { createInput, isInputError } from "./input.ts";
 import { createStartResponse, type ResponseState } from "./start_response.ts";
 import type { App, ErrorStream, StartResponse } from "./types.ts";
@@ -234,7 +234,7 @@ class AppRun {
     this.errors.flush();
     const gone = this.ex.res.aborted;
     if (err instanceof AppError && (isInputError(err.cause) || gone)) {
-      this.ex.log("debug", `request body or client failed: ${describe(err.cause)}`);
+      this.ex.log("debug", `request body or client failed: ${describeBriefly(err.cause)}`);
       return gone ? null : err.cause;
     }
     if (err instanceof AppContractError) {
@@ -242,7 +242,7 @@ class AppRun {
     } else if (err instanceof AppError) {
       this.logError("app error", err.cause);
     } else if (gone) {
-      this.ex.log("debug", `client went away: ${describe(err)}`);
+      this.ex.log("debug", `client went away: ${describeBriefly(err)}`);
       return null;
     }
     return gone ? null : err;
@@ -251,8 +251,7 @@ class AppRun {
   /** Logs `err` with its stack at level "error". */
   logError(what: string, err: unknown): void {
     const { method, target } = this.ex.head;
-    const stack = err instanceof Error ? (err.stack ?? describe(err)) : describe(err);
-    this.ex.log("error", `${what} (${method} ${target}): ${stack}`);
+    this.ex.log("error", `${what} (${method} ${target}): ${describeError(err)}`);
   }
 }
 
@@ -297,13 +296,4 @@ function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T | typeo
       reject(err);
     });
   });
-}
-
-function describe(value: unknown): string {
-  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-}
-
-function describeType(value: unknown): string {
-  if (value === null || typeof value !== "object") return String(typeof value);
-  return `a ${(value as object).constructor?.name ?? "object"}`;
 }

@@ -2,7 +2,7 @@
  * The seam between the connection engine and an app style ("two app styles, one core").
  *
  * Contract:
- * - `server/connection.ts` parses a request and calls a `Handler` with an `Exchange`: the parsed
+ * - the engine (`server/dispatch.ts`, driven by a socket driver) parses a request and calls a `Handler` with an `Exchange`: the parsed
  *   head, a `BodyReader` over the request body, connection facts and a `Responder`.
  * - The handler (gateway or fetch adapter, in `gateway/`) produces the response only through the
  *   `Responder`: `head()` once, then `write()` any number of times, then `end()`. The connection

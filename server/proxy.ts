@@ -23,7 +23,7 @@
  * - A malformed `Forwarded` header is ignored as a whole.
  */
 import { ConfigError } from "./config.ts";
-import type { ClientView } from "./connection.ts";
+import type { ClientView } from "./dispatch.ts";
 import type { ConnAddr } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 
@@ -391,7 +391,7 @@ export type ClientResolver = (
   scheme: "http" | "https",
 ) => ClientView | null;
 
-/** Builds the `resolveClient` hook for `server/connection.ts` from a `--forwarded-allow-ips` value. */
+/** Builds the engine's `resolveClient` hook from a `--forwarded-allow-ips` value. */
 export function createClientResolver(spec: string): ClientResolver | undefined {
   const trust = parseTrustList(spec);
   if (!trust.all && trust.blocks.length === 0) return undefined;

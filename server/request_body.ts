@@ -1,97 +1,81 @@
 /**
- * The request body handed to apps: a `BodyReader` over the connection's receive buffer.
+ * The request body handed to apps: a `BodyReader` over the connection core's body decoder.
  *
  * Contract:
- * - Decodes Content-Length or chunked framing (via `ChunkedDecoder`) straight out of the
- *   connection's `ReceiveBuffer`; bytes are copied exactly once, into the chunk returned to the
- *   caller. `maxBodyBytes` is enforced by the framing check (Content-Length) or the decoder
- *   (chunked).
- * - Pulls more bytes only through `BodySource.fill()`, which belongs to `connection.ts` (the only
- *   file that touches sockets). The first `read()` calls `source.onFirstRead()` so the
- *   connection can send `100 Continue` exactly when the app first asks for the body.
+ * - Decoding (Content-Length or chunked), limits and the single copy into the returned chunk
+ *   happen in `ConnectionCore.takeBody`; this class only waits for more bytes through
+ *   `BodySource.fill()`, which belongs to the socket driver.
+ * - The first `read()` calls `core.markBodyRead()`, which queues `100 Continue` exactly when the
+ *   app first asks for the body and the client waits for it.
  * - Any failure (malformed chunk, limit, timeout, client gone) is remembered in `failure` and
- *   rethrown to every later reader, so the connection can answer with the right status even when
- *   the app swallowed the error.
+ *   rethrown to every later reader, so the engine can answer with the right status even when the
+ *   app swallowed the error.
+ * - The core's body state belongs to the connection's current exchange. Once the exchange is over
+ *   the engine calls `detach()`: the reader keeps its final `done`/`bytesRead`, a later `read()`
+ *   of a complete body returns null and of an incomplete one rejects (`INCOMPLETE_BODY`), so an
+ *   app holding on to an old reader can never see the next request's bytes.
  */
-import { concatBytes } from "./http/bytes.ts";
-import { ChunkedDecoder } from "./http/chunked.ts";
+import type { ConnectionCore } from "./http/connection_core.ts";
 import { ProtocolError } from "./http/errors.ts";
-import type { BodyFraming } from "./http/framing.ts";
-import type { ReceiveBuffer } from "./http/receive_buffer.ts";
 import type { BodyReader } from "./exchange.ts";
-import type { Limits } from "./config.ts";
 
-/** What the body reader needs from the connection. */
+/** What the body reader needs from the driver. */
 export interface BodySource {
-  /** The connection's receive buffer; body bytes are read from its front. */
-  readonly buffer: ReceiveBuffer;
-  /** Reads more bytes into `buffer`; resolves false at end of stream. May throw. */
+  /** Reads more bytes into the core's buffer; resolves false at end of stream. May throw. */
   fill(): Promise<boolean>;
-  /** Called once, before the first body read (sends `100 Continue` if expected). */
-  onFirstRead(): void;
 }
 
 /** `BodyReader` implementation; see the module comment. */
 export class RequestBody implements BodyReader {
   readonly contentLength: number | null;
-  #source: BodySource;
-  #remaining: number;
-  #decoder: ChunkedDecoder | null;
-  #bytesRead = 0;
-  #started = false;
-  #done: boolean;
+  readonly #core: ConnectionCore;
+  readonly #source: BodySource;
   /** The first error met while reading, rethrown to later readers. */
   failure: unknown = null;
+  #detached = false;
+  #finalDone = false;
+  #finalBytes = 0;
 
-  /** Creates a reader for a body with `framing`. */
-  constructor(framing: BodyFraming, source: BodySource, limits: Limits) {
+  /** Creates the reader for the core's current request (`contentLength` as declared). */
+  constructor(core: ConnectionCore, source: BodySource, contentLength: number | null) {
+    this.#core = core;
     this.#source = source;
-    if (framing.kind === "length") {
-      this.contentLength = framing.length;
-      this.#remaining = framing.length;
-      this.#decoder = null;
-      this.#done = framing.length === 0;
-    } else if (framing.kind === "chunked") {
-      this.contentLength = null;
-      this.#remaining = 0;
-      this.#decoder = new ChunkedDecoder(limits);
-      this.#done = false;
-    } else {
-      this.contentLength = 0;
-      this.#remaining = 0;
-      this.#decoder = null;
-      this.#done = true;
-    }
+    this.contentLength = contentLength;
   }
 
   /** True once the whole body was received. */
   get done(): boolean {
-    return this.#done;
+    return this.#detached ? this.#finalDone : this.#core.bodyDone;
   }
 
   /** Decoded bytes delivered so far. */
   get bytesRead(): number {
-    return this.#bytesRead;
+    return this.#detached ? this.#finalBytes : this.#core.bodyBytes;
   }
 
-  /** Whether any read was attempted (so `100 Continue` went out). */
-  get started(): boolean {
-    return this.#started;
+  /** The exchange is over: freeze `done` and `bytesRead`; later reads no longer touch the core. */
+  detach(): void {
+    if (this.#detached) return;
+    this.#finalDone = this.#core.bodyDone;
+    this.#finalBytes = this.#core.bodyBytes;
+    this.#detached = true;
   }
 
   /** See `BodyReader.read`. */
   async read(max = 0): Promise<Uint8Array | null> {
     if (this.failure !== null) throw this.failure;
-    if (this.#done) return null;
-    if (!this.#started) {
-      this.#started = true;
-      this.#source.onFirstRead();
+    if (this.#detached) {
+      if (this.#finalDone) return null;
+      throw new ProtocolError("INCOMPLETE_BODY", "the exchange is over");
     }
+    const core = this.#core;
+    if (core.bodyDone) return null;
+    core.markBodyRead();
     try {
       while (true) {
-        const chunk = this.#take(max);
+        const chunk = core.takeBody(max);
         if (chunk !== null) return chunk;
-        if (this.#done) return null;
+        if (core.bodyDone) return null;
         if (!(await this.#source.fill())) {
           throw new ProtocolError("INCOMPLETE_BODY", "connection closed mid-body");
         }
@@ -105,42 +89,12 @@ export class RequestBody implements BodyReader {
   /** Reads and discards up to `limit` bytes; resolves true if the body then ended. */
   async discard(limit: number): Promise<boolean> {
     let left = limit;
-    while (!this.#done) {
+    while (!this.done) {
       if (left <= 0) return false;
       const chunk = await this.read(left);
       if (chunk === null) break;
       left -= chunk.length;
     }
     return true;
-  }
-
-  /** Takes buffered body bytes, or returns null when the buffer holds none. */
-  #take(max: number): Uint8Array | null {
-    const buf = this.#source.buffer;
-    if (this.#decoder === null) {
-      const avail = buf.length;
-      if (avail === 0) return null;
-      let n = Math.min(avail, this.#remaining);
-      if (max > 0 && n > max) n = max;
-      const out = buf.view().slice(0, n);
-      buf.consume(n);
-      this.#remaining -= n;
-      this.#bytesRead += n;
-      if (this.#remaining === 0) this.#done = true;
-      return out;
-    }
-    if (buf.length === 0) return null;
-    const r = this.#decoder.decode(buf.view(), max);
-    // Decoded pieces are views into the receive buffer: one copy, owned by the caller.
-    let out: Uint8Array | null = null;
-    if (r.data.length === 1) out = r.data[0].slice();
-    else if (r.data.length > 1) out = concatBytes(r.data);
-    buf.consume(r.consumed);
-    if (r.done) this.#done = true;
-    if (out !== null && out.length > 0) {
-      this.#bytesRead += out.length;
-      return out;
-    }
-    return null;
   }
 }

@@ -31,7 +31,9 @@
 import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import { Connection, type ConnectionContext, isPeerGone, type ServerState } from "./connection.ts";
+import { acceptLoop, DenoConnection } from "./deno_driver.ts";
+import type { EngineContext } from "./dispatch.ts";
+import { createGatekeeper, type ServerState } from "./policy.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
@@ -82,7 +84,7 @@ export interface Server {
   readonly connections: number;
 }
 
-function createClock(): ConnectionContext["clock"] {
+function createClock(): EngineContext["clock"] {
   let sec = Math.floor(Date.now() / 1000);
   let date = httpDate(sec * 1000);
   return {
@@ -150,10 +152,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
-  const ctx: ConnectionContext = {
+  const ctx: EngineContext = {
     config,
     limits: limitsOf(config),
     handler,
+    gatekeeper: createGatekeeper(config, state),
     logger,
     clock,
     state,
@@ -162,7 +165,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestDone: opts.onRequestDone,
     resolveClient,
   };
-  const conns = new Set<Connection>();
+  const conns = new Set<DenoConnection>();
   const finished = Promise.withResolvers<void>();
   let accepting = listeners.length;
   let stopped = false;
@@ -183,34 +186,22 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   }, 250);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  async function acceptLoop(listener: Deno.Listener): Promise<void> {
-    let backoff = 0;
-    while (!stopped) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-        backoff = 0;
-      } catch (err) {
-        if (stopped || err instanceof Deno.errors.BadResource) break;
-        if (isPeerGone(err)) continue;
-        backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
-        logger.log("warning", `accept failed (${describe(err)}); retrying in ${backoff} ms`);
-        await new Promise((r) => setTimeout(r, backoff));
-        continue;
-      }
-      // A connection accepted while stopping is still served (its response says
-      // `Connection: close`): the client already counts it as accepted.
-      const c = new Connection(conn, ctx);
-      conns.add(c);
-      c.run().finally(() => {
-        conns.delete(c);
-        maybeFinished();
-      });
-    }
+  function onConn(conn: Deno.Conn): void {
+    // A connection accepted while stopping is still served (its response says
+    // `Connection: close`): the client already counts it as accepted.
+    const c = new DenoConnection(conn, ctx);
+    conns.add(c);
+    c.run().finally(() => {
+      conns.delete(c);
+      maybeFinished();
+    });
+  }
+  async function serveListener(listener: Deno.Listener): Promise<void> {
+    await acceptLoop(listener, onConn, { stopped: () => stopped, logger });
     accepting--;
     maybeFinished();
   }
-  for (const l of listeners) acceptLoop(l);
+  for (const l of listeners) serveListener(l);
 
   const server: Server = {
     addrs: listeners.map((l) => l.addr),
@@ -292,8 +283,4 @@ function closeQuietly(l: Deno.Listener): void {
   } catch {
     // Already closed.
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -3,11 +3,13 @@
  * 1. server/http/** never mentions `Deno.`, never awaits, and imports only siblings (plus
  *    `import type` from server/config.ts).
  * 2. gateway/** imports from server/ only `server/http/*` (pure) and `import type` from the rest
- *    of server/; only the loader imports modules dynamically. One exception: the upgrade shim
- *    gateway/websocket.ts creates and starts the engine's WebSocket (server/websocket.ts).
+ *    of server/ (never from its I/O modules: connection, serve, process/*); only the loader
+ *    imports modules dynamically. One exception: the upgrade shim gateway/websocket.ts creates
+ *    and starts the engine's WebSocket (server/websocket.ts). gateway/ has no import cycles, and
+ *    only gateway/_deno_internals.ts reads Deno's private internals or replaces a Deno global.
  * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
  * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
- * 5. Only server/connection.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
+ * 5. Only server/deno_driver.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
  *    plus server/websocket_io.ts on the socket it was handed by `Exchange.takeover`.
  */
 import assert from "node:assert/strict";
@@ -87,6 +89,53 @@ Deno.test("gateway imports only pure server/http modules and server types", asyn
   }
 });
 
+Deno.test("gateway never imports server I/O modules, not even their types", async () => {
+  const io = new Set([
+    "server/connection.ts",
+    "server/serve.ts",
+    "server/unix_listener.ts",
+    "server/websocket_io.ts",
+  ]);
+  for (const f of await files("gateway/")) {
+    for (const imp of importsOf(f.src)) {
+      const t = target(f.url, imp.spec);
+      assert.ok(!io.has(t) && !t.startsWith("server/process/"), `${f.rel} imports ${t}`);
+    }
+  }
+});
+
+Deno.test("gateway has no import cycles", async () => {
+  const graph = new Map<string, string[]>();
+  for (const f of await files("gateway/")) {
+    graph.set(
+      f.rel,
+      importsOf(f.src).map((imp) => target(f.url, imp.spec)).filter((t) =>
+        t.startsWith("gateway/")
+      ),
+    );
+  }
+  const done = new Set<string>();
+  const visit = (node: string, path: string[]): void => {
+    const at = path.indexOf(node);
+    assert.ok(at < 0, `import cycle: ${[...path.slice(at), node].join(" -> ")}`);
+    if (done.has(node)) return;
+    for (const next of graph.get(node) ?? []) visit(next, [...path, node]);
+    done.add(node);
+  };
+  for (const node of graph.keys()) visit(node, []);
+});
+
+Deno.test("only gateway/_deno_internals.ts reads Deno's internals or replaces a Deno global", async () => {
+  const internals =
+    /getOwnPropertySymbols|Deno\.internal|Symbol\.for\("Deno|defineProperty\(\s*Deno\b/;
+  for (const dir of ["server/", "gateway/"]) {
+    for (const f of await files(dir)) {
+      if (f.rel === "gateway/_deno_internals.ts") continue;
+      assert.ok(!internals.test(stripComments(f.src)), `${f.rel} reads Deno internals`);
+    }
+  }
+});
+
 Deno.test("apps import only gateway/mod.ts (or npm packages)", async () => {
   for (const f of await files("apps/")) {
     for (const imp of importsOf(f.src)) {
@@ -110,10 +159,10 @@ Deno.test("nothing imports main.ts and only tests, bench and the loader reach ap
   }
 });
 
-Deno.test("only server/connection.ts touches client sockets", async () => {
+Deno.test("only server/deno_driver.ts touches client sockets", async () => {
   for (const dir of ["server/", "gateway/"]) {
     for (const f of await files(dir)) {
-      if (f.rel === "server/connection.ts" || f.rel === "server/websocket_io.ts") continue;
+      if (f.rel === "server/deno_driver.ts" || f.rel === "server/websocket_io.ts") continue;
       const code = stripComments(f.src);
       assert.ok(!/\bconn\.(read|write)\(/.test(code), `${f.rel} reads or writes a connection`);
     }

@@ -154,18 +154,28 @@ const encoder = new TextEncoder();
 const CACHE = new Map<number, Uint8Array>();
 
 /**
- * Encodes the canned error response for `status`: a short plain-text body, `Connection: close`,
- * no request bytes echoed. Responses are built once per status and cached. `date` is the current
- * IMF-fixdate and `server` the Server header value (empty omits it).
+ * The body of the canned error response for `status` (`"404 Not Found\n"`, plain text), the same
+ * for every app style. It never echoes request bytes.
+ */
+export function errorBodyText(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? "Error"}\n`;
+}
+
+/** Content-Type of the canned error responses. */
+export const ERROR_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/**
+ * Encodes the canned error response for `status`: a short plain-text body (`errorBodyText`),
+ * `Connection: close`, no request bytes echoed. Responses are built once per status and cached.
+ * `date` is the current IMF-fixdate and `server` the Server header value (empty omits it).
  */
 export function encodeErrorResponse(status: number, date: string, server = ""): Uint8Array {
   const key = status;
   let tail = CACHE.get(key);
   if (!tail) {
-    const reason = STATUS_TEXT[status] ?? "Error";
-    const body = `${status} ${reason}\n`;
+    const body = errorBodyText(status);
     tail = encoder.encode(
-      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +
+      `Content-Type: ${ERROR_CONTENT_TYPE}\r\nContent-Length: ${body.length}\r\n` +
         `Connection: close\r\n\r\n${body}`,
     );
     CACHE.set(key, tail);

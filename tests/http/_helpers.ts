@@ -24,12 +24,14 @@
  *   limits?}`. `limits` overrides fields of the default limits (`limitsOf(DEFAULTS)`).
  *
  * How fixtures are loaded (decision): `tests/http/` must run with no permissions, so fixtures are
- * not read with `Deno.readTextFile`. Deno 2.9 accepts `import text from "./x.http" with { type:
- * "text" }` without any flag, and static imports need no read permission, so
- * `fixtures_test.ts` imports every `.http` (as text) and `.json` (as JSON) file statically. The
- * `.http`/`.json` files stay the source of truth. A drift check in `fixtures_test.ts` (it runs
- * only when granted `--allow-read`) fails with the import lines to paste when a fixture file is
- * missing from that list. Dynamic `import()` of a computed path would need `--allow-read`.
+ * not read with `Deno.readTextFile` or `Deno.readDir`. Static imports need no read permission, and
+ * Deno 2.9 accepts `import text from "./x.http" with { type: "text" }` without any flag, so one
+ * generated module, `tests/fixtures/requests/index.ts`, imports every `.http` (as text) and
+ * `.json` (as JSON) file and `fixtures_test.ts` imports that module. The `.http`/`.json` files stay
+ * the source of truth: `deno task fixtures` (`tests/fixtures/requests/_gen.ts`) rewrites the index
+ * from the directory listing, and `tests/fixtures/requests/_gen_test.ts` (full suite, which may
+ * read) fails while the index is stale. Dynamic `import()` of a computed path would need
+ * `--allow-read`.
  */
 import assert from "node:assert/strict";
 import { analyzeHead, type HeadInfo } from "../../server/http/framing.ts";

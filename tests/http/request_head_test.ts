@@ -262,7 +262,8 @@ for (const [what, input, status, code, limits] of INVALID) {
   });
 }
 
-// h1spec's "fragment" family: a prefix of a valid request must wait for more bytes.
+// The "Fragmented ..." cases of h1spec (github.com/uNetworking/h1spec, a public HTTP/1.1 test
+// suite): a prefix of a request is incomplete, so the parser asks for more bytes.
 const FRAGMENTS = [
   "G",
   "GET",

@@ -8,7 +8,7 @@ import { runLoad } from "../_support/load.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
-/** Generated ids: a random per-process prefix and a counter (server/connection.ts). */
+/** Generated ids: a random per-process prefix and a counter (server/http/request_id.ts). */
 const MADE_ID = /^[0-9a-f]{8}-[0-9a-z]+$/;
 
 Deno.test("JSON access log from two workers: one whole line per request, ids propagated or made", async () => {

@@ -6,7 +6,7 @@
  * - `GET /hello/:name` → "Hello, <name>!"; `GET /json?q=…` → `{"framework":"elysia","q":…}`.
  * - `POST /json` → the parsed JSON body inside `{"received": …}`.
  * - Anything else → Elysia's 404.
- * Run it with `lsbaws apps/elysia.ts`.
+ * Run it with `deno task examples:elysia` (lsbaws under apps/frameworks/deno.json and its lock).
  */
 // Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
 // deno-lint-ignore no-import-prefix

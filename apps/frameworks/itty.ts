@@ -6,8 +6,9 @@
  *   `GET /hello/:name` → "Hello, <name>!" as text; `GET /json?q=…` → `{"framework":"itty","q":…}`;
  *   `POST /json` → the posted JSON document echoed inside `{"received": …}`.
  * - `bare` is a base `Router` without a catch-all: for an unmatched path it resolves to
- *   `undefined`, which lsbaws answers with 404 and a log hint (`lsbaws apps/itty.ts:bare`).
- * Run it with `lsbaws apps/itty.ts`.
+ *   `undefined`, which lsbaws answers with 404 and a log hint
+ *   (`deno task examples apps/frameworks/itty.ts:bare`).
+ * Run it with `deno task examples:itty` (lsbaws under apps/frameworks/deno.json and its lock).
  */
 // Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
 // deno-lint-ignore no-import-prefix

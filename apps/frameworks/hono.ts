@@ -11,7 +11,9 @@
  * - `GET /conninfo` → the client address through Hono's Deno helper (`getConnInfo`, which reads
  *   the `ServeHandlerInfo` lsbaws passes as the second argument).
  * - Anything else → Hono's own 404.
- * Run it with `lsbaws apps/hono.ts` (or `deno serve apps/hono.ts`: the same module works there).
+ * Run it with `deno task examples:hono` (lsbaws under apps/frameworks/deno.json and its lock), or
+ * `deno serve --config apps/frameworks/deno.json apps/frameworks/hono.ts`: the same module works
+ * there.
  */
 // Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
 // deno-lint-ignore no-import-prefix

@@ -6,7 +6,7 @@
  *   `Deno.upgradeWebSocket` at request time) and echoes every message, prefixed with `hono:` for
  *   text; binary messages come back unchanged.
  * - `GET /` answers `hono` as text; anything else is Hono's 404.
- * Run it with `lsbaws apps/hono_ws.ts`.
+ * Run it with `deno task examples:hono-ws` (lsbaws under apps/frameworks/deno.json and its lock).
  */
 // Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
 // deno-lint-ignore no-import-prefix

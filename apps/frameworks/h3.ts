@@ -5,7 +5,7 @@
  * - `GET /hello/:name` → "Hello, <name>!"; `GET /json?q=…` → `{"framework":"h3","q":…}`.
  * - `POST /json` → the parsed JSON body inside `{"received": …}` (`readBody`).
  * - Anything else → h3's 404.
- * Run it with `lsbaws apps/h3.ts`.
+ * Run it with `deno task examples:h3` (lsbaws under apps/frameworks/deno.json and its lock).
  */
 // Framework examples import npm: specifiers inline (tests/architecture_test.ts rule 3).
 // deno-lint-ignore no-import-prefix

@@ -1,0 +1,393 @@
+/**
+ * The `deno` socket driver: the only code that reads from or writes to a `Deno.Conn` or accepts
+ * from a `Deno.Listener`. Everything it knows about HTTP comes from the connection core.
+ *
+ * Contract:
+ * - `DenoConnection.run()` reads into the core's buffer, serves *every* complete request already
+ *   buffered before the next read (pipelining), and writes queued bytes in order with one write
+ *   loop per connection (partial writes resumed). While a batch is written the next read is
+ *   already pending; it waits for the write only when bytes are queued behind it, so a client
+ *   that does not read cannot make the server queue without bound (back-pressure: past
+ *   `writeHighWaterBytes` queued, a writer must wait for the socket).
+ * - Timers: `deadline` is checked by the server's sweeper (`checkTimeout`): an idle keep-alive
+ *   connection closes silently, an incomplete request head gets `408`. Body reads have their own
+ *   timer (`bodyTimeoutMs`).
+ * - Peer gone: while an async handler runs with the body fully read, a read stays pending; EOF
+ *   or a reset aborts the request's signal (as `Deno.serve` does). Read and write errors close
+ *   the connection; peer I/O errors are logged at debug level only.
+ * - `takeover` hands the socket to a protocol switch (WebSockets): after that the driver never
+ *   touches the socket again.
+ * - `acceptLoop(listener, onConn, ...)` runs one pending `accept()` per listener; transient accept
+ *   errors (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
+ */
+import { ConnectionCore } from "./http/connection_core.ts";
+import { describeError, ProtocolError } from "./http/errors.ts";
+import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
+import type { ConnAddr } from "./exchange.ts";
+import { isPeerGone } from "./io_errors.ts";
+import type { Logger } from "./log.ts";
+
+const RESOLVED: Promise<void> = Promise.resolve();
+// TODO(lead): these two become settings rows (writeHighWaterBytes, idleReadBufferBytes).
+const WRITE_HIGH_WATER_BYTES = 64 * 1024;
+const IDLE_READ_BUFFER_BYTES = 2048;
+function ignore(): void {}
+
+/** Serves one accepted `Deno.Conn` until it closes; see the module comment. */
+export class DenoConnection implements ConnPort {
+  readonly core: ConnectionCore;
+  readonly ctx: EngineContext;
+  readonly remote: ConnAddr;
+  readonly local: ConnAddr;
+  /** Time (ms) after which `checkTimeout` acts; 0 = none. */
+  deadline = 0;
+  /** Set once a handler took the socket over (protocol switch). */
+  hijacked = false;
+  dispatching = false;
+  readonly #conn: Deno.Conn;
+  readonly #highWater: number;
+  #pendingRead: Promise<number | null> | null = null;
+  #closed = false;
+  #abort: AbortController | null = null;
+  #peerGone = false;
+  #flushScheduled = false;
+  /** The running write loop, if any. */
+  #writing: Promise<void> | null = null;
+
+  /** Wraps an accepted `Deno.Conn`. */
+  constructor(conn: Deno.Conn, ctx: EngineContext) {
+    this.#conn = conn;
+    this.ctx = ctx;
+    const config = ctx.config;
+    this.#highWater = WRITE_HIGH_WATER_BYTES;
+    this.core = new ConnectionCore({
+      limits: ctx.limits,
+      readBufferBytes: config.readBufferBytes,
+      idleReadBufferBytes: IDLE_READ_BUFFER_BYTES,
+      maxDrainBytes: config.maxDrainBytes,
+      serverHeader: config.serverHeader,
+      date: ctx.clock.date,
+      server: ctx.state,
+    });
+    this.remote = toAddr(conn.remoteAddr);
+    this.local = toAddr(conn.localAddr);
+  }
+
+  /** Runs the read-parse-respond loop; never rejects. */
+  async run(): Promise<void> {
+    try {
+      await this.#loop();
+    } catch (err) {
+      this.#onFatal(err);
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the socket (idempotent). Pending reads and writes fail and the loop ends. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.core.closed();
+    if (this.hijacked) return;
+    this.#abort?.abort();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or the runtime.
+    }
+    // The receive buffer's storage goes back to the pool now, or once a pending read settles.
+    if (this.#pendingRead === null) this.core.rb.release();
+  }
+
+  /** True once the socket is closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether no request is running (idle keep-alive, or a head still arriving). */
+  get idle(): boolean {
+    return !this.core.busy;
+  }
+
+  /** Sweeper hook: enforces idle and header timeouts. */
+  checkTimeout(now: number): void {
+    if (this.deadline === 0 || now < this.deadline || this.#closed) return;
+    const state = this.core.state;
+    if (state === "idle") {
+      this.close();
+    } else if (state === "head") {
+      this.deadline = 0;
+      this.core.queueTimeout();
+      this.flush().catch(ignore).finally(() => this.close());
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const core = this.core;
+    const ctx = this.ctx;
+    if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
+    this.#setIdle();
+    while (!this.#closed) {
+      // Serve every complete request already in the buffer (pipelining).
+      while (core.hasBuffered && !this.#closed) {
+        let ev;
+        try {
+          ev = core.nextRequest();
+        } catch (err) {
+          // Not a client error: a bug in the parser. Answer 500 and close.
+          ctx.logger.log("error", `internal parser error: ${describeError(err)}`);
+          core.queueError(err);
+          await this.flush().catch(ignore);
+          return;
+        }
+        if (ev.kind === "partial") break;
+        if (ev.kind === "error") {
+          ctx.logger.log("info", `bad request from ${this.remote.hostname}: ${ev.error.code}`);
+          await this.flush().catch(ignore);
+          return;
+        }
+        this.deadline = 0;
+        const served = serveRequest(this, ev.head, ev.info);
+        const keep = typeof served === "boolean" ? served : await served;
+        if (!keep || core.mustClose) {
+          await this.flush();
+          return;
+        }
+      }
+      // Start reading the next request while this batch is being written (one event-loop turn
+      // less per keep-alive request). Wait for the write only when bytes are queued behind a
+      // write still in flight.
+      const sent = this.flush();
+      if (core.out.size > 0) await sent;
+      if (this.#closed) return;
+      if (core.hasBuffered) {
+        if (this.deadline === 0 || core.state !== "head") {
+          this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
+        }
+      } else {
+        if (core.mustClose) return;
+        this.#setIdle();
+      }
+      const n = await this.#read();
+      if (n === null) return; // EOF: a partial request gets no response.
+      if (this.#idleDeadline) {
+        this.#idleDeadline = false;
+        this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
+      }
+    }
+  }
+
+  /** Whether `deadline` is the keep-alive (idle) deadline rather than the head deadline. */
+  #idleDeadline = false;
+
+  #setIdle(): void {
+    this.core.shrink();
+    this.#idleDeadline = true;
+    this.deadline = this.ctx.clock.now() + this.ctx.config.keepAliveTimeoutMs;
+  }
+
+  /** Reads once into the core's buffer; null at EOF. Shares one pending read. */
+  #read(): Promise<number | null> {
+    if (this.#pendingRead) return this.#pendingRead;
+    const core = this.core;
+    if (core.eof) return Promise.resolve(null);
+    const view = core.writable();
+    if (view.length === 0) return Promise.reject(new ProtocolError("HEADERS_TOO_LARGE"));
+    const p = this.#conn.read(view).then((n) => {
+      this.#pendingRead = null;
+      if (n !== null) core.receive(n);
+      else core.receiveEof();
+      if (this.#closed) core.rb.release();
+      return n;
+    }, (err) => {
+      this.#pendingRead = null;
+      core.receiveNothing();
+      if (this.#closed) core.rb.release();
+      throw err;
+    });
+    this.#pendingRead = p;
+    return p;
+  }
+
+  /**
+   * While an async handler runs with the body fully read, keep a read pending so a client that
+   * disconnects is noticed: EOF or a reset aborts the request's signal. The response is still
+   * attempted (a half-closed client gets it); bytes that arrive are the next pipelined request
+   * and stay buffered.
+   */
+  watchPeer(): void {
+    if (this.#pendingRead !== null || this.core.eof || this.#closed) return;
+    this.#read().then((n) => {
+      if (n === null) this.#abortRequest();
+    }, () => this.#abortRequest());
+  }
+
+  #abortRequest(): void {
+    if (this.hijacked) return;
+    this.#peerGone = true;
+    this.#abort?.abort();
+  }
+
+  /** `BodySource`: reads more body bytes, flushing queued output first, with the body timeout. */
+  async fill(): Promise<boolean> {
+    await this.flush();
+    if (this.#closed) throw new Deno.errors.ConnectionReset("connection closed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProtocolError("REQUEST_TIMEOUT", "body read")),
+        this.ctx.config.bodyTimeoutMs,
+      );
+    });
+    const read = this.#read();
+    read.catch(ignore);
+    try {
+      return (await Promise.race([read, timeout])) !== null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Whether a finished response may leave its bytes queued: the loop flushes them right after a
+   * synchronous handler returns, or once for the whole batch when more pipelined requests are
+   * already buffered.
+   */
+  get deferFlush(): boolean {
+    return this.dispatching ||
+      (this.core.hasBuffered && this.core.out.size < this.#highWater);
+  }
+
+  /**
+   * Called after body bytes were queued: past the high-water mark the caller must wait for the
+   * socket; otherwise the batch is flushed at the end of the current tick (unless the loop will
+   * flush anyway: a synchronous handler, or more pipelined requests already buffered).
+   */
+  afterWrite(): Promise<void> | undefined {
+    const core = this.core;
+    if (core.out.size >= this.#highWater) return this.flush();
+    if (!this.#flushScheduled && !this.dispatching && !core.hasBuffered) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        if (core.out.size > 0 && !this.#closed) this.flush();
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes everything queued. One write loop at a time keeps writes in order: while it runs, a
+   * flush just returns it (the loop also sends what was queued meanwhile before it settles). A
+   * failed write closes the connection and rejects every waiter.
+   */
+  flush(): Promise<void> {
+    if (this.#writing !== null) return this.#writing;
+    if (this.core.out.size === 0) return RESOLVED;
+    const p = this.#writeQueued();
+    this.#writing = p;
+    p.catch(ignore); // Waiters handle the error; the connection is closed already.
+    return p;
+  }
+
+  async #writeQueued(): Promise<void> {
+    const core = this.core;
+    try {
+      do {
+        const pieces = core.takeOutput();
+        for (let i = 0; i < pieces.length; i++) {
+          const bytes = pieces[i];
+          let off = await this.#conn.write(bytes);
+          while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+        }
+      } while (core.out.size > 0);
+      core.out.release();
+    } catch (err) {
+      this.close();
+      throw err;
+    } finally {
+      this.#writing = null;
+    }
+  }
+
+  /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
+  async takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
+    if (this.hijacked || this.#closed) throw new Deno.errors.BadResource("connection is gone");
+    const core = this.core;
+    core.out.pushBytes(head);
+    await this.flush();
+    this.hijacked = true;
+    this.#closed = true;
+    core.closed();
+    const buffered = core.rb.view().slice();
+    core.rb.consume(buffered.length);
+    return { conn: this.#conn, buffered };
+  }
+
+  /** The abort signal for the current request (created on first use). */
+  signal(): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if ((this.#closed || this.#peerGone) && !this.hijacked) this.#abort.abort();
+    }
+    return this.#abort.signal;
+  }
+
+  /** Forgets the current request's abort controller (the next request gets a fresh one). */
+  resetSignal(): void {
+    this.#abort = null;
+    this.#peerGone = false;
+  }
+
+  #onFatal(err: unknown): void {
+    const logger = this.ctx.logger;
+    if (isPeerGone(err)) {
+      logger.log("debug", `connection ended: ${describeError(err)}`);
+    } else if (err instanceof ProtocolError) {
+      logger.log("info", `connection closed: ${err.code}`);
+    } else {
+      logger.log("error", `connection error: ${describeError(err)}`);
+    }
+  }
+}
+
+/**
+ * Accepts connections from `listener` until it closes or `stopped()` says so, handing each to
+ * `onConn`; see the module comment for the backoff.
+ */
+export async function acceptLoop(
+  listener: Deno.Listener,
+  onConn: (conn: Deno.Conn) => void,
+  opts: { stopped(): boolean; logger: Logger },
+): Promise<void> {
+  let backoff = 0;
+  while (!opts.stopped()) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+      backoff = 0;
+    } catch (err) {
+      if (opts.stopped() || err instanceof Deno.errors.BadResource) break;
+      if (isPeerGone(err)) continue;
+      backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
+      opts.logger.log(
+        "warning",
+        `accept failed (${describeError(err)}); retrying in ${backoff} ms`,
+      );
+      await new Promise((r) => setTimeout(r, backoff));
+      continue;
+    }
+    onConn(conn);
+  }
+}
+
+function toAddr(a: Deno.Addr): ConnAddr {
+  if (a.transport === "tcp" || a.transport === "udp") {
+    return { transport: "tcp", hostname: a.hostname, port: a.port };
+  }
+  if (a.transport === "unix" || a.transport === "unixpacket") {
+    return { transport: "unix", hostname: a.path, port: 0 };
+  }
+  return { transport: "tcp", hostname: "", port: 0 };
+}

@@ -1,0 +1,438 @@
+/**
+ * One request from dispatch to the end of its exchange, independent of the kind of socket.
+ *
+ * Contract:
+ * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
+ *   concurrency limit), else the app's `Handler` with an `Exchange`; then drains what the app left
+ *   unread of the body (or gives up on the connection), writes the access log and calls the
+ *   request hooks. It returns (or resolves to) whether the connection may read the next request.
+ *   A synchronous handler that finished its response is served without creating a promise (the
+ *   fast path); bytes an async handler queues before its first await go out at once.
+ * - Failures: a handler that throws or rejects, or returns without ending its response, is
+ *   answered through the core's one error mapping (`ConnectionCore.queueError`) when none of its
+ *   response reached the socket yet; otherwise the connection is aborted. Peer I/O errors close
+ *   quietly. Errors that are `HttpError`s with `logged` set were logged by the app style's adapter
+ *   already; everything else is logged here with its stack.
+ * - `EngineResponder` is the `Responder` for one request: a thin guard over the core's response
+ *   methods that adds the driver's flushing and back-pressure (`ConnPort.afterWrite`), and refuses
+ *   use once its exchange is over, so a stale responder never writes into a later response.
+ * - The driver (the only code that touches the socket) implements `ConnPort`.
+ */
+import type { Config, Limits } from "./config.ts";
+import type { BodyReader, ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
+import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
+import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
+import type { HeadInfo } from "./http/framing.ts";
+import type { RequestHead } from "./http/request_head.ts";
+import { requestIdFrom } from "./http/request_id.ts";
+import { isPeerGone } from "./io_errors.ts";
+import type { Logger } from "./log.ts";
+import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
+import { type BodySource, RequestBody } from "./request_body.ts";
+
+/** What trusted proxy headers say about the original client. */
+export interface ClientView {
+  /** Original client address. */
+  readonly remote: ConnAddr;
+  /** Original scheme. */
+  readonly scheme: "http" | "https";
+  /** Original Host name (without port), if a trusted header gave one. */
+  readonly hostName?: string;
+  /** Original port, if a trusted header gave one. */
+  readonly hostPort?: string;
+}
+
+/** Everything the engine needs from the server, shared by every connection. */
+export interface EngineContext {
+  /** Server configuration. */
+  readonly config: Config;
+  /** Parser limits (from `config`). */
+  readonly limits: Limits;
+  /** The app adapted to the engine. */
+  readonly handler: Handler;
+  /** Runs before the app; answers health checks and overload itself. */
+  readonly gatekeeper: Gatekeeper;
+  /** Error and access log. */
+  readonly logger: Logger;
+  /** Current time (ms) and IMF-fixdate, cached once per second by the server. */
+  readonly clock: { now(): number; date(): string };
+  /** Shared server state. */
+  readonly state: ServerState;
+  /** "https" for TLS listeners. */
+  readonly scheme: "http" | "https";
+  /** Called when a request starts being handled (worker liveness bookkeeping hooks in here). */
+  readonly onRequestStart?: (head: RequestHead) => void;
+  /** Called after every finished request (worker recycling hooks in here). */
+  readonly onRequestDone?: () => void;
+  /**
+   * Applies trusted proxy headers (`server/proxy.ts`): given the head and the socket peer, returns
+   * the client address, scheme and host to report, or null to keep the socket's view.
+   */
+  readonly resolveClient?: (
+    head: RequestHead,
+    peer: ConnAddr,
+    scheme: "http" | "https",
+  ) => ClientView | null;
+}
+
+/** What the per-request logic needs from a socket driver. */
+export interface ConnPort extends BodySource {
+  /** The connection's protocol core. */
+  readonly core: ConnectionCore;
+  /** Server-wide context. */
+  readonly ctx: EngineContext;
+  /** Peer address. */
+  readonly remote: ConnAddr;
+  /** Local address. */
+  readonly local: ConnAddr;
+  /** True once the socket is closed. */
+  readonly isClosed: boolean;
+  /**
+   * Whether a finished response may leave its bytes queued (the driver flushes them right after
+   * a synchronous handler returns, or once for a batch of pipelined requests).
+   */
+  readonly deferFlush: boolean;
+  /** Writes everything queued; rejects (and the connection is closed) if the peer is gone. */
+  flush(): Promise<void>;
+  /** Called after body bytes were queued: a promise when the caller must wait (back-pressure). */
+  afterWrite(): Promise<void> | undefined;
+  /** The abort signal for the current request (created on first use). */
+  signal(): AbortSignal;
+  /** The exchange is over: forget its signal (the next request gets a fresh one). */
+  resetSignal(): void;
+  /** Keeps a read pending while an async handler runs, so a vanished client aborts the signal. */
+  watchPeer(): void;
+  /** True while a synchronous handler is being called (the driver flushes right after it). */
+  dispatching: boolean;
+  /** Sends `head` after queued responses and hands the socket over (`Exchange.takeover`). */
+  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }>;
+  /** Closes the socket now (idempotent). */
+  close(): void;
+  /** Set once a handler took the socket over. */
+  readonly hijacked: boolean;
+}
+
+/** The `Responder` for one request; see the module comment. */
+class EngineResponder implements Responder {
+  readonly #port: ConnPort;
+  readonly #core: ConnectionCore;
+  /** The core's request number this responder belongs to. */
+  readonly #gen: number;
+  /** Set once the exchange is over. */
+  stale = false;
+
+  constructor(port: ConnPort) {
+    this.#port = port;
+    this.#core = port.core;
+    this.#gen = port.core.requests;
+    port.resetSignal();
+  }
+
+  #check(): ConnectionCore {
+    if (this.stale || this.#core.requests !== this.#gen) {
+      throw new ResponseError("response-order", "the exchange is over");
+    }
+    return this.#core;
+  }
+
+  get signal(): AbortSignal {
+    return this.#port.signal();
+  }
+
+  get aborted(): boolean {
+    return this.#port.isClosed;
+  }
+
+  get headSent(): boolean {
+    return !this.stale && this.#core.headQueued;
+  }
+
+  /** Whether `end()` was called. */
+  get ended(): boolean {
+    return this.stale || this.#core.responseEnded;
+  }
+
+  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
+    this.#check().responseHead(status, headers, reason);
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    const r = this.#check().responseBody(chunk);
+    return this.#after(r);
+  }
+
+  writeText(text: string, n?: number): Promise<void> | undefined {
+    const r = this.#check().responseText(text, n);
+    return this.#after(r);
+  }
+
+  #after(r: number): Promise<void> | undefined {
+    const core = this.#core;
+    if (core.overrun) {
+      core.overrun = false;
+      this.#port.ctx.logger.log(
+        "error",
+        `app sent more than its Content-Length (${core.declaredLength}); extra bytes dropped`,
+      );
+    }
+    if (r === QUEUED_NOTHING) return undefined;
+    // A large chunk is queued by reference: make the caller wait until it is written, so it can
+    // never change under us.
+    if (r === QUEUED_REF) return this.#port.flush();
+    return this.#port.afterWrite();
+  }
+
+  end(): Promise<void> | undefined {
+    if (this.stale) return undefined;
+    const core = this.#core;
+    if (core.responseEnded || core.requests !== this.#gen) return undefined;
+    const short = core.responseEnd();
+    if (short > 0) {
+      this.#port.ctx.logger.log(
+        "error",
+        `app sent ${core.declaredLength - short} of ${core.declaredLength} declared ` +
+          `Content-Length bytes; closing`,
+      );
+    }
+    if (this.#port.deferFlush) return undefined;
+    return this.#port.flush();
+  }
+}
+
+/**
+ * The `Exchange` given to handlers for one request; it is also the gatekeeper's `PolicyTarget`.
+ */
+class EngineExchange implements Exchange {
+  readonly head: RequestHead;
+  readonly info: HeadInfo;
+  readonly body: RequestBody;
+  readonly res: EngineResponder;
+  readonly remote: ConnAddr;
+  readonly local: ConnAddr;
+  readonly scheme: "http" | "https";
+  readonly serverName: string;
+  readonly serverPort: string;
+  /** Start time (ms) for the access log. */
+  readonly started: number;
+  readonly #port: ConnPort;
+  #requestId: string | null = null;
+  #completed: PromiseWithResolvers<void> | null = null;
+  #isCompleted = false;
+
+  constructor(port: ConnPort, head: RequestHead, info: HeadInfo) {
+    const ctx = port.ctx;
+    this.head = head;
+    this.info = info;
+    this.started = ctx.clock.now();
+    this.#port = port;
+    this.local = port.local;
+    const view = ctx.resolveClient?.(head, port.remote, ctx.scheme) ?? null;
+    this.remote = view?.remote ?? port.remote;
+    this.scheme = view?.scheme ?? ctx.scheme;
+    const defaultPort = this.scheme === "https" ? "443" : "80";
+    if (view?.hostName) {
+      this.serverName = view.hostName;
+      this.serverPort = view.hostPort || defaultPort;
+    } else {
+      this.serverName = info.hostName || port.local.hostname;
+      this.serverPort = info.hostPort || (info.hostName ? defaultPort : String(port.local.port));
+    }
+    const framing = info.framing;
+    this.body = new RequestBody(
+      port.core,
+      port,
+      framing.kind === "length" ? framing.length : framing.kind === "chunked" ? null : 0,
+    );
+    this.res = new EngineResponder(port);
+  }
+
+  get requestId(): string {
+    if (this.#requestId === null) {
+      this.#requestId = requestIdFrom(headerOf(this.head, "x-request-id"));
+    }
+    return this.#requestId;
+  }
+
+  get completed(): Promise<void> {
+    if (this.#completed === null) {
+      this.#completed = Promise.withResolvers<void>();
+      if (this.#isCompleted) this.#completed.resolve();
+    }
+    return this.#completed.promise;
+  }
+
+  /** Resolves `completed` (the response is finished or abandoned) and retires the exchange. */
+  markCompleted(): void {
+    this.#isCompleted = true;
+    this.res.stale = true;
+    this.body.detach();
+    this.#completed?.resolve();
+  }
+
+  /** `PolicyTarget`: close the connection once this response is written. */
+  closeAfterResponse(): void {
+    this.#port.core.markCloseAfter();
+  }
+
+  log(level: "debug" | "info" | "warning" | "error", msg: string): void {
+    this.#port.ctx.logger.log(level, msg);
+  }
+
+  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
+    if (this.res.headSent) throw new Error("takeover() after a response head was queued");
+    if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
+    this.#port.core.status = 101;
+    return this.#port.takeover(head);
+  }
+}
+
+/**
+ * Serves one parsed request; returns (or resolves to) whether the connection may read the next
+ * one. See the module comment.
+ */
+export function serveRequest(
+  port: ConnPort,
+  head: RequestHead,
+  info: HeadInfo,
+): boolean | Promise<boolean> {
+  const ctx = port.ctx;
+  const ex = new EngineExchange(port, head, info);
+  ctx.state.inflight++;
+  ctx.state.requests++;
+  ctx.onRequestStart?.(head);
+  let r: void | Promise<void> = undefined;
+  port.dispatching = true;
+  try {
+    if (!ctx.gatekeeper(ex)) r = ctx.handler(ex);
+  } catch (err) {
+    port.dispatching = false;
+    return serveFailed(port, ex, err);
+  }
+  port.dispatching = false;
+  if (r !== undefined) {
+    const core = port.core;
+    // An async handler may have queued bytes (a head, a first chunk, even the whole response)
+    // before its first await; they go out now, not when the handler settles. (With more
+    // pipelined requests buffered they wait for the batch, as streamed chunks always do.)
+    if (core.out.size > 0 && !core.hasBuffered) port.flush();
+    // Not for upgrade requests: a pending read would swallow the first bytes of the new
+    // protocol after a takeover.
+    if (core.bodyDone && !core.hasBuffered && info.upgrade === "") port.watchPeer();
+    return serveAsync(port, ex, r);
+  }
+  return handlerReturned(port, ex);
+}
+
+/** The rest of `serveRequest` when the handler returned a promise. */
+async function serveAsync(port: ConnPort, ex: EngineExchange, r: Promise<void>): Promise<boolean> {
+  try {
+    await r;
+  } catch (err) {
+    return serveFailed(port, ex, err);
+  }
+  return handlerReturned(port, ex);
+}
+
+/** The handler returned (or its promise resolved): it took the socket over or answered. */
+function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<boolean> {
+  if (port.hijacked) {
+    port.ctx.state.inflight--;
+    ex.markCompleted();
+    return false;
+  }
+  if (!ex.res.ended) {
+    return serveFailed(
+      port,
+      ex,
+      new ResponseError("response-order", "handler returned without finishing the response"),
+    );
+  }
+  port.ctx.state.inflight--;
+  return afterResponse(port, ex, false);
+}
+
+/** The rest of `serveRequest` when the handler (or its promise) failed. */
+async function serveFailed(port: ConnPort, ex: EngineExchange, err: unknown): Promise<boolean> {
+  try {
+    await answerFailure(port, ex, ex.body.failure ?? err);
+  } finally {
+    port.ctx.state.inflight--;
+  }
+  return afterResponse(port, ex, true);
+}
+
+/**
+ * After the response: drains what the app left unread of the body (or gives up on the
+ * connection), then bookkeeping and the access log. Synchronous unless a drain is needed.
+ */
+function afterResponse(
+  port: ConnPort,
+  ex: EngineExchange,
+  failed: boolean,
+): boolean | Promise<boolean> {
+  const verdict = port.core.finishExchange(failed);
+  if (verdict === "drain") return drainThenFinish(port, ex);
+  return finishExchange(port, ex, verdict === "reuse");
+}
+
+async function drainThenFinish(port: ConnPort, ex: EngineExchange): Promise<boolean> {
+  let complete: boolean;
+  try {
+    complete = await ex.body.discard(port.core.maxDrainBytes);
+  } catch {
+    complete = false;
+  }
+  return finishExchange(port, ex, port.core.finishDrain(complete) === "reuse");
+}
+
+function finishExchange(port: ConnPort, ex: EngineExchange, keepAlive: boolean): boolean {
+  const ctx = port.ctx;
+  const core = port.core;
+  ex.markCompleted();
+  // The exchange is over: closing the connection later must not abort its signal (and an
+  // abort without a reason costs a DOMException with a stack trace).
+  port.resetSignal();
+  if (ctx.logger.accessEnabled) {
+    ctx.logger.access(accessRecordOf({
+      remote: ex.remote.hostname,
+      head: ex.head,
+      status: core.status,
+      bytesIn: ex.body.bytesRead,
+      bytesOut: core.bytesOut,
+      durationMs: ctx.clock.now() - ex.started,
+      requestId: ex.requestId,
+    }));
+  }
+  ctx.onRequestDone?.();
+  return keepAlive && !port.isClosed;
+}
+
+/** Answers a failed exchange through the one error mapping; the connection closes afterwards. */
+async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): Promise<void> {
+  const ctx = port.ctx;
+  const core = port.core;
+  const head = ex.head;
+  if (isPeerGone(err)) {
+    ctx.logger.log("debug", `client went away: ${describeError(err)}`);
+    port.close();
+    return;
+  }
+  if (err instanceof ProtocolError) {
+    ctx.logger.log("info", `bad request body from ${port.remote.hostname}: ${err.code}`);
+  } else if (err instanceof HttpError && err.logged) {
+    ctx.logger.log("debug", `answering ${err.status} for ${head.method} ${head.target}`);
+  } else {
+    ctx.logger.log("error", `error handling ${head.method} ${head.target}: ${describeError(err)}`);
+  }
+  if (core.rollbackResponse()) {
+    core.queueError(err);
+    await port.flush().catch(() => {});
+  } else {
+    core.close();
+    await port.flush().catch(() => {});
+    port.close();
+  }
+}
+
+/** The `BodyReader` type the engine hands out (re-exported for drivers and tests). */
+export type { BodyReader };

@@ -1,0 +1,619 @@
+/**
+ * The I/O-free heart of one HTTP/1.1 connection: bytes in, requests and body data out; responses
+ * in, bytes out. In the spirit of h11's `Connection`.
+ *
+ * Contract (sans-IO: no Deno APIs, no timers, no promises; every method is synchronous):
+ * - Input: the driver reads into `writable()` and reports `receive(n)`, or `receiveEof()` at end
+ *   of stream. `nextRequest()` parses the next complete request head out of the buffer (so every
+ *   pipelined request already buffered is served before the next read) and returns it, or
+ *   `partial` (read more), or the `ProtocolError` that ends the connection.
+ * - Body: `takeBody(max)` decodes Content-Length or chunked framing straight out of the receive
+ *   buffer (one copy, into the returned chunk) and enforces the body limits; `bodyDone` says the
+ *   body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
+ *   it and no part of the final response was queued (RFC 9110 §10.1.1, §15.2).
+ * - Response: `responseHead` validates and stores the head (`validateResponseHead`);
+ *   `responseBody`/`responseText` queue body bytes under the framing the core chooses
+ *   (Content-Length when declared or known at the end, chunked on HTTP/1.1, close-delimited on
+ *   HTTP/1.0; none for HEAD, 1xx, 204 and 304), adding Date, Server and Connection; more bytes than
+ *   a declared Content-Length are dropped and fewer close the connection. `rollbackResponse()`
+ *   drops a response none of whose bytes were taken for writing yet, so a failure can still be
+ *   answered with its own status.
+ * - Errors: `queueError(err)` is the one mapping from an error to response bytes (the exact
+ *   status of an `HttpError`, 500 otherwise, always `Connection: close`, never echoing request
+ *   bytes) and moves the connection to `closing`.
+ * - Persistence: `finishExchange()` decides whether the connection is reused (HTTP version and
+ *   `Connection` header, the response framing, errors, shutdown, an unread body over
+ *   `maxDrainBytes` or one the client was never asked to send) and reports `reuse`, `drain` (the
+ *   caller discards the rest of the body with `takeBody`, then calls `finishDrain`) or `close`.
+ * - State lives in `state` and changes only through the table in `cycle.ts`.
+ * - Output: bytes accumulate in the `OutputQueue`; the driver takes them with `takeOutput()` and
+ *   writes them in order.
+ */
+import type { Limits } from "../config.ts";
+import { concatBytes, utf8Length } from "./bytes.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { type ConnState, type CycleEvent, nextState } from "./cycle.ts";
+import { encodeErrorResponse, ProtocolError, ResponseError, statusOf } from "./errors.ts";
+import { analyzeHead, type HeadInfo } from "./framing.ts";
+import { COPY_LIMIT, OutputQueue, type QueueMark } from "./output_queue.ts";
+import { ReceiveBuffer } from "./receive_buffer.ts";
+import { parseRequestHead, type RequestHead } from "./request_head.ts";
+import {
+  CONTINUE_RESPONSE,
+  CRLF_BYTES,
+  headerKind,
+  KIND_CONTENT_LENGTH,
+  LAST_CHUNK,
+  type ResponseFraming,
+  validateResponseHead,
+  writeResponseHead,
+} from "./response_head.ts";
+import { statusAllowsBody, statusAllowsContentLength } from "./status.ts";
+
+/** What the core needs to know; all of it plain data. */
+export interface CoreOptions {
+  /** Parser and body limits. */
+  readonly limits: Limits;
+  /** Size of a read once a connection is busy. */
+  readonly readBufferBytes: number;
+  /** Size of the first read of a request (idle connections hold no more). */
+  readonly idleReadBufferBytes: number;
+  /** Unread body bytes discarded before the connection is reused; beyond, it closes. */
+  readonly maxDrainBytes: number;
+  /** Server header value (empty omits it). */
+  readonly serverHeader: string;
+  /** Current IMF-fixdate for Date headers (the driver caches it per second). */
+  readonly date: () => string;
+  /** Shared server state: once `shuttingDown`, every response says `Connection: close`. */
+  readonly server: { readonly shuttingDown: boolean };
+}
+
+/** What `nextRequest` found in the buffer. */
+export type RequestEvent =
+  | { readonly kind: "request"; readonly head: RequestHead; readonly info: HeadInfo }
+  | { readonly kind: "partial" }
+  | { readonly kind: "error"; readonly error: ProtocolError };
+
+/** `responseBody` result: nothing queued, bytes copied, or bytes queued by reference. */
+export type QueueResult = 0 | 1 | 2;
+/** `responseBody`: nothing was queued (no body allowed, or an empty chunk). */
+export const QUEUED_NOTHING = 0;
+/** `responseBody`: the bytes were copied into the queue. */
+export const QUEUED_COPY = 1;
+/** `responseBody`: the bytes are queued by reference; the caller must wait until they are written. */
+export const QUEUED_REF = 2;
+
+/** What `finishExchange` decided. */
+export type FinishResult = "reuse" | "drain" | "close";
+
+const UTF8 = new TextEncoder();
+
+/** One connection's protocol state; see the module comment. */
+export class ConnectionCore {
+  /** Current state (see `cycle.ts`). */
+  state: ConnState = "idle";
+  /** The receive buffer (the driver reads into `writable()`). */
+  readonly rb: ReceiveBuffer;
+  /** Bytes waiting to be written, in order. */
+  readonly out: OutputQueue = new OutputQueue();
+  /** The peer closed its sending side. */
+  eof = false;
+  /** Number of `takeOutput()` calls so far (a response taken for writing cannot be rolled back). */
+  flushes = 0;
+  /** Requests started on this connection. */
+  requests = 0;
+
+  readonly #opts: CoreOptions;
+  #scanned = 0;
+  #mustClose = false;
+
+  // The current exchange's request side.
+  #head: RequestHead | null = null;
+  #info: HeadInfo | null = null;
+  #remaining = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #bodyDone = true;
+  #bodyStarted = false;
+  #bodyBytes = 0;
+  #continueSent = false;
+  #keepAlive = false;
+
+  // The current exchange's response side.
+  /** Response status (for the access log; the error status after `queueError`). */
+  status = 200;
+  /** Response bytes queued so far (head included). */
+  bytesOut = 0;
+  #reason = "";
+  #headers: ReadonlyArray<readonly [string, string]> = [];
+  #hasHead = false;
+  #headQueued = false;
+  #ended = false;
+  #closeAfter = false;
+  #framing: ResponseFraming = "none";
+  #declared = -1;
+  #sent = 0;
+  #mark: QueueMark | null = null;
+  #flushMark = 0;
+
+  /** Creates the core for a new connection. */
+  constructor(opts: CoreOptions) {
+    this.#opts = opts;
+    this.rb = new ReceiveBuffer(
+      opts.readBufferBytes,
+      opts.limits.maxHeadBytes + opts.readBufferBytes,
+      opts.idleReadBufferBytes,
+    );
+  }
+
+  #to(event: CycleEvent): void {
+    this.state = nextState(this.state, event);
+  }
+
+  // ---- Input ------------------------------------------------------------------------------
+
+  /**
+   * Where the next read goes; empty when the buffer is full (the driver treats that as
+   * `HEADERS_TOO_LARGE`). Stays valid, and never moves, until `receive`.
+   */
+  writable(): Uint8Array {
+    return this.rb.writable();
+  }
+
+  /** `n` bytes were read into `writable()`. */
+  receive(n: number): void {
+    this.rb.commit(n);
+    if (n > 0 && this.state === "idle") this.#to("data");
+  }
+
+  /** A read failed or was abandoned: the lent view is returned unused. */
+  receiveNothing(): void {
+    this.rb.commit(0);
+  }
+
+  /** The peer closed its sending side. */
+  receiveEof(): void {
+    this.rb.commit(0);
+    this.eof = true;
+  }
+
+  /** Whether buffered bytes start another request (pipelining). */
+  get hasBuffered(): boolean {
+    return this.rb.length > 0;
+  }
+
+  /**
+   * Parses the next buffered request head. A `request` starts an exchange (the state becomes
+   * `body` or `responding`); an `error` has already queued its response and moved to `closing`.
+   */
+  nextRequest(): RequestEvent {
+    let result;
+    try {
+      result = parseRequestHead(this.rb.view(), this.#opts.limits, this.#scanned);
+    } catch (err) {
+      return this.#protocolError(err);
+    }
+    if (result.kind === "partial") {
+      this.#scanned = result.scanned;
+      if (this.state === "idle") this.#to("data");
+      return PARTIAL;
+    }
+    this.#scanned = 0;
+    this.rb.consume(result.consumed);
+    const head = result.head;
+    let info: HeadInfo;
+    try {
+      info = analyzeHead(head, this.#opts.limits);
+    } catch (err) {
+      return this.#protocolError(err);
+    }
+    if (this.state === "idle") this.#to("data");
+    this.#begin(head, info);
+    return { kind: "request", head, info };
+  }
+
+  #protocolError(err: unknown): RequestEvent {
+    if (!(err instanceof ProtocolError)) throw err; // A parser bug: the driver logs the stack.
+    this.queueError(err);
+    return { kind: "error", error: err };
+  }
+
+  #begin(head: RequestHead, info: HeadInfo): void {
+    this.requests++;
+    this.#head = head;
+    this.#info = info;
+    const framing = info.framing;
+    if (framing.kind === "length") {
+      this.#remaining = framing.length;
+      this.#decoder = null;
+      this.#bodyDone = framing.length === 0;
+    } else if (framing.kind === "chunked") {
+      this.#remaining = 0;
+      this.#decoder = new ChunkedDecoder(this.#opts.limits);
+      this.#bodyDone = false;
+    } else {
+      this.#remaining = 0;
+      this.#decoder = null;
+      this.#bodyDone = true;
+    }
+    this.#bodyStarted = false;
+    this.#bodyBytes = 0;
+    this.#continueSent = false;
+    this.#keepAlive = info.keepAlive && !this.#opts.server.shuttingDown && !this.#mustClose;
+    this.status = 200;
+    this.bytesOut = 0;
+    this.#reason = "";
+    this.#headers = NO_HEADERS;
+    this.#hasHead = false;
+    this.#headQueued = false;
+    this.#ended = false;
+    this.#closeAfter = false;
+    this.#framing = "none";
+    this.#declared = -1;
+    this.#sent = 0;
+    this.#mark = null;
+    this.#to(this.#bodyDone ? "request" : "request-body");
+  }
+
+  /** The current request head (the last one `nextRequest` returned). */
+  get head(): RequestHead | null {
+    return this.#head;
+  }
+
+  // ---- Request body -----------------------------------------------------------------------
+
+  /** True once the whole request body was received and decoded (or there is none). */
+  get bodyDone(): boolean {
+    return this.#bodyDone;
+  }
+
+  /** Whether the app asked for the body at all. */
+  get bodyStarted(): boolean {
+    return this.#bodyStarted;
+  }
+
+  /** Decoded body bytes delivered so far. */
+  get bodyBytes(): number {
+    return this.#bodyBytes;
+  }
+
+  /** Whether `100 Continue` was queued for this request. */
+  get continueSent(): boolean {
+    return this.#continueSent;
+  }
+
+  /** The app asked for the body: queue `100 Continue` if the client waits for it. */
+  markBodyRead(): void {
+    if (this.#bodyStarted) return;
+    this.#bodyStarted = true;
+    if (this.#info !== null && this.#info.expectContinue && !this.#continueSent) {
+      this.#continueSent = true;
+      // RFC 9110 §15.2: no 1xx once the final response has started.
+      if (!this.#headQueued) this.out.pushBytes(CONTINUE_RESPONSE);
+    }
+  }
+
+  /**
+   * Takes buffered body bytes (at most `max` when `max > 0`) as a fresh copy; null when none are
+   * buffered or the body is complete (`bodyDone`). Throws `ProtocolError` for malformed chunked
+   * framing or an exceeded limit.
+   */
+  takeBody(max = 0): Uint8Array | null {
+    if (this.#bodyDone) return null;
+    const buf = this.rb;
+    if (buf.length === 0) return null;
+    let out: Uint8Array | null = null;
+    if (this.#decoder === null) {
+      let n = Math.min(buf.length, this.#remaining);
+      if (max > 0 && n > max) n = max;
+      out = buf.view().slice(0, n);
+      buf.consume(n);
+      this.#remaining -= n;
+      if (this.#remaining === 0) this.#endBody();
+    } else {
+      const r = this.#decoder.decode(buf.view(), max);
+      // Decoded pieces are views into the receive buffer: one copy, owned by the caller.
+      if (r.data.length === 1) out = r.data[0].slice();
+      else if (r.data.length > 1) out = concatBytes(r.data);
+      buf.consume(r.consumed);
+      if (r.done) this.#endBody();
+      if (out !== null && out.length === 0) out = null;
+    }
+    if (out !== null) this.#bodyBytes += out.length;
+    return out;
+  }
+
+  #endBody(): void {
+    this.#bodyDone = true;
+    if (this.state === "body") this.#to("body-end");
+  }
+
+  /**
+   * RFC 9110 §10.1.1: a final response sent before the body was read says whether the connection
+   * closes. It does when the app has not touched the body and either the client still waits for
+   * `100 Continue` or the declared length is more than we would drain.
+   */
+  #closesForUnreadBody(): boolean {
+    if (this.#bodyStarted || this.#bodyDone) return false;
+    const info = this.#info!;
+    return info.expectContinue ||
+      (info.framing.kind === "length" &&
+        info.framing.length - this.#bodyBytes > this.#opts.maxDrainBytes);
+  }
+
+  // ---- Response ---------------------------------------------------------------------------
+
+  /** Whether the response's status line has been queued. */
+  get headQueued(): boolean {
+    return this.#headQueued;
+  }
+
+  /** Whether `responseEnd` was called. */
+  get responseEnded(): boolean {
+    return this.#ended;
+  }
+
+  /** Whether this response forces the connection to close afterwards. */
+  get closeAfter(): boolean {
+    return this.#closeAfter;
+  }
+
+  /** Marks the connection to close after this response (e.g. the concurrency limit's 503). */
+  markCloseAfter(): void {
+    this.#closeAfter = true;
+  }
+
+  /** Sets the response head; throws `ResponseError` naming the broken rule. */
+  responseHead(
+    status: number,
+    headers: ReadonlyArray<readonly [string, string]>,
+    reason = "",
+  ): void {
+    if (this.#headQueued) {
+      throw new ResponseError("response-order", "head() after the head was sent");
+    }
+    const declared = validateResponseHead(status, headers, reason);
+    this.status = status;
+    this.#reason = reason;
+    this.#headers = headers;
+    this.#declared = declared;
+    this.#hasHead = true;
+  }
+
+  #queueHead(): void {
+    if (!this.#hasHead) throw new ResponseError("response-order", "write() before head()");
+    const opts = this.#opts;
+    const allowsBody = statusAllowsBody(this.status, this.#head!.method);
+    let headers = this.#headers;
+    if (this.#declared >= 0) {
+      this.#framing = allowsBody ? "length" : "none";
+      if (!statusAllowsContentLength(this.status)) {
+        headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
+      }
+    } else if (!allowsBody) {
+      this.#framing = "none";
+    } else if (this.#ended) {
+      // end() with no body written: the length is known to be 0.
+      this.#framing = "length";
+      this.#declared = 0;
+      headers = [...headers, ["Content-Length", "0"]];
+    } else if (this.#head!.minor === 1) {
+      this.#framing = "chunked";
+    } else {
+      this.#framing = "close";
+      this.#keepAlive = false;
+    }
+    if (this.#closeAfter || opts.server.shuttingDown || this.#closesForUnreadBody()) {
+      this.#keepAlive = false;
+    }
+    const connection = !this.#keepAlive ? "close" : this.#head!.minor === 0 ? "keep-alive" : "";
+    this.#mark = this.out.mark();
+    this.#flushMark = this.flushes;
+    this.bytesOut += writeResponseHead(this.out, {
+      status: this.status,
+      reason: this.#reason,
+      headers,
+      date: opts.date(),
+      server: opts.serverHeader,
+      framing: this.#framing,
+      connection,
+    });
+    this.#headQueued = true;
+    if (!this.#keepAlive) this.#closeAfter = true;
+  }
+
+  /** Queues a body chunk (the head first if still pending); see `QueueResult`. */
+  responseBody(chunk: Uint8Array): QueueResult {
+    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
+    if (!(chunk instanceof Uint8Array)) {
+      throw new ResponseError("body-bytes", "body chunks must be Uint8Array");
+    }
+    return this.#push(chunk, "", chunk.length);
+  }
+
+  /** Queues `text` as UTF-8 (`n` is its encoded length); see `QueueResult`. */
+  responseText(text: string, n: number = utf8Length(text)): QueueResult {
+    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
+    // Large text goes out as bytes, queued by reference like any large chunk.
+    if (n >= COPY_LIMIT) return this.#push(UTF8.encode(text), "", n);
+    return this.#push(null, text, n);
+  }
+
+  /** Queues `chunk`, or when it is null `text` (`n` UTF-8 bytes), under the chosen framing. */
+  #push(chunk: Uint8Array | null, text: string, n: number): QueueResult {
+    if (!this.#headQueued) this.#queueHead();
+    if (n === 0) return QUEUED_NOTHING;
+    const out = this.out;
+    switch (this.#framing) {
+      case "none":
+        return QUEUED_NOTHING;
+      case "length": {
+        const room = this.#declared - this.#sent;
+        if (n > room) {
+          // Extra bytes beyond the declared length are dropped; the connection closes after.
+          this.overrun = true;
+          this.#closeAfter = true;
+          chunk = (chunk ?? UTF8.encode(text)).subarray(0, room);
+          n = room;
+          if (n === 0) return QUEUED_NOTHING;
+        }
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
+        break;
+      }
+      case "chunked":
+        out.pushChunkHeader(n);
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
+        out.pushBytes(CRLF_BYTES);
+        this.bytesOut += 2 + (n.toString(16).length + 2);
+        break;
+      case "close":
+        if (chunk !== null) out.pushBytes(chunk);
+        else out.pushUtf8(text, n);
+        break;
+    }
+    this.#sent += n;
+    this.bytesOut += n;
+    return n >= COPY_LIMIT ? QUEUED_REF : QUEUED_COPY;
+  }
+
+  /** Set when the app sent more than its declared Content-Length (the extra was dropped). */
+  overrun = false;
+
+  /**
+   * Finishes the response (queues the head if still pending, the last chunk when chunked).
+   * Returns the number of declared Content-Length bytes that were never sent (the connection
+   * then closes), 0 normally.
+   */
+  responseEnd(): number {
+    if (this.#ended) return 0;
+    this.#ended = true;
+    if (!this.#headQueued) this.#queueHead();
+    let short = 0;
+    if (this.#framing === "chunked") {
+      this.out.pushBytes(LAST_CHUNK);
+      this.bytesOut += LAST_CHUNK.length;
+    } else if (this.#framing === "length" && this.#sent < this.#declared) {
+      short = this.#declared - this.#sent;
+      this.#closeAfter = true;
+    }
+    if (this.#closeAfter) this.#mustClose = true;
+    return short;
+  }
+
+  /** Declared Content-Length of the current response (-1 when none). */
+  get declaredLength(): number {
+    return this.#declared;
+  }
+
+  /** Drops the current response's queued bytes if none was taken for writing; true if it could. */
+  rollbackResponse(): boolean {
+    if (!this.#headQueued) return true;
+    if (this.flushes !== this.#flushMark) return false;
+    if (this.#mark !== null) this.out.truncate(this.#mark);
+    this.#headQueued = false;
+    return true;
+  }
+
+  /**
+   * The one mapping from an error to response bytes: queues the canned response for
+   * `statusOf(err)` (`Connection: close`, nothing echoed), records the status, and moves to
+   * `closing`. The caller must first make sure nothing of another response to this request is
+   * queued (`rollbackResponse`).
+   */
+  queueError(err: unknown): number {
+    const status = statusOf(err);
+    this.out.pushBytes(encodeErrorResponse(status, this.#opts.date(), this.#opts.serverHeader));
+    this.status = status;
+    this.#mustClose = true;
+    this.#to("close");
+    return status;
+  }
+
+  /** A `408` for a request head that did not complete in time; moves to `closing`. */
+  queueTimeout(): void {
+    this.queueError(new ProtocolError("REQUEST_TIMEOUT", "request head"));
+  }
+
+  /** Marks the connection to close once the current exchange is over. */
+  markClose(): void {
+    this.#mustClose = true;
+  }
+
+  /** Whether the connection will close after the current exchange. */
+  get mustClose(): boolean {
+    return this.#mustClose;
+  }
+
+  // ---- End of an exchange -----------------------------------------------------------------
+
+  /**
+   * The response is finished (or failed with `failed`): decides what happens to the connection.
+   * `drain`: discard the rest of the body (`takeBody`) up to `maxDrainBytes`, then `finishDrain`.
+   */
+  finishExchange(failed: boolean): FinishResult {
+    let keep = this.#keepAlive && !failed && !this.#closeAfter && !this.#mustClose;
+    if (keep && !this.#bodyDone) {
+      if (this.#info!.expectContinue && !this.#continueSent) keep = false;
+      else {
+        if (this.state === "body") this.#to("response-end");
+        return "drain";
+      }
+    }
+    if (this.#closeAfter) this.#mustClose = true;
+    return this.#settle(keep);
+  }
+
+  /** Draining ended: `complete` says whether the body ended within `maxDrainBytes`. */
+  finishDrain(complete: boolean): FinishResult {
+    return this.#settle(complete && this.#bodyDone && !this.#mustClose);
+  }
+
+  #settle(keep: boolean): FinishResult {
+    if (this.state === "closing" || this.state === "closed") return "close";
+    if (!keep) {
+      this.#mustClose = true;
+      this.#to("close");
+      return "close";
+    }
+    this.#to("reuse");
+    if (this.rb.length > 0) this.#to("data");
+    return "reuse";
+  }
+
+  /** The maximum number of unread body bytes discarded before reuse. */
+  get maxDrainBytes(): number {
+    return this.#opts.maxDrainBytes;
+  }
+
+  /** The connection must close (error, timeout, shutdown): no further request is read. */
+  close(): void {
+    this.#mustClose = true;
+    this.#to("close");
+  }
+
+  /** The socket is gone (closed, reset or taken over). */
+  closed(): void {
+    this.#to("closed");
+  }
+
+  /** The connection is idle with nothing buffered: give grown buffer storage back. */
+  shrink(): void {
+    this.rb.shrink();
+  }
+
+  /** Takes everything queued for writing, in order; counts a flush. */
+  takeOutput(): Uint8Array[] {
+    this.flushes++;
+    return this.out.take();
+  }
+
+  /** Whether a response is running (a request was dispatched and its exchange is not over). */
+  get busy(): boolean {
+    const s = this.state;
+    return s === "body" || s === "responding" || s === "draining";
+  }
+}
+
+const PARTIAL: RequestEvent = Object.freeze({ kind: "partial" });
+const NO_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([]);

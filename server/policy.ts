@@ -1,0 +1,135 @@
+/**
+ * Server policy that is not protocol: the health path, the concurrency limit and the access log.
+ * It works on a dispatched request (`PolicyTarget`) and never touches a socket.
+ *
+ * Contract:
+ * - `createGatekeeper(config, state)` returns a synchronous check run before the app for every
+ *   request. It answers itself, and returns true, when:
+ *   - more than `limitConcurrency` requests are in flight (`state.inflight` counts this one):
+ *     `503` with `Retry-After: 1`, and the connection closes after the response (as uvicorn's
+ *     `--limit-concurrency` does);
+ *   - the path (query ignored) equals `healthPath`: `200 OK` while serving, `503` once graceful
+ *     shutdown started (so a load balancer stops sending before the listener closes).
+ *   Otherwise it returns false and the app runs. Both checks cost one comparison when disabled.
+ * - `accessRecordOf(...)` builds the access-log record of a finished exchange.
+ */
+import type { Config } from "./config.ts";
+import type { Responder } from "./exchange.ts";
+import type { RequestHead } from "./http/request_head.ts";
+import type { AccessRecord } from "./log.ts";
+
+/** Shared, mutable server state the engine reads and updates. */
+export interface ServerState {
+  /** Set once graceful shutdown started: finish the current request, then close. */
+  shuttingDown: boolean;
+  /** Requests currently being handled by this process. */
+  inflight: number;
+  /** Requests handled since start. */
+  requests: number;
+}
+
+/** A dispatched request, as the gatekeeper sees it. */
+export interface PolicyTarget {
+  /** The request head. */
+  readonly head: RequestHead;
+  /** The response sink. */
+  readonly res: Responder;
+  /** Closes the connection once this response is written. */
+  closeAfterResponse(): void;
+}
+
+/** Answers a request before the app when policy says so; true when it answered. */
+export type Gatekeeper = (t: PolicyTarget) => boolean;
+
+const OVERLOADED = new TextEncoder().encode("503 server is busy\r\n");
+const HEALTH_OK = new TextEncoder().encode("OK\n");
+const HEALTH_DOWN = new TextEncoder().encode("shutting down\n");
+const OVERLOADED_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "text/plain"],
+  ["retry-after", "1"],
+  ["content-length", String(OVERLOADED.length)],
+];
+const HEALTH_OK_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "text/plain"],
+  ["content-length", String(HEALTH_OK.length)],
+];
+const HEALTH_DOWN_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "text/plain"],
+  ["content-length", String(HEALTH_DOWN.length)],
+];
+
+/** Builds the pre-app check for `config`; see the module comment. */
+export function createGatekeeper(
+  config: Pick<Config, "limitConcurrency" | "healthPath">,
+  state: ServerState,
+): Gatekeeper {
+  const limit = config.limitConcurrency;
+  const healthPath = config.healthPath;
+  return function gatekeeper(t: PolicyTarget): boolean {
+    const res = t.res;
+    if (limit > 0 && state.inflight > limit) {
+      t.closeAfterResponse();
+      res.head(503, OVERLOADED_HEADERS);
+      res.write(OVERLOADED);
+      res.end();
+      return true;
+    }
+    if (healthPath !== "" && pathOf(t.head.target) === healthPath) {
+      const ok = !state.shuttingDown;
+      res.head(ok ? 200 : 503, ok ? HEALTH_OK_HEADERS : HEALTH_DOWN_HEADERS);
+      res.write(ok ? HEALTH_OK : HEALTH_DOWN);
+      res.end();
+      return true;
+    }
+    return false;
+  };
+}
+
+/** The value of the first `name` field of `head` (lowercase name), `""` when absent. */
+export function headerOf(head: RequestHead, name: string): string {
+  const h = head.headers;
+  for (let i = 0; i < h.length; i++) if (h[i][0] === name) return h[i][1];
+  return "";
+}
+
+/** The facts of one finished exchange the access log records. */
+export interface ExchangeFacts {
+  /** Client address (after trusted proxy headers). */
+  readonly remote: string;
+  /** The request head. */
+  readonly head: RequestHead;
+  /** Response status sent. */
+  readonly status: number;
+  /** Decoded request body bytes read. */
+  readonly bytesIn: number;
+  /** Response bytes queued (head included). */
+  readonly bytesOut: number;
+  /** Time taken, in ms. */
+  readonly durationMs: number;
+  /** The request id. */
+  readonly requestId: string;
+}
+
+/** The access-log record of a finished exchange. */
+export function accessRecordOf(f: ExchangeFacts): AccessRecord {
+  const head = f.head;
+  return {
+    remote: f.remote,
+    method: head.method,
+    target: head.target,
+    version: head.version,
+    status: f.status,
+    bytesIn: f.bytesIn,
+    bytesOut: f.bytesOut,
+    durationMs: f.durationMs,
+    requestId: f.requestId,
+    referer: headerOf(head, "referer"),
+    userAgent: headerOf(head, "user-agent"),
+    time: Date.now(),
+  };
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
