@@ -8,9 +8,9 @@
  *   injected so tests can drive it.
  * - Three roles:
  *   - single process (`-w 1`, the default): serves in this process;
- *   - supervisor (`-w 2` or more, or `--max-requests`): `server/supervisor.ts` starts workers;
+ *   - supervisor (`-w 2` or more, or `--max-requests`): `server/process/supervisor.ts` starts workers;
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
- *     and heartbeats (`server/worker.ts`, `server/heartbeat.ts`) and stops when the supervisor's
+ *     and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
  *     pipe closes.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
@@ -30,15 +30,17 @@ import {
   parseCli,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
-import { formatAddr, parseBind, serve, type Server } from "./server/serve.ts";
+import { formatAddr, parseBind } from "./server/address.ts";
+import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
 import { loadApp } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
-import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/control.ts";
-import { type Heartbeat, startHeartbeat } from "./server/heartbeat.ts";
+import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
+import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
-import { runSupervisor } from "./server/supervisor.ts";
-import { connectWorker, type WorkerLink } from "./server/worker.ts";
+import { runSupervisor } from "./server/process/supervisor.ts";
+import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
+import { setWebSocketDefaults } from "./server/websocket.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";
@@ -134,6 +136,7 @@ async function runServer(
   link: WorkerLink | null,
 ): Promise<number> {
   if (link?.binds) config = { ...config, bind: link.binds };
+  setWebSocketDefaults(config);
   // Signals are handled from the start, so a worker stopped while it boots exits cleanly.
   let server: Server | null = null;
   let stopping: null | "graceful" | "fast" = null;

@@ -18,8 +18,9 @@
  *      carries `Connection: close`.
  *   2. For `delayMs` (`--shutdown-delay-ms`) the listeners keep accepting, so a load balancer
  *      that polls the health path takes the instance out before it stops listening.
- *   3. The listeners close (a unix socket file is removed only if it is still ours). In-flight
- *      requests finish and are answered with `Connection: close`. Idle keep-alive connections are
+ *   3. The listeners close (a unix socket file is removed only if it is still ours, see
+ *      `server/deno/unix_listener.ts`). In-flight requests finish and are answered with
+ *      `Connection: close`. Idle keep-alive connections are
  *      *not* closed early: one closes when its ordinary keep-alive timeout expires, or after it
  *      answered one more request (with `Connection: close`). Closing them at once races a client
  *      that is reusing the connection at that moment; under load that showed up as resets.
@@ -27,9 +28,10 @@
  *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
  *      one: close everything now).
  */
+import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import { acceptLoop, DenoConnection } from "./deno_driver.ts";
+import { bindEndpoints, type Endpoint } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import type { Handler } from "./exchange.ts";
@@ -38,6 +40,16 @@ import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
+
+/** What lifecycle needs of a connection, whatever the driver. */
+interface LiveConnection {
+  /** Serves the connection until it closes; never rejects. */
+  run(): Promise<void>;
+  /** Closes it now (idempotent). */
+  close(): void;
+  /** Applies idle and header timeouts (called by the sweeper). */
+  checkTimeout(now: number): void;
+}
 
 /** Options for `serve`. */
 export interface ServeOptions {
@@ -81,35 +93,6 @@ export interface Server {
   readonly connections: number;
 }
 
-/** A parsed listen address. */
-export type ListenAddr =
-  | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
-
-/** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
-export function parseBind(spec: string): ListenAddr {
-  if (spec.startsWith("unix:")) {
-    const path = spec.slice(5);
-    if (path === "") throw new Error(`invalid bind '${spec}': empty unix socket path`);
-    return { transport: "unix", path };
-  }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})$/.exec(spec);
-  if (!m || Number(m[3]) > 65535) {
-    throw new Error(`invalid bind '${spec}': expected host:port, [v6]:port or unix:/path`);
-  }
-  return { transport: "tcp", hostname: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) };
-}
-
-/** Formats a bound address for humans (`http://127.0.0.1:8000`, `unix:/tmp/s`). */
-export function formatAddr(addr: Deno.Addr, scheme = "http"): string {
-  if (addr.transport === "tcp") {
-    const h = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return `${scheme}://${h}:${addr.port}`;
-  }
-  if (addr.transport === "unix") return `unix:${addr.path}`;
-  return String(addr.transport);
-}
-
 function createClock(): EngineContext["clock"] {
   let sec = Math.floor(Date.now() / 1000);
   let date = httpDate(sec * 1000);
@@ -145,48 +128,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
-  const listeners: Deno.Listener[] = [];
-  /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
-  const unixInodes = new Map<string, number | null>();
-  /** Per closed unix listener: where a successor's socket file was parked (see guardSuccessor). */
-  const unixGuards = new Map<Deno.Listener, string | null>();
-  try {
-    for (const spec of specs) {
-      if (spec.transport === "unix") {
-        try {
-          const st = await Deno.lstat(spec.path);
-          if (st.isSocket) await Deno.remove(spec.path);
-        } catch {
-          // No stale socket to clean up.
-        }
-        listeners.push(Deno.listen({ transport: "unix", path: spec.path }));
-        await Deno.chmod(spec.path, 0o600).catch(() => {});
-        unixInodes.set(spec.path, (await Deno.lstat(spec.path).catch(() => null))?.ino ?? null);
-      } else if (tls) {
-        listeners.push(Deno.listenTls(
-          {
-            hostname: spec.hostname,
-            port: spec.port,
-            cert,
-            key,
-            alpnProtocols: ["http/1.1"],
-            tcpBacklog: config.backlog,
-            ...(opts.reusePort ? { reusePort: true } : {}),
-          } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
-        ));
-      } else {
-        listeners.push(Deno.listen({
-          hostname: spec.hostname,
-          port: spec.port,
-          tcpBacklog: config.backlog,
-          ...(opts.reusePort ? { reusePort: true } : {}),
-        } as Deno.TcpListenOptions));
-      }
-    }
-  } catch (err) {
-    for (const l of listeners) l.close();
-    throw err;
-  }
+  const endpoints: Endpoint[] = await bindEndpoints(specs, {
+    backlog: config.backlog,
+    reusePort: opts.reusePort,
+    tls: tls ? { cert, key } : undefined,
+  });
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
@@ -203,9 +149,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestDone: opts.onRequestDone,
     resolveClient,
   };
-  const conns = new Set<DenoConnection>();
+  const conns = new Set<LiveConnection>();
   const finished = Promise.withResolvers<void>();
-  let accepting = listeners.length;
+  let accepting = endpoints.length;
   let stopped = false;
 
   let websocketsClosing = false;
@@ -221,33 +167,27 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const c of conns) c.checkTimeout(now);
-  }, 250);
+  }, config.timeoutCheckIntervalMs);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  function onConn(conn: Deno.Conn): void {
+  function onConnection(c: LiveConnection): void {
     // A connection accepted while stopping is still served (its response says
     // `Connection: close`): the client already counts it as accepted.
-    const c = new DenoConnection(conn, ctx);
     conns.add(c);
     c.run().finally(() => {
       conns.delete(c);
       maybeFinished();
     });
   }
-  async function serveListener(listener: Deno.Listener): Promise<void> {
-    await acceptLoop(listener, onConn, { stopped: () => stopped, logger });
-    // The listener resource is gone now (Deno unlinked its path): restore a successor's file.
-    if (listener.addr.transport === "unix") {
-      const path = listener.addr.path;
-      restoreSuccessor(path, unixGuards.get(listener) ?? null, unixInodes.get(path));
-    }
+  async function serveEndpoint(endpoint: Endpoint): Promise<void> {
+    await endpoint.run(ctx, onConnection);
     accepting--;
     maybeFinished();
   }
-  for (const l of listeners) serveListener(l);
+  for (const e of endpoints) serveEndpoint(e);
 
   const server: Server = {
-    addrs: listeners.map((l) => l.addr),
+    addrs: endpoints.map((e) => e.addr),
     state,
     finished: finished.promise,
     get connections() {
@@ -279,12 +219,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   function closeListeners(): void {
     if (stopped) return;
     stopped = true;
-    for (const l of listeners) {
-      if (l.addr.transport === "unix") {
-        unixGuards.set(l, guardSuccessor(l.addr.path, unixInodes.get(l.addr.path)));
-      }
-      closeQuietly(l);
-    }
+    for (const e of endpoints) e.close();
   }
 
   /** Closes the listeners and arms the grace timer (`graceMs` 0: close every connection now). */
@@ -323,44 +258,4 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     maybeFinished();
   }
   return server;
-}
-
-function closeQuietly(l: Deno.Listener): void {
-  try {
-    l.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/**
- * Deno removes a unix socket's *path* when its listener is dropped (denoland/deno#31947), even if
- * another process (a replacement worker) has bound that path since. Before closing, if the path
- * no longer holds the inode we created, the successor's file is hard-linked aside; returns that
- * name (or null when the path is still ours or absent).
- */
-function guardSuccessor(path: string, inode: number | null | undefined): string | null {
-  try {
-    const st = Deno.lstatSync(path);
-    if (inode === null || inode === undefined || st.ino === inode) return null;
-    const guard = `${path}.${Deno.pid}.keep`;
-    Deno.linkSync(path, guard);
-    return guard;
-  } catch {
-    return null;
-  }
-}
-
-/** After the listener is gone: puts a parked successor file back, or removes our own. */
-function restoreSuccessor(
-  path: string,
-  guard: string | null,
-  inode: number | null | undefined,
-): void {
-  try {
-    if (guard !== null) Deno.renameSync(guard, path);
-    else if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path); // Older Deno keeps it.
-  } catch {
-    // Already gone.
-  }
 }

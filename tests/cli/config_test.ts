@@ -2,7 +2,15 @@
  * The settings table drives parsing, defaults and --help (server/config.ts).
  */
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULTS, helpText, parseCli, SETTINGS } from "../../server/config.ts";
+import {
+  boundsOf,
+  ConfigError,
+  DEFAULTS,
+  helpText,
+  limitsOf,
+  parseCli,
+  SETTINGS,
+} from "../../server/config.ts";
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = parseCli(args, env);
@@ -85,4 +93,49 @@ Deno.test("help text lists every flag with its default", () => {
   const text = helpText("9.9.9");
   for (const s of SETTINGS) assert.ok(text.includes(`--${s.flag}`), s.flag);
   assert.ok(text.includes("9.9.9"));
+});
+
+Deno.test("every default lies within its row's bounds or choices", () => {
+  for (const s of SETTINGS) {
+    if (s.type === "int") {
+      assert.ok(s.min <= s.default && s.default <= s.max, `${s.key} default out of bounds`);
+    } else if (s.type === "enum") {
+      assert.ok(s.choices.includes(s.default), `${s.key} default is not a choice`);
+    }
+    assert.deepEqual(DEFAULTS[s.key as keyof typeof DEFAULTS], s.default, s.key);
+  }
+});
+
+Deno.test("Limits are the rows marked parserLimit, read from a Config", () => {
+  const limits = limitsOf({ ...DEFAULTS, maxHeadBytes: 999, port: 1 });
+  assert.deepEqual(Object.keys(limits), [
+    "maxRequestLineBytes",
+    "maxHeadBytes",
+    "maxHeaderCount",
+    "maxBodyBytes",
+    "maxChunkLineBytes",
+    "maxTrailerBytes",
+  ]);
+  assert.equal(limits.maxHeadBytes, 999);
+});
+
+Deno.test("engine tunables are settings with bounds", () => {
+  const r = run([
+    "--write-high-water-bytes=131072",
+    "--idle-read-buffer-bytes=4096",
+    "--timeout-check-interval-ms=100",
+    "--quiesce-timeout-ms=0",
+    "--websocket-max-message-bytes=1024",
+    "a.ts",
+  ]);
+  assert.equal(r.config.writeHighWaterBytes, 131072);
+  assert.equal(r.config.idleReadBufferBytes, 4096);
+  assert.equal(r.config.timeoutCheckIntervalMs, 100);
+  assert.equal(r.config.quiesceTimeoutMs, 0);
+  assert.equal(r.config.websocketMaxMessageBytes, 1024);
+  assert.equal(boundsOf("workers").max, 1024);
+  assert.throws(() => boundsOf("host"), TypeError);
+  for (const bad of ["--write-high-water-bytes=10", "--timeout-check-interval-ms=0"]) {
+    assert.throws(() => parseCli([bad, "a.ts"]), ConfigError, bad);
+  }
 });

@@ -1,20 +1,20 @@
 /**
- * The supervisor ↔ worker protocol (server/control.ts) and the worker's end of it
- * (server/worker.ts): control lines, bind specs, heartbeat period, request budget with jitter,
+ * The supervisor ↔ worker protocol (server/process/control.ts) and the worker's end of it
+ * (server/process/worker.ts): control lines, bind specs, heartbeat period, request budget with jitter,
  * the recycle message, stdin commands and EOF. No processes, no permissions.
  */
 import assert from "node:assert/strict";
 import { DEFAULTS } from "../../server/config.ts";
+import { addrOf, bindSpecOf, parseBind } from "../../server/address.ts";
 import {
-  bindSpecOf,
   CONTROL_PREFIX,
   encodeControl,
   heartbeatPeriodMs,
   parseControl,
   WORKER_BIND_ENV,
-} from "../../server/control.ts";
+} from "../../server/process/control.ts";
 import { createLogger } from "../../server/log.ts";
-import { connectWorker } from "../../server/worker.ts";
+import { connectWorker } from "../../server/process/worker.ts";
 
 Deno.test("control lines round-trip and reject anything else", () => {
   const msgs = [
@@ -52,6 +52,9 @@ Deno.test("bindSpecOf turns a bound address back into a --bind value", () => {
   );
   assert.equal(bindSpecOf({ transport: "tcp", hostname: "::1", port: 8002 }), "[::1]:8002");
   assert.equal(bindSpecOf({ transport: "unix", path: "/run/x.sock" }), "unix:/run/x.sock");
+  for (const spec of ["127.0.0.1:8001", "[::1]:8002", "unix:/run/x.sock"]) {
+    assert.equal(bindSpecOf(addrOf(parseBind(spec))), spec, "parseBind and bindSpecOf round-trip");
+  }
 });
 
 Deno.test("heartbeat period is a quarter of --timeout, between 100 ms and 1 s", () => {

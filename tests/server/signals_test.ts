@@ -1,5 +1,5 @@
 /**
- * Signals under a bounded load, with real processes (server/supervisor.ts, main.ts): TERM and INT
+ * Signals under a bounded load, with real processes (server/process/supervisor.ts, main.ts): TERM and INT
  * drain, QUIT stops at once, HUP is a rolling restart that picks up new code, TTIN/TTOU scale.
  * Each load counts outcomes: `failed` (accepted but not answered) must be 0 where promised;
  * `refused` (nobody listening any more) is expected after a stop.

@@ -1,9 +1,9 @@
 /**
- * The supervisor (server/supervisor.ts) with real processes: workers sharing the port, reaping and
+ * The supervisor (server/process/supervisor.ts) with real processes: workers sharing the port, reaping and
  * replacement, boot-failure halts, the heartbeat timeout, --max-requests recycling, orphan safety.
  */
 import assert from "node:assert/strict";
-import { workerCommand } from "../../server/supervisor.ts";
+import { workerCommand } from "../../server/process/spawn.ts";
 import { rawOnce, runLoad } from "../_support/load.ts";
 import { childrenOf, delay, isAlive, startLsbaws } from "../_support/proc.ts";
 

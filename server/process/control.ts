@@ -74,17 +74,6 @@ export function parseControl(line: string): ControlMessage | null {
   }
 }
 
-/** The bind spec (`host:port`, `[v6]:port`, `unix:/path`) that listens on `addr` again. */
-export function bindSpecOf(addr: Deno.Addr): string {
-  if (addr.transport === "unix" || addr.transport === "unixpacket") return `unix:${addr.path}`;
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
-  }
-  return String(addr.transport);
-}
-
 /**
  * How often a worker reports on its event loop, from `--timeout` seconds: a quarter of the
  * timeout, between 100 ms and 1 s, so a stall is noticed well within the timeout.

@@ -1,5 +1,5 @@
 /**
- * The worker's end of the supervisor link (the protocol is in `server/control.ts`).
+ * The worker's end of the supervisor link (the protocol is in `server/process/control.ts`).
  *
  * Contract:
  * - `connectWorker(id, env, config, opts)` is called by `main.ts` in a process started with
@@ -11,9 +11,10 @@
  * - `watchSupervisor(onGone, onCommand)` reads command lines from stdin (`quiesce`) until EOF,
  *   which only happens when the supervisor died; the caller then shuts down gracefully.
  */
-import type { Config } from "./config.ts";
-import { bindSpecOf, type ControlMessage, encodeControl, WORKER_BIND_ENV } from "./control.ts";
-import type { Logger, LogSink } from "./log.ts";
+import type { Config } from "../config.ts";
+import { bindSpecOf } from "../address.ts";
+import { type ControlMessage, encodeControl, WORKER_BIND_ENV } from "./control.ts";
+import type { Logger, LogSink } from "../log.ts";
 
 /** What `main.ts` needs to run as a supervised worker. */
 export interface WorkerLink {

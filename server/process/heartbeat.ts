@@ -10,13 +10,13 @@
  *   - `onRequestStart(head)` copies `METHOD target` (at most `REQ_BYTES` bytes) into the buffer
  *     and bumps `SEQ`. This is the only per-request cost: a few typed-array stores, no syscall,
  *     no allocation.
- * - Every `periodMs` the reporter writes one control line (`server/control.ts`) to stderr: `beat`
+ * - Every `periodMs` the reporter writes one control line (`server/process/control.ts`) to stderr: `beat`
  *   if `TICK` moved, else `stall` with how long it has been stuck and the last request started.
  *   The supervisor kills a worker whose last `beat` is older than `--timeout` and logs the request.
  * - `stop()` terminates the reporter and the timer.
  */
 import { CONTROL_PREFIX } from "./control.ts";
-import type { RequestHead } from "./http/request_head.ts";
+import type { RequestHead } from "../http/request_head.ts";
 
 /** Longest request description kept for the liveness report. */
 export const REQ_BYTES = 240;

@@ -4,14 +4,12 @@
  * HTTP; every worker is a full lsbaws process listening with SO_REUSEPORT.
  *
  * Contract:
- * - Workers are this same program started again (`workerCommand`): `deno run --unstable-net -A
- *   <main.ts> ...args` under `deno run`, or the compiled binary itself. Each gets
- *   `LSBAWS_WORKER=<id>`, its own process group (so a terminal's Ctrl-C reaches the supervisor
- *   only), stdout inherited (access log), stderr piped (error log, forwarded line by line, plus the
- *   control lines of `server/control.ts`) and a stdin pipe whose EOF tells it the supervisor died.
+ * - Workers are started by `server/process/spawn.ts` (this same program again, with
+ *   `LSBAWS_WORKER=<id>`); their stderr is split into forwarded log text and control messages by
+ *   `server/process/forward.ts`.
  * - Boot: the first worker starts alone; once it is `ready`, its bound addresses (port 0 resolved
- *   to a real port) are handed to every later worker and the banner is printed once. Then the rest
- *   start. A worker is *booting* until its `ready` message.
+ *   to a real port) are handed to every later worker (`server/process/handover.ts`) and the
+ *   banner is printed once. Then the rest start. A worker is *booting* until its `ready` message.
  * - Reaping: every `Deno.ChildProcess.status` is awaited, so exited workers never stay zombies. A
  *   worker that dies while serving is replaced at once (and logged).
  * - Boot failures: a worker that exits before it was ready with `EXIT_APP_LOAD_ERROR` (4) or
@@ -20,7 +18,7 @@
  *   been forwarded to stderr. Exception: while a rolling restart or a recycle is replacing
  *   workers that still serve, the replacement is abandoned and the old workers are kept (a broken
  *   deploy does not take a running site down). Other boot failures are retried with exponential
- *   backoff (`BOOT_BACKOFF_MS`, doubling up to `MAX_BOOT_BACKOFF_MS`).
+ *   backoff (`BOOT_BACKOFF_MS`, doubling up to `--boot-retry-max-ms`).
  * - Liveness (`--timeout S`): a worker whose last heartbeat is older than S seconds is killed with
  *   SIGKILL, and the request its event loop was stuck in is logged. A worker that is not ready
  *   within `--boot-timeout-ms` is killed too.
@@ -28,9 +26,9 @@
  *   - TERM, INT: graceful stop: every worker is retired (below), then the supervisor exits 0.
  *     With `--shutdown-delay-ms` the workers get SIGTERM at once instead: they keep accepting
  *     during the delay (health path 503) while a load balancer drains the instance. Stragglers
- *     get SIGKILL `KILL_MARGIN_MS` after delay + grace. A second TERM/INT acts as QUIT.
+ *     get SIGKILL `--kill-margin-ms` after delay + grace. A second TERM/INT acts as QUIT.
  *   - QUIT: fast stop. Workers get SIGQUIT (close every connection now); SIGKILL after
- *     `FAST_STOP_MS`. Exit 0.
+ *     `--fast-stop-timeout-ms`. Exit 0.
  *   - HUP: rolling restart. A new generation of N workers starts (loading the app code afresh);
  *     once all of them are ready, the old generation is retired as one batch, so at least N ready
  *     workers listen at every moment.
@@ -39,41 +37,36 @@
  *   an old-generation worker during HUP.
  * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
  *   on its stdin) while its open connections carry on as usual. When every worker retired in the
- *   same batch has answered `closed` (or after `QUIESCE_MS`), they all get SIGTERM and drain:
+ *   same batch has answered `closed` (or after `--quiesce-timeout-ms`), they all get SIGTERM and drain:
  *   in-flight requests finish within `--shutdown-grace-ms`, answered with `Connection: close`.
  *   The order matters with SO_REUSEPORT: a client told to reconnect by one retiring worker must
  *   not land in the accept queue of another retiring worker whose listener is about to close
  *   (the kernel resets such connections). A booting worker is simply sent SIGTERM.
  */
-import type { Config } from "./config.ts";
-import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "./config.ts";
+import { boundsOf, type Config, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "../config.ts";
+import { COMMAND_QUIESCE, type ControlMessage, heartbeatPeriodMs } from "./control.ts";
+import { bannerLines, migrateReqHint, workerEnv } from "./handover.ts";
+import type { Logger, LogSink } from "../log.ts";
+import { pumpStderr } from "./forward.ts";
 import {
-  COMMAND_QUIESCE,
-  CONTROL_PREFIX,
-  type ControlMessage,
-  heartbeatPeriodMs,
-  parseControl,
-  WORKER_BIND_ENV,
-  WORKER_ENV,
-} from "./control.ts";
-import type { Logger, LogSink } from "./log.ts";
-import { formatAddr, parseBind } from "./serve.ts";
+  bootingFirstThenOldest,
+  signalWorker,
+  spawnWorker,
+  type StopReason,
+  tellWorker,
+  type WorkerCommand,
+  workerCommand,
+  type WorkerProc,
+} from "./spawn.ts";
+import { Wakeup } from "./wakeup.ts";
 
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
 export const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
 
-/** After a fast stop (QUIT) workers still running this long later are killed. */
-export const FAST_STOP_MS = 3000;
-/** Extra time after delay + grace before a draining worker is killed. */
-export const KILL_MARGIN_MS = 2000;
 /** First wait before retrying a worker that failed to boot (doubles per failure). */
 export const BOOT_BACKOFF_MS = 1000;
-/** Longest wait between boot retries. */
-export const MAX_BOOT_BACKOFF_MS = 30_000;
-/** In a graceful stop, how long workers get to close their listeners before the drain starts. */
-export const QUIESCE_MS = 1000;
 /** Most workers TTIN can reach (the `--workers` maximum). */
-export const MAX_WORKERS = 1024;
+export const MAX_WORKERS: number = boundsOf("workers").max;
 
 /** The signals the supervisor handles, each with one handler (`Arbiter#handlers`). */
 export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU"] as const;
@@ -102,73 +95,7 @@ export interface SupervisorOptions {
   /** Version printed in the banner. */
   readonly version: string;
   /** Command that starts a worker (default: `workerCommand(args)`). */
-  readonly command?: { readonly cmd: string; readonly args: readonly string[] };
-}
-
-/** URL of `main.ts`, which workers run under `deno run`. */
-export const MAIN_URL: string = new URL("../main.ts", import.meta.url).href;
-
-/**
- * The command that starts a worker running `args`: `deno run --unstable-net -A <main.ts> ...args`
- * when this process is the `deno` CLI, otherwise (a compiled binary) the executable itself.
- */
-export function workerCommand(
-  args: readonly string[],
-  execPath: string = Deno.execPath(),
-  mainUrl: string = MAIN_URL,
-): { cmd: string; args: string[] } {
-  const base = execPath.split(/[\\/]/).pop() ?? "";
-  if (/^deno(\.exe)?$/i.test(base)) {
-    return { cmd: execPath, args: ["run", "--unstable-net", "-A", mainUrl, ...args] };
-  }
-  return { cmd: execPath, args: [...args] };
-}
-
-/** The Linux `net.ipv4.tcp_migrate_req` setting, or null where it cannot be read. */
-export function readMigrateReq(): string | null {
-  try {
-    return Deno.readTextFileSync("/proc/sys/net/ipv4/tcp_migrate_req").trim();
-  } catch {
-    return null;
-  }
-}
-
-/** One worker process as the supervisor sees it. */
-interface WorkerProc {
-  readonly id: number;
-  readonly pid: number;
-  readonly child: Deno.ChildProcess;
-  /** Generation it belongs to (HUP starts a new one). */
-  gen: number;
-  /** It sent `ready`. */
-  ready: boolean;
-  /** It was told to stop (or killed); it no longer counts as serving capacity. */
-  retiring: boolean;
-  /** It asked to be recycled (`--max-requests`). */
-  recycle: boolean;
-  readonly spawnedAt: number;
-  /** Time of the last `beat` (0 until the first). */
-  lastBeat: number;
-  /** Last request reported by a `stall` message. */
-  stallReq: string;
-  /** When it is killed if still alive (0 = no deadline). */
-  killAt: number;
-  /** SIGKILL was sent. */
-  killed: boolean;
-  /** Why it is stopping: told to (`retire`), or killed for a hang or a slow boot. */
-  reason: null | "retire" | "timeout" | "boot-timeout";
-  /** It was told to close its listeners and has not been sent SIGTERM yet. */
-  quiescing: boolean;
-  /** It answered `quiesce` with `closed`. */
-  quiesced: boolean;
-  /** When its batch gets SIGTERM even without its `closed` answer. */
-  quiesceUntil: number;
-}
-
-/** Order for scaling down: workers still booting first, then by age (oldest first). */
-function bootingFirstThenOldest(a: WorkerProc, b: WorkerProc): number {
-  if (a.ready !== b.ready) return a.ready ? 1 : -1;
-  return a.id - b.id;
+  readonly command?: WorkerCommand;
 }
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
@@ -186,7 +113,7 @@ class Arbiter {
   readonly #log: Logger;
   readonly #deps: SupervisorDeps;
   readonly #version: string;
-  readonly #command: { readonly cmd: string; readonly args: readonly string[] };
+  readonly #command: WorkerCommand;
   readonly #workers = new Map<number, WorkerProc>();
   readonly #timeoutMs: number;
   readonly #tickMs: number;
@@ -200,8 +127,7 @@ class Arbiter {
   #bootFailures = 0;
   #spawnNotBefore = 0;
   #signalQueue: SupervisorSignal[] = [];
-  #wake: (() => void) | null = null;
-  #pending = false;
+  readonly #wakeup = new Wakeup();
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
@@ -228,17 +154,12 @@ class Arbiter {
     const removers = SIGNALS.map((sig) =>
       this.#deps.onSignal(sig, () => {
         this.#signalQueue.push(sig);
-        this.#wakeup();
+        this.#wakeup.wake();
       })
     );
     this.#log.log("info", `supervisor pid ${Deno.pid}: starting ${this.#numWorkers} worker(s)`);
-    if (readMigrateReq() === "0") {
-      this.#log.log(
-        "info",
-        "net.ipv4.tcp_migrate_req=0: a connection that arrives just as a retiring worker closes " +
-          "its listener is reset by the kernel; set it to 1 for lossless restarts (see the README's production section)",
-      );
-    }
+    const hint = migrateReqHint();
+    if (hint !== null) this.#log.log("info", hint);
     try {
       while (true) {
         while (this.#signalQueue.length > 0) this.handlers[this.#signalQueue.shift()!]();
@@ -258,7 +179,7 @@ class Arbiter {
         for (const w of this.#workers.values()) {
           if (w.quiescing) sleep = Math.min(sleep, Math.max(1, w.quiesceUntil - now));
         }
-        await this.#sleep(sleep);
+        await this.#wakeup.sleep(sleep);
       }
     } finally {
       for (const remove of removers) remove();
@@ -281,13 +202,18 @@ class Arbiter {
   #handleQuit(name: string): void {
     this.#stopping = "fast";
     this.#log.log("info", `${name}: stopping now`);
-    const killAt = Date.now() + FAST_STOP_MS;
+    this.#stopAllNow();
+  }
+
+  /** Fast stop of every worker: SIGQUIT (SIGTERM while booting), SIGKILL after the timeout. */
+  #stopAllNow(): void {
+    const killAt = Date.now() + this.#config.fastStopTimeoutMs;
     for (const w of this.#workers.values()) {
       w.retiring = true;
       w.quiescing = false;
       w.reason ??= "retire";
       w.killAt = w.killAt === 0 ? killAt : Math.min(w.killAt, killAt);
-      this.#signal(w, w.ready ? "SIGQUIT" : "SIGTERM");
+      signalWorker(w, w.ready ? "SIGQUIT" : "SIGTERM");
     }
   }
 
@@ -387,19 +313,10 @@ class Arbiter {
 
   #spawn(): void {
     const id = this.#nextId++;
-    const env: Record<string, string> = { [WORKER_ENV]: String(id) };
-    if (this.#binds) env[WORKER_BIND_ENV] = JSON.stringify(this.#binds);
-    let child: Deno.ChildProcess;
+    const env = workerEnv(id, this.#binds);
+    let w: WorkerProc;
     try {
-      child = new Deno.Command(this.#command.cmd, {
-        args: [...this.#command.args],
-        cwd: this.#deps.cwd,
-        env,
-        stdin: "piped",
-        stdout: "inherit",
-        stderr: "piped",
-        detached: true,
-      }).spawn();
+      w = spawnWorker(this.#command, id, this.#generation, this.#deps.cwd, env);
     } catch (err) {
       this.#log.log(
         "critical",
@@ -408,63 +325,20 @@ class Arbiter {
       this.#halt ??= EXIT_BOOT_ERROR;
       return;
     }
-    const w: WorkerProc = {
-      id,
-      pid: child.pid,
-      child,
-      gen: this.#generation,
-      ready: false,
-      retiring: false,
-      recycle: false,
-      spawnedAt: Date.now(),
-      lastBeat: 0,
-      stallReq: "",
-      killAt: 0,
-      killed: false,
-      reason: null,
-      quiescing: false,
-      quiesced: false,
-      quiesceUntil: 0,
-    };
     this.#workers.set(id, w);
     this.#log.log("info", `booting worker ${id} (pid ${w.pid})`);
-    const pump = this.#pumpStderr(w);
-    child.status.then(async (status) => {
+    const pump = pumpStderr(
+      w.child.stderr,
+      (msg) => this.#onMessage(w, msg),
+      (t) => this.#forward(t),
+    );
+    w.child.status.then(async (status) => {
       // Collect the last stderr lines (the boot error) before judging the exit.
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([pump, new Promise((r) => (timer = setTimeout(r, 1000)))]);
       clearTimeout(timer);
       this.#reap(w, status);
     });
-  }
-
-  /** Forwards a worker's stderr line by line and handles its control lines. */
-  async #pumpStderr(w: WorkerProc): Promise<void> {
-    const decoder = new TextDecoder();
-    let buf = "";
-    try {
-      for await (const chunk of w.child.stderr) {
-        buf += decoder.decode(chunk, { stream: true });
-        let out = "";
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl + 1);
-          buf = buf.slice(nl + 1);
-          const msg = line.startsWith(CONTROL_PREFIX) ? parseControl(line) : null;
-          if (msg) this.#onMessage(w, msg);
-          else out += line;
-        }
-        if (buf.length > 65536) {
-          out += buf;
-          buf = "";
-        }
-        if (out !== "") this.#forward(out);
-      }
-    } catch {
-      // The pipe broke: the worker is gone.
-    }
-    buf += decoder.decode();
-    if (buf !== "") this.#forward(buf.endsWith("\n") ? buf : buf + "\n");
   }
 
   #forward(text: string): void {
@@ -497,11 +371,11 @@ class Arbiter {
           this.#binds = [...msg.addrs];
           this.#banner(msg.addrs);
         }
-        this.#wakeup();
+        this.#wakeup.wake();
         break;
       case "closed":
         w.quiesced = true;
-        this.#wakeup();
+        this.#wakeup.wake();
         break;
       case "recycle":
         if (!w.recycle && !w.retiring) {
@@ -510,7 +384,7 @@ class Arbiter {
             "info",
             `worker pid ${w.pid} served ${msg.requests} requests (--max-requests); replacing it`,
           );
-          this.#wakeup();
+          this.#wakeup.wake();
         }
         break;
     }
@@ -518,13 +392,7 @@ class Arbiter {
 
   #banner(addrs: readonly string[]): void {
     const scheme = this.#config.certfile ? "https" : "http";
-    for (const spec of addrs) {
-      const a = parseBind(spec);
-      const addr = (a.transport === "unix"
-        ? { transport: "unix", path: a.path }
-        : { transport: "tcp", hostname: a.hostname, port: a.port }) as Deno.Addr;
-      this.#deps.stdout.write(`lsbaws ${this.#version} listening on ${formatAddr(addr, scheme)}\n`);
-    }
+    for (const line of bannerLines(this.#version, addrs, scheme)) this.#deps.stdout.write(line);
   }
 
   /** Handles a worker's exit (its status has been collected, so it is no zombie). */
@@ -532,7 +400,7 @@ class Arbiter {
     this.#workers.delete(w.id);
     w.child.stdin.close().catch(() => {});
     const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
-    this.#wakeup();
+    this.#wakeup.wake();
     if (this.#stopping !== null || this.#halt !== null) {
       this.#log.log("info", `worker pid ${w.pid} stopped (${how})`);
     } else if (!w.ready) {
@@ -575,13 +443,7 @@ class Arbiter {
         `worker pid ${w.pid} failed to boot (${how}); stopping (exit code ${code})`,
       );
       this.#halt = code;
-      for (const o of this.#workers.values()) {
-        o.retiring = true;
-        o.quiescing = false;
-        o.reason ??= "retire";
-        o.killAt = Date.now() + FAST_STOP_MS;
-        this.#signal(o, o.ready ? "SIGQUIT" : "SIGTERM");
-      }
+      this.#stopAllNow();
     } else {
       const wait = this.#backoff();
       this.#log.log("error", `worker pid ${w.pid} failed to boot (${how}); retrying in ${wait} ms`);
@@ -590,7 +452,10 @@ class Arbiter {
 
   #backoff(): number {
     this.#bootFailures++;
-    const wait = Math.min(BOOT_BACKOFF_MS * 2 ** (this.#bootFailures - 1), MAX_BOOT_BACKOFF_MS);
+    const wait = Math.min(
+      BOOT_BACKOFF_MS * 2 ** (this.#bootFailures - 1),
+      this.#config.bootRetryMaxMs,
+    );
     this.#spawnNotBefore = Date.now() + wait;
     return wait;
   }
@@ -606,9 +471,9 @@ class Arbiter {
     if (quiesce && w.ready) {
       const now = Date.now();
       w.quiescing = true;
-      w.quiesceUntil = now + QUIESCE_MS;
+      w.quiesceUntil = now + this.#config.quiesceTimeoutMs;
       w.killAt = w.quiesceUntil + this.#drainMs();
-      this.#tell(w, COMMAND_QUIESCE);
+      tellWorker(w, COMMAND_QUIESCE);
     } else {
       this.#terminate(w);
     }
@@ -617,62 +482,18 @@ class Arbiter {
   /** Sends SIGTERM (drain and exit) and sets the SIGKILL deadline. */
   #terminate(w: WorkerProc): void {
     w.quiescing = false;
-    w.killAt = Date.now() + (w.ready ? this.#drainMs() : FAST_STOP_MS);
-    this.#signal(w, "SIGTERM");
+    w.killAt = Date.now() + (w.ready ? this.#drainMs() : this.#config.fastStopTimeoutMs);
+    signalWorker(w, "SIGTERM");
   }
 
   #drainMs(): number {
-    return this.#config.shutdownDelayMs + this.#config.shutdownGraceMs + KILL_MARGIN_MS;
+    return this.#config.shutdownDelayMs + this.#config.shutdownGraceMs + this.#config.killMarginMs;
   }
 
-  /** Writes one command line to a worker's stdin. */
-  #tell(w: WorkerProc, command: string): void {
-    try {
-      const writer = w.child.stdin.getWriter();
-      writer.write(new TextEncoder().encode(command + "\n")).catch(() => {}).finally(() =>
-        writer.releaseLock()
-      );
-    } catch {
-      // The worker is gone or busy with another command; the deadline covers it.
-    }
-  }
-
-  #kill(w: WorkerProc, reason: NonNullable<WorkerProc["reason"]>): void {
+  #kill(w: WorkerProc, reason: StopReason): void {
     w.killed = true;
     w.retiring = true;
     w.reason ??= reason;
-    this.#signal(w, "SIGKILL");
-  }
-
-  #signal(w: WorkerProc, sig: Deno.Signal): void {
-    try {
-      w.child.kill(sig);
-    } catch {
-      // Already exited; the reaper will see it.
-    }
-  }
-
-  // --- waiting ------------------------------------------------------------------------------
-
-  #wakeup(): void {
-    this.#pending = true;
-    this.#wake?.();
-  }
-
-  #sleep(ms: number): Promise<void> {
-    if (this.#pending) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        this.#pending = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
+    signalWorker(w, "SIGKILL");
   }
 }

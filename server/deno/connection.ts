@@ -1,6 +1,7 @@
 /**
- * The `deno` socket driver: the only code that reads from or writes to a `Deno.Conn` or accepts
- * from a `Deno.Listener`. Everything it knows about HTTP comes from the connection core.
+ * The `deno` socket driver's connection: the only code that reads from or writes to an accepted
+ * `Deno.Conn` (binding and accepting live in `listen.ts` beside it). Everything it knows about
+ * HTTP comes from the connection core.
  *
  * Contract:
  * - `DenoConnection.run()` reads into the core's buffer, serves *every* complete request already
@@ -17,20 +18,14 @@
  *   the connection; peer I/O errors are logged at debug level only.
  * - `takeover` hands the socket to a protocol switch (WebSockets): after that the driver never
  *   touches the socket again.
- * - `acceptLoop(listener, onConn, ...)` runs one pending `accept()` per listener; transient accept
- *   errors (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
  */
-import { ConnectionCore } from "./http/connection_core.ts";
-import { describeError, ProtocolError } from "./http/errors.ts";
-import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
-import type { ConnAddr } from "./exchange.ts";
-import { isPeerGone } from "./io_errors.ts";
-import type { Logger } from "./log.ts";
+import { ConnectionCore } from "../http/connection_core.ts";
+import { describeError, ProtocolError } from "../http/errors.ts";
+import { type ConnPort, type EngineContext, serveRequest } from "../dispatch.ts";
+import type { ConnAddr } from "../exchange.ts";
+import { isPeerGone } from "../io_errors.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
-// TODO(lead): these two become settings rows (writeHighWaterBytes, idleReadBufferBytes).
-const WRITE_HIGH_WATER_BYTES = 64 * 1024;
-const IDLE_READ_BUFFER_BYTES = 2048;
 function ignore(): void {}
 
 /** Serves one accepted `Deno.Conn` until it closes; see the module comment. */
@@ -59,11 +54,11 @@ export class DenoConnection implements ConnPort {
     this.#conn = conn;
     this.ctx = ctx;
     const config = ctx.config;
-    this.#highWater = WRITE_HIGH_WATER_BYTES;
+    this.#highWater = config.writeHighWaterBytes;
     this.core = new ConnectionCore({
       limits: ctx.limits,
       readBufferBytes: config.readBufferBytes,
-      idleReadBufferBytes: IDLE_READ_BUFFER_BYTES,
+      idleReadBufferBytes: config.idleReadBufferBytes,
       maxDrainBytes: config.maxDrainBytes,
       serverHeader: config.serverHeader,
       date: ctx.clock.date,
@@ -349,36 +344,6 @@ export class DenoConnection implements ConnPort {
     } else {
       logger.log("error", `connection error: ${describeError(err)}`);
     }
-  }
-}
-
-/**
- * Accepts connections from `listener` until it closes or `stopped()` says so, handing each to
- * `onConn`; see the module comment for the backoff.
- */
-export async function acceptLoop(
-  listener: Deno.Listener,
-  onConn: (conn: Deno.Conn) => void,
-  opts: { stopped(): boolean; logger: Logger },
-): Promise<void> {
-  let backoff = 0;
-  while (!opts.stopped()) {
-    let conn: Deno.Conn;
-    try {
-      conn = await listener.accept();
-      backoff = 0;
-    } catch (err) {
-      if (opts.stopped() || err instanceof Deno.errors.BadResource) break;
-      if (isPeerGone(err)) continue;
-      backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
-      opts.logger.log(
-        "warning",
-        `accept failed (${describeError(err)}); retrying in ${backoff} ms`,
-      );
-      await new Promise((r) => setTimeout(r, backoff));
-      continue;
-    }
-    onConn(conn);
   }
 }
 
