@@ -11,14 +11,7 @@
  * - Data only: imports nothing but types, does no I/O.
  */
 
-import type {
-  BoolSetting,
-  EnumSetting,
-  IntSetting,
-  ListSetting,
-  Setting,
-  StringSetting,
-} from "./setting_types.ts";
+import type { Setting } from "./setting_types.ts";
 
 /**
  * The settings table with its literal types: one row per `Config` field, in `--help` order.
