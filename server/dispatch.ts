@@ -167,12 +167,12 @@ class EngineResponder implements Responder {
   }
 
   #after(r: number): Promise<void> | undefined {
-    const core = this.#core;
-    if (core.overrun) {
-      core.overrun = false;
+    const res = this.#core.response;
+    if (res.overrun) {
+      res.overrun = false;
       this.#port.ctx.logger.log(
         "error",
-        `app sent more than its Content-Length (${core.declaredLength}); extra bytes dropped`,
+        `app sent more than its Content-Length (${res.declared}); extra bytes dropped`,
       );
     }
     if (r === QUEUED_NOTHING) return undefined;
@@ -190,7 +190,7 @@ class EngineResponder implements Responder {
     if (short > 0) {
       this.#port.ctx.logger.log(
         "error",
-        `app sent ${core.declaredLength - short} of ${core.declaredLength} declared ` +
+        `app sent ${core.response.declared - short} of ${core.response.declared} declared ` +
           `Content-Length bytes; closing`,
       );
     }
@@ -281,7 +281,7 @@ class EngineExchange implements Exchange {
   takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
     if (this.res.headSent) throw new Error("takeover() after a response head was queued");
     if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
-    this.#port.core.status = 101;
+    this.#port.core.response.status = 101;
     return this.#port.takeover(head);
   }
 }
