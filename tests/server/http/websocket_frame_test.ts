@@ -16,14 +16,14 @@ import {
   parseFrame,
   unmask,
   WebSocketProtocolError,
-} from "../../server/http/websocket_frame.ts";
+} from "../../../server/http/websocket_frame.ts";
 import {
   acceptKey,
   checkHandshake,
   hasToken,
   parseProtocols,
   sha1,
-} from "../../server/http/websocket_handshake.ts";
+} from "../../../server/http/websocket_handshake.ts";
 
 const enc = new TextEncoder();
 const SERVER = { expectMasked: true } as const;

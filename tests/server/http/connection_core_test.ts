@@ -7,9 +7,9 @@
  * answers, finishes the exchange, drains when told, and serves every pipelined request buffered.
  */
 import assert from "node:assert/strict";
-import { ConnectionCore, type CoreOptions } from "../../server/http/connection_core.ts";
-import { CYCLE, CycleError, nextState } from "../../server/http/cycle.ts";
-import type { RequestHead } from "../../server/http/request_head.ts";
+import { ConnectionCore, type CoreOptions } from "../../../server/http/connection_core.ts";
+import { CYCLE, CycleError, nextState } from "../../../server/http/cycle.ts";
+import type { RequestHead } from "../../../server/http/request_head.ts";
 import { DEFAULT_LIMITS, latin1, waysFor } from "./_helpers.ts";
 
 const DATE = "Thu, 01 Jan 2026 00:00:00 GMT";
