@@ -35,6 +35,7 @@
  */
 import assert from "node:assert/strict";
 import { analyzeHead, type HeadInfo } from "../../../server/http/framing.ts";
+import { concatBytes as concatAll } from "../../../server/http/bytes.ts";
 import { ChunkedDecoder } from "../../../server/http/chunked.ts";
 import { ProtocolError, type ProtocolErrorCode } from "../../../server/http/errors.ts";
 import { parseRequestHead, type RequestHead } from "../../../server/http/request_head.ts";
@@ -62,17 +63,9 @@ export function latin1(s: string): Uint8Array {
   return out;
 }
 
-/** Concatenates byte arrays. */
+/** Concatenates byte arrays (the server's own `concatBytes`, variadic). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatAll(parts);
 }
 
 /**
