@@ -1067,11 +1067,12 @@ function capNote(r: BenchResults): string {
   const s = r.settings;
   const share = Number((s.capQuotaUs / s.capPeriodUs).toFixed(2));
   const reason = (r.skipped ?? []).find((x) => x.scenario === "keepalive-capped")?.reason;
-  return `- Keep-alive with the server capped at ${share} core: the same wrk run, with the ` +
+  return `- Keep-alive with the server capped at ${share} core: the keep-alive wrk run again ` +
+    `(on the same server process, after connection per request), with the ` +
     `server process moved (every thread, \`cgroup.procs\`) into a fresh cgroup limited to ` +
     `${s.capQuotaUs} µs of CPU per ${s.capPeriodUs} µs (v1 \`cpu.cfs_quota_us\` / ` +
     `\`cpu.cfs_period_us\`, or v2 \`cpu.max\`) for its warm-up and timed run, then moved back ` +
-    `and the group removed. With the server held to half a core wrk is no longer the ` +
+    `and the group removed. With the server held to ${share} core wrk is no longer the ` +
     `bottleneck, so the ratio shows the server's own cost per request; the raw table counts ` +
     `the periods in which the cap throttled the server.` +
     (reason ? ` **Skipped on this machine**: ${reason}.` : "");
@@ -1113,8 +1114,8 @@ export function resultsMarkdown(r: BenchResults): string {
       `metric is the server's CPU time (utime + stime from /proc/PID/stat, before and after), ` +
       `which shows a server that burns CPU (e.g. polls) to look fast; the achieved rate is ` +
       `2xx responses / elapsed time. A run with any failed request or an achieved rate more than ` +
-      `5 % away from the offered one is invalid: it is measured again while attempts remain and ` +
-      `left out of the medians (column "counted").`,
+      `5 % away from the offered one is invalid: it is measured again (at least once) and left ` +
+      `out of the medians (column "counted").`,
     `- Upload: ${formatBytes(s.uploadBytes)} of zeros streamed by \`bench/upload_client.ts\` ` +
     `to a sink app that reads and discards the body and answers with the byte count; ` +
     `throughput is bytes / (first byte sent → response complete); RSS growth is the peak ` +
@@ -1250,8 +1251,9 @@ const README_PLACEHOLDER = "<!-- BENCH -->";
 
 const RESULTS_TEMPLATE = `# Benchmark results
 
-How to run: \`deno task bench\` (12-20 minutes; needs 2 cores, installs wrk with apt-get when
-missing), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
+How to run: \`deno task bench\` (15-25 minutes; needs 2 cores, installs wrk and hey with
+apt-get when missing; the capped keep-alive scenario needs a writable cgroup cpu controller, usually
+root, and is skipped with the reason otherwise), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
 A quicker loop while working on the engine:
 \`deno task bench --servers lsbaws-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
 (writes only \`bench/results/latest.json\`).
@@ -1284,8 +1286,9 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
   const fmtFiles = [path];
   const readme = `${ROOT}/README.md`;
   const readmeText = await Deno.readTextFile(readme).catch(() => null);
-  const table = "`deno task bench` (about 15 minutes; lsbaws, `Deno.serve` and `node:http` " +
-    "serving the same apps, server and wrk pinned to separate cores) writes this table and " +
+  const table = "`deno task bench` (about 20 minutes; lsbaws, `Deno.serve` and `node:http` " +
+    "serving the same apps, server and load generators pinned to separate cores) writes this " +
+    "table and " +
     "[bench/RESULTS.md](bench/RESULTS.md) (method, raw numbers per round, optimisation log); " +
     "`deno task bench:smoke` checks the harness in seconds.\n\n" +
     `${summaryTable(r)}\n\n${targetsTable(r)}\n\n` +
