@@ -178,7 +178,8 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
       raw = args[++i];
     }
     const value = parseValue(setting, raw, `--${setting.flag}`);
-    if (setting.repeat) (config[setting.key] as unknown[]).push(value);
+    // A fresh list each time: the default list is shared (DEFAULTS).
+    if (setting.repeat) config[setting.key] = [...config[setting.key] as unknown[], value];
     else config[setting.key] = value;
     seen.add(setting.key);
   }

@@ -3,7 +3,8 @@
  *
  * Contract:
  * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
- *   concurrency limit), else the app's `Handler` with an `Exchange`; then drains what the app left
+ *   concurrency limit, static files; a promise it returns is awaited like an async handler's),
+ *   else the app's `Handler` with an `Exchange`; then drains what the app left
  *   unread of the body (or gives up on the connection), writes the access log and calls the
  *   request hooks. It returns (or resolves to) whether the connection may read the next request.
  *   A synchronous handler that finished its response is served without creating a promise (the
@@ -303,7 +304,9 @@ export function serveRequest(
   let r: void | Promise<void> = undefined;
   port.dispatching = true;
   try {
-    if (!ctx.gatekeeper(ex)) r = ctx.handler(ex);
+    const g = ctx.gatekeeper(ex);
+    if (g === false) r = ctx.handler(ex);
+    else if (g !== true) r = g;
   } catch (err) {
     port.dispatching = false;
     return serveFailed(port, ex, err);
