@@ -24,13 +24,13 @@ function target(path: string) {
       return undefined;
     },
   } as unknown as Responder;
-  const t: PolicyTarget = {
+  const t = {
     head: { method: "GET", target: path, headers: [] } as unknown as RequestHead,
     res,
     closeAfterResponse() {
       rec.closed = true;
     },
-  };
+  } as unknown as PolicyTarget;
   return { t, rec };
 }
 
