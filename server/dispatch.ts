@@ -20,7 +20,7 @@
  * - The driver (the only code that touches the socket) implements `ConnPort`.
  */
 import type { Config, Limits } from "./config.ts";
-import type { BodyReader, ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
+import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
 import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
@@ -436,6 +436,3 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     port.close();
   }
 }
-
-/** The `BodyReader` type the engine hands out (re-exported for drivers and tests). */
-export type { BodyReader };
