@@ -4,8 +4,8 @@
  * Contract:
  * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
  *   concurrency limit), else the app's `Handler` with an `Exchange`; then drains what the app left
- *   unread of the body (or gives up on the connection), writes the access log and calls the
- *   request hooks. It returns (or resolves to) whether the connection may read the next request.
+ *   unread of the body (or gives up on the connection), writes the access log, counts the exchange
+ *   in the metrics (`server/metrics.ts`) and calls the request hooks. It returns (or resolves to) whether the connection may read the next request.
  *   A synchronous handler that finished its response is served without creating a promise (the
  *   fast path); bytes an async handler queues before its first await go out at once.
  * - Failures: a handler that throws or rejects, or returns without ending its response, is
@@ -27,6 +27,7 @@ import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
 import { isPeerGone } from "./io_errors.ts";
 import type { Logger } from "./log.ts";
+import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
 
@@ -214,6 +215,8 @@ class EngineExchange implements Exchange {
   readonly serverPort: string;
   /** Start time (ms) for the access log. */
   readonly started: number;
+  /** Start time for the metrics (`startTime()`). */
+  readonly t0: number = startTime();
   readonly #port: ConnPort;
   #requestId: string | null = null;
   #completed: PromiseWithResolvers<void> | null = null;
@@ -303,7 +306,9 @@ export function serveRequest(
   let r: void | Promise<void> = undefined;
   port.dispatching = true;
   try {
-    if (!ctx.gatekeeper(ex)) r = ctx.handler(ex);
+    const g = ctx.gatekeeper(ex);
+    if (g === false) r = ctx.handler(ex);
+    else if (g !== true) r = g;
   } catch (err) {
     port.dispatching = false;
     return serveFailed(port, ex, err);
@@ -337,6 +342,7 @@ async function serveAsync(port: ConnPort, ex: EngineExchange, r: Promise<void>):
 function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<boolean> {
   if (port.hijacked) {
     port.ctx.state.inflight--;
+    recordExchange(ex.head.method, 101, ex.t0, 0, port.core.bytesOut);
     ex.markCompleted();
     return false;
   }
@@ -403,6 +409,7 @@ function finishExchange(port: ConnPort, ex: EngineExchange, keepAlive: boolean):
       requestId: ex.requestId,
     }));
   }
+  recordExchange(ex.head.method, core.status, ex.t0, ex.body.bytesRead, core.bytesOut);
   ctx.onRequestDone?.();
   return keepAlive && !port.isClosed;
 }
@@ -418,6 +425,7 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     return;
   }
   if (err instanceof ProtocolError) {
+    countProtocolError(err.status);
     ctx.logger.log("info", `bad request body from ${port.remote.hostname}: ${err.code}`);
   } else if (err instanceof HttpError && err.logged) {
     ctx.logger.log("debug", `answering ${err.status} for ${head.method} ${head.target}`);

@@ -299,6 +299,14 @@ export const SETTING_ROWS = [
     doc: "Value of the Server response header (empty omits it).",
     group: "app",
   },
+  {
+    key: "metricsPath",
+    flag: "metrics-path",
+    type: "string",
+    default: "",
+    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
+    group: "app",
+  },
   // logging
   {
     key: "accessLog",
