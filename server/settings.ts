@@ -318,6 +318,14 @@ export const SETTING_ROWS = [
     doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
     group: "app",
   },
+  {
+    key: "metricsPath",
+    flag: "metrics-path",
+    type: "string",
+    default: "",
+    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
+    group: "app",
+  },
   // logging
   {
     key: "accessLog",

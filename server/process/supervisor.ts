@@ -35,6 +35,7 @@
  *   - TTIN / TTOU: one worker more / less (never below 1); a removed worker drains gracefully.
  * - `--max-requests`: a worker that spent its budget sends `recycle`; it is replaced exactly like
  *   an old-generation worker during HUP.
+ * - Metrics (boots, exits, kills, recycles; the workers' sum): `server/process/metrics_link.ts`.
  * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
  *   on its stdin) while its open connections carry on as usual. When every worker retired in the
  *   same batch has answered `closed` (or after `--quiesce-timeout-ms`), they all get SIGTERM and drain:
@@ -47,7 +48,7 @@ import { boundsOf, type Config, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "../
 import { COMMAND_QUIESCE, type ControlMessage, heartbeatPeriodMs } from "./control.ts";
 import { bannerLines, migrateReqHint, workerEnv } from "./handover.ts";
 import type { Logger, LogSink } from "../log.ts";
-import { pumpStderr } from "./forward.ts";
+import { forwardTo, pumpStderr } from "./forward.ts";
 import {
   bootingFirstThenOldest,
   signalWorker,
@@ -59,6 +60,7 @@ import {
   type WorkerProc,
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
+import { SupervisorMetrics } from "./metrics_link.ts";
 
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
 export const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
@@ -128,6 +130,7 @@ class Arbiter {
   #spawnNotBefore = 0;
   #signalQueue: SupervisorSignal[] = [];
   readonly #wakeup = new Wakeup();
+  readonly #metrics: SupervisorMetrics<WorkerProc>;
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
@@ -148,6 +151,7 @@ class Arbiter {
     this.#numWorkers = config.workers;
     this.#timeoutMs = config.timeout * 1000;
     this.#tickMs = config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
+    this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
   }
 
   async run(): Promise<number> {
@@ -326,11 +330,12 @@ class Arbiter {
       return;
     }
     this.#workers.set(id, w);
+    this.#metrics.booted();
     this.#log.log("info", `booting worker ${id} (pid ${w.pid})`);
     const pump = pumpStderr(
       w.child.stderr,
       (msg) => this.#onMessage(w, msg),
-      (t) => this.#forward(t),
+      forwardTo(this.#deps.stderr),
     );
     w.child.status.then(async (status) => {
       // Collect the last stderr lines (the boot error) before judging the exit.
@@ -339,14 +344,6 @@ class Arbiter {
       clearTimeout(timer);
       this.#reap(w, status);
     });
-  }
-
-  #forward(text: string): void {
-    try {
-      this.#deps.stderr.write(text);
-    } catch {
-      // Our own stderr is gone; nothing sensible to do.
-    }
   }
 
   #onMessage(w: WorkerProc, msg: ControlMessage): void {
@@ -369,7 +366,8 @@ class Arbiter {
         if (!this.#everReady) {
           this.#everReady = true;
           this.#binds = [...msg.addrs];
-          this.#banner(msg.addrs);
+          const scheme = this.#config.certfile ? "https" : "http";
+          for (const l of bannerLines(this.#version, msg.addrs, scheme)) this.#deps.stdout.write(l);
         }
         this.#wakeup.wake();
         break;
@@ -377,9 +375,14 @@ class Arbiter {
         w.quiesced = true;
         this.#wakeup.wake();
         break;
+      case "stats":
+      case "scrape":
+        this.#metrics.message(w, msg, this.#workers.get(w.id) === w);
+        break;
       case "recycle":
         if (!w.recycle && !w.retiring) {
           w.recycle = true;
+          this.#metrics.recycled();
           this.#log.log(
             "info",
             `worker pid ${w.pid} served ${msg.requests} requests (--max-requests); replacing it`,
@@ -390,15 +393,11 @@ class Arbiter {
     }
   }
 
-  #banner(addrs: readonly string[]): void {
-    const scheme = this.#config.certfile ? "https" : "http";
-    for (const line of bannerLines(this.#version, addrs, scheme)) this.#deps.stdout.write(line);
-  }
-
   /** Handles a worker's exit (its status has been collected, so it is no zombie). */
   #reap(w: WorkerProc, status: Deno.CommandStatus): void {
     this.#workers.delete(w.id);
-    w.child.stdin.close().catch(() => {});
+    w.stdin.close().catch(() => {});
+    this.#metrics.reaped(w, this.#stopping !== null || this.#halt !== null);
     const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
     this.#wakeup.wake();
     if (this.#stopping !== null || this.#halt !== null) {
@@ -491,6 +490,7 @@ class Arbiter {
   }
 
   #kill(w: WorkerProc, reason: StopReason): void {
+    this.#metrics.killed(reason);
     w.killed = true;
     w.retiring = true;
     w.reason ??= reason;
