@@ -8,15 +8,15 @@
  *   injected so tests can drive it.
  * - Three roles:
  *   - single process (`-w 1`, the default): serves in this process;
- *   - supervisor (`-w 2` or more, or `--max-requests`): `server/supervisor.ts` starts workers;
+ *   - supervisor (`-w 2` or more, or `--max-requests`): `server/process/supervisor.ts` starts workers;
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
- *     and heartbeats (`server/worker.ts`, `server/heartbeat.ts`) and stops when the supervisor's
+ *     and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
  *     pipe closes.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
  *   and TTOU need the supervisor; a single process logs that and carries on.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, `EXIT_BOOT_ERROR` (3) when
- *   listening fails, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ *   listening fails or a `--static` directory is missing, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -30,15 +30,18 @@ import {
   parseCli,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
-import { formatAddr, parseBind, serve, type Server } from "./server/serve.ts";
+import { formatAddr, parseBind } from "./server/address.ts";
+import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
 import { loadApp } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
-import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/control.ts";
-import { type Heartbeat, startHeartbeat } from "./server/heartbeat.ts";
+import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
+import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
-import { runSupervisor } from "./server/supervisor.ts";
-import { connectWorker, type WorkerLink } from "./server/worker.ts";
+import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
+import { runSupervisor } from "./server/process/supervisor.ts";
+import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
+import { setWebSocketDefaults } from "./server/websocket.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";
@@ -98,12 +101,21 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
+  let mounts;
   try {
     parseTrustList(config.forwardedAllowIps);
     for (const b of config.bind) parseBind(b);
+    mounts = parseStaticMounts(config.staticMounts);
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
+  }
+  try {
+    // Once here, before any worker starts: a missing directory is a boot error.
+    if (mounts.length > 0) createStaticHandler(mounts);
+  } catch (err) {
+    deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
+    return EXIT_BOOT_ERROR;
   }
   const logger = createLogger({
     level: config.logLevel,
@@ -134,6 +146,7 @@ async function runServer(
   link: WorkerLink | null,
 ): Promise<number> {
   if (link?.binds) config = { ...config, bind: link.binds };
+  setWebSocketDefaults(config);
   // Signals are handled from the start, so a worker stopped while it boots exits cleanly.
   let server: Server | null = null;
   let stopping: null | "graceful" | "fast" = null;

@@ -17,6 +17,7 @@ import type { RequestHead, TargetForm } from "../server/http/request_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
 import { StreamBodyReader, UNNAMED } from "./_shim_request.ts";
 import { ResponseError } from "../server/http/errors.ts";
+import { nextRequestId } from "../server/http/request_id.ts";
 import type { Environ, StartResponse } from "./types.ts";
 
 /** Describes a gateway environ as an engine exchange answered through `res`. */
@@ -57,7 +58,7 @@ export function exchangeFromEnviron(environ: Environ, res: StartResponseResponde
     scheme,
     serverName: environ.SERVER_NAME,
     serverPort: environ.SERVER_PORT,
-    requestId: typeof requestId === "string" ? requestId : crypto.randomUUID(),
+    requestId: typeof requestId === "string" ? requestId : nextRequestId(),
     completed: res.completed,
     log(level, msg) {
       // Errors are rethrown to the gateway runner, which logs them once with their stack.

@@ -7,7 +7,8 @@
  *   `Exchange`, so the gateway runner (`runApp`) can serve it: the head comes from the method, URL
  *   and headers (no raw bytes exist, so the target is the URL's path and query and the version is
  *   HTTP/1.1; a body of unknown length is announced as `Transfer-Encoding: chunked`); the
- *   `BodyReader` pulls the request's body stream chunk by chunk, without copying.
+ *   `BodyReader` pulls the request's body stream chunk by chunk, without copying; the request id
+ *   is the client's `X-Request-ID` when acceptable, else a fresh one (`requestIdFrom`).
  * - `ResponseShim` is the `Responder` for that exchange: it applies the engine's header and status
  *   check (`validateResponseHead`), and resolves `response` with a `Response` at
  *   the first non-empty write or at `end()`. A response with a declared length that completes
@@ -23,18 +24,19 @@ import type { RequestHead } from "../server/http/request_head.ts";
 import { validateResponseHead } from "../server/http/response_head.ts";
 import {
   describeError as describe,
+  ERROR_CONTENT_TYPE,
+  errorBodyText,
   HttpError,
   ResponseError,
   statusOf,
 } from "../server/http/errors.ts";
-import { STATUS_TEXT } from "../server/http/status.ts";
 import { concatBytes } from "../server/http/bytes.ts";
+import { requestIdFrom } from "../server/http/request_id.ts";
 
 export type LogFn = (level: "debug" | "info" | "warning" | "error", msg: string) => void;
 
 const QUEUE_BYTES = 64 * 1024;
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
-const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=\/-]{1,200}$/;
 /** No peer address: the REMOTE_* keys stay absent. */
 export const UNNAMED: ConnAddr = Object.freeze({ transport: "unix", hostname: "", port: 0 });
 
@@ -77,10 +79,7 @@ export function exchangeFromRequest(
     serverName: url.hostname,
     serverPort,
     get requestId(): string {
-      if (requestId === null) {
-        const given = request.headers.get("x-request-id") ?? "";
-        requestId = REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
-      }
+      requestId ??= requestIdFrom(request.headers.get("x-request-id") ?? "");
       return requestId;
     },
     completed: info?.completed ?? res.completed,
@@ -312,13 +311,13 @@ export class ResponseShim implements Responder {
         this.#log("error", `answering ${status}: ${describe(err)}`);
       }
       // The same body as the engine's canned error responses.
-      const text = new TextEncoder().encode(`${status} ${STATUS_TEXT[status] ?? "Error"}\n`);
+      const text = new TextEncoder().encode(errorBodyText(status));
       this.#settled = true;
       this.#closed = true;
       this.#resolve(
         new Response(text, {
           status,
-          headers: { "content-type": "text/plain; charset=utf-8" },
+          headers: { "content-type": ERROR_CONTENT_TYPE },
         }),
       );
       this.#complete();

@@ -7,6 +7,7 @@
  * broken rule as `[ruleId, detail]`. Things wsgiref only warns about (an unknown method) go to
  * `warn`. Pure: no I/O, no mutation.
  */
+import { typeName } from "./errors.ts";
 
 /** A broken rule: its id and what was wrong. */
 export type Broken = readonly [rule: string, detail: string];
@@ -157,11 +158,4 @@ function show(v: unknown): string {
   } catch {
     return String(v);
   }
-}
-
-/** A short description of a value's type, for messages. */
-export function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  return (value as object).constructor?.name ?? "object";
 }

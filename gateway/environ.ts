@@ -3,7 +3,7 @@
  *
  * Contract:
  * - `buildEnviron(ex, config, input)` is pure apart from reading `ex`: it returns a fresh plain
- *   object (APP-3) and decodes strings once per request (DESIGN.md "Hot-path style").
+ *   object (APP-3) and decodes strings once per request (a hot path: no repeated work).
  * - Every CGI value is a latin-1 "byte string" (ENV-16). Header values and the request target
  *   already are (the parser decodes latin-1); `PATH_INFO` is percent-decoded byte by byte
  *   (`decodePercentLatin1`), and `SCRIPT_NAME` is the UTF-8 bytes of `rootPath` as latin-1.

@@ -11,6 +11,10 @@
  *   with their details before the engine answers). `contractErrorOf(err)` turns an engine
  *   `ResponseError` into the `AppContractError` for the same rule (`SPEC_RULE_OF`).
  * - Messages are for the server log only; the connection never sends them to a client.
+ * - The gateway's one-line message helpers live here: `describeBriefly(err)` ("Name: message",
+ *   for messages an app may see, such as an `AppError`'s or an abort reason; log lines with the
+ *   stack use `describeError` from `server/http/errors.ts`), `typeName(value)` ("null",
+ *   `typeof`, or the class name) and `describeType(value)` (`typeof`, or "a ClassName").
  * This module imports only the engine's error model.
  */
 import { HttpError, ResponseError, type ResponseRule } from "../server/http/errors.ts";
@@ -71,7 +75,7 @@ export class AppLoadError extends Error {
 export class AppError extends HttpError {
   /** Wraps `cause`, the value the app threw. */
   constructor(cause: unknown) {
-    super(500, "app-threw", `the app threw: ${describe(cause)}`, { cause, logged: true });
+    super(500, "app-threw", `the app threw: ${describeBriefly(cause)}`, { cause, logged: true });
   }
 }
 
@@ -108,12 +112,25 @@ export function contractErrorOf(err: unknown, fallbackRule?: string): unknown {
   return new AppContractError(rule, `the server rejected the response: ${err.message}`);
 }
 
-/** One-line description of a thrown value, for log messages. */
-function describe(value: unknown): string {
+/** One-line description of a thrown value ("TypeError: boom"), without the stack. */
+export function describeBriefly(value: unknown): string {
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   try {
     return `non-Error value ${String(value)}`;
   } catch {
     return "non-Error value";
   }
+}
+
+/** A short description of a value's type for messages: "null", `typeof`, or the class name. */
+export function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return (value as object).constructor?.name ?? "object";
+}
+
+/** A value's type for messages: `typeof` for primitives (and null), else "a ClassName". */
+export function describeType(value: unknown): string {
+  if (value === null || typeof value !== "object") return String(typeof value);
+  return `a ${(value as object).constructor?.name ?? "object"}`;
 }

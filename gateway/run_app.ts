@@ -9,6 +9,11 @@
  * - Fast path (BODY-7): a synchronous app that returned an Array or a single `Uint8Array`, and
  *   did not use `write()`, is answered synchronously and the handler returns `undefined`, so the
  *   engine can go on with pipelined requests without awaiting.
+ * - Known length: whenever the body is such a list (an Array or a single `Uint8Array`, from a
+ *   synchronous app or resolved from an async one) and `write()` was not used, the whole length
+ *   is known before the head goes out and is sent as `Content-Length` (unless the app set one).
+ *   HEAD requests get the same head, so `HEAD` reports the length `GET` would have had (RFC 9110
+ *   §9.3.2); the engine keeps a declared Content-Length on HEAD and sends no body.
  * - Errors: contract breaks throw `AppContractError` (rule in the message); app throws become
  *   `AppError` with `cause` (APP-4); both are logged through `ex.log("error")` with the stack
  *   before they are thrown. Errors from `lsbaws.input` are rethrown unwrapped (APP-6). Errors
@@ -19,8 +24,8 @@
 import type { Exchange, Handler } from "../server/exchange.ts";
 import { type BodySource, openBody } from "./body.ts";
 import { buildEnviron, type EnvironConfig } from "./environ.ts";
-import { AppContractError, AppError } from "./errors.ts";
-import { ResponseError } from "../server/http/errors.ts";
+import { AppContractError, AppError, describeBriefly, describeType } from "./errors.ts";
+import { describeError, ResponseError } from "../server/http/errors.ts";
 import { createInput, isInputError } from "./input.ts";
 import { createStartResponse, type ResponseState } from "./start_response.ts";
 import type { App, ErrorStream, StartResponse } from "./types.ts";
@@ -52,13 +57,7 @@ export function runApp(app: App, ex: Exchange, config: GatewayConfig): void | Pr
   }
   if (isThenable(result)) return run.awaitApp(result);
   // FAST PATH (BODY-7): synchronous Array/Uint8Array body, no write(): no await anywhere.
-  if (!run.state.writeUsed) {
-    if (result instanceof Uint8Array) return run.sendAll([result]);
-    if (Array.isArray(result) && typeof (result as { close?: unknown }).close !== "function") {
-      return run.sendAll(result);
-    }
-  }
-  return run.drive(result);
+  return run.respond(result);
 }
 
 /** The state of one app call. */
@@ -129,6 +128,21 @@ class AppRun {
     return this.ex.res.end();
   }
 
+  /**
+   * Sends the body the app returned: a list of known chunks (an Array without a release hook, or
+   * one `Uint8Array`) goes out with a Content-Length through `sendAll`, unless `write()` was
+   * used; anything else is driven chunk by chunk.
+   */
+  respond(body: unknown): void | Promise<void> {
+    if (!this.state.writeUsed) {
+      if (body instanceof Uint8Array) return this.sendAll([body]);
+      if (Array.isArray(body) && typeof (body as { close?: unknown }).close !== "function") {
+        return this.sendAll(body);
+      }
+    }
+    return this.drive(body);
+  }
+
   /** FAST PATH (BODY-7): all chunks are known; returns a Promise only on back-pressure. */
   sendAll(chunks: unknown[]): void | Promise<void> {
     try {
@@ -166,7 +180,7 @@ class AppRun {
     }
   }
 
-  /** APP-2: waits for an async app, then drives its body. */
+  /** APP-2: waits for an async app, then sends its body like a synchronous one's. */
   async awaitApp(result: PromiseLike<unknown>): Promise<void> {
     let body: unknown;
     try {
@@ -176,7 +190,7 @@ class AppRun {
       if (out !== null) throw out;
       return;
     }
-    return this.drive(body);
+    return await this.respond(body);
   }
 
   /** The general path: any body shape, chunk by chunk. */
@@ -234,7 +248,7 @@ class AppRun {
     this.errors.flush();
     const gone = this.ex.res.aborted;
     if (err instanceof AppError && (isInputError(err.cause) || gone)) {
-      this.ex.log("debug", `request body or client failed: ${describe(err.cause)}`);
+      this.ex.log("debug", `request body or client failed: ${describeBriefly(err.cause)}`);
       return gone ? null : err.cause;
     }
     if (err instanceof AppContractError) {
@@ -242,7 +256,7 @@ class AppRun {
     } else if (err instanceof AppError) {
       this.logError("app error", err.cause);
     } else if (gone) {
-      this.ex.log("debug", `client went away: ${describe(err)}`);
+      this.ex.log("debug", `client went away: ${describeBriefly(err)}`);
       return null;
     }
     return gone ? null : err;
@@ -251,8 +265,7 @@ class AppRun {
   /** Logs `err` with its stack at level "error". */
   logError(what: string, err: unknown): void {
     const { method, target } = this.ex.head;
-    const stack = err instanceof Error ? (err.stack ?? describe(err)) : describe(err);
-    this.ex.log("error", `${what} (${method} ${target}): ${stack}`);
+    this.ex.log("error", `${what} (${method} ${target}): ${describeError(err)}`);
   }
 }
 
@@ -297,13 +310,4 @@ function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T | typeo
       reject(err);
     });
   });
-}
-
-function describe(value: unknown): string {
-  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-}
-
-function describeType(value: unknown): string {
-  if (value === null || typeof value !== "object") return String(typeof value);
-  return `a ${(value as object).constructor?.name ?? "object"}`;
 }

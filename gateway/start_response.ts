@@ -8,10 +8,17 @@
  * - `write()` checks its argument (WR-1, WR-4, WR-5) and passes non-empty chunks to the `write`
  *   option, which sends the head if needed and applies back-pressure (WR-2).
  * - `excInfo` is never stored (SR-12). `null` and `undefined` both mean "no excInfo".
+ * - `parseStatus(status)` (SR-2) and `checkHeaders(headers)` (SR-3 to SR-6) are the gateway's one
+ *   status and header check, shared with the validator. Only the PEP 3333 shape is checked here
+ *   (a "NNN Reason" string, a final status 200-599, an Array of `[name, value]` string pairs); the
+ *   rules every app style shares (status range, reason phrase, header name token, value
+ *   characters, hop-by-hop fields) are the engine's `checkStatus` and `checkResponseHeader`,
+ *   reported under the spec's rule ids (`SPEC_RULE_OF`).
  */
-import { AppContractError } from "./errors.ts";
+import { AppContractError, SPEC_RULE_OF, typeName } from "./errors.ts";
 import type { StartResponse, Write } from "./types.ts";
-import { HOP_BY_HOP } from "../server/http/response_head.ts";
+import type { ResponseRule } from "../server/http/errors.ts";
+import { checkResponseHeader, checkStatus } from "../server/http/response_head.ts";
 
 /** What the runner needs to know about the response so far. */
 export interface ResponseState {
@@ -40,11 +47,8 @@ export interface StartResponseOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const STATUS_RE = /^([1-9]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
+const STATUS_RE = /^([0-9]{3}) (.*)$/s;
 const MAX_CACHED = 256;
-const GOOD_NAMES = new Set<string>();
 const GOOD_STATUSES = new Map<string, readonly [number, string]>();
 
 /** Creates a `startResponse` for one request, with the state the runner drives. */
@@ -103,8 +107,8 @@ export function createStartResponse(
   return { startResponse, state };
 }
 
-/** SR-2: splits "NNN Reason" into code and reason, or throws. */
-function parseStatus(status: unknown): readonly [number, string] {
+/** SR-2: splits a PEP 3333 status string "NNN Reason" into code and reason, or throws. */
+export function parseStatus(status: unknown): readonly [number, string] {
   if (typeof status !== "string") {
     throw new AppContractError("SR-2", `status must be a string, got ${typeName(status)}`);
   }
@@ -115,16 +119,23 @@ function parseStatus(status: unknown): readonly [number, string] {
     throw new AppContractError("SR-2", `status ${JSON.stringify(status)} is not "NNN Reason"`);
   }
   const code = Number(m[1]);
+  const reason = m[2];
+  if (checkStatus(code, reason) === "reason-ctl") {
+    throw new AppContractError(
+      "SR-2",
+      `the reason phrase of ${JSON.stringify(status)} has a control or non-latin-1 character`,
+    );
+  }
   if (code < 200 || code > 599) {
     throw new AppContractError("SR-2", `status code ${code} is not a final status (200-599)`);
   }
-  const parsed = [code, m[2]] as const;
+  const parsed = [code, reason] as const;
   if (GOOD_STATUSES.size < MAX_CACHED) GOOD_STATUSES.set(status, parsed);
   return parsed;
 }
 
-/** SR-3 to SR-6. */
-function checkHeaders(headers: unknown): void {
+/** SR-3 to SR-6: `headers` is an Array of acceptable `[name, value]` string pairs, or throws. */
+export function checkHeaders(headers: unknown): asserts headers is Array<[string, string]> {
   if (!Array.isArray(headers)) {
     throw new AppContractError("SR-3", `headers must be an Array, got ${typeName(headers)}`);
   }
@@ -135,28 +146,17 @@ function checkHeaders(headers: unknown): void {
     ) {
       throw new AppContractError("SR-3", `header #${i} is not a [name, value] pair of strings`);
     }
-    const [name, value] = h as [string, string];
-    if (!GOOD_NAMES.has(name)) {
-      if (!TOKEN_RE.test(name)) {
-        throw new AppContractError("SR-4", `header name ${JSON.stringify(name)} is not a token`);
-      }
-      if (HOP_BY_HOP.has(name.toLowerCase())) {
-        throw new AppContractError("SR-6", `hop-by-hop header ${name} is set by the server`);
-      }
-      if (GOOD_NAMES.size < MAX_CACHED) GOOD_NAMES.add(name);
-    }
-    if (BAD_VALUE_RE.test(value)) {
-      throw new AppContractError(
-        "SR-5",
-        `value of header ${name} contains a control character or a non-latin-1 character`,
-      );
-    }
+    const rule = checkResponseHeader(h[0], h[1]);
+    if (rule !== null) throw headerError(rule, h[0]);
   }
 }
 
-/** A short description of a value's type, for messages. */
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  return (value as object).constructor?.name ?? "object";
+/** The `AppContractError` for a header that breaks the engine's `rule` (SR-4, SR-5 or SR-6). */
+function headerError(rule: ResponseRule, name: string): AppContractError {
+  const detail = rule === "header-name-token"
+    ? `header name ${JSON.stringify(name)} is not a token`
+    : rule === "hop-by-hop"
+    ? `hop-by-hop header ${name} is set by the server`
+    : `value of header ${name} contains a control character or a non-latin-1 character`;
+  return new AppContractError(SPEC_RULE_OF[rule], detail);
 }

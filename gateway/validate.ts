@@ -20,9 +20,10 @@
  *   released) are warnings, written to `options.warn` (default `lsbaws.errors`).
  * - The wrapped app is slower (no fast path, every chunk checked); use it in development and tests.
  */
-import { checkEnviron, typeName } from "./_validate_environ.ts";
+import { checkEnviron } from "./_validate_environ.ts";
 import { type BodySource, openBody } from "./body.ts";
-import { AppContractError } from "./errors.ts";
+import { AppContractError, typeName } from "./errors.ts";
+import { checkHeaders, parseStatus } from "./start_response.ts";
 import type {
   App,
   Environ,
@@ -32,7 +33,6 @@ import type {
   StartResponse,
   Write,
 } from "./types.ts";
-import { HOP_BY_HOP } from "../server/http/response_head.ts";
 
 /** Options for `validateApp`. */
 export interface ValidateOptions {
@@ -42,9 +42,6 @@ export interface ValidateOptions {
   readonly releaseGraceMs?: number;
 }
 
-const STATUS_RE = /^([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE_RE = /[^\t\x20-\x7e\x80-\xff]/;
 const LF = 0x0a;
 
 /** Wraps `app` in the contract validator (see the module comment). */
@@ -96,7 +93,11 @@ class Validation {
 
   /** Records (first one wins) and throws a violation of `rule`. */
   violate(rule: string, detail: string): never {
-    const err = new AppContractError(rule, detail);
+    return this.record(new AppContractError(rule, detail));
+  }
+
+  /** Records (first one wins) and throws `err`. */
+  record(err: AppContractError): never {
     this.violation ??= err;
     if (this.#ended) this.#log(`lsbaws validate: ${err.message}`);
     throw err;
@@ -133,8 +134,7 @@ class Validation {
             "did not throw",
         );
       }
-      const code = this.#checkStatus(status);
-      this.#checkHeaders(headers, code);
+      this.#checkHead(status, headers);
       const out = inner(status, headers, excInfo);
       if (typeof out !== "function") {
         this.violate("SR-14", "(server) startResponse did not return a write function");
@@ -146,41 +146,22 @@ class Validation {
     };
   }
 
-  /** SR-2. */
-  #checkStatus(status: unknown): number {
-    if (typeof status !== "string") {
-      this.violate("SR-2", `status is a ${typeName(status)}, not a string`);
-    }
-    const m = STATUS_RE.exec(status);
-    if (m === null) this.violate("SR-2", `status ${JSON.stringify(status)} is not "NNN Reason"`);
-    const code = Number(m[1]);
-    if (code < 200 || code > 599) this.violate("SR-2", `status code ${code} is not 200-599`);
-    return code;
-  }
-
-  /** SR-3 to SR-6, plus wsgiref's Content-Type and naming warnings. */
-  #checkHeaders(headers: unknown, code: number): void {
-    if (!Array.isArray(headers)) {
-      this.violate("SR-3", `headers is a ${typeName(headers)}, not an Array`);
+  /**
+   * SR-2 to SR-6 with the server's own checks (`parseStatus`, `checkHeaders`), plus wsgiref's
+   * Content-Type and naming warnings.
+   */
+  #checkHead(status: unknown, headers: unknown): void {
+    let code: number;
+    try {
+      code = parseStatus(status)[0];
+      checkHeaders(headers);
+    } catch (err) {
+      if (err instanceof AppContractError) this.record(err);
+      throw err;
     }
     let contentType = false;
-    for (let i = 0; i < headers.length; i++) {
-      const h: unknown = headers[i];
-      if (
-        !Array.isArray(h) || h.length !== 2 || typeof h[0] !== "string" ||
-        typeof h[1] !== "string"
-      ) {
-        this.violate("SR-3", `header #${i} is not a [name, value] pair of strings`);
-      }
-      const [name, value] = h as [string, string];
-      if (!TOKEN_RE.test(name)) {
-        this.violate("SR-4", `header name ${JSON.stringify(name)} is not a token`);
-      }
-      if (BAD_VALUE_RE.test(value)) {
-        this.violate("SR-5", `value of ${name} has a control or non-latin-1 character`);
-      }
+    for (const [name] of headers) {
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) this.violate("SR-6", `hop-by-hop header ${name}`);
       if (lower === "status") this.warn(`a header named ${name} (CGI's, not HTTP's)`);
       if (/[-_]$/.test(name)) this.warn(`header name ${name} ends in "-" or "_"`);
       if (lower === "content-type") contentType = true;
@@ -220,7 +201,7 @@ class Validation {
     try {
       src = openBody(body);
     } catch (err) {
-      if (err instanceof AppContractError) this.violate(err.rule, err.message);
+      if (err instanceof AppContractError) this.record(err);
       throw err;
     }
     let pulling = false;

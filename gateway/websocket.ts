@@ -1,12 +1,13 @@
 /**
- * `Deno.upgradeWebSocket` for requests lsbaws serves (FEATURES.md B1, M13).
+ * `Deno.upgradeWebSocket` for requests lsbaws serves.
  *
  * Contract:
  * - `installUpgradeWebSocket()` (idempotent) replaces `Deno.upgradeWebSocket` with
- *   `upgradeWebSocket` below and keeps the built-in one, which still handles every `Request` that
- *   lsbaws did not build (`exchangeOf(request)` is undefined), e.g. one from `Deno.serve`. It must
- *   run before the app module is imported, because frameworks (oak) bind the function when they
- *   load; `gateway/loader.ts` calls it first thing in `loadApp`.
+ *   `upgradeWebSocket` below (the swap itself is in `_deno_internals.ts`) and keeps the built-in
+ *   one, which still handles every `Request` that lsbaws did not build (`exchangeOf(request)` is
+ *   undefined), e.g. one from `Deno.serve`. It must run before the app module is imported,
+ *   because frameworks (oak) bind the function when they load; `gateway/loader.ts` calls it first
+ *   thing in `loadApp`. `uninstallUpgradeWebSocket()` puts the built-in one back (for tests).
  * - `upgradeWebSocket(request, options)` validates the opening handshake (GET, HTTP/1.1,
  *   `Upgrade: websocket`, `Connection: upgrade`, `Sec-WebSocket-Version: 13`, a key that is the
  *   base64 of 16 bytes, no request body) and throws `WebSocketHandshakeError` (a `TypeError`, as
@@ -15,14 +16,15 @@
  *   `Sec-WebSocket-Accept` and, when `options.protocol` names one of the offered subprotocols,
  *   `Sec-WebSocket-Protocol` (an unoffered one throws `TypeError`, as Deno does). Extra options:
  *   `maxMessageBytes` (default 16 MiB) and `closeTimeout` (seconds); `idleTimeout` as Deno's.
- * - The socket is recorded as the exchange's pending upgrade. The fetch adapter
+ * - The socket is recorded as the exchange's pending upgrade. The fetch handler
  *   (`gateway/fetch.ts`) then calls `completeUpgrade` when the handler returns a `101`: it encodes
  *   the head from the Response's headers (only here may Upgrade and Connection appear), takes the
  *   socket over and starts the WebSocket. A `101` without a pending upgrade is a contract error
  *   (500). If the handler throws or answers anything else, `abandonUpgrade` fires `error` and
  *   `close` (1006) on the socket.
  * - A `WebSocketHandshakeError` that escapes the handler is answered with its status (400) and
- *   reason by the fetch adapter instead of a 500: a bad handshake is the client's fault.
+ *   reason by the fetch handler instead of a 500: a bad handshake is the client's fault.
+ * Imports: the request side of the fetch path (`exchangeOf`), never the handler (no cycle).
  */
 import type { Exchange, SocketDuplex } from "../server/exchange.ts";
 import { checkResponseHeader, encodeResponseHead, httpDate } from "../server/http/response_head.ts";
@@ -32,10 +34,15 @@ import {
   type HandshakeFailure,
   hasToken,
   parseProtocols,
-} from "../server/http/websocket_frame.ts";
+} from "../server/http/websocket_handshake.ts";
 import { abandonSocket, attachSocket, ServerWebSocket } from "../server/websocket.ts";
+import {
+  builtinUpgradeWebSocket,
+  replaceUpgradeWebSocket,
+  restoreUpgradeWebSocket,
+} from "./_deno_internals.ts";
 import { AppContractError } from "./errors.ts";
-import { exchangeOf } from "./fetch.ts";
+import { exchangeOf } from "./fetch_request.ts";
 
 /** Options of `upgradeWebSocket`: Deno's plus lsbaws's limits. */
 export interface UpgradeWebSocketOptions {
@@ -57,7 +64,7 @@ export interface WebSocketUpgrade {
   socket: WebSocket;
 }
 
-/** The opening handshake is invalid; the fetch adapter answers `status` with `message`. */
+/** The opening handshake is invalid; the fetch handler answers `status` with `message`. */
 export class WebSocketHandshakeError extends TypeError {
   /** Status to answer with (400). */
   readonly status: number;
@@ -72,35 +79,16 @@ export class WebSocketHandshakeError extends TypeError {
   }
 }
 
-type UpgradeFn = (request: Request, options?: UpgradeWebSocketOptions) => WebSocketUpgrade;
-
 const PENDING = new WeakMap<Exchange, ServerWebSocket>();
-let builtin: UpgradeFn | null = null;
 
 /** Installs `upgradeWebSocket` as `Deno.upgradeWebSocket` (idempotent); see the module comment. */
 export function installUpgradeWebSocket(): void {
-  const deno = Deno as unknown as { upgradeWebSocket: UpgradeFn };
-  if (deno.upgradeWebSocket === upgradeWebSocket) return;
-  builtin = deno.upgradeWebSocket;
-  Object.defineProperty(Deno, "upgradeWebSocket", {
-    value: upgradeWebSocket,
-    writable: true,
-    configurable: true,
-    enumerable: true,
-  });
+  replaceUpgradeWebSocket(upgradeWebSocket);
 }
 
 /** Restores the built-in `Deno.upgradeWebSocket` (for tests). */
 export function uninstallUpgradeWebSocket(): void {
-  const deno = Deno as unknown as { upgradeWebSocket: UpgradeFn };
-  if (deno.upgradeWebSocket !== upgradeWebSocket || builtin === null) return;
-  Object.defineProperty(Deno, "upgradeWebSocket", {
-    value: builtin,
-    writable: true,
-    configurable: true,
-    enumerable: true,
-  });
-  builtin = null;
+  restoreUpgradeWebSocket(upgradeWebSocket);
 }
 
 function socketUrl(url: string): string {
@@ -116,7 +104,8 @@ export function upgradeWebSocket(
 ): WebSocketUpgrade {
   const ex = exchangeOf(request);
   if (ex === undefined) {
-    if (builtin !== null) return builtin(request, options);
+    const builtin = builtinUpgradeWebSocket();
+    if (builtin !== null) return builtin(request, options) as WebSocketUpgrade;
     throw new TypeError("upgradeWebSocket: this Request was not received by lsbaws");
   }
   if (PENDING.has(ex)) throw new TypeError("upgradeWebSocket: this request was already upgraded");

@@ -27,12 +27,7 @@ import { describeError, ProtocolError } from "./http/errors.ts";
 import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
 import type { ConnAddr, SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
-
-// TODO(lead): these two become settings rows (writeHighWaterBytes, idleReadBufferBytes).
-/** Queued output bytes past which a writer waits for the socket. */
-export const WRITE_HIGH_WATER_BYTES = 64 * 1024;
-/** Size of the first read of a request (idle connections hold no more). */
-export const IDLE_READ_BUFFER_BYTES = 2048;
+import { countProtocolError } from "./metrics.ts";
 
 /** `serveBuffered`: everything buffered was served; read more. */
 export const SERVE_READ = 0;
@@ -58,6 +53,7 @@ export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<Se
     }
     if (ev.kind === "partial") break;
     if (ev.kind === "error") {
+      countProtocolError(ev.error.status);
       conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${ev.error.code}`);
       return SERVE_CLOSE_QUIET;
     }
@@ -95,7 +91,7 @@ export abstract class DriverConnection implements ConnPort {
   /** The peer went away while the current request ran. */
   protected peerGone = false;
   /** Queued bytes past which writers wait (`afterWrite`). */
-  protected readonly highWater: number = WRITE_HIGH_WATER_BYTES;
+  protected readonly highWater: number;
   #flushScheduled = false;
   /** Whether `deadline` is the keep-alive (idle) deadline rather than the head deadline. */
   #idleDeadline = false;
@@ -104,10 +100,11 @@ export abstract class DriverConnection implements ConnPort {
   constructor(ctx: EngineContext) {
     this.ctx = ctx;
     const config = ctx.config;
+    this.highWater = config.writeHighWaterBytes;
     this.core = new ConnectionCore({
       limits: ctx.limits,
       readBufferBytes: config.readBufferBytes,
-      idleReadBufferBytes: IDLE_READ_BUFFER_BYTES,
+      idleReadBufferBytes: config.idleReadBufferBytes,
       maxDrainBytes: config.maxDrainBytes,
       serverHeader: config.serverHeader,
       date: ctx.clock.date,
@@ -145,6 +142,7 @@ export abstract class DriverConnection implements ConnPort {
     } else if (state === "head") {
       this.deadline = 0;
       this.core.queueTimeout();
+      countProtocolError(this.core.status);
       this.flush().catch(ignore).finally(() => this.close());
     }
   }
@@ -237,6 +235,7 @@ export abstract class DriverConnection implements ConnPort {
     if (isPeerGone(err)) {
       logger.log("debug", `connection ended: ${describeError(err)}`);
     } else if (err instanceof ProtocolError) {
+      countProtocolError(err.status);
       logger.log("info", `connection closed: ${err.code}`);
     } else {
       logger.log("error", `connection error: ${describeError(err)}`);

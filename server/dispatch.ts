@@ -3,9 +3,11 @@
  *
  * Contract:
  * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
- *   concurrency limit), else the app's `Handler` with an `Exchange`; then drains what the app left
- *   unread of the body (or gives up on the connection), writes the access log and calls the
- *   request hooks. It returns (or resolves to) whether the connection may read the next request.
+ *   concurrency limit, metrics, static files; a promise it returns is awaited like an async
+ *   handler's), else the app's `Handler` with an `Exchange`; then drains what the app left unread
+ *   of the body (or gives up on the connection), writes the access log, counts the exchange in the
+ *   metrics (`server/metrics.ts`) and calls the request hooks. It returns (or resolves to) whether
+ *   the connection may read the next request.
  *   A synchronous handler that finished its response is served without creating a promise (the
  *   fast path); bytes an async handler queues before its first await go out at once.
  * - Failures: a handler that throws or rejects, or returns without ending its response, is
@@ -19,14 +21,7 @@
  * - The driver (the only code that touches the socket) implements `ConnPort`.
  */
 import type { Config, Limits } from "./config.ts";
-import type {
-  BodyReader,
-  ConnAddr,
-  Exchange,
-  Handler,
-  Responder,
-  SocketDuplex,
-} from "./exchange.ts";
+import type { ConnAddr, Exchange, Handler, Responder, SocketDuplex } from "./exchange.ts";
 import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
@@ -34,6 +29,7 @@ import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
 import { isPeerGone } from "./io_errors.ts";
 import type { Logger } from "./log.ts";
+import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
 
@@ -174,12 +170,12 @@ class EngineResponder implements Responder {
   }
 
   #after(r: number): Promise<void> | undefined {
-    const core = this.#core;
-    if (core.overrun) {
-      core.overrun = false;
+    const res = this.#core.response;
+    if (res.overrun) {
+      res.overrun = false;
       this.#port.ctx.logger.log(
         "error",
-        `app sent more than its Content-Length (${core.declaredLength}); extra bytes dropped`,
+        `app sent more than its Content-Length (${res.declared}); extra bytes dropped`,
       );
     }
     if (r === QUEUED_NOTHING) return undefined;
@@ -197,7 +193,7 @@ class EngineResponder implements Responder {
     if (short > 0) {
       this.#port.ctx.logger.log(
         "error",
-        `app sent ${core.declaredLength - short} of ${core.declaredLength} declared ` +
+        `app sent ${core.response.declared - short} of ${core.response.declared} declared ` +
           `Content-Length bytes; closing`,
       );
     }
@@ -221,6 +217,8 @@ class EngineExchange implements Exchange {
   readonly serverPort: string;
   /** Start time (ms) for the access log. */
   readonly started: number;
+  /** Start time for the metrics (`startTime()`). */
+  readonly t0: number = startTime();
   readonly #port: ConnPort;
   #requestId: string | null = null;
   #completed: PromiseWithResolvers<void> | null = null;
@@ -288,7 +286,7 @@ class EngineExchange implements Exchange {
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {
     if (this.res.headSent) throw new Error("takeover() after a response head was queued");
     if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
-    this.#port.core.status = 101;
+    this.#port.core.response.status = 101;
     return this.#port.takeover(head);
   }
 }
@@ -310,7 +308,9 @@ export function serveRequest(
   let r: void | Promise<void> = undefined;
   port.dispatching = true;
   try {
-    if (!ctx.gatekeeper(ex)) r = ctx.handler(ex);
+    const g = ctx.gatekeeper(ex);
+    if (g === false) r = ctx.handler(ex);
+    else if (g !== true) r = g;
   } catch (err) {
     port.dispatching = false;
     return serveFailed(port, ex, err);
@@ -344,6 +344,7 @@ async function serveAsync(port: ConnPort, ex: EngineExchange, r: Promise<void>):
 function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<boolean> {
   if (port.hijacked) {
     port.ctx.state.inflight--;
+    recordExchange(ex.head.method, 101, ex.t0, 0, port.core.bytesOut);
     ex.markCompleted();
     return false;
   }
@@ -410,6 +411,7 @@ function finishExchange(port: ConnPort, ex: EngineExchange, keepAlive: boolean):
       requestId: ex.requestId,
     }));
   }
+  recordExchange(ex.head.method, core.status, ex.t0, ex.body.bytesRead, core.bytesOut);
   ctx.onRequestDone?.();
   return keepAlive && !port.isClosed;
 }
@@ -425,6 +427,7 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     return;
   }
   if (err instanceof ProtocolError) {
+    countProtocolError(err.status);
     ctx.logger.log("info", `bad request body from ${port.remote.hostname}: ${err.code}`);
   } else if (err instanceof HttpError && err.logged) {
     ctx.logger.log("debug", `answering ${err.status} for ${head.method} ${head.target}`);
@@ -440,6 +443,3 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     port.close();
   }
 }
-
-/** The `BodyReader` type the engine hands out (re-exported for drivers and tests). */
-export type { BodyReader };

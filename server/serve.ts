@@ -10,20 +10,28 @@
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
- * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc backend binds through
- *   FFI and serves every listener and connection from one event loop (`server/libc/loop.ts`),
- *   stopped once the server finished; the deno backend uses `Deno.listen`. `--io libc` that
- *   cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
+ * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc driver binds through FFI
+ *   and serves every endpoint and connection from one event loop (`server/libc/listen.ts`),
+ *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
+ *   hand lifecycle only `Endpoint`s and `LiveConnection`s (`server/endpoint.ts`). `--io libc`
+ *   that cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
+ * - Static files: `config.staticMounts` (`--static URL_PREFIX=DIR`) and `staticMaxAgeSeconds` build
+ *   the static responder the gatekeeper runs before the app (`server/static/`); a bad value or a
+ *   missing directory rejects before anything is bound.
  * - Trusted proxy headers: unless `options.resolveClient` says otherwise, the resolver is built
  *   from `config.forwardedAllowIps` (`server/proxy.ts`); the hooks `onRequestStart` and
  *   `onRequestDone` are handed to every connection unchanged.
+ * - Metrics (`server/metrics.ts`): with `--metrics-path` set, measuring starts, this server's
+ *   in-flight requests and open connections feed the gauges, accepted connections are counted,
+ *   and once it stopped the installed flush runs (a supervised worker's last report).
  * - `shutdown(graceMs, delayMs)`:
  *   1. At once: `state.shuttingDown` is set, so the health path answers 503 and every response
  *      carries `Connection: close`.
  *   2. For `delayMs` (`--shutdown-delay-ms`) the listeners keep accepting, so a load balancer
  *      that polls the health path takes the instance out before it stops listening.
- *   3. The listeners close (a unix socket file is removed only if it is still ours). In-flight
- *      requests finish and are answered with `Connection: close`. Idle keep-alive connections are
+ *   3. The listeners close (a unix socket file is removed only if it is still ours, see
+ *      `server/deno/unix_listener.ts`). In-flight requests finish and are answered with
+ *      `Connection: close`. Idle keep-alive connections are
  *      *not* closed early: one closes when its ordinary keep-alive timeout expires, or after it
  *      answered one more request (with `Connection: close`). Closing them at once races a client
  *      that is reusing the connection at that moment; under load that showed up as resets.
@@ -31,20 +39,27 @@
  *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
  *      one: close everything now).
  */
+import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import type { DriverConnection } from "./conn_loop.ts";
-import { acceptLoop, DenoConnection } from "./deno_driver.ts";
-import { chooseIo, listenLibc } from "./libc/backend.ts";
-import { LibcConnection, LibcListener } from "./libc/driver.ts";
-import { EventLoop } from "./libc/loop.ts";
+import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
+import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
+import { chooseIo } from "./libc/backend.ts";
+import { bindLibcEndpoints } from "./libc/listen.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
+import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
-import { describeError } from "./http/errors.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
+import {
+  countConnection,
+  enableMetrics,
+  flushMetrics,
+  watchServer,
+  watchWebSockets,
+} from "./metrics.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
 
@@ -90,35 +105,6 @@ export interface Server {
   readonly connections: number;
 }
 
-/** A parsed listen address. */
-export type ListenAddr =
-  | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
-
-/** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
-export function parseBind(spec: string): ListenAddr {
-  if (spec.startsWith("unix:")) {
-    const path = spec.slice(5);
-    if (path === "") throw new Error(`invalid bind '${spec}': empty unix socket path`);
-    return { transport: "unix", path };
-  }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})$/.exec(spec);
-  if (!m || Number(m[3]) > 65535) {
-    throw new Error(`invalid bind '${spec}': expected host:port, [v6]:port or unix:/path`);
-  }
-  return { transport: "tcp", hostname: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) };
-}
-
-/** Formats a bound address for humans (`http://127.0.0.1:8000`, `unix:/tmp/s`). */
-export function formatAddr(addr: Deno.Addr, scheme = "http"): string {
-  if (addr.transport === "tcp") {
-    const h = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return `${scheme}://${h}:${addr.port}`;
-  }
-  if (addr.transport === "unix") return `unix:${addr.path}`;
-  return String(addr.transport);
-}
-
 function createClock(): EngineContext["clock"] {
   let sec = Math.floor(Date.now() / 1000);
   let date = httpDate(sec * 1000);
@@ -138,6 +124,10 @@ function createClock(): EngineContext["clock"] {
 /** Starts serving `handler`; see the module comment. */
 export async function serve(handler: Handler, config: Config, opts: ServeOptions): Promise<Server> {
   const logger = opts.logger;
+  const statics = config.staticMounts.length === 0 ? null : createStaticHandler(
+    parseStaticMounts(config.staticMounts),
+    { maxAgeSeconds: config.staticMaxAgeSeconds || undefined },
+  );
   const tls = config.certfile !== "";
   const specs: ListenAddr[] = [];
   if (config.bind.length === 0) {
@@ -158,60 +148,20 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
-  const loop = io.kind === "libc"
-    ? new EventLoop(io.libc, {
-      onError: (err) => logger.log("error", `event loop: ${describeError(err)}`),
-    })
-    : null;
-  const libcOpts = { backlog: config.backlog, reusePort: opts.reusePort };
-  const listeners: Array<Deno.Listener | LibcListener> = [];
-  /** Inode of each unix socket file we created, so shutdown never removes a successor's file. */
-  const unixInodes = new Map<string, number | null>();
-  /** Per closed unix listener: where a successor's socket file was parked (see guardSuccessor). */
-  const unixGuards = new Map<Deno.Listener | LibcListener, string | null>();
-  try {
-    for (const spec of specs) {
-      if (spec.transport === "unix") {
-        try {
-          const st = await Deno.lstat(spec.path);
-          if (st.isSocket) await Deno.remove(spec.path);
-        } catch {
-          // No stale socket to clean up.
-        }
-        listeners.push(
-          loop
-            ? listenLibc(loop, spec, libcOpts)
-            : Deno.listen({ transport: "unix", path: spec.path }),
-        );
-        await Deno.chmod(spec.path, 0o600).catch(() => {});
-        unixInodes.set(spec.path, (await Deno.lstat(spec.path).catch(() => null))?.ino ?? null);
-      } else if (tls) {
-        listeners.push(Deno.listenTls(
-          {
-            hostname: spec.hostname,
-            port: spec.port,
-            cert,
-            key,
-            alpnProtocols: ["http/1.1"],
-            tcpBacklog: config.backlog,
-            ...(opts.reusePort ? { reusePort: true } : {}),
-          } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
-        ));
-      } else if (loop) {
-        listeners.push(listenLibc(loop, spec, libcOpts));
-      } else {
-        listeners.push(Deno.listen({
-          hostname: spec.hostname,
-          port: spec.port,
-          tcpBacklog: config.backlog,
-          ...(opts.reusePort ? { reusePort: true } : {}),
-        } as Deno.TcpListenOptions));
-      }
-    }
-  } catch (err) {
-    for (const l of listeners) l.close();
-    await loop?.stop();
-    throw err;
+  const bindOptions: BindOptions = {
+    backlog: config.backlog,
+    reusePort: opts.reusePort,
+    tls: tls ? { cert, key } : undefined,
+  };
+  let endpoints: Endpoint[];
+  /** Ends the libc event loop once the server finished (null: deno driver). */
+  let stopLoop: (() => Promise<void>) | null = null;
+  if (io.kind === "libc") {
+    const bound = await bindLibcEndpoints(io.libc, specs, bindOptions, logger);
+    endpoints = bound.endpoints;
+    stopLoop = bound.stop;
+  } else {
+    endpoints = await bindEndpoints(specs, bindOptions);
   }
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
@@ -220,7 +170,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     config,
     limits: limitsOf(config),
     handler,
-    gatekeeper: createGatekeeper(config, state),
+    gatekeeper: createGatekeeper(config, state, statics),
     logger,
     clock,
     state,
@@ -229,9 +179,15 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestDone: opts.onRequestDone,
     resolveClient,
   };
-  const conns = new Set<DriverConnection>();
+  const conns = new Set<LiveConnection>();
   const finished = Promise.withResolvers<void>();
-  let accepting = listeners.length;
+  let unwatch = () => {};
+  if (config.metricsPath !== "") {
+    enableMetrics();
+    watchWebSockets(liveWebSockets);
+    unwatch = watchServer({ inflight: () => state.inflight, connections: () => conns.size });
+  }
+  let accepting = endpoints.length;
   let stopped = false;
 
   let websocketsClosing = false;
@@ -240,7 +196,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       clearInterval(sweeper);
       clearTimeout(graceTimer);
       logger.flush();
-      if (loop) loop.stop().finally(() => finished.resolve());
+      unwatch();
+      flushMetrics();
+      if (stopLoop) stopLoop().finally(() => finished.resolve());
       else finished.resolve();
     }
   };
@@ -248,45 +206,28 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const c of conns) c.checkTimeout(now);
-  }, 250);
+  }, config.timeoutCheckIntervalMs);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  function onConn(conn: Deno.Conn): void {
+  function onConnection(c: LiveConnection): void {
     // A connection accepted while stopping is still served (its response says
     // `Connection: close`): the client already counts it as accepted.
-    const c = new DenoConnection(conn, ctx);
     conns.add(c);
+    countConnection();
     c.run().finally(() => {
       conns.delete(c);
       maybeFinished();
     });
   }
-  function onFd(fd: number, remote: Deno.Addr, local: Deno.Addr | null): void {
-    const c = new LibcConnection(loop!, fd, remote, local, ctx);
-    conns.add(c);
-    c.run().finally(() => {
-      conns.delete(c);
-      maybeFinished();
-    });
-  }
-  async function serveListener(listener: Deno.Listener | LibcListener): Promise<void> {
-    if (listener instanceof LibcListener) {
-      await listener.start(onFd, { logger, noDelay: true });
-    } else {
-      await acceptLoop(listener, onConn, { stopped: () => stopped, logger });
-    }
-    // The listener resource is gone now (Deno unlinked its path): restore a successor's file.
-    if (listener.addr.transport === "unix") {
-      const path = listener.addr.path;
-      restoreSuccessor(path, unixGuards.get(listener) ?? null, unixInodes.get(path));
-    }
+  async function serveEndpoint(endpoint: Endpoint): Promise<void> {
+    await endpoint.run(ctx, onConnection);
     accepting--;
     maybeFinished();
   }
-  for (const l of listeners) serveListener(l);
+  for (const e of endpoints) serveEndpoint(e);
 
   const server: Server = {
-    addrs: listeners.map((l) => l.addr),
+    addrs: endpoints.map((e) => e.addr),
     state,
     finished: finished.promise,
     get connections() {
@@ -318,12 +259,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   function closeListeners(): void {
     if (stopped) return;
     stopped = true;
-    for (const l of listeners) {
-      if (l.addr.transport === "unix") {
-        unixGuards.set(l, guardSuccessor(l.addr.path, unixInodes.get(l.addr.path)));
-      }
-      closeQuietly(l);
-    }
+    for (const e of endpoints) e.close();
   }
 
   /** Closes the listeners and arms the grace timer (`graceMs` 0: close every connection now). */
@@ -362,44 +298,4 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     maybeFinished();
   }
   return server;
-}
-
-function closeQuietly(l: Deno.Listener | LibcListener): void {
-  try {
-    l.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/**
- * Deno removes a unix socket's *path* when its listener is dropped (denoland/deno#31947), even if
- * another process (a replacement worker) has bound that path since. Before closing, if the path
- * no longer holds the inode we created, the successor's file is hard-linked aside; returns that
- * name (or null when the path is still ours or absent).
- */
-function guardSuccessor(path: string, inode: number | null | undefined): string | null {
-  try {
-    const st = Deno.lstatSync(path);
-    if (inode === null || inode === undefined || st.ino === inode) return null;
-    const guard = `${path}.${Deno.pid}.keep`;
-    Deno.linkSync(path, guard);
-    return guard;
-  } catch {
-    return null;
-  }
-}
-
-/** After the listener is gone: puts a parked successor file back, or removes our own. */
-function restoreSuccessor(
-  path: string,
-  guard: string | null,
-  inode: number | null | undefined,
-): void {
-  try {
-    if (guard !== null) Deno.renameSync(guard, path);
-    else if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path); // Older Deno keeps it.
-  } catch {
-    // Already gone.
-  }
 }

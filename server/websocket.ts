@@ -1,6 +1,6 @@
 /**
  * The server side of a WebSocket connection after the protocol switch: the object apps see (the
- * browser/Deno `WebSocket` surface) plus the I/O that drives it on the taken-over socket.
+ * browser/Deno `WebSocket` surface) and its states, events and closing handshake.
  *
  * Contract:
  * - `new ServerWebSocket(options)` starts in `CONNECTING`. `attachSocket(ws, conn, buffered)` is
@@ -24,38 +24,51 @@
  *   idle failures) followed by `close` with `wasClean: false` and the code that was sent.
  * - A peer that vanishes (EOF or reset without a close frame) gives `close` with 1006. No promise
  *   created here ever rejects unhandled; listener exceptions are reported by `EventTarget` itself.
- * - Outgoing frames go through one write queue (a single writer, frames never interleave, small
- *   frames written back to back are coalesced); `bufferedAmount` counts queued payload bytes.
+ * - Outgoing frames go through one write queue (`server/websocket_io.ts`); `bufferedAmount`
+ *   counts queued payload bytes.
  * - `send` before `OPEN` throws `InvalidStateError`; after `close()` it is ignored. `close` throws
  *   `InvalidAccessError` for a code that may not be sent and `SyntaxError` for a reason over 123
  *   UTF-8 bytes.
  * - `liveWebSockets()` and `closeAll(code, reason)` let the server (graceful shutdown) and tests
  *   see and end every socket of this process.
- * This file and `server/connection.ts` are the only ones that read or write sockets.
+ * - Options left out fall back to the process defaults: `--websocket-max-message-bytes`,
+ *   `--websocket-idle-timeout-ms` and `--websocket-close-timeout-ms` once `setWebSocketDefaults`
+ *   was called (by `main.ts`), else the same values as `Deno.upgradeWebSocket`.
+ * - This file is the object apps see; message assembly is in `server/websocket_inbound.ts`, the
+ *   socket I/O in `server/websocket_io.ts`, the `on<event>` properties in
+ *   `server/websocket_events.ts`.
  */
-import { ReceiveBuffer } from "./http/receive_buffer.ts";
+import { type Config, DEFAULTS } from "./config.ts";
 import {
   encodeClosePayload,
   encodeFrame,
   isValidCloseCode,
   MAX_CLOSE_REASON_BYTES,
-  MessageAssembler,
   Opcode,
-  parseFrame,
   WebSocketProtocolError,
 } from "./http/websocket_frame.ts";
 import type { SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
+import { InboundFrames, messageData } from "./websocket_inbound.ts";
+import { WebSocketEvents } from "./websocket_events.ts";
+import { closeSocket, WebSocketTransport } from "./websocket_io.ts";
 
-/** Default largest message accepted (bytes), as uvicorn and the `websockets` library use. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** Default idle timeout in seconds (Deno's `upgradeWebSocket` default). */
-export const DEFAULT_IDLE_TIMEOUT = 30;
-/** Default time (seconds) to wait for the peer's close frame after `close()`. */
-export const DEFAULT_CLOSE_TIMEOUT = 5;
+/** After failing a connection, how long the peer's input is drained before TCP is closed. */
 const LINGER_MS = 1000;
-const READ_SIZE = 64 * 1024;
-const COALESCE_BYTES = 64 * 1024;
+
+/** Process-wide defaults for options a socket is created without (the `websocket*` settings). */
+export type WebSocketDefaults = Pick<
+  Config,
+  "websocketMaxMessageBytes" | "websocketIdleTimeoutMs" | "websocketCloseTimeoutMs"
+>;
+
+let defaults: WebSocketDefaults = DEFAULTS;
+
+/** Sets the defaults for sockets created from now on (see the module comment). */
+export function setWebSocketDefaults(config: WebSocketDefaults): void {
+  const { websocketMaxMessageBytes, websocketIdleTimeoutMs, websocketCloseTimeoutMs } = config;
+  defaults = { websocketMaxMessageBytes, websocketIdleTimeoutMs, websocketCloseTimeoutMs };
+}
 
 /** Log hook: the exchange's error log. */
 export type WebSocketLog = (level: "debug" | "info" | "warning" | "error", msg: string) => void;
@@ -91,9 +104,6 @@ const SHUTDOWN = Symbol("lsbaws.websocket.shutdown");
 const LIVE = new Set<ServerWebSocket>();
 const utf8 = new TextEncoder();
 
-type Handler = ((this: WebSocket, ev: Event) => unknown) | null;
-type OutItem = { frame: Uint8Array; app: number } | { blob: Blob };
-
 interface Ending {
   wasClean: boolean;
   code: number;
@@ -107,7 +117,7 @@ function describe(err: unknown): string {
 }
 
 /** A server-side WebSocket with the browser/Deno `WebSocket` surface; see the module comment. */
-export class ServerWebSocket extends EventTarget implements WebSocket {
+export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   /** readyState: the opening handshake has not completed. */
   static readonly CONNECTING = CONNECTING;
   /** readyState: messages can be sent and received. */
@@ -134,22 +144,15 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
 
   #state = CONNECTING;
   #binaryType: BinaryType = "arraybuffer";
-  #handlers: Record<string, Handler> = {};
   readonly #max: number;
   readonly #idleMs: number;
   readonly #closeMs: number;
   readonly #log: WebSocketLog;
-  #conn: SocketDuplex | null = null;
-  #asm: MessageAssembler;
-  #out: OutItem[] = [];
-  #buffered = 0;
-  #writing = false;
-  #drainWaiters: Array<() => void> = [];
+  #io: WebSocketTransport | null = null;
+  #inbound: InboundFrames;
   #closeSent = false;
   #pendingClose: { code?: number; reason: string } | null = null;
   #ending = false;
-  #eof = false;
-  #eofWaiters: Array<() => void> = [];
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #pinged = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,9 +163,13 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     super();
     this.protocol = options.protocol ?? "";
     this.url = options.url ?? "";
-    this.#max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.#idleMs = (options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
-    this.#closeMs = (options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT) * 1000;
+    this.#max = options.maxMessageBytes ?? defaults.websocketMaxMessageBytes;
+    this.#idleMs = options.idleTimeout === undefined
+      ? defaults.websocketIdleTimeoutMs
+      : options.idleTimeout * 1000;
+    this.#closeMs = options.closeTimeout === undefined
+      ? defaults.websocketCloseTimeoutMs
+      : options.closeTimeout * 1000;
     const log = options.log;
     this.#log = (level, msg) => {
       try {
@@ -171,7 +178,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
         // A broken log hook must not break the socket.
       }
     };
-    this.#asm = new MessageAssembler(this.#max);
+    this.#inbound = new InboundFrames(this.#max);
   }
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
@@ -181,7 +188,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
 
   /** Payload bytes queued by `send()` and not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.#buffered;
+    return this.#io?.bufferedAmount ?? 0;
   }
 
   /** How binary messages are delivered: "arraybuffer" (default) or "blob". */
@@ -190,46 +197,6 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
   }
   set binaryType(value: BinaryType) {
     if (value === "blob" || value === "arraybuffer") this.#binaryType = value;
-  }
-
-  /** `open` event handler property. */
-  get onopen(): Handler {
-    return this.#handlers.open ?? null;
-  }
-  set onopen(fn: Handler) {
-    this.#setHandler("open", fn);
-  }
-  /** `message` event handler property. */
-  get onmessage(): ((this: WebSocket, ev: MessageEvent) => unknown) | null {
-    return this.#handlers.message ?? null;
-  }
-  set onmessage(fn: ((this: WebSocket, ev: MessageEvent) => unknown) | null) {
-    this.#setHandler("message", fn as Handler);
-  }
-  /** `close` event handler property. */
-  get onclose(): ((this: WebSocket, ev: CloseEvent) => unknown) | null {
-    return this.#handlers.close ?? null;
-  }
-  set onclose(fn: ((this: WebSocket, ev: CloseEvent) => unknown) | null) {
-    this.#setHandler("close", fn as Handler);
-  }
-  /** `error` event handler property. */
-  get onerror(): Handler {
-    return this.#handlers.error ?? null;
-  }
-  set onerror(fn: Handler) {
-    this.#setHandler("error", fn);
-  }
-
-  #setHandler(type: string, fn: Handler): void {
-    const had = type in this.#handlers;
-    this.#handlers[type] = typeof fn === "function" ? fn : null;
-    if (!had) {
-      this.addEventListener(type, (ev) => {
-        const h = this.#handlers[type];
-        if (h) h.call(this, ev);
-      });
-    }
   }
 
   /**
@@ -242,8 +209,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     }
     if (this.#state !== OPEN) return;
     if (data instanceof Blob) {
-      this.#buffered += data.size;
-      this.#out.push({ blob: data });
+      this.#io?.sendBlob(data);
     } else if (ArrayBuffer.isView(data)) {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.#push(encodeFrame(Opcode.BINARY, bytes), bytes.length);
@@ -254,7 +220,6 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
       const bytes = utf8.encode(String(data));
       this.#push(encodeFrame(Opcode.TEXT, bytes), bytes.length);
     }
-    this.#pump();
   }
 
   /**
@@ -300,20 +265,27 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     if (this.#closeSent) return;
     this.#closeSent = true;
     this.#push(encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason)), 0);
-    this.#pump();
   }
 
   /** Internal (see `attachSocket`). */
   [ATTACH](conn: SocketDuplex, buffered: Uint8Array): void {
-    if (this.#conn !== null || this.#ending) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
+    if (this.#io !== null || this.#ending) {
+      closeSocket(conn);
       return;
     }
-    this.#conn = conn;
+    const io = new WebSocketTransport(conn, this.#inbound, {
+      received: () => {
+        this.#touch();
+        this.#process();
+      },
+      overflow: () => this.#fail(1009, "receive buffer full"),
+      eof: () => this.#onEof(),
+      readFailed: (err) => this.#onIoError("read", err),
+      writeFailed: (err) => {
+        if (!this.#ending) this.#onIoError("write", err);
+      },
+    });
+    this.#io = io;
     LIVE.add(this);
     const pending = this.#pendingClose;
     if (pending) {
@@ -323,12 +295,12 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
       this.#armIdle();
       this.dispatchEvent(new Event("open"));
     }
-    void this.#readLoop(buffered);
+    void io.run(buffered);
   }
 
   /** Internal (see `abandonSocket`). */
   [ABANDON](reason: unknown): void {
-    if (this.#conn !== null || this.#ending) return;
+    if (this.#io !== null || this.#ending) return;
     this.#ending = true;
     this.#state = CLOSED;
     this.dispatchEvent(
@@ -342,7 +314,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
   [SHUTDOWN](code: number, reason: string): Promise<void> {
     if (this.#state === CLOSED) return Promise.resolve();
     const done = new Promise<void>((r) => this.#closedWaiters.push(r));
-    if (this.#conn === null) this[ABANDON](new Error(reason));
+    if (this.#io === null) this[ABANDON](new Error(reason));
     else {
       this.#sendClose(code, reason);
       this.#end({ wasClean: false, code, reason, linger: true });
@@ -350,75 +322,23 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     return done;
   }
 
-  async #readLoop(initial: Uint8Array): Promise<void> {
-    const conn = this.#conn!;
-    const rb = new ReceiveBuffer(READ_SIZE, this.#max + 14 + READ_SIZE);
-    try {
-      // Like Deno, deliver nothing in the task that fired `open`: listeners added by an `open`
-      // handler (even after an await) still see the first messages.
-      await new Promise((r) => setTimeout(r, 0));
-      if (initial.length > 0) this.#ingest(rb, initial);
-      let discard: Uint8Array | null = null;
-      while (!this.#eof) {
-        // While closing, input is only drained (so our close frame is not lost to a reset).
-        const view = this.#ending ? (discard ??= new Uint8Array(READ_SIZE)) : rb.writable();
-        if (view.length === 0) {
-          // Unreachable: frames are capped below the buffer size. Fail rather than spin.
-          this.#fail(1009, "receive buffer full");
-          continue;
-        }
-        const n = await conn.read(view);
-        if (n === null) {
-          this.#onEof();
-          return;
-        }
-        if (this.#ending) continue;
-        rb.commit(n);
-        this.#touch();
-        this.#process(rb);
-      }
-    } catch (err) {
-      if (this.#ending) {
-        this.#onEof();
-        return;
-      }
-      if (isPeerGone(err)) {
-        this.#log("debug", `websocket: peer went away: ${describe(err)}`);
-        this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
-      } else {
-        this.#log("error", `websocket: read failed: ${describe(err)}`);
-        this.#end({ wasClean: false, code: 1006, reason: "", linger: false, error: err });
-      }
+  /** A read or write failed: the peer vanished (debug) or something else broke (error). */
+  #onIoError(what: "read" | "write", err: unknown): void {
+    if (isPeerGone(err)) {
+      this.#log("debug", `websocket: peer went away: ${describe(err)}`);
+      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
+    } else {
+      this.#log("error", `websocket: ${what} failed: ${describe(err)}`);
+      this.#end({ wasClean: false, code: 1006, reason: "", linger: false, error: err });
     }
   }
 
-  /** Feeds bytes that arrived with the upgrade request (possibly larger than one read). */
-  #ingest(rb: ReceiveBuffer, bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length && !this.#ending) {
-      const view = rb.writable();
-      if (view.length === 0) return this.#fail(1009, "receive buffer full"); // unreachable
-      const n = Math.min(view.length, bytes.length - off);
-      view.set(bytes.subarray(off, off + n));
-      rb.commit(n);
-      off += n;
-      this.#touch();
-      this.#process(rb);
-    }
-  }
-
-  /** Parses and handles every complete frame in the buffer. */
-  #process(rb: ReceiveBuffer): void {
-    while (!this.#ending && rb.length > 0) {
+  /** Handles every complete event in the inbound buffer. */
+  #process(): void {
+    while (!this.#ending) {
       let ev;
       try {
-        const r = parseFrame(rb.view(), {
-          expectMasked: true,
-          maxPayloadBytes: this.#asm.remaining,
-        });
-        if (r.kind === "partial") return;
-        rb.consume(r.consumed);
-        ev = this.#asm.push(r.frame);
+        ev = this.#inbound.next();
       } catch (err) {
         if (err instanceof WebSocketProtocolError) {
           this.#log("info", `websocket: closing with ${err.closeCode}: ${err.message}`);
@@ -427,7 +347,7 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
         }
         throw err;
       }
-      if (ev === null) continue;
+      if (ev === null) return;
       switch (ev.type) {
         case "text":
           if (this.#state === OPEN) {
@@ -436,20 +356,12 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
           break;
         case "binary":
           if (this.#state === OPEN) {
-            const b = ev.data;
-            const data = this.#binaryType === "blob"
-              ? new Blob([b])
-              : b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
-              ? b.buffer
-              : b.slice().buffer;
+            const data = messageData(ev.data, this.#binaryType);
             this.dispatchEvent(new MessageEvent("message", { data, origin: this.url }));
           }
           break;
         case "ping":
-          if (!this.#closeSent) {
-            this.#push(encodeFrame(Opcode.PONG, ev.data), 0);
-            this.#pump();
-          }
+          if (!this.#closeSent) this.#push(encodeFrame(Opcode.PONG, ev.data), 0);
           break;
         case "pong":
           break;
@@ -477,8 +389,6 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
   }
 
   #onEof(): void {
-    this.#eof = true;
-    for (const w of this.#eofWaiters.splice(0)) w();
     if (!this.#ending) {
       this.#log("debug", "websocket: peer closed TCP without a close frame");
       this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
@@ -493,33 +403,21 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     this.#clearIdle();
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
+    this.#io?.drainInput();
     void this.#teardown(e);
   }
 
   async #teardown(e: Ending): Promise<void> {
-    const conn = this.#conn!;
+    const io = this.#io!;
     try {
-      await this.#drained();
-      if (e.linger && !this.#eof) {
-        await conn.closeWrite().catch(() => {});
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          this.#eofWaiters.push(resolve);
-          timer = setTimeout(resolve, LINGER_MS);
-        });
-        clearTimeout(timer);
-      }
+      await io.drained();
+      if (e.linger) await io.linger(LINGER_MS);
     } catch {
       // Nothing here may reject; the socket is closed below regardless.
     }
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    io.close();
     this.#state = CLOSED;
-    this.#out.length = 0;
-    this.#buffered = 0;
+    io.clear();
     LIVE.delete(this);
     if (e.error !== undefined) {
       this.dispatchEvent(
@@ -560,7 +458,6 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     if (!this.#pinged) {
       this.#pinged = true;
       this.#push(encodeFrame(Opcode.PING), 0);
-      this.#pump();
       this.#idleTimer = setTimeout(() => this.#onIdle(), this.#idleMs / 2);
       return;
     }
@@ -569,87 +466,9 @@ export class ServerWebSocket extends EventTarget implements WebSocket {
     this.#fail(1001, reason, new Error(reason));
   }
 
-  // --- writing -------------------------------------------------------------------------------
-
+  /** Queues a frame (writing starts at once). */
   #push(frame: Uint8Array, appBytes: number): void {
-    this.#buffered += appBytes;
-    this.#out.push({ frame, app: appBytes });
-  }
-
-  /** Single writer: drains the queue in order; never rejects. */
-  #pump(): void {
-    if (this.#writing || this.#conn === null) return;
-    this.#writing = true;
-    void this.#writeLoop();
-  }
-
-  async #writeLoop(): Promise<void> {
-    const conn = this.#conn!;
-    try {
-      while (this.#out.length > 0) {
-        const item = this.#out[0];
-        let bytes: Uint8Array;
-        let app: number;
-        if ("blob" in item) {
-          const ab = await item.blob.arrayBuffer();
-          this.#out.shift();
-          bytes = encodeFrame(Opcode.BINARY, new Uint8Array(ab));
-          app = item.blob.size;
-        } else {
-          // Coalesce consecutive small frames into one write.
-          let count = 0;
-          let size = 0;
-          app = 0;
-          while (count < this.#out.length) {
-            const it = this.#out[count];
-            if ("blob" in it) break;
-            if (count > 0 && size + it.frame.length > COALESCE_BYTES) break;
-            size += it.frame.length;
-            app += it.app;
-            count++;
-          }
-          const items = this.#out.splice(0, count) as Array<{ frame: Uint8Array; app: number }>;
-          if (count === 1) bytes = items[0].frame;
-          else {
-            bytes = new Uint8Array(size);
-            let o = 0;
-            for (const it of items) {
-              bytes.set(it.frame, o);
-              o += it.frame.length;
-            }
-          }
-        }
-        let off = 0;
-        while (off < bytes.length) {
-          off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
-        }
-        this.#buffered = Math.max(0, this.#buffered - app);
-      }
-    } catch (err) {
-      this.#out.length = 0;
-      this.#buffered = 0;
-      if (!this.#ending) {
-        if (isPeerGone(err)) this.#log("debug", `websocket: peer went away: ${describe(err)}`);
-        else this.#log("error", `websocket: write failed: ${describe(err)}`);
-        this.#end({
-          wasClean: false,
-          code: 1006,
-          reason: "",
-          linger: false,
-          error: isPeerGone(err) ? undefined : err,
-        });
-      }
-    } finally {
-      this.#writing = false;
-      for (const w of this.#drainWaiters.splice(0)) w();
-    }
-  }
-
-  /** Resolves once the write queue is empty (or writing failed). */
-  #drained(): Promise<void> {
-    if (!this.#writing && this.#out.length === 0) return Promise.resolve();
-    if (!this.#writing) this.#pump();
-    return new Promise((r) => this.#drainWaiters.push(r));
+    this.#io?.send(frame, appBytes);
   }
 }
 
@@ -658,11 +477,7 @@ function isSharedArrayBuffer(v: unknown): boolean {
 }
 
 /** Starts `ws` on a taken-over connection (the 101 head was already written). */
-export function attachSocket(
-  ws: ServerWebSocket,
-  conn: SocketDuplex,
-  buffered: Uint8Array,
-): void {
+export function attachSocket(ws: ServerWebSocket, conn: SocketDuplex, buffered: Uint8Array): void {
   ws[ATTACH](conn, buffered);
 }
 

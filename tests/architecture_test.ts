@@ -1,121 +1,59 @@
 /**
- * Architecture rules (DESIGN.md §Layout), enforced by reading import lines:
- * 1. server/http/** never mentions `Deno.`, never awaits, and imports only siblings (plus
- *    `import type` from server/config.ts).
- * 2. gateway/** imports from server/ only `server/http/*` (pure) and `import type` from the rest
- *    of server/; only the loader imports modules dynamically. One exception: the upgrade shim
- *    gateway/websocket.ts creates and starts the engine's WebSocket (server/websocket.ts).
- * 3. apps/** import only from gateway/mod.ts (or npm: packages for framework examples).
- * 4. Nothing imports main.ts; only tests, bench and the loader reach apps/.
- * 5. Only server/deno_driver.ts reads or writes a socket (`.read(`/`.write(` on a Deno.Conn),
- *    plus server/websocket.ts on the socket it was handed by `Exchange.takeover`.
+ * Architecture rules, run as part of the main suite.
+ *
+ * The rules themselves (tools/architecture/rules_test.ts) read imports from the TypeScript AST and
+ * find socket calls and Deno-internals reads with the type checker, so they need the `typescript`
+ * npm package. It lives under its own config (tools/architecture/deno.json) so that the project's
+ * lock names no package and `deno task start` downloads nothing. This file runs that suite in a
+ * child process once and reports each of its tests here as a test of its own, with the child's
+ * output for every failure.
  */
 import assert from "node:assert/strict";
 
-const root = new URL("../", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
 
-async function* walk(dir: URL): AsyncGenerator<URL> {
-  for await (const e of Deno.readDir(dir)) {
-    const u = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
-    if (e.isDirectory) yield* walk(u);
-    else if (e.name.endsWith(".ts")) yield u;
+interface Outcome {
+  readonly ok: boolean;
+}
+
+async function runRules(): Promise<
+  { outcomes: Map<string, Outcome>; output: string; code: number }
+> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "test",
+      "-A",
+      "--config",
+      "tools/architecture/deno.json",
+      "tools/architecture/rules_test.ts",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const outcomes = new Map<string, Outcome>();
+  for (const line of output.split("\n")) {
+    const m = /^(.+?) \.\.\. (ok|FAILED)( \(.*\))?$/.exec(line);
+    if (m && !outcomes.has(m[1])) outcomes.set(m[1], { ok: m[2] === "ok" });
   }
+  return { outcomes, output, code: out.code };
 }
 
-interface Imp {
-  spec: string;
-  typeOnly: boolean;
-}
+const result = await runRules();
 
-function importsOf(src: string): Imp[] {
-  const out: Imp[] = [];
-  const re = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+["']([^"']+)["']/gm;
-  for (const m of src.matchAll(re)) out.push({ spec: m[3], typeOnly: !!m[2] });
-  const side = /^\s*import\s+["']([^"']+)["']/gm;
-  for (const m of src.matchAll(side)) out.push({ spec: m[1], typeOnly: false });
-  return out;
-}
-
-async function files(sub: string): Promise<Array<{ url: URL; rel: string; src: string }>> {
-  const out = [];
-  for await (const u of walk(new URL(sub, root))) {
-    out.push({
-      url: u,
-      rel: u.pathname.slice(root.pathname.length),
-      src: await Deno.readTextFile(u),
-    });
-  }
-  return out;
-}
-
-function target(from: URL, spec: string): string {
-  if (!spec.startsWith(".")) return spec;
-  return new URL(spec, from).pathname.slice(root.pathname.length);
-}
-
-function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
-}
-
-Deno.test("server/http is sans-IO: no Deno.*, no await, imports only siblings and config types", async () => {
-  for (const f of await files("server/http/")) {
-    const code = stripComments(f.src);
-    assert.ok(!/\bDeno\./.test(code), `${f.rel} mentions Deno.`);
-    assert.ok(!/\bawait\b/.test(code), `${f.rel} uses await`);
-    for (const imp of importsOf(f.src)) {
-      const t = target(f.url, imp.spec);
-      const ok = t.startsWith("server/http/") || (t === "server/config.ts" && imp.typeOnly);
-      assert.ok(ok, `${f.rel} imports ${t}`);
-    }
-  }
+Deno.test("architecture rules ran (tools/architecture/rules_test.ts)", () => {
+  assert.ok(
+    result.outcomes.size >= 10,
+    `expected the rules suite to report its tests; got ${result.outcomes.size}:\n${result.output}`,
+  );
+  assert.equal(result.code, 0, result.output);
 });
 
-Deno.test("gateway imports only pure server/http modules and server types", async () => {
-  for (const f of await files("gateway/")) {
-    for (const imp of importsOf(f.src)) {
-      const t = target(f.url, imp.spec);
-      if (!t.startsWith("server/")) continue;
-      const shim = f.rel === "gateway/websocket.ts" && t === "server/websocket.ts";
-      assert.ok(
-        t.startsWith("server/http/") || imp.typeOnly || shim,
-        `${f.rel} imports ${t} at runtime`,
-      );
-    }
-    if (!f.rel.endsWith("loader.ts")) {
-      assert.ok(!/\bimport\(/.test(stripComments(f.src)), `${f.rel} imports dynamically`);
-    }
-  }
-});
-
-Deno.test("apps import only gateway/mod.ts (or npm packages)", async () => {
-  for (const f of await files("apps/")) {
-    for (const imp of importsOf(f.src)) {
-      const t = target(f.url, imp.spec);
-      const ok = t === "gateway/mod.ts" || t.startsWith("npm:") || t.startsWith("node:") ||
-        t.startsWith("apps/");
-      assert.ok(ok, `${f.rel} imports ${t}`);
-    }
-  }
-});
-
-Deno.test("nothing imports main.ts and only tests, bench and the loader reach apps/", async () => {
-  for (const dir of ["server/", "gateway/", "apps/"]) {
-    for (const f of await files(dir)) {
-      for (const imp of importsOf(f.src)) {
-        const t = target(f.url, imp.spec);
-        assert.notEqual(t, "main.ts", `${f.rel} imports main.ts`);
-        if (!dir.startsWith("apps")) assert.ok(!t.startsWith("apps/"), `${f.rel} imports ${t}`);
-      }
-    }
-  }
-});
-
-Deno.test("only server/deno_driver.ts touches client sockets", async () => {
-  for (const dir of ["server/", "gateway/"]) {
-    for (const f of await files(dir)) {
-      if (f.rel === "server/deno_driver.ts" || f.rel === "server/websocket.ts") continue;
-      const code = stripComments(f.src);
-      assert.ok(!/\bconn\.(read|write)\(/.test(code), `${f.rel} reads or writes a connection`);
-    }
-  }
-});
+for (const [name, outcome] of result.outcomes) {
+  Deno.test(`architecture: ${name}`, () => {
+    assert.ok(outcome.ok, `failed in tools/architecture/rules_test.ts:\n${result.output}`);
+  });
+}

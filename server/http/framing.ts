@@ -5,8 +5,9 @@
  * returns `HeadInfo`, or throws `ProtocolError`. Rules, RFC 9112 unless noted:
  * - §6.1/§6.3: Transfer-Encoding and Content-Length together → 400 (CONFLICTING_FRAMING);
  *   Transfer-Encoding on HTTP/1.0 → 400; codings are a case-insensitive token list across all
- *   TE lines, empty elements skipped; a non-token element → 400; any coding other than
- *   `chunked` → 501; `chunked` more than once → 400.
+ *   TE lines, empty elements skipped; a non-token element → 400; a final coding other than
+ *   `chunked` (`gzip`, `chunked, gzip`) → 400 (CHUNKED_NOT_FINAL); `chunked` more than once →
+ *   400; a coding before a final `chunked` (`gzip, chunked`) → 501.
  * - RFC 9110 §8.6: Content-Length is 1*DIGIT; a second Content-Length line, a list, a sign or any
  *   other byte → 400; values past 2^53 → 400; a value above `maxBodyBytes` → 413 before any body
  *   byte is read.
@@ -163,7 +164,19 @@ function isToken(s: string): boolean {
   return true;
 }
 
-/** RFC 9112 §6.1: only `chunked`, once and last, is supported for requests. */
+/**
+ * RFC 9112 §6.1/§6.3: only a lone `chunked` is supported for requests. The checks run in order:
+ * 1. The final coding is not `chunked` (`gzip`, `identity`, `chunked, gzip`): the body length
+ *    cannot be determined, and §6.3 says the server MUST answer 400 and close. This comes before
+ *    any 501, because an unknown final coding leaves nothing to frame the body by.
+ * 2. `chunked` more than once (`chunked, chunked`, `gzip, chunked, chunked`): §7.1 forbids
+ *    applying it twice, so the message is malformed → 400.
+ * 3. Another coding before the final `chunked` (`gzip, chunked`, `x-foo, chunked`): the message
+ *    is correctly framed, but the body is encoded with a coding we do not decode. §6.1: a server
+ *    that receives a transfer coding it does not understand SHOULD answer 501 (Not Implemented);
+ *    a known coding we choose not to implement is no different for us. The connection still
+ *    closes (every protocol error does), so the unread body is never parsed.
+ */
 function parseTransferEncoding(lines: string[]): BodyFraming {
   const codings: string[] = [];
   for (const line of lines) {
@@ -175,11 +188,15 @@ function parseTransferEncoding(lines: string[]): BodyFraming {
       codings.push(t.toLowerCase());
     }
   }
-  if (codings.length === 0) throw new ProtocolError("INVALID_TRANSFER_ENCODING", "empty");
-  for (const c of codings) {
-    if (c !== "chunked") throw new ProtocolError("UNSUPPORTED_TRANSFER_CODING");
+  const n = codings.length;
+  if (n === 0) throw new ProtocolError("INVALID_TRANSFER_ENCODING", "empty");
+  if (codings[n - 1] !== "chunked") throw new ProtocolError("CHUNKED_NOT_FINAL");
+  for (let i = 0; i < n - 1; i++) {
+    if (codings[i] === "chunked") {
+      throw new ProtocolError("INVALID_TRANSFER_ENCODING", "chunked twice");
+    }
   }
-  if (codings.length > 1) throw new ProtocolError("INVALID_TRANSFER_ENCODING", "chunked twice");
+  if (n > 1) throw new ProtocolError("UNSUPPORTED_TRANSFER_CODING");
   return CHUNKED;
 }
 

@@ -13,8 +13,10 @@
  * - Absolute-form targets must be `http://` or `https://` URIs without userinfo (RFC 9110
  *   §4.2.4: a recipient SHOULD treat userinfo as an error).
  * - Strict profile: CRLF only (bare CR or LF → 400), single SP separators, no whitespace before a
- *   colon, no obs-fold, token names, values free of CTLs, `HTTP/1.0` or `HTTP/1.1` only (505 for
- *   other well-formed versions). One or more empty lines before the request line are skipped
+ *   colon, no obs-fold, token names, values free of CTLs. Versions are `HTTP/` DIGIT `.` DIGIT
+ *   (anything else → 400); major version 1 is served, any other major → 505. A higher minor
+ *   (`HTTP/1.2` … `HTTP/1.9`) is read as `HTTP/1.1` (RFC 9110 §2.5), so `head.version` is always
+ *   `HTTP/1.0` or `HTTP/1.1`. One or more empty lines before the request line are skipped
  *   (RFC 9112 §2.2).
  */
 import {
@@ -43,9 +45,12 @@ export interface RequestHead {
   readonly target: string;
   /** Which request-target form `target` has. */
   readonly targetForm: TargetForm;
-  /** "HTTP/1.0" or "HTTP/1.1". */
+  /**
+   * "HTTP/1.0" or "HTTP/1.1": the version the request is served as. A request sent as
+   * `HTTP/1.x` with x > 1 is "HTTP/1.1" here (RFC 9110 §2.5).
+   */
   readonly version: "HTTP/1.0" | "HTTP/1.1";
-  /** 0 or 1. */
+  /** 0 or 1 (1 also for `HTTP/1.x` with x > 1). */
   readonly minor: 0 | 1;
   /** Header fields in order: lowercase name, value with OWS trimmed. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
@@ -350,14 +355,21 @@ function parseRequestLine(buf: Uint8Array, start: number): LineOffsets {
   if (major < 0 || major > 9 || minor < 0 || minor > 9 || buf[vs + 6] !== 0x2e) {
     throw new ProtocolError("INVALID_VERSION");
   }
-  if (major !== 1 || minor > 1) throw new ProtocolError("UNSUPPORTED_VERSION");
+  // RFC 9110 §2.5: only a different major version is refused (505). A recipient of a higher minor
+  // version than it supports treats the message as the highest minor it conforms to, so HTTP/1.2
+  // through HTTP/1.9 are served exactly as HTTP/1.1: a `HTTP/1.1` status line, 1.1 keep-alive,
+  // chunked bodies, and SERVER_PROTOCOL "HTTP/1.1" for gateway apps. For SERVER_PROTOCOL, gunicorn
+  // echoes the request's version (and even answers with a `HTTP/1.2` status line) while waitress
+  // falls back to 1.0 for both; we report the version whose rules we actually apply, which is also
+  // the response's version and the only value the gateway contract allows (1.0 or 1.1).
+  if (major !== 1) throw new ProtocolError("UNSUPPORTED_VERSION");
   return {
     methodEnd: i,
     methodHash,
     targetStart: ts,
     targetEnd: j,
     targetHash,
-    minor: minor as 0 | 1,
+    minor: minor === 0 ? 0 : 1,
     end,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Choosing the socket backend (`--io auto|libc|deno`) and creating libc listeners.
+ * Choosing the socket backend (`--io auto|libc|deno`).
  *
  * Contract:
  * - `chooseIo(io, tls, specs)` returns `{ kind: "libc", libc }` or `{ kind: "deno", why }`:
@@ -9,15 +9,9 @@
  *     does not resolve names). Otherwise Deno, with `why` saying why (the caller logs it once).
  *   - `libc`: as `auto`, but a reason to fall back throws `IoBackendError` naming it (the CLI
  *     reports it as a boot error).
- * - `listenLibc(loop, spec, opts)` binds and listens (`listenSocket`) and wraps the fd in a
- *   `LibcListener`; errors are mapped to `Deno.errors` (`toIoError`) so they read like
- *   `Deno.listen`'s.
  */
-import { LibcListener } from "./driver.ts";
-import { type Libc, loadLibc, type LoadResult, toIoError } from "./ffi.ts";
-import type { EventLoop } from "./loop.ts";
+import { type Libc, loadLibc, type LoadResult } from "./ffi.ts";
 import { encodeSockaddr, SockaddrError, type SockaddrSpec } from "./sockaddr.ts";
-import { type ListenOptions, listenSocket } from "./socket.ts";
 
 /** The `--io` values. */
 export type IoSetting = "auto" | "libc" | "deno";
@@ -63,18 +57,4 @@ export function chooseIo(
   if (reason === null && libc !== null) return { kind: "libc", libc };
   if (io === "libc") throw new IoBackendError(reason ?? "unavailable");
   return { kind: "deno", why: reason };
-}
-
-/** Binds `spec` and returns its listener; see the module comment. */
-export function listenLibc(
-  loop: EventLoop,
-  spec: SockaddrSpec,
-  opts: ListenOptions,
-): LibcListener {
-  try {
-    const { fd, addr } = listenSocket(loop.libc, spec, opts);
-    return new LibcListener(loop, fd, addr);
-  } catch (err) {
-    throw toIoError(err);
-  }
 }

@@ -9,14 +9,17 @@
  *   returns the fd and the bound address (`getsockname`, so port 0 reports the chosen port).
  *   Failures throw `LibcError` (or `SockaddrError` for an address it cannot encode) after closing
  *   the socket; `toIoError` turns `EADDRINUSE` into `Deno.errors.AddrInUse` like `Deno.listen`.
- * - `socketAddr(io, fd, peer)` reads `getsockname`/`getpeername` into a `Deno.Addr`.
+ * - `socketAddr(io, fd, peer)` reads `getsockname`/`getpeername` into a `Deno.Addr`;
+ *   `toConnAddr` turns one into the engine's `ConnAddr`.
+ * - `PieceSender` writes a connection core's queued output pieces in order with synchronous
+ *   `send`, resuming a piece where a full socket (`EAGAIN`) stopped it.
  * - `LibcSocket` registers its fd with the loop (edge-triggered) and implements `SocketDuplex`:
  *   `read`/`write` try the synchronous call first and wait for readiness only on `EAGAIN`; one
  *   read and one write may be pending at a time (as the WebSocket code uses it); `close()`
  *   unregisters and closes the fd and rejects pending calls with `Deno.errors.BadResource`.
  *   Errors are the `Deno.errors` classes `toIoError` maps errno values to.
  */
-import type { SocketDuplex } from "../exchange.ts";
+import type { ConnAddr, SocketDuplex } from "../exchange.ts";
 import {
   AF_UNIX,
   EPOLLERR,
@@ -108,12 +111,93 @@ export function socketAddr(libc: Libc, fd: number, peer: boolean): Deno.Addr {
   return decodeSockaddr(addrBuf, lenBuf[0]);
 }
 
+/** The engine's view of a socket address (`ConnAddr`). */
+export function toConnAddr(a: Deno.Addr): ConnAddr {
+  if (a.transport === "unix") return { transport: "unix", hostname: a.path, port: 0 };
+  if (a.transport === "tcp") return { transport: "tcp", hostname: a.hostname, port: a.port };
+  return { transport: "tcp", hostname: "", port: 0 };
+}
+
 /** Events a connected socket is registered for (edge-triggered). */
 export const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 /** Event bits that mean "try reading". */
 export const READ_BITS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 /** Event bits that mean "try writing". */
 export const WRITE_BITS = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+/** The output side of a connection core, as `PieceSender` drains it. */
+export interface OutputSource {
+  /** Queued output. */
+  readonly out: { readonly size: number; release(): void };
+  /** Takes the queued pieces (the caller writes them in order). */
+  takeOutput(): Uint8Array[];
+}
+
+/**
+ * Writes a connection's queued output with synchronous `send(MSG_NOSIGNAL)`, remembering where a
+ * full socket stopped it (the piece and the offset in it), so the next call resumes there.
+ */
+export class PieceSender {
+  readonly #libc: Libc;
+  readonly #fd: number;
+  #pieces: Uint8Array[] | null = null;
+  #index = 0;
+  #offset = 0;
+
+  /** A sender for `fd`. */
+  constructor(libc: Libc, fd: number) {
+    this.#libc = libc;
+    this.#fd = fd;
+  }
+
+  /**
+   * Sends the pieces left over, then whatever `src` queued since; true once everything went out
+   * (the output buffer is released), false when the socket is full. Throws the mapped error.
+   */
+  send(src: OutputSource): boolean {
+    const libc = this.#libc;
+    for (;;) {
+      let pieces = this.#pieces;
+      if (pieces === null) {
+        if (src.out.size === 0) break;
+        pieces = this.#pieces = src.takeOutput();
+        this.#index = 0;
+        this.#offset = 0;
+      }
+      while (this.#index < pieces.length) {
+        const piece = pieces[this.#index];
+        const off = this.#offset;
+        const left = piece.length - off;
+        const n = left === 0 ? 0 : libc.sym.send(
+          this.#fd,
+          off === 0 ? piece : piece.subarray(off),
+          Math.min(left, MAX_IO_BYTES),
+          MSG_NOSIGNAL,
+        );
+        if (n < 0) {
+          const errno = libc.errno();
+          if (errno === ERRNO.EINTR) continue;
+          if (errno === ERRNO.EAGAIN) return false;
+          throw toIoError(new LibcError("send", errno));
+        }
+        if (n === left) {
+          this.#index++;
+          this.#offset = 0;
+        } else {
+          this.#offset = off + n;
+        }
+      }
+      this.#pieces = null;
+    }
+    src.out.release();
+    return true;
+  }
+
+  /** Forgets the pieces left over (the connection closed). */
+  clear(): void {
+    this.#pieces = null;
+  }
+}
 
 interface Waiter<T> {
   readonly buf: Uint8Array;

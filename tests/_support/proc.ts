@@ -49,6 +49,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Run through `sh -c 'ulimit -n N; exec ...'`. */
   fdLimit?: number;
+  /** Deno config file for the run (`--config`), e.g. apps/frameworks/deno.json and its lock. */
+  config?: string;
 }
 
 /** `LSBAWS_IO` for child servers: the backend `$LSBAWS_TEST_IO` asks for (none when unset). */
@@ -57,10 +59,11 @@ function ioEnv(): Record<string, string> {
   return io === "" ? {} : { LSBAWS_IO: io };
 }
 
-/** Starts `deno run --unstable-net -A main.ts ...args` from the project root (with the backend
- * `$LSBAWS_TEST_IO` names, if set). */
+/** Starts `deno run --unstable-net -A [--config FILE] main.ts ...args` from the project root (with
+ * the backend `$LSBAWS_TEST_IO` names, if set). */
 export async function startLsbaws(args: string[], opts: StartOptions = {}): Promise<Proc> {
-  const denoArgs = ["run", "--unstable-net", "-A", "main.ts", ...args];
+  const config = opts.config ? ["--config", opts.config] : [];
+  const denoArgs = ["run", "--unstable-net", "-A", ...config, "main.ts", ...args];
   const cmd = opts.fdLimit
     ? new Deno.Command("sh", {
       args: ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],

@@ -1,6 +1,6 @@
 /**
- * The README's settings table is exactly the one generated from server/config.ts, so the docs
- * cannot drift from the code. Regenerate it with:
+ * The README's settings table is exactly the one generated (server/config.ts) from the rows in
+ * server/settings.ts, so the docs cannot drift from the code. Regenerate it with:
  *   deno eval 'import {settingsTable} from "./server/config.ts"; console.log(settingsTable())'
  */
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { SETTINGS, settingsTable } from "../../server/config.ts";
 
 const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 
-Deno.test("README settings table matches the settings table in server/config.ts", () => {
+Deno.test("README settings table matches the settings table in server/settings.ts", () => {
   const m = /<!-- SETTINGS:BEGIN -->\n([\s\S]*?)\n<!-- SETTINGS:END -->/.exec(readme);
   assert.ok(m, "README lacks the SETTINGS markers");
   // deno fmt pads table cells; compare rows with the padding squeezed out.

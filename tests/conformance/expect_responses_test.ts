@@ -1,8 +1,8 @@
 /**
  * `Expect: 100-continue` and response-side conformance (RFC 9110 §10.1.1, §15.2, §6.6.1, §9.3.2;
- * RFC 9112 §6.1; CONFORMANCE.md catalogue H, trap 9): 100 only when the app reads the body and
- * never to HTTP/1.0, 417 for unknown expectations, Date/Server, Content-Length for known
- * lengths, chunked streaming on 1.1, close-delimited on 1.0, HEAD without a body.
+ * RFC 9112 §6.1): 100 only when the app reads the body and never to HTTP/1.0, 417 for unknown
+ * expectations, Date/Server, Content-Length for known lengths, chunked streaming on 1.1,
+ * close-delimited on 1.0, HEAD without a body.
  */
 import assert from "node:assert/strict";
 import {

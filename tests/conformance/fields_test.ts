@@ -1,7 +1,7 @@
 /**
- * Header-field conformance (RFC 9112 §5, RFC 9110 §5.5-§5.6; CONFORMANCE.md catalogue C and D):
- * field-line syntax, no whitespace before the colon, no obs-fold, token names, CTL-free values,
- * opaque obs-text, and the Host rules (exactly one valid Host on HTTP/1.1).
+ * Header-field conformance (RFC 9112 §5, RFC 9110 §5.5-§5.6): field-line syntax, no whitespace
+ * before the colon, no obs-fold, token names, CTL-free values, opaque obs-text, and the Host rules
+ * (exactly one valid Host on HTTP/1.1).
  */
 import { conformanceSuite, fromTable, get, type Row } from "../_support/conformance.ts";
 

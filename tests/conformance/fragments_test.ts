@@ -1,8 +1,8 @@
 /**
- * Incremental parsing (RFC 9112 §2.2; h1spec's fragment family, CONFORMANCE.md §1.1 and
- * catalogue item 44): an incomplete request prefix must get NO response — the pass condition
- * is 500 ms of silence on an open connection — and a request split anywhere (even between CR
- * and LF) must be answered normally once it is complete. Cases run concurrently.
+ * Incremental parsing (RFC 9112 §2.2; h1spec's fragment family): an incomplete request prefix must
+ * get NO response — the pass condition is 500 ms of silence on an open connection — and a request
+ * split anywhere (even between CR and LF) must be answered normally once it is complete. Cases run
+ * concurrently.
  */
 import assert from "node:assert/strict";
 import { type Case, conformanceSuite, get, show } from "../_support/conformance.ts";

@@ -1,7 +1,7 @@
 /**
- * Message-body framing conformance (RFC 9112 §6-§7, RFC 9110 §8.6; CONFORMANCE.md catalogue E
- * and F, traps 1-4): strict Content-Length digits, chunked with extensions and trailers,
- * overflow-safe sizes, TE+CL, unknown codings, TE on HTTP/1.0, and "no framing = no body".
+ * Message-body framing conformance (RFC 9112 §6-§7, RFC 9110 §8.6): strict Content-Length digits,
+ * chunked with extensions and trailers, overflow-safe sizes, TE+CL, unknown codings, TE on
+ * HTTP/1.0, and "no framing = no body".
  */
 import assert from "node:assert/strict";
 import {
@@ -140,13 +140,31 @@ const ROWS: Row[] = [
     }`,
     400,
   ],
-  ["answers an unknown coding (gzip) with 501", te("gzip", "xx"), 501],
-  ["answers identity with 501", te("identity", "xx"), 501],
-  ["answers gzip, chunked with 501", te("gzip, chunked", encodeChunks("hi")), 501],
-  ["answers chunked, gzip (chunked not last) with 400 or 501", te("chunked, gzip", "xx"), [
+  // RFC 9112 §6.3: a final coding other than chunked → 400 and close (length undeterminable).
+  ["rejects gzip alone (chunked not final) with 400", te("gzip", "xx"), 400],
+  ["rejects identity alone (chunked not final) with 400", te("identity", "xx"), 400],
+  ["rejects an unknown coding alone with 400", te("x-pigeons", "xx"), 400],
+  ["rejects chunked, gzip (chunked not final) with 400", te("chunked, gzip", "xx"), 400],
+  [
+    "rejects chunked then gzip on two lines with 400",
+    `POST /echo HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n${X}\r\n${
+      encodeChunks("hi")
+    }`,
     400,
+  ],
+  // RFC 9112 §6.1: framed by a final chunked, but with a coding we do not decode → 501 and close.
+  ["answers gzip, chunked with 501", te("gzip, chunked", encodeChunks("hi")), 501],
+  [
+    "answers an unknown coding before chunked with 501",
+    te("x-custom, chunked", encodeChunks("hi")),
     501,
-  ]],
+  ],
+  // chunked applied twice is malformed whatever precedes it.
+  [
+    "rejects gzip, chunked, chunked with 400",
+    te("gzip, chunked, chunked", encodeChunks("hi")),
+    400,
+  ],
   ["rejects an empty Transfer-Encoding", te("", "xx"), 400],
   ["rejects a coding with parameters", te("chunked;q=1", encodeChunks("hi")), [400, 501]],
   [

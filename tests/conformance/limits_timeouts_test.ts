@@ -1,8 +1,8 @@
 /**
  * Limits and timeouts (RFC 9112 §3 414, RFC 9110 §5.4 / RFC 6585 431, RFC 9110 §15.5.14 413,
- * §15.5.9 408; CONFORMANCE.md trap 10), with small overrides so every limit is cheap to hit:
- * growth without end must hit 414, 431 or 413 instead of buffering, 413 goes out before the body
- * is sent, and slow or idle clients are cut off.
+ * §15.5.9 408), with small overrides so every limit is cheap to hit: growth without end must hit
+ * 414, 431 or 413 instead of buffering, 413 goes out before the body is sent, and slow or idle
+ * clients are cut off.
  */
 import assert from "node:assert/strict";
 import {

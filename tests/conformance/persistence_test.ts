@@ -1,8 +1,8 @@
 /**
- * Connection-management conformance (RFC 9112 §9; CONFORMANCE.md catalogue G, trap 8):
- * keep-alive defaults for HTTP/1.0 and 1.1, `Connection` tokens, 16-deep pipelining in order,
- * a bad request inside a pipeline, unread request bodies (drained or closed past
- * `maxDrainBytes`) and half-closed clients.
+ * Connection-management conformance (RFC 9112 §9): keep-alive defaults for HTTP/1.0 and 1.1
+ * (and HTTP/1.2, served as 1.1), `Connection` tokens, 16-deep pipelining in order, a bad request
+ * inside a pipeline, unread request bodies (drained or closed past `maxDrainBytes`) and
+ * half-closed clients.
  */
 import assert from "node:assert/strict";
 import {
@@ -148,6 +148,47 @@ const cases: Case[] = [
       });
       assert.deepEqual(rt.responses.map((r) => r.status), [200, 200], show(rt.text));
       assert.ok(!hasToken(rt.responses[0], "connection", "close"));
+      assert.ok(!rt.closed);
+    },
+  },
+  {
+    name: "HTTP/1.2 is served as HTTP/1.1: pipelined requests persist, HTTP/1.1 status lines",
+    fn: (port) =>
+      withClient(port, async (c) => {
+        const v12 = (path: string, extra = "") => `GET ${path} HTTP/1.2\r\n${HOST}${extra}\r\n`;
+        const chunkedPost = `POST /echo HTTP/1.2\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n${
+          encodeChunks("one ", "two")
+        }`;
+        // Three pipelined in one write, among them a chunked body (an HTTP/1.1-only framing).
+        await c.send(v12("/") + chunkedPost + v12("/missing"));
+        let p = await c.waitResponses(3);
+        assert.deepEqual(p.responses.map((r) => r.status), [200, 200, 404], show(c.text));
+        assert.equal(p.responses[0].body, "Hello");
+        assert.equal(p.responses[1].body, "one two");
+        for (const r of p.responses) {
+          assert.equal(r.version, "1.1", "answered as HTTP/1.1");
+          assert.ok(!hasToken(r, "connection", "close"), "HTTP/1.1 persistence applies");
+        }
+        assert.ok(!(await c.waitClosed(150)), "the connection stays open");
+        // Then Connection: close ends it after its response, as on HTTP/1.1.
+        await c.send(v12("/", "Connection: close\r\n") + v12("/"));
+        p = await c.waitResponses(4);
+        assert.equal(p.responses.length, 4, show(c.text));
+        assert.ok(hasToken(p.responses[3], "connection", "close"));
+        assert.ok(await c.waitClosed(2000), "closed after Connection: close");
+        assert.equal(c.parse().responses.length, 4, "the request after close is not answered");
+      }),
+  },
+  {
+    name: "HTTP/1.2 without Connection: close is not treated as HTTP/1.0 (no close-by-default)",
+    fn: async (port) => {
+      const rt = await roundTrip(
+        port,
+        `GET / HTTP/1.2\r\n${HOST}\r\nGET / HTTP/1.2\r\n${HOST}\r\n`,
+        { responses: 2, settleMs: 100 },
+      );
+      assert.deepEqual(rt.responses.map((r) => r.status), [200, 200], show(rt.text));
+      assert.ok(rt.text.startsWith("HTTP/1.1 200 "), show(rt.text));
       assert.ok(!rt.closed);
     },
   },

@@ -1,8 +1,8 @@
 /**
- * Request-line conformance (RFC 9112 §2.2, §2.3, §3; CONFORMANCE.md catalogue A and B): token
- * methods, the four target forms, versions, single-SP separators, CRLF discipline, fragments
- * and junk before the method. Every rejection must be the canned response with
- * `Connection: close`, a closed socket, and no echo of the request bytes.
+ * Request-line conformance (RFC 9112 §2.2, §2.3, §3): token methods, the four target forms,
+ * versions, single-SP separators, CRLF discipline, fragments and junk before the method. Every
+ * rejection must be the canned response with `Connection: close`, a closed socket, and no echo of
+ * the request bytes.
  */
 import { conformanceSuite, fromTable, get, type Row, withBody } from "../_support/conformance.ts";
 
@@ -69,8 +69,18 @@ const ROWS: Row[] = [
   ["rejects a relative target without '/'", `GET index.html HTTP/1.1\r\n${HOST}${X}\r\n`, 400],
   ["rejects OPTIONS *x", `OPTIONS *x HTTP/1.1\r\n${HOST}${X}\r\n`, 400],
   // Versions.
-  ["answers HTTP/1.2 with 505", `GET / HTTP/1.2\r\n${HOST}${X}\r\n`, 505],
+  // RFC 9110 §2.5: a higher minor of major 1 is served as HTTP/1.1; another major gets 505.
+  ["serves HTTP/1.2 as HTTP/1.1 with 200", `GET / HTTP/1.2\r\n${HOST}${X}\r\n`, {
+    ok: 200,
+    body: "Hello",
+  }],
+  ["serves HTTP/1.9 as HTTP/1.1 with 200", `GET / HTTP/1.9\r\n${HOST}${X}\r\n`, {
+    ok: 200,
+    body: "Hello",
+  }],
+  ["rejects HTTP/1.2 without Host with 400 (HTTP/1.1 rules)", `GET /{M} HTTP/1.2\r\n\r\n`, 400],
   ["answers HTTP/2.0 with 505", `GET / HTTP/2.0\r\n${HOST}${X}\r\n`, 505],
+  ["answers HTTP/3.1 with 505", `GET / HTTP/3.1\r\n${HOST}${X}\r\n`, 505],
   ["answers HTTP/9.9 with 505", `GET / HTTP/9.9\r\n${HOST}${X}\r\n`, 505],
   ["answers HTTP/0.9 (as a versioned line) with 505", `GET / HTTP/0.9\r\n${HOST}${X}\r\n`, 505],
   ["rejects lowercase http/1.1 with 400", `GET / http/1.1\r\n${HOST}${X}\r\n`, 400],

@@ -1,7 +1,7 @@
 /**
- * Request-smuggling conformance (RFC 9112 §6.1, §6.3, §11.2; CONFORMANCE.md §1.4 and traps 1,
- * 3-6): every defparam/smuggler obfuscation class of the `Transfer-Encoding: chunked` line,
- * sent next to a Content-Length in both desync arrangements, followed by an honest `GET /`.
+ * Request-smuggling conformance (RFC 9112 §6.1, §6.3, §11.2): every defparam/smuggler obfuscation
+ * class of the `Transfer-Encoding: chunked` line, sent next to a Content-Length in both desync
+ * arrangements, followed by an honest `GET /`.
  *
  * - CL.TE: Content-Length covers `0\r\n\r\n` plus a hidden request; a server that framed by TE
  *   would answer the hidden request.

@@ -1,8 +1,9 @@
 /**
  * End-to-end WebSocket tests: lsbaws runs in-process with apps/websocket.ts (a plain
- * `Deno.upgradeWebSocket` echo app), apps/hono_ws.ts (Hono's helper) and a misuse fixture; the
- * clients are Deno's built-in `WebSocket` and a raw TCP client (tests/_support/ws_raw.ts) for
- * hand-made handshakes, pings, fragments and invalid frames.
+ * `Deno.upgradeWebSocket` echo app) and a misuse fixture; the clients are Deno's built-in
+ * `WebSocket` and a raw TCP client (tests/_support/ws_raw.ts) for hand-made handshakes, pings,
+ * fragments and invalid frames. Hono's helper (apps/frameworks/hono_ws.ts) is tested with the
+ * other npm frameworks in tests/e2e/frameworks_test.ts, under the examples' own config.
  *
  * Handshake errors: the shim's `TypeError` escapes the app and lsbaws answers 400 with the reason
  * (`Sec-WebSocket-Version: 13` for a version mismatch); a 101 without the shim is a 500.
@@ -527,23 +528,4 @@ Deno.test("the built-in Deno.upgradeWebSocket still serves Deno.serve requests",
   await closeClient(ws, box);
   ac.abort();
   await server.finished;
-});
-
-// --- Hono -------------------------------------------------------------------------------------
-
-Deno.test("Hono's upgradeWebSocket helper (hono/deno) works unchanged", async () => {
-  await withServer("apps/hono_ws.ts", async (srv) => {
-    const res = await fetch(`http://127.0.0.1:${srv.port}/`);
-    assert.equal(await res.text(), "hono");
-    const ws = await open(srv, "/ws");
-    const box = inbox(ws);
-    ws.send("hi");
-    assert.equal(await box.next(), "hono:hi");
-    ws.send(new Uint8Array([1, 2, 3]));
-    assert.deepEqual(new Uint8Array(await box.next() as ArrayBuffer), new Uint8Array([1, 2, 3]));
-    ws.close(1000, "done");
-    const ev = await box.closed;
-    assert.equal(ev.code, 1000);
-    assert.equal(ev.reason, "done");
-  });
 });

@@ -11,6 +11,7 @@ import { app as environApp } from "../../apps/environ.ts";
 import { app as errorApp } from "../../apps/error.ts";
 import { handler as fetchApp } from "./fixtures/fetch_app.ts";
 import { startApp } from "../_support/server.ts";
+import { isValidRequestId } from "../../server/http/request_id.ts";
 
 /** What is compared between two servers. */
 interface Seen {
@@ -173,6 +174,22 @@ Deno.test("toFetchHandler: without info the REMOTE_* keys are absent, with info 
   assert.equal(withInfo.REMOTE_PORT, "4242");
   assert.equal(withInfo.HTTPS, "on");
   assert.equal(withInfo.SERVER_PORT, "443");
+});
+
+Deno.test("toFetchHandler: lsbaws.request_id is the client's X-Request-ID if acceptable, else a fresh one", async () => {
+  const handler = toFetchHandler(environApp);
+  const idOf = async (given?: string) => {
+    const headers = given === undefined ? undefined : { "x-request-id": given };
+    const env = await (await handler(new Request("http://example.com/p", { headers }))).json();
+    return env["lsbaws.request_id"] as string;
+  };
+  assert.equal(await idOf("client-id.1"), "client-id.1");
+  for (const given of [undefined, "bad id with spaces", "x".repeat(201)]) {
+    const id = await idOf(given);
+    assert.notEqual(id, given);
+    assert.ok(isValidRequestId(id), id);
+  }
+  assert.notEqual(await idOf(), await idOf());
 });
 
 Deno.test("toFetchHandler: a streamed body is pulled only as fast as it is read, and released", async () => {

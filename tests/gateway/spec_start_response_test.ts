@@ -51,6 +51,13 @@ Deno.test("SR-2: status must be 'NNN Reason' with a final code", () => {
   }
 });
 
+Deno.test("SR-2: the reason phrase follows the engine's rule (no CTL but HTAB, only latin-1)", () => {
+  for (const bad of ["200 a\x7fb", "200 a\x00b", "200 \u0100", "200 line\nfeed"]) {
+    assert.equal(start(bad), "SR-2", JSON.stringify(bad));
+  }
+  assert.equal(start("200 \xff\x80 ~"), "none");
+});
+
 Deno.test("SR-3: headers must be an Array of [name, value] string pairs", () => {
   for (const bad of [{}, "x: y", [["a"]], [["a", "b", "c"]], [["a", 1]], [null]]) {
     assert.equal(start("200 OK", bad), "SR-3", JSON.stringify(bad));

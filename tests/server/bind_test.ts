@@ -1,10 +1,12 @@
 /**
  * Listening: repeatable -b/--bind (host:port, [::1]:port, unix:/path), the PORT convention, unix
- * socket ownership on shutdown, and the errors for binds that cannot work.
+ * socket ownership on shutdown, the atomic unix-socket handover between workers, and the errors
+ * for binds that cannot work.
  */
 import assert from "node:assert/strict";
 import { parseCli } from "../../server/config.ts";
-import { parseBind } from "../../server/serve.ts";
+import { parseBind } from "../../server/address.ts";
+import { listenUnix } from "../../server/deno/unix_listener.ts";
 import { startApp } from "../_support/server.ts";
 import { rawOnce } from "../_support/load.ts";
 import { freePort, startLsbaws } from "../_support/proc.ts";
@@ -133,6 +135,82 @@ Deno.test("-w 1 --max-requests on a unix socket: each replacement takes the path
     await p.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("unix socket handover: every connect succeeds while workers are replaced", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unixh-" });
+  const sock = `${dir}/app.sock`;
+  const p = await startLsbaws(["-w", "1", "--max-requests", "3", "-b", `unix:${sock}`, APP]);
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const deadline = Date.now() + 20_000;
+  const pids = new Set<string>();
+  const failures: string[] = [];
+  let connects = 0;
+  const done = () => pids.size >= 4 || Date.now() > deadline || failures.length > 0;
+  try {
+    // Requests spend each worker's budget (3), so the supervisor keeps replacing it...
+    const requests = async () => {
+      for (let i = 0; i < 200 && !done(); i++) {
+        const text = await unixGet(sock).catch((err) => `request failed: ${err}`);
+        if (!text.startsWith("HTTP/1.1 200 ")) failures.push(text.slice(0, 200));
+        else pids.add(text.slice(text.indexOf("\r\n\r\n") + 4));
+        await pause(20);
+      }
+    };
+    // ...while bare connects hammer the path: each must find a live listener.
+    const hammer = async () => {
+      while (!done() && connects < 4000) {
+        try {
+          (await Deno.connect({ transport: "unix", path: sock })).close();
+          connects++;
+        } catch (err) {
+          failures.push(`connect ${connects}: ${err}`);
+        }
+        await pause(2);
+      }
+    };
+    await Promise.all([requests(), hammer(), hammer()]);
+    assert.deepEqual(failures, []);
+    assert.ok(pids.size >= 3, `at least two handovers (${pids.size} pids, ${connects} connects)`);
+    assert.ok(connects > 0);
+    const leftovers = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== "app.sock");
+    assert.deepEqual(leftovers, [], "no private socket names left behind");
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a unix bind never replaces a file that is not a socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unixf-" });
+  const path = `${dir}/not-a-socket`;
+  await Deno.writeTextFile(path, "keep me");
+  try {
+    await assert.rejects(startApp(APP, { bind: [`unix:${path}`] }), Deno.errors.AddrInUse);
+    assert.equal(await Deno.readTextFile(path), "keep me");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["not-a-socket"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("accepted unix connections report the public path, not the private name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unixa-" });
+  const sock = `${dir}/s.sock`;
+  const l = await listenUnix(sock);
+  try {
+    assert.deepEqual(l.addr, { transport: "unix", path: sock });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["s.sock"]);
+    const client = await Deno.connect({ transport: "unix", path: sock });
+    const conn = await l.accept();
+    assert.deepEqual(conn.localAddr, { transport: "unix", path: sock });
+    conn.close();
+    client.close();
+  } finally {
+    l.close();
+  }
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "close removes the path it still owns");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("binds that cannot work are usage errors (exit 2)", async () => {

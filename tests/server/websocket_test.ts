@@ -1,8 +1,9 @@
 /**
- * Unit tests of server/websocket.ts over an in-memory fake `Deno.Conn` (no network, no
- * permissions): the WebSocket surface (constants, binaryType, handler properties, send/close
- * validation), the write queue (ordering with Blobs, bufferedAmount), close before open,
- * the close timeout, abandoned upgrades and a peer that vanishes mid-write.
+ * Unit tests of server/websocket.ts (with its I/O and message assembly modules) over an in-memory
+ * fake `Deno.Conn` (no network, no permissions): the WebSocket surface (constants, binaryType,
+ * handler properties, send/close validation), the write queue (ordering with Blobs,
+ * bufferedAmount), close before open, the close timeout, abandoned upgrades, a peer that vanishes
+ * mid-write, and the process-wide defaults from the websocket settings.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,7 +14,13 @@ import {
   Opcode,
   parseFrame,
 } from "../../server/http/websocket_frame.ts";
-import { abandonSocket, attachSocket, ServerWebSocket } from "../../server/websocket.ts";
+import { DEFAULTS } from "../../server/config.ts";
+import {
+  abandonSocket,
+  attachSocket,
+  ServerWebSocket,
+  setWebSocketDefaults,
+} from "../../server/websocket.ts";
 
 const MASK = new Uint8Array([9, 8, 7, 6]);
 const enc = new TextEncoder();
@@ -300,4 +307,36 @@ Deno.test("a peer that vanishes mid-write gives close 1006 and no unhandled reje
   assert.deepEqual([ev.code, ev.wasClean], [1006, false]);
   assert.equal(ws.readyState, 3);
   assert.equal(ws.bufferedAmount, 0);
+});
+
+Deno.test("setWebSocketDefaults: options left out take the websocket settings", async () => {
+  setWebSocketDefaults({
+    ...DEFAULTS,
+    websocketMaxMessageBytes: 4,
+    websocketCloseTimeoutMs: 50,
+    websocketIdleTimeoutMs: 0,
+  });
+  try {
+    // Message limit: 5 bytes over a default of 4 closes with 1009.
+    const conn = new FakeConn();
+    const ws = new ServerWebSocket();
+    attach(ws, conn);
+    const closed = nextEvent<CloseEvent>(ws, "close");
+    conn.push(encodeFrame(Opcode.TEXT, enc.encode("12345"), { mask: MASK }));
+    assert.deepEqual([(await closed).code, conn.frames()[0].opcode], [1009, Opcode.CLOSE]);
+    // An explicit option still wins.
+    const conn2 = new FakeConn();
+    const ws2 = new ServerWebSocket({ maxMessageBytes: 16 });
+    attach(ws2, conn2);
+    const got = nextEvent<MessageEvent>(ws2, "message");
+    conn2.push(encodeFrame(Opcode.TEXT, enc.encode("12345"), { mask: MASK }));
+    assert.equal((await got).data, "12345");
+    // Close timeout: no reply within the default 50 ms gives 1006.
+    const started = Date.now();
+    ws2.close();
+    assert.equal((await nextEvent<CloseEvent>(ws2, "close")).code, 1006);
+    assert.ok(Date.now() - started < 2000);
+  } finally {
+    setWebSocketDefaults(DEFAULTS);
+  }
 });

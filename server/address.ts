@@ -1,0 +1,58 @@
+/**
+ * Listen addresses: parsing `--bind` values, printing bound addresses, and turning a bound
+ * address back into a `--bind` value.
+ *
+ * Contract (pure: no I/O):
+ * - `parseBind(spec)` reads `host:port`, `[v6]:port`, `:port` (every IPv4 interface) or
+ *   `unix:/path`, and throws `Error` with a clear message for anything else.
+ * - `bindSpecOf(addr)` is its inverse for a bound `Deno.Addr` (port 0 resolved to the real port),
+ *   so `parseBind(bindSpecOf(a))` listens on `a` again.
+ * - `formatAddr(addr, scheme)` is the human form printed in the listening banner.
+ */
+
+/** A parsed listen address. */
+export type ListenAddr =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
+export function parseBind(spec: string): ListenAddr {
+  if (spec.startsWith("unix:")) {
+    const path = spec.slice(5);
+    if (path === "") throw new Error(`invalid bind '${spec}': empty unix socket path`);
+    return { transport: "unix", path };
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})$/.exec(spec);
+  if (!m || Number(m[3]) > 65535) {
+    throw new Error(`invalid bind '${spec}': expected host:port, [v6]:port or unix:/path`);
+  }
+  return { transport: "tcp", hostname: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) };
+}
+
+/** The `Deno.Addr` a parsed listen address names (as a listener bound to it reports it). */
+export function addrOf(a: ListenAddr): Deno.Addr {
+  return a.transport === "unix"
+    ? { transport: "unix", path: a.path }
+    : { transport: "tcp", hostname: a.hostname, port: a.port };
+}
+
+/** The bind spec (`host:port`, `[v6]:port`, `unix:/path`) that listens on `addr` again. */
+export function bindSpecOf(addr: Deno.Addr): string {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") return `unix:${addr.path}`;
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+  return String(addr.transport);
+}
+
+/** Formats a bound address for humans (`http://127.0.0.1:8000`, `unix:/tmp/s`). */
+export function formatAddr(addr: Deno.Addr, scheme = "http"): string {
+  if (addr.transport === "tcp") {
+    const h = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    return `${scheme}://${h}:${addr.port}`;
+  }
+  if (addr.transport === "unix") return `unix:${addr.path}`;
+  return String(addr.transport);
+}

@@ -1,0 +1,143 @@
+/**
+ * Worker processes as the supervisor sees them: the command that starts one, spawning it, its
+ * bookkeeping record, and the two ways of talking to it (stdin command lines and signals).
+ *
+ * Contract:
+ * - Workers are this same program started again (`workerCommand`): `deno run --unstable-net -A
+ *   <main.ts> ...args` under `deno run`, or the compiled binary itself.
+ * - `spawnWorker` starts one with the given environment (`LSBAWS_WORKER=<id>` and, once known, the
+ *   resolved bind list), in its own process group (so a terminal's Ctrl-C reaches the supervisor
+ *   only), stdout inherited (access log), stderr piped (error log and control lines, read by
+ *   `server/process/forward.ts`) and a stdin pipe whose EOF tells it the supervisor died. It
+ *   throws when the process cannot be started.
+ * - `tellWorker` and `signalWorker` never throw: a worker that is already gone is the reaper's
+ *   business. Command lines go through one writer per worker, so they are written whole and in
+ *   order however many are sent at once.
+ */
+
+/** URL of `main.ts`, which workers run under `deno run`. */
+export const MAIN_URL: string = new URL("../../main.ts", import.meta.url).href;
+
+/** A program and its arguments. */
+export interface WorkerCommand {
+  /** Executable. */
+  readonly cmd: string;
+  /** Its arguments. */
+  readonly args: readonly string[];
+}
+
+/**
+ * The command that starts a worker running `args`: `deno run --unstable-net -A <main.ts> ...args`
+ * when this process is the `deno` CLI, otherwise (a compiled binary) the executable itself.
+ */
+export function workerCommand(
+  args: readonly string[],
+  execPath: string = Deno.execPath(),
+  mainUrl: string = MAIN_URL,
+): { cmd: string; args: string[] } {
+  const base = execPath.split(/[\\/]/).pop() ?? "";
+  if (/^deno(\.exe)?$/i.test(base)) {
+    return { cmd: execPath, args: ["run", "--unstable-net", "-A", mainUrl, ...args] };
+  }
+  return { cmd: execPath, args: [...args] };
+}
+
+/** Why a worker is stopping: told to (`retire`), or killed for a hang or a slow boot. */
+export type StopReason = "retire" | "timeout" | "boot-timeout";
+
+/** One worker process as the supervisor sees it. */
+export interface WorkerProc {
+  /** Supervisor-assigned id (`LSBAWS_WORKER`), increasing. */
+  readonly id: number;
+  /** Process id. */
+  readonly pid: number;
+  /** The process handle (stdin and stderr are pipes). */
+  readonly child: Deno.ChildProcess;
+  /** The one writer of its stdin (`tellWorker`; closed by the reaper). */
+  readonly stdin: WritableStreamDefaultWriter<Uint8Array>;
+  /** Generation it belongs to (HUP starts a new one). */
+  gen: number;
+  /** It sent `ready`. */
+  ready: boolean;
+  /** It was told to stop (or killed); it no longer counts as serving capacity. */
+  retiring: boolean;
+  /** It asked to be recycled (`--max-requests`). */
+  recycle: boolean;
+  /** When it was started. */
+  readonly spawnedAt: number;
+  /** Time of the last `beat` (0 until the first). */
+  lastBeat: number;
+  /** Last request reported by a `stall` message. */
+  stallReq: string;
+  /** When it is killed if still alive (0 = no deadline). */
+  killAt: number;
+  /** SIGKILL was sent. */
+  killed: boolean;
+  /** Why it is stopping (null while it serves). */
+  reason: null | StopReason;
+  /** It was told to close its listeners and has not been sent SIGTERM yet. */
+  quiescing: boolean;
+  /** It answered `quiesce` with `closed`. */
+  quiesced: boolean;
+  /** When its batch gets SIGTERM even without its `closed` answer. */
+  quiesceUntil: number;
+}
+
+/** Starts worker `id` of generation `gen`; throws when the process cannot be started. */
+export function spawnWorker(
+  command: WorkerCommand,
+  id: number,
+  gen: number,
+  cwd: string,
+  env: Record<string, string>,
+): WorkerProc {
+  const child = new Deno.Command(command.cmd, {
+    args: [...command.args],
+    cwd,
+    env,
+    stdin: "piped",
+    stdout: "inherit",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  return {
+    id,
+    pid: child.pid,
+    child,
+    stdin: child.stdin.getWriter(),
+    gen,
+    ready: false,
+    retiring: false,
+    recycle: false,
+    spawnedAt: Date.now(),
+    lastBeat: 0,
+    stallReq: "",
+    killAt: 0,
+    killed: false,
+    reason: null,
+    quiescing: false,
+    quiesced: false,
+    quiesceUntil: 0,
+  };
+}
+
+/** Order for scaling down: workers still booting first, then by age (oldest first). */
+export function bootingFirstThenOldest(a: WorkerProc, b: WorkerProc): number {
+  if (a.ready !== b.ready) return a.ready ? 1 : -1;
+  return a.id - b.id;
+}
+
+/** Writes one command line to a worker's stdin (queued behind earlier ones). */
+export function tellWorker(w: WorkerProc, command: string): void {
+  // A worker that is gone fails the write; its deadline and the reaper cover it.
+  w.stdin.write(new TextEncoder().encode(command + "\n")).catch(() => {});
+}
+
+/** Sends `sig` to a worker. */
+export function signalWorker(w: WorkerProc, sig: Deno.Signal): void {
+  try {
+    w.child.kill(sig);
+  } catch {
+    // Already exited; the reaper will see it.
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * File-system side of the static-file server: resolving decoded segments to a regular file
+ * inside a mount's directory, finding precompressed siblings, and streaming a byte range.
+ *
+ * Contract:
+ * - `resolveFile(root, segments, slash)` joins the segments under `root` (already a real path),
+ *   appends `index.html` when the URL ended in `/`, and resolves symlinks with `Deno.realPath`.
+ *   The real path must be `root` or below it, else 404 (a symlink escaping the directory). A
+ *   directory asked for without the trailing slash gives `redirect` when it has an `index.html`
+ *   (else 404: never a listing); anything that is not a regular file (FIFO, socket, device)
+ *   gives 404 and is never opened.
+ * - Errors map to statuses: not found, not a directory, symlink loops and over-long names → 404;
+ *   permission denied → 403 (the file exists inside the public directory, and an operator
+ *   debugging permissions wants to tell the two apart, as with nginx); anything else is thrown.
+ * - `findSibling(file, codings, root)` returns the first of `file.br` / `file.gz` (in the given
+ *   order of preference) that resolves inside `root` to a regular file.
+ * - `openFile(path)` opens and `fstat`s; a file that vanished or turned into a non-file between
+ *   resolving and opening gives 404. The caller owns the returned handle.
+ * - `streamRange(ex, file, start, length, chunkBytes)` seeks, then reads into a fresh buffer per
+ *   chunk (the engine may keep large chunks by reference until written) and writes each,
+ *   awaiting back-pressure. When the client goes away (`ex.res.aborted`, or a rejected write) it
+ *   stops reading and throws a peer-gone error, so the engine closes quietly (debug log). A file
+ *   that shrank mid-send ends the response short (the engine then closes the connection); one
+ *   that grew is cut at `length`. It never closes `file`: the caller does, in a `finally`.
+ */
+import type { Exchange } from "../exchange.ts";
+
+/** Where a request path leads on disk. */
+export type Resolved =
+  | { readonly kind: "file"; readonly path: string; readonly lexical: string }
+  | { readonly kind: "redirect" }
+  | { readonly kind: "status"; readonly status: 403 | 404 };
+
+const NOT_FOUND = { kind: "status", status: 404 } as const;
+const FORBIDDEN = { kind: "status", status: 403 } as const;
+
+/** Whether `real` is `root` or inside it (both real, absolute paths). */
+export function isInside(real: string, root: string): boolean {
+  if (real === root) return true;
+  return real.startsWith(root.endsWith("/") ? root : root + "/");
+}
+
+/** The status for a file-system error, or `null` when it is not an expected one. */
+export function statusForFsError(err: unknown): 403 | 404 | null {
+  if (err instanceof Deno.errors.PermissionDenied) return 403;
+  if (
+    err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory ||
+    err instanceof Deno.errors.FilesystemLoop || err instanceof Deno.errors.IsADirectory
+  ) return 404;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ENAMETOOLONG" || code === "ELOOP" || code === "ENOTDIR") return 404;
+  return null;
+}
+
+/** `realPath` + containment + `stat`; a status when missing, forbidden or outside `root`. */
+async function realStat(
+  path: string,
+  root: string,
+): Promise<{ real: string; info: Deno.FileInfo } | { status: 403 | 404 }> {
+  try {
+    const real = await Deno.realPath(path);
+    if (!isInside(real, root)) return { status: 404 };
+    return { real, info: await Deno.stat(real) };
+  } catch (err) {
+    const status = statusForFsError(err);
+    if (status === null) throw err;
+    return { status };
+  }
+}
+
+/** Resolves decoded segments under `root` (see the module comment). */
+export async function resolveFile(
+  root: string,
+  segments: readonly string[],
+  slash: boolean,
+): Promise<Resolved> {
+  const base = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
+  const lexical = slash ? `${base}/index.html` : base;
+  const found = await realStat(lexical, root);
+  if ("status" in found) return found.status === 403 ? FORBIDDEN : NOT_FOUND;
+  if (found.info.isDirectory) {
+    if (slash) return NOT_FOUND;
+    const index = await realStat(`${found.real}/index.html`, root);
+    return "info" in index && index.info.isFile ? { kind: "redirect" } : NOT_FOUND;
+  }
+  if (!found.info.isFile) return NOT_FOUND;
+  return { kind: "file", path: found.real, lexical };
+}
+
+/** The first precompressed sibling of `lexical` for `codings` that is a file inside `root`. */
+export async function findSibling<C extends string>(
+  lexical: string,
+  codings: readonly C[],
+  root: string,
+  suffix: (coding: C) => string,
+): Promise<{ coding: C; path: string } | null> {
+  for (const coding of codings) {
+    const found = await realStat(lexical + suffix(coding), root);
+    if ("info" in found && found.info.isFile) return { coding, path: found.real };
+  }
+  return null;
+}
+
+/** An opened regular file and its `fstat`. */
+export interface Opened {
+  /** The open handle; the caller closes it. */
+  readonly file: Deno.FsFile;
+  /** Its metadata (from the handle, so it describes exactly what is read). */
+  readonly info: Deno.FileInfo;
+}
+
+/** Opens `path` for reading; a status when it vanished or is no longer a regular file. */
+export async function openFile(path: string): Promise<Opened | { status: 403 | 404 }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    const status = statusForFsError(err);
+    if (status === null) throw err;
+    return { status };
+  }
+  try {
+    const info = await file.stat();
+    if (info.isFile) return { file, info };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  file.close();
+  return { status: 404 };
+}
+
+/** Thrown when the client went away mid-body; the engine treats it as a quiet close. */
+function clientGone(cause?: unknown): Error {
+  return new Deno.errors.ConnectionReset("client went away during a static file", { cause });
+}
+
+/** Streams `length` bytes of `file` from `start`, then ends the response (see module comment). */
+export async function streamRange(
+  ex: Exchange,
+  file: Deno.FsFile,
+  start: number,
+  length: number,
+  chunkBytes: number,
+): Promise<void> {
+  const res = ex.res;
+  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+  let left = length;
+  while (left > 0) {
+    if (res.aborted) throw clientGone();
+    const buf = new Uint8Array(left < chunkBytes ? left : chunkBytes);
+    const n = await file.read(buf);
+    if (n === null) {
+      ex.log("warning", `static file shrank while being sent (${left} bytes missing)`);
+      break;
+    }
+    left -= n;
+    const pending = res.write(n === buf.length ? buf : buf.subarray(0, n));
+    if (pending !== undefined) {
+      try {
+        await pending;
+      } catch (err) {
+        throw clientGone(err);
+      }
+    }
+  }
+  if (res.aborted) throw clientGone();
+  await res.end();
+}

@@ -1,0 +1,227 @@
+/**
+ * Response side: header and status validation, IMF-fixdate, head encoding, chunk headers, and the
+ * pre-encoded constants.
+ */
+import assert from "node:assert/strict";
+import {
+  checkResponseHeader,
+  checkStatus,
+  CONTINUE_RESPONSE,
+  CRLF_BYTES,
+  encodeChunkHeader,
+  encodeResponseHead,
+  HOP_BY_HOP,
+  httpDate,
+  LAST_CHUNK,
+  type ResponseHeadParts,
+} from "../../../server/http/response_head.ts";
+import { latin1, mulberry32 } from "./_helpers.ts";
+
+const text = (b: Uint8Array) => String.fromCharCode(...b);
+
+// deno-fmt-ignore
+const HEADER_CASES: Array<[string, string, string | null]> = [
+  ["Content-Type", "text/plain; charset=utf-8", null],
+  ["X-Custom", "", null],
+  ["X-Tab", "a\tb", null],
+  ["X-Latin1", "caf\xe9 \xff", null],
+  ["Set-Cookie", "a=b; Path=/; HttpOnly", null],
+  ["Content-Length", "5", null],
+  ["!#$%&'*+-.^_`|~09", "v", null],
+  ["", "v", "header-name-token"],
+  ["X Y", "v", "header-name-token"],
+  ["X:Y", "v", "header-name-token"],
+  ["X\r\nY", "v", "header-name-token"],
+  ["X-\xe9", "v", "header-name-token"],
+  ["X-\u0100", "v", "header-name-token"],
+  ["X", "a\r\nSet-Cookie: evil", "header-value-ctl"],
+  ["X", "a\rb", "header-value-ctl"],
+  ["X", "a\nb", "header-value-ctl"],
+  ["X", "a\0b", "header-value-ctl"],
+  ["X", "\x01", "header-value-ctl"],
+  ["X", "\x1f", "header-value-ctl"],
+  ["X", "\x7f", "header-value-ctl"],
+  ["X", "\u0100", "header-value-latin1"],
+  ["X", "\u20ac", "header-value-latin1"],
+  ["X", "\ud83d\ude00", "header-value-latin1"],
+  ["Connection", "close", "hop-by-hop"],
+  ["connection", "keep-alive", "hop-by-hop"],
+  ["Keep-Alive", "timeout=5", "hop-by-hop"],
+  ["Transfer-Encoding", "chunked", "hop-by-hop"],
+  ["TRANSFER-ENCODING", "chunked", "hop-by-hop"],
+  ["Upgrade", "websocket", "hop-by-hop"],
+  ["TE", "trailers", "hop-by-hop"],
+  ["Trailer", "X", "hop-by-hop"],
+  ["Proxy-Authenticate", "Basic", "hop-by-hop"],
+  ["Proxy-Authorization", "Basic x", "hop-by-hop"],
+  ["Proxy-Connection", "close", "hop-by-hop"],
+];
+
+Deno.test("checkResponseHeader accepts valid headers and names the broken rule otherwise", () => {
+  for (const [name, value, want] of HEADER_CASES) {
+    assert.equal(checkResponseHeader(name, value), want, JSON.stringify([name, value]));
+  }
+});
+
+Deno.test("checkResponseHeader checks the name before the value and the value before hop-by-hop", () => {
+  assert.equal(checkResponseHeader("Bad Name", "\r"), "header-name-token");
+  assert.equal(checkResponseHeader("Connection", "\r"), "header-value-ctl");
+});
+
+Deno.test("HOP_BY_HOP lists lowercase names", () => {
+  for (const name of HOP_BY_HOP) assert.equal(name, name.toLowerCase());
+});
+
+// deno-fmt-ignore
+const STATUS_CASES: Array<[number, string, string | null]> = [
+  [100, "Continue", null], [200, "OK", null], [299, "", null], [999, "Custom", null],
+  [404, "Not\tFound", null], [200, "D\xe9j\xe0 vu", null],
+  [99, "", "status-range"], [1000, "", "status-range"], [0, "", "status-range"],
+  [-200, "", "status-range"], [200.5, "", "status-range"], [NaN, "", "status-range"],
+  [Infinity, "", "status-range"],
+  [200, "OK\r\nX: y", "reason-ctl"], [200, "O\nK", "reason-ctl"], [200, "\0", "reason-ctl"],
+  [200, "\x7f", "reason-ctl"], [200, "\u0100", "reason-ctl"],
+];
+
+Deno.test("checkStatus accepts 100-999 with a CTL-free latin-1 reason", () => {
+  for (const [status, reason, want] of STATUS_CASES) {
+    assert.equal(checkStatus(status, reason), want, JSON.stringify([status, reason]));
+  }
+});
+
+Deno.test("httpDate formats IMF-fixdate (RFC 9110 §5.6.7)", () => {
+  assert.equal(httpDate(784111777000), "Sun, 06 Nov 1994 08:49:37 GMT");
+  assert.equal(httpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  assert.equal(httpDate(Date.UTC(2000, 1, 29, 23, 59, 59, 999)), "Tue, 29 Feb 2000 23:59:59 GMT");
+  assert.equal(httpDate(Date.UTC(2038, 0, 19, 3, 14, 8)), "Tue, 19 Jan 2038 03:14:08 GMT");
+  assert.equal(httpDate(Date.UTC(2024, 11, 31, 1, 2, 3)), "Tue, 31 Dec 2024 01:02:03 GMT");
+});
+
+Deno.test("httpDate round-trips through Date.parse for random instants", () => {
+  const rand = mulberry32(0x5eed);
+  const re =
+    /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
+  for (let i = 0; i < 500; i++) {
+    const ms = Math.floor(rand() * 4102444800) * 1000; // 1970 .. 2100, whole seconds
+    const s = httpDate(ms);
+    assert.match(s, re);
+    assert.equal(Date.parse(s), ms, s);
+    assert.equal(s, new Date(ms).toUTCString(), "matches toUTCString");
+  }
+});
+
+function parts(over: Partial<ResponseHeadParts> = {}): ResponseHeadParts {
+  return {
+    status: 200,
+    headers: [],
+    date: "Sun, 06 Nov 1994 08:49:37 GMT",
+    server: "",
+    framing: "length",
+    connection: "",
+    ...over,
+  };
+}
+
+Deno.test("encodeResponseHead writes the status line, headers, Date and the empty line", () => {
+  const head = encodeResponseHead(parts({
+    headers: [["Content-Type", "text/plain"], ["Content-Length", "5"]],
+  }));
+  assert.equal(
+    text(head),
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n" +
+      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+  );
+});
+
+Deno.test("encodeResponseHead keeps the app's Date and Server in any case", () => {
+  const head = text(encodeResponseHead(parts({
+    headers: [["date", "Mon, 07 Nov 1994 00:00:00 GMT"], ["SERVER", "app"]],
+    server: "lsbaws",
+  })));
+  assert.equal(head.match(/date:/gi)?.length, 1);
+  assert.equal(head.match(/server:/gi)?.length, 1);
+  assert.ok(head.includes("SERVER: app\r\n"));
+});
+
+Deno.test("encodeResponseHead adds Server only when configured", () => {
+  assert.ok(text(encodeResponseHead(parts({ server: "lsbaws" }))).includes("Server: lsbaws\r\n"));
+  assert.ok(!text(encodeResponseHead(parts())).includes("Server:"));
+});
+
+Deno.test("encodeResponseHead adds Transfer-Encoding only for chunked framing", () => {
+  const te = "Transfer-Encoding: chunked\r\n";
+  assert.ok(text(encodeResponseHead(parts({ framing: "chunked" }))).includes(te));
+  for (const framing of ["none", "length", "close"] as const) {
+    assert.ok(!text(encodeResponseHead(parts({ framing }))).includes("Transfer-Encoding"));
+  }
+});
+
+Deno.test("encodeResponseHead writes the Connection header the server chose", () => {
+  assert.ok(
+    text(encodeResponseHead(parts({ connection: "close" }))).includes("Connection: close\r\n"),
+  );
+  assert.ok(
+    text(encodeResponseHead(parts({ connection: "keep-alive" }))).includes(
+      "Connection: keep-alive\r\n",
+    ),
+  );
+  assert.ok(!text(encodeResponseHead(parts())).includes("Connection"));
+});
+
+Deno.test("encodeResponseHead uses the standard reason unless one is given", () => {
+  assert.ok(
+    text(encodeResponseHead(parts({ status: 404 }))).startsWith("HTTP/1.1 404 Not Found\r\n"),
+  );
+  assert.ok(
+    text(encodeResponseHead(parts({ status: 404, reason: "" }))).startsWith(
+      "HTTP/1.1 404 Not Found\r\n",
+    ),
+  );
+  assert.ok(
+    text(encodeResponseHead(parts({ status: 200, reason: "Fine" }))).startsWith(
+      "HTTP/1.1 200 Fine\r\n",
+    ),
+  );
+  assert.ok(
+    text(encodeResponseHead(parts({ status: 299 }))).startsWith("HTTP/1.1 299 Unknown\r\n"),
+  );
+});
+
+Deno.test("encodeResponseHead appends server-owned extra lines before the empty line", () => {
+  const head = text(encodeResponseHead(parts({
+    status: 101,
+    connection: "",
+    extra: "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+  })));
+  assert.ok(head.endsWith("Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+});
+
+Deno.test("encodeResponseHead encodes values as latin-1 bytes", () => {
+  const head = encodeResponseHead(parts({ headers: [["X", "caf\xe9\xff"]] }));
+  const at = text(head).indexOf("X: ");
+  assert.deepStrictEqual(head.subarray(at + 3, at + 8), latin1("caf\xe9\xff"));
+});
+
+Deno.test("encodeChunkHeader writes lowercase hex sizes followed by CRLF", () => {
+  // deno-fmt-ignore
+  const cases: Array<[number, string]> = [
+    [1, "1"], [9, "9"], [10, "a"], [15, "f"], [16, "10"], [255, "ff"], [256, "100"],
+    [4096, "1000"], [65535, "ffff"], [2 ** 32, "100000000"], [2 ** 32 + 1, "100000001"],
+    [2 ** 53 - 1, "1fffffffffffff"],
+  ];
+  for (const [n, hex] of cases) assert.equal(text(encodeChunkHeader(n)), `${hex}\r\n`, `${n}`);
+});
+
+Deno.test("encodeChunkHeader agrees with toString(16) for random sizes", () => {
+  const rand = mulberry32(42);
+  for (let i = 0; i < 1000; i++) {
+    const n = 1 + Math.floor(rand() ** 4 * Number.MAX_SAFE_INTEGER);
+    assert.equal(text(encodeChunkHeader(n)), `${n.toString(16)}\r\n`);
+  }
+});
+
+Deno.test("the pre-encoded constants hold the exact bytes", () => {
+  assert.equal(text(CRLF_BYTES), "\r\n");
+  assert.equal(text(LAST_CHUNK), "0\r\n\r\n");
+  assert.equal(text(CONTINUE_RESPONSE), "HTTP/1.1 100 Continue\r\n\r\n");
+});
