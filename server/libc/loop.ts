@@ -12,21 +12,27 @@
  *   callbacks queued with `defer` (a handler that stopped at its budget comes back here). Between
  *   turns the loop awaits a resolved promise, so promise continuations (async handlers, the
  *   driver's own) run.
- * - Fairness: the loop never holds the thread longer than `sliceMs` (or `sliceTurns` turns):
- *   then it yields to the event loop with a `MessageChannel` round trip, so timers, `fetch()`, file
- *   reads and other async work of the program keep running under load.
+ * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
+ *   then it yields to the event loop (a threaded `epoll_wait` with timeout 0, then `setImmediate`,
+ *   every 10 ms or so also a 0 ms timer, see `#yield`), so timers, `fetch()`, signals, Deno's own
+ *   sockets, file reads and other async work of the program keep running under load. The slice is checked
+ *   between events too: once it is used up, the events not yet dispatched and the deferred
+ *   callbacks not yet run wait for the turn after the yield (never dropped: an edge-triggered fd
+ *   reports an edge once). At least one event and one callback run per turn, so work progresses.
  * - Idle: when a turn found nothing and nothing is deferred, the loop parks in the
  *   `nonblocking: true` `epoll_wait` (a helper thread) for at most `parkTimeoutMs`. `defer()` and
  *   `stop()` wake a parked loop through an eventfd.
  * - Buffer ownership (the threaded call runs concurrently with JS): only synchronous calls touch
- *   JS-owned buffers. The parked wait writes into `#parkEvents`, a buffer used for nothing else
- *   and never read until its promise settled; the synchronous poll has its own `#syncEvents`, and
- *   no synchronous `epoll_wait` runs while the park is in flight. Receive and send buffers are
+ *   JS-owned buffers. The threaded waits (the park and the yield's poll) write into
+ *   `#parkEvents`, a buffer used for nothing else and never read until their promise settled; the
+ *   synchronous poll has its own `#syncEvents`, and no synchronous `epoll_wait` runs while a
+ *   threaded one is in flight. Receive and send buffers are
  *   only ever passed to synchronous calls.
- * - `stop()` ends the loop (waking it if parked), then closes the epoll fd, the eventfd and the
- *   message channel; registered fds belong to their owners and are left alone.
+ * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
+ *   registered fds belong to their owners and are left alone.
  * - A handler that throws is reported to `onError` and the loop goes on.
  */
+import { setImmediate } from "node:timers";
 import {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
@@ -67,6 +73,8 @@ interface Entry {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Longest time between two yields that wait for a timer (see `#yield`). */
+const TIMER_YIELD_MS = 10;
 
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
@@ -76,6 +84,8 @@ export interface LoopStats {
   parks: number;
   /** Yields to the event loop after a full slice. */
   yields: number;
+  /** Events handed to the next turn because the slice was used up while dispatching. */
+  deferredEvents: number;
 }
 
 /** One epoll instance and its dispatch loop; see the module comment. */
@@ -83,7 +93,7 @@ export class EventLoop {
   /** The bindings. */
   readonly libc: Libc;
   /** Counters (see `LoopStats`). */
-  readonly stats: LoopStats = { polls: 0, parks: 0, yields: 0 };
+  readonly stats: LoopStats = { polls: 0, parks: 0, yields: 0, deferredEvents: 0 };
   readonly #ep: number;
   readonly #efd: number;
   readonly #entries = new Map<number, Entry>();
@@ -106,8 +116,7 @@ export class EventLoop {
   #parked = false;
   #woken = false;
   #stopping = false;
-  #channel: MessageChannel | null = null;
-  #yieldResolve: (() => void) | null = null;
+  #timerYieldAt = 0;
   readonly #done: Promise<void>;
 
   /** Creates the epoll instance and starts the loop. Throws `LibcError`. */
@@ -205,51 +214,65 @@ export class EventLoop {
     try {
       while (!this.#stopping) {
         this.stats.polls++;
+        const deadline = sliceStart + this.#sliceMs;
         const n = sym.epoll_wait(ep, this.#syncEvents, this.#max, 0);
-        if (n > 0) this.#dispatch(this.#syncView, n);
-        const deferred = this.#runDeferred();
+        if (n > 0) this.#dispatch(this.#syncView, n, deadline);
+        const deferred = this.#runDeferred(deadline);
         if (n <= 0 && !deferred) {
-          await this.#park();
+          const parked = await this.#park();
           sliceStart = performance.now();
           turns = 0;
+          if (parked > 0) this.#dispatch(this.#parkView, parked, sliceStart + this.#sliceMs);
           continue;
         }
         if (++turns >= this.#sliceTurns || performance.now() - sliceStart >= this.#sliceMs) {
           this.stats.yields++;
-          await this.#yield();
+          const polled = await this.#yield();
           sliceStart = performance.now();
           turns = 0;
+          if (polled > 0) this.#dispatch(this.#parkView, polled, sliceStart + this.#sliceMs);
         } else {
           await RESOLVED;
         }
       }
     } finally {
-      this.#channel?.port1.close();
-      this.#channel?.port2.close();
-      this.#channel = null;
       sym.close(this.#efd);
       sym.close(this.#ep);
     }
   }
 
-  /** Runs the deferred callbacks queued before this call; true if there were any. */
-  #runDeferred(): boolean {
+  /**
+   * Runs the deferred callbacks queued before this call, until `deadline` (the rest stay first in
+   * line for the next turn); true if there were any.
+   */
+  #runDeferred(deadline: number): boolean {
     const list = this.#deferred;
     if (list.length === 0) return false;
     this.#deferred = this.#spare;
-    for (let i = 0; i < list.length; i++) {
+    let i = 0;
+    for (; i < list.length; i++) {
+      if (i > 0 && performance.now() >= deadline) break;
       try {
         list[i]();
       } catch (err) {
         this.#onError(err);
       }
     }
+    if (i < list.length) {
+      const rest = list.slice(i);
+      for (const fn of this.#deferred) rest.push(fn);
+      this.#deferred.length = 0;
+      this.#spare = this.#deferred;
+      this.#deferred = rest;
+    } else {
+      this.#spare = list;
+    }
     list.length = 0;
-    this.#spare = list;
     return true;
   }
 
-  async #park(): Promise<void> {
+  /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */
+  async #park(): Promise<number> {
     this.stats.parks++;
     this.#parked = true;
     let n: number;
@@ -267,40 +290,56 @@ export class EventLoop {
       this.#woken = false;
       this.libc.sym.read(this.#efd, this.#drainBytes, 8);
     }
-    if (n > 0) this.#dispatch(this.#parkView, n);
+    return n;
   }
 
-  #dispatch(view: DataView, n: number): void {
+  /**
+   * Hands `n` collected events to their handlers. Past `deadline` the rest are deferred to the
+   * next turn (after a yield) rather than dropped: edge-triggered fds report an edge only once.
+   */
+  #dispatch(view: DataView, n: number, deadline: number): void {
     const efd = this.#efd;
     for (let i = 0, off = 0; i < n; i++, off += EPOLL_EVENT_BYTES) {
       const fd = view.getUint32(off + EPOLL_DATA_OFFSET, true);
       if (fd === efd) continue;
-      const e = this.#entries.get(fd);
-      if (e === undefined || e.token !== view.getUint32(off + EPOLL_DATA_OFFSET + 4, true)) {
-        continue;
-      }
-      try {
-        e.handler.onEvents(view.getUint32(off, true));
-      } catch (err) {
-        this.#onError(err);
+      const token = view.getUint32(off + EPOLL_DATA_OFFSET + 4, true);
+      const events = view.getUint32(off, true);
+      if (i > 0 && performance.now() >= deadline) {
+        this.stats.deferredEvents++;
+        this.#deferred.push(() => this.#deliver(fd, token, events));
+      } else {
+        this.#deliver(fd, token, events);
       }
     }
   }
 
-  #yield(): Promise<void> {
-    let ch = this.#channel;
-    if (ch === null) {
-      ch = this.#channel = new MessageChannel();
-      ch.port1.onmessage = () => {
-        const r = this.#yieldResolve;
-        this.#yieldResolve = null;
-        r?.();
-      };
+  /** Calls `fd`'s handler, unless `fd` was unregistered (or reused) since the event was seen. */
+  #deliver(fd: number, token: number, events: number): void {
+    const e = this.#entries.get(fd);
+    if (e === undefined || e.token !== token) return;
+    try {
+      e.handler.onEvents(events);
+    } catch (err) {
+      this.#onError(err);
     }
-    const port = ch.port2;
-    return new Promise<void>((resolve) => {
-      this.#yieldResolve = resolve;
-      port.postMessage(null);
-    });
+  }
+
+  /**
+   * Yields to the event loop for real; the number of events it polled into `#parkEvents`. No one
+   * primitive is enough in Deno: `setImmediate` lets due timers run, but Deno's own I/O (sockets,
+   * signals, stdin) is polled only every few dozen such turns; a threaded call lets that I/O be
+   * polled, but not always the timers. So each yield is a threaded `epoll_wait` with timeout 0
+   * (its events are not wasted) then a `setImmediate`, and at least every `TIMER_YIELD_MS` one
+   * also waits for a 0 ms timer, which lets the runtime poll its I/O for sure.
+   */
+  async #yield(): Promise<number> {
+    const n = await this.libc.sym.epoll_wait_nb(this.#ep, this.#parkEvents, this.#max, 0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    if (now - this.#timerYieldAt >= TIMER_YIELD_MS) {
+      this.#timerYieldAt = now;
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    }
+    return n;
   }
 }
