@@ -21,6 +21,8 @@
  *     writer waits for the socket.
  *   - `onFatal(err)`: how the end of a connection is logged (peer gone at debug level, protocol
  *     errors at info, anything else at error).
+ * - Metrics: requests rejected with a protocol error (including the 408 of `checkTimeout`) are
+ *   counted here (`server/metrics.ts`); each driver counts the bytes it reads.
  */
 import { ConnectionCore } from "./http/connection_core.ts";
 import { describeError, ProtocolError } from "./http/errors.ts";
