@@ -10,6 +10,7 @@ export type SettingType = "int" | "string" | "bool" | "enum";
 
 /** Section heading used to group `--help` output. */
 export type SettingGroup =
+  | "config"
   | "listen"
   | "limits"
   | "timeouts"
@@ -37,6 +38,8 @@ interface SettingBase {
   readonly group: SettingGroup;
   /** Part of the parser's `Limits` (handed to the sans-IO HTTP parser). */
   readonly parserLimit?: boolean;
+  /** Set only on the command line (or through `env`), never in a config file. */
+  readonly cliOnly?: boolean;
 }
 
 /** A non-negative integer with inclusive bounds. */
