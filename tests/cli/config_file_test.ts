@@ -121,6 +121,25 @@ Deno.test("an int, a bool, a string and a list each go cli > env > file > defaul
   assert.deepEqual(c.sources.bind, { kind: "cli", flag: "--bind" });
 });
 
+Deno.test("the static list takes an array under either name; --static replaces it", () => {
+  const f = {
+    "s.json": '{"static": ["/a=pub", "/b=img"], "static-max-age": 60}',
+    "k.json": '{"staticMounts": ["/k=dir"]}',
+  };
+  const fromFile = run(["-c", "s.json", "a.ts"], f);
+  assert.deepEqual(fromFile.config.staticMounts, ["/a=pub", "/b=img"]);
+  assert.equal(fromFile.config.staticMaxAgeSeconds, 60);
+  assert.deepEqual(run(["-c", "k.json", "a.ts"], f).config.staticMounts, ["/k=dir"]);
+  const cli = run(["-c", "s.json", "--static", "/c=x", "a.ts"], f);
+  assert.deepEqual(cli.config.staticMounts, ["/c=x"]);
+  assert.deepEqual(run(["a.ts"], f).config.staticMounts, []);
+  rejects(
+    ["-c", "t.json", "a.ts"],
+    { "t.json": '{"static": "/a=pub"}' },
+    /static: expected an array of strings, got string/,
+  );
+});
+
 Deno.test("the file is named by --config, -c or $LSBAWS_CONFIG; the flag wins", () => {
   const f = { "a.json": '{"port": 1111}', "b.json": '{"port": 2222}' };
   assert.equal(run(["-c", "a.json", "x.ts"], f).config.port, 1111);
