@@ -24,13 +24,14 @@
 import { SETTING_ROWS } from "./settings.ts";
 import {
   ConfigError,
+  isCliOnly,
   noFileReader,
   parseValue,
   readConfigFile,
   type ReadFile,
 } from "./config_file.ts";
 
-export { closestSettingName, ConfigError, type ReadFile } from "./config_file.ts";
+export { closestSettingName, ConfigError, isCliOnly, type ReadFile } from "./config_file.ts";
 
 export type {
   BoolSetting,
@@ -257,7 +258,8 @@ export function describeSource(s: SettingSource): string {
 
 /**
  * Renders `--print-config`: the effective settings as a JSONC object (usable as a config file),
- * one setting per line with its source as a trailing comment; `cliOnly` rows become header
+ * one setting per line with its source as a trailing comment; rows that cannot be in a file
+ * (`isCliOnly`) become header
  * comments.
  */
 export function printConfigText(
@@ -269,7 +271,7 @@ export function printConfigText(
   const head = [`// lsbaws ${version}: effective settings (app: ${r.appSpec ?? "none"})`];
   const body: [string, string][] = [];
   for (const s of SETTINGS) {
-    if (s.cliOnly) {
+    if (isCliOnly(s)) {
       head.push(`// ${s.key}: ${JSON.stringify(cfg[s.key])} (${describeSource(src[s.key])})`);
     } else {
       const line = `  ${JSON.stringify(s.key)}: ${JSON.stringify(cfg[s.key])},`;

@@ -10,7 +10,7 @@
  *   alias (`max-body-bytes`). Values must have the row's JSON type (integers, true/false, strings,
  *   arrays of strings for repeatable rows) and then pass the same row checks as `parseValue`.
  *   Errors name `path:line` and the key: unknown keys (with the closest known name), a row set
- *   twice, `cliOnly` rows, wrong types, out-of-range values, invalid JSON (`path:line:column`)
+ *   twice, rows of the `config` group (`isCliOnly`), wrong types, out-of-range values, invalid JSON (`path:line:column`)
  *   and unreadable files.
  * - No I/O of its own: the caller's `readFile` reads the file. Imports the settings rows, their
  *   types and the JSONC reader only.
@@ -43,6 +43,11 @@ for (const s of SETTINGS) {
     if (other && other !== s) throw new Error(`settings table: '${name}' names two settings`);
     BY_FILE_NAME.set(name, s);
   }
+}
+
+/** Whether a row may not appear in a config file (the `config` group: `--config` itself, …). */
+export function isCliOnly(setting: Setting): boolean {
+  return setting.group === "config";
 }
 
 /** Checks an integer against the row's inclusive bounds. */
@@ -140,7 +145,7 @@ export function closestSettingName(name: string): string | null {
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const s of SETTINGS) {
-    if (s.cliOnly) continue;
+    if (isCliOnly(s)) continue;
     for (const cand of dashed ? [s.flag, ...(s.aliases ?? [])] : [s.key]) {
       const d = editDistance(norm(name), norm(cand));
       if (d < bestDistance) [best, bestDistance] = [cand, d];
@@ -184,7 +189,7 @@ export function readConfigFile(
       const hint = near ? ` (did you mean ${near}?)` : " (see --help)";
       throw new ConfigError(`${at}: unknown setting '${name}'${hint}`);
     }
-    if (setting.cliOnly) {
+    if (isCliOnly(setting)) {
       const env = setting.env ? ` or $${setting.env}` : "";
       throw new ConfigError(
         `${at}: '${name}' cannot be set in a config file, only by --${setting.flag}${env}`,

@@ -8,7 +8,11 @@
 /** How a setting's value is parsed from the command line. */
 export type SettingType = "int" | "string" | "bool" | "enum";
 
-/** Section heading used to group `--help` output. */
+/**
+ * Section heading used to group `--help` output. Rows in `config` say how settings are read
+ * (`--config`, `--print-config`): they are set on the command line or through `env`, never in a
+ * config file.
+ */
 export type SettingGroup =
   | "config"
   | "listen"
@@ -38,8 +42,6 @@ interface SettingBase {
   readonly group: SettingGroup;
   /** Part of the parser's `Limits` (handed to the sans-IO HTTP parser). */
   readonly parserLimit?: boolean;
-  /** Set only on the command line (or through `env`), never in a config file. */
-  readonly cliOnly?: boolean;
 }
 
 /** A non-negative integer with inclusive bounds. */

@@ -18,17 +18,14 @@ import type { Setting } from "./setting_types.ts";
  * `server/config.ts` derives `Config`, `Limits` and `DEFAULTS` from it.
  */
 export const SETTING_ROWS = [
-  // config
   {
     key: "config",
     flag: "config",
-    short: "c",
     env: "LSBAWS_CONFIG",
     type: "string",
     default: "",
     doc: "JSON/JSONC file of settings (camelCase keys or flag names); flags and env win over it.",
     group: "config",
-    cliOnly: true,
   },
   {
     key: "printConfig",
@@ -37,7 +34,6 @@ export const SETTING_ROWS = [
     default: false,
     doc: "Print the effective settings and where each came from, then exit (no app is loaded).",
     group: "config",
-    cliOnly: true,
   },
   // listen
   {

@@ -1,5 +1,5 @@
 /**
- * The config file (`--config FILE`, `-c`, `$LSBAWS_CONFIG`) and `--print-config`: layering
+ * The config file (`--config FILE`, `$LSBAWS_CONFIG`) and `--print-config`: layering
  * (command line > environment > file > default) per setting, the value checks it shares with the
  * command line, errors naming file, line and key, and the printed sources. Driven through
  * `parseCli` with an in-memory file reader, through `main()` with injected dependencies, and once
@@ -13,6 +13,7 @@ import {
   DEFAULTS,
   describeSource,
   EXIT_USAGE,
+  isCliOnly,
   parseCli,
   printConfigText,
   SETTINGS,
@@ -126,29 +127,32 @@ Deno.test("the static list takes an array under either name; --static replaces i
     "s.json": '{"static": ["/a=pub", "/b=img"], "static-max-age": 60}',
     "k.json": '{"staticMounts": ["/k=dir"]}',
   };
-  const fromFile = run(["-c", "s.json", "a.ts"], f);
+  const fromFile = run(["--config", "s.json", "a.ts"], f);
   assert.deepEqual(fromFile.config.staticMounts, ["/a=pub", "/b=img"]);
   assert.equal(fromFile.config.staticMaxAgeSeconds, 60);
-  assert.deepEqual(run(["-c", "k.json", "a.ts"], f).config.staticMounts, ["/k=dir"]);
-  const cli = run(["-c", "s.json", "--static", "/c=x", "a.ts"], f);
+  assert.deepEqual(run(["--config", "k.json", "a.ts"], f).config.staticMounts, ["/k=dir"]);
+  const cli = run(["--config", "s.json", "--static", "/c=x", "a.ts"], f);
   assert.deepEqual(cli.config.staticMounts, ["/c=x"]);
   assert.deepEqual(run(["a.ts"], f).config.staticMounts, []);
   rejects(
-    ["-c", "t.json", "a.ts"],
+    ["--config", "t.json", "a.ts"],
     { "t.json": '{"static": "/a=pub"}' },
     /static: expected an array of strings, got string/,
   );
 });
 
-Deno.test("the file is named by --config, -c or $LSBAWS_CONFIG; the flag wins", () => {
+Deno.test("the file is named by --config or $LSBAWS_CONFIG; the flag wins", () => {
   const f = { "a.json": '{"port": 1111}', "b.json": '{"port": 2222}' };
-  assert.equal(run(["-c", "a.json", "x.ts"], f).config.port, 1111);
+  assert.equal(run(["--config", "a.json", "x.ts"], f).config.port, 1111);
   assert.equal(run(["--config=a.json", "x.ts"], f).config.port, 1111);
   const viaEnv = run(["x.ts"], f, { LSBAWS_CONFIG: "b.json" });
   assert.equal(viaEnv.config.port, 2222);
   assert.equal(viaEnv.config.config, "b.json");
   assert.deepEqual(viaEnv.sources.config, { kind: "env", name: "LSBAWS_CONFIG" });
-  assert.equal(run(["-c", "a.json", "x.ts"], f, { LSBAWS_CONFIG: "b.json" }).config.port, 1111);
+  assert.equal(
+    run(["--config", "a.json", "x.ts"], f, { LSBAWS_CONFIG: "b.json" }).config.port,
+    1111,
+  );
   assert.equal(run(["x.ts"], f, { LSBAWS_CONFIG: "" }).config.port, DEFAULTS.port);
 });
 
@@ -161,38 +165,56 @@ Deno.test("keys may be camelCase keys, flag names or aliases; both for one setti
     ),
     "dup.json": file('"maxBodyBytes": 1', '"max-body-bytes": 2'),
   };
-  const r = run(["-c", "k.json", "a.ts"], f);
+  const r = run(["--config", "k.json", "a.ts"], f);
   assert.equal(r.config.maxBodyBytes, 10);
   assert.equal(r.config.keepAliveTimeoutMs, 20);
   assert.equal(r.config.shutdownGraceMs, 30);
-  rejects(["-c", "dup.json", "a.ts"], f, /^dup\.json:3: /, /'max-body-bytes'/, /'maxBodyBytes'/);
-  rejects(["-c", "d2.json", "a.ts"], { "d2.json": '{"port": 1, "port": 2}' }, /duplicate key/);
+  rejects(
+    ["--config", "dup.json", "a.ts"],
+    f,
+    /^dup\.json:3: /,
+    /'max-body-bytes'/,
+    /'maxBodyBytes'/,
+  );
+  rejects(
+    ["--config", "d2.json", "a.ts"],
+    { "d2.json": '{"port": 1, "port": 2}' },
+    /duplicate key/,
+  );
 });
 
 Deno.test("an unknown key names the key and the closest known one", () => {
   rejects(
-    ["-c", "u.json", "a.ts"],
+    ["--config", "u.json", "a.ts"],
     { "u.json": file('"port": 1', '"maxBodyByte": 5') },
     /^u\.json:3: unknown setting 'maxBodyByte' \(did you mean maxBodyBytes\?\)$/,
   );
   rejects(
-    ["-c", "u.json", "a.ts"],
+    ["--config", "u.json", "a.ts"],
     { "u.json": '{"max-body-byte": 5}' },
     /did you mean max-body-bytes\?/,
   );
   rejects(
-    ["-c", "u.json", "a.ts"],
+    ["--config", "u.json", "a.ts"],
     { "u.json": '{"max_body_bytes": 5}' },
     /did you mean maxBodyBytes\?/,
   );
   rejects(
-    ["-c", "u.json", "a.ts"],
+    ["--config", "u.json", "a.ts"],
     { "u.json": '{"LogLevel": "info"}' },
     /did you mean logLevel\?/,
   );
-  rejects(["-c", "u.json", "a.ts"], { "u.json": '{"p": 5}' }, /unknown setting 'p' \(see --help\)/);
+  rejects(
+    ["--config", "u.json", "a.ts"],
+    { "u.json": '{"p": 5}' },
+    /unknown setting 'p' \(see --help\)/,
+  );
   assert.equal(closestSettingName("zzzzzzzz"), null);
-  assert.equal(closestSettingName("prnt-config"), null, "cliOnly rows are never suggested");
+  assert.equal(
+    closestSettingName("prnt-config"),
+    null,
+    "command-line-only rows are never suggested",
+  );
 });
 
 Deno.test("a wrong JSON type names the key and the expected type", () => {
@@ -210,29 +232,29 @@ Deno.test("a wrong JSON type names the key and the expected type", () => {
     ['"bind": {}', /bind: expected an array of strings, got object$/],
   ];
   for (const [member, pattern] of cases) {
-    rejects(["-c", "t.json", "a.ts"], { "t.json": file(member) }, pattern);
+    rejects(["--config", "t.json", "a.ts"], { "t.json": file(member) }, pattern);
   }
 });
 
 Deno.test("out-of-range values name the bounds, as on the command line", () => {
   const f = (m: string) => ({ "b.json": file(m) });
   rejects(
-    ["-c", "b.json", "a.ts"],
+    ["--config", "b.json", "a.ts"],
     f('"port": 70000'),
     /b\.json:2: port must be at most 65535, got 70000/,
   );
-  rejects(["-c", "b.json", "a.ts"], f('"port": -1'), /port must be at least 0, got -1/);
-  rejects(["-c", "b.json", "a.ts"], f('"backlog": 0'), /backlog must be at least 1, got 0/);
+  rejects(["--config", "b.json", "a.ts"], f('"port": -1'), /port must be at least 0, got -1/);
+  rejects(["--config", "b.json", "a.ts"], f('"backlog": 0'), /backlog must be at least 1, got 0/);
   rejects(
-    ["-c", "b.json", "a.ts"],
+    ["--config", "b.json", "a.ts"],
     f('"maxBodyBytes": 1e300'),
     new RegExp(`at most ${Number.MAX_SAFE_INTEGER}`),
   );
   // Cross-setting checks see file values too.
-  rejects(["-c", "b.json", "a.ts"], f('"certfile": "c.pem"'), /--certfile and --keyfile/);
-  rejects(["-c", "b.json", "a.ts"], f('"healthPath": "h"'), /--health-path must start/);
+  rejects(["--config", "b.json", "a.ts"], f('"certfile": "c.pem"'), /--certfile and --keyfile/);
+  rejects(["--config", "b.json", "a.ts"], f('"healthPath": "h"'), /--health-path must start/);
   // A file value that is overridden is still checked: the file is wrong either way.
-  rejects(["-c", "b.json", "--port", "1", "a.ts"], f('"port": 70000'), /at most 65535/);
+  rejects(["--config", "b.json", "--port", "1", "a.ts"], f('"port": 70000'), /at most 65535/);
 });
 
 Deno.test("JSONC: comments, trailing commas, and // kept inside strings", () => {
@@ -246,7 +268,7 @@ Deno.test("JSONC: comments, trailing commas, and // kept inside strings", () => 
     '  "bind": ["127.0.0.1:1",],',
     "}",
   ].join("\n");
-  const r = run(["-c", "j.jsonc", "a.ts"], { "j.jsonc": text });
+  const r = run(["--config", "j.jsonc", "a.ts"], { "j.jsonc": text });
   assert.equal(r.config.serverHeader, "a // b /* c */");
   assert.equal(r.config.healthPath, "/h");
   assert.deepEqual(r.config.bind, ["127.0.0.1:1"]);
@@ -255,21 +277,21 @@ Deno.test("JSONC: comments, trailing commas, and // kept inside strings", () => 
 
 Deno.test("invalid JSON, a non-object file and an unreadable file are clear usage errors", () => {
   rejects(
-    ["-c", "i.json", "a.ts"],
+    ["--config", "i.json", "a.ts"],
     { "i.json": '{\n  "port": 1\n  "host": "x"\n}' },
     /^i\.json:3:3: invalid JSON: expected ',' or '}', got '"'$/,
   );
-  rejects(["-c", "i.json", "a.ts"], { "i.json": "" }, /^i\.json:1:1: invalid JSON/);
+  rejects(["--config", "i.json", "a.ts"], { "i.json": "" }, /^i\.json:1:1: invalid JSON/);
   rejects(
-    ["-c", "i.json", "a.ts"],
+    ["--config", "i.json", "a.ts"],
     { "i.json": "[1]" },
     /i\.json: expected a JSON object of settings, got array/,
   );
-  rejects(["-c", "missing.json", "a.ts"], {}, /no such file missing\.json/);
+  rejects(["--config", "missing.json", "a.ts"], {}, /no such file missing\.json/);
   // A reader that fails with something other than a ConfigError is wrapped in one.
   assert.throws(
     () =>
-      parseCli(["-c", "x.json", "a.ts"], {}, () => {
+      parseCli(["--config", "x.json", "a.ts"], {}, () => {
         throw new Error("disk on fire");
       }),
     (err) =>
@@ -277,17 +299,17 @@ Deno.test("invalid JSON, a non-object file and an unreadable file are clear usag
       /cannot read config file x\.json: disk on fire/.test(err.message),
   );
   // Without a reader, --config is refused rather than ignored.
-  assert.throws(() => parseCli(["-c", "x.json", "a.ts"]), ConfigError);
+  assert.throws(() => parseCli(["--config", "x.json", "a.ts"]), ConfigError);
 });
 
 Deno.test("config and printConfig cannot be set inside the file", () => {
   rejects(
-    ["-c", "f.json", "a.ts"],
+    ["--config", "f.json", "a.ts"],
     { "f.json": '{"config": "other.json"}' },
     /f\.json:1: 'config' cannot be set in a config file, only by --config or \$LSBAWS_CONFIG/,
   );
   rejects(
-    ["-c", "f.json", "a.ts"],
+    ["--config", "f.json", "a.ts"],
     { "f.json": '{"print-config": true}' },
     /'print-config' cannot be set in a config file/,
   );
@@ -296,10 +318,14 @@ Deno.test("config and printConfig cannot be set inside the file", () => {
 Deno.test("the $PORT convention yields to a host or bind from the file", () => {
   const env = { PORT: "5000" };
   assert.equal(run(["a.ts"], {}, env).config.host, "0.0.0.0");
-  const withHost = run(["-c", "h.json", "a.ts"], { "h.json": '{"host": "127.0.0.2"}' }, env);
+  const withHost = run(["--config", "h.json", "a.ts"], { "h.json": '{"host": "127.0.0.2"}' }, env);
   assert.equal(withHost.config.host, "127.0.0.2");
   assert.equal(withHost.sources.host.kind, "file");
-  const withBind = run(["-c", "h.json", "a.ts"], { "h.json": '{"bind": ["127.0.0.1:1"]}' }, env);
+  const withBind = run(
+    ["--config", "h.json", "a.ts"],
+    { "h.json": '{"bind": ["127.0.0.1:1"]}' },
+    env,
+  );
   assert.equal(withBind.config.host, "127.0.0.1");
   const viaPort = run(["a.ts"], {}, env);
   assert.deepEqual(viaPort.sources.host, { kind: "env", name: "PORT" });
@@ -307,14 +333,16 @@ Deno.test("the $PORT convention yields to a host or bind from the file", () => {
 
 Deno.test("--print-config: works without an app spec, lists every setting with its source", () => {
   const f = { "p.jsonc": file('"workers": 3', '"validate": true') };
-  const r = parse(["--print-config", "-c", "p.jsonc", "--port", "9"], f, { WEB_CONCURRENCY: "4" });
+  const r = parse(["--print-config", "--config", "p.jsonc", "--port", "9"], f, {
+    WEB_CONCURRENCY: "4",
+  });
   assert.equal(r.kind, "print-config");
   if (r.kind !== "print-config") return;
   assert.equal(r.appSpec, null);
   const text = printConfigText(r, "9.9.9");
   const lines = text.split("\n");
   assert.match(lines[0], /^\/\/ lsbaws 9\.9\.9: effective settings \(app: none\)$/);
-  for (const s of SETTINGS.filter((s) => !s.cliOnly)) {
+  for (const s of SETTINGS.filter((s) => !isCliOnly(s))) {
     assert.equal(lines.filter((l) => l.startsWith(`  "${s.key}": `)).length, 1, s.key);
   }
   const line = (key: string) => lines.find((l) => l.startsWith(`  "${key}": `)) ?? "";
@@ -333,11 +361,11 @@ Deno.test("--print-config output is itself a config file giving the same setting
   const f = {
     "in.jsonc": file('"bind": ["127.0.0.1:7"]', '"logLevel": "debug"', '"rootPath": "/api"'),
   };
-  const first = parse(["--print-config", "-c", "in.jsonc", "-w", "2"], f);
+  const first = parse(["--print-config", "--config", "in.jsonc", "-w", "2"], f);
   assert.equal(first.kind, "print-config");
   if (first.kind !== "print-config") return;
   const text = printConfigText(first, "0");
-  const again = run(["-c", "out.jsonc", "a.ts"], { "out.jsonc": text });
+  const again = run(["--config", "out.jsonc", "a.ts"], { "out.jsonc": text });
   const { config: _c, printConfig: _p, ...want } = first.config;
   const { config: _c2, printConfig: _p2, ...got } = again.config;
   assert.deepEqual(got, want);
@@ -391,24 +419,24 @@ Deno.test("main: --print-config exits 0 without loading the app or listening", a
 Deno.test("main: config file errors exit with EXIT_USAGE and a clear message", async () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
     [
-      ["-c", "nope.json", "a.ts"],
+      ["--config", "nope.json", "a.ts"],
       {},
       /config file nope\.json not found \(looked for \/srv\/site\/nope\.json\)/,
     ],
     [
-      ["-c", "/etc/x.json", "a.ts"],
+      ["--config", "/etc/x.json", "a.ts"],
       { "/etc/x.json": '{"maxBodyByte": 1}' },
       /did you mean maxBodyBytes\?/,
     ],
     [
-      ["-c", "/etc/x.json", "a.ts"],
+      ["--config", "/etc/x.json", "a.ts"],
       { "/etc/x.json": '{"port": "80"}' },
       /port: expected an integer, got string/,
     ],
-    [["-c", "/etc/x.json", "a.ts"], { "/etc/x.json": "{\n,}" }, /x\.json:2:1: invalid JSON/],
+    [["--config", "/etc/x.json", "a.ts"], { "/etc/x.json": "{\n,}" }, /x\.json:2:1: invalid JSON/],
     // Checks main.ts makes after parsing apply to file values as well.
     [
-      ["-c", "/etc/x.json", "--print-config"],
+      ["--config", "/etc/x.json", "--print-config"],
       { "/etc/x.json": '{"bind": ["nonsense"]}' },
       /invalid bind 'nonsense'/,
     ],
@@ -427,7 +455,7 @@ Deno.test("main: an unreadable config file (a directory) exits with EXIT_USAGE",
     const c = capture({});
     delete c.deps.readTextFile; // the real reader
     c.deps.cwd = dir;
-    assert.equal(await main(["-c", ".", "a.ts"], c.deps), EXIT_USAGE);
+    assert.equal(await main(["--config", ".", "a.ts"], c.deps), EXIT_USAGE);
     assert.match(c.err.join(""), /lsbaws: error: cannot read config file \.: /);
   } finally {
     await Deno.remove(dir, { recursive: true });
