@@ -18,6 +18,23 @@ import type { Setting } from "./setting_types.ts";
  * `server/config.ts` derives `Config`, `Limits` and `DEFAULTS` from it.
  */
 export const SETTING_ROWS = [
+  {
+    key: "config",
+    flag: "config",
+    env: "LSBAWS_CONFIG",
+    type: "string",
+    default: "",
+    doc: "JSON/JSONC file of settings (camelCase keys or flag names); flags and env win over it.",
+    group: "config",
+  },
+  {
+    key: "printConfig",
+    flag: "print-config",
+    type: "bool",
+    default: false,
+    doc: "Print the effective settings and where each came from, then exit (no app is loaded).",
+    group: "config",
+  },
   // listen
   {
     key: "host",
