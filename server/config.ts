@@ -134,7 +134,10 @@ function parseValue(setting: Setting, raw: string, source: string): unknown {
  * `--version`/`-V` and one positional `module:export` app spec.
  */
 export function parseCli(args: readonly string[], env: Record<string, string> = {}): CliResult {
-  const config: Record<string, unknown> = { ...DEFAULTS, bind: [] };
+  // Fresh copies of list defaults: repeatable flags push into them.
+  const config: Record<string, unknown> = Object.fromEntries(
+    Object.entries(DEFAULTS).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]),
+  );
   const seen = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {

@@ -420,6 +420,24 @@ export const SETTING_ROWS = [
     doc: "After SIGQUIT (fast stop), workers still running this long later get SIGKILL.",
     group: "workers",
   },
+  {
+    key: "reload",
+    flag: "reload",
+    type: "bool",
+    default: false,
+    doc:
+      "Development: restart the workers when the app or a local module it imports changes (implies a supervisor).",
+    group: "workers",
+  },
+  {
+    key: "reloadDir",
+    flag: "reload-dir",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "With --reload, also watch this directory recursively (repeatable).",
+    group: "workers",
+  },
   // websocket
   {
     key: "websocketMaxMessageBytes",
