@@ -18,7 +18,7 @@
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
  *   and TTOU need the supervisor; a single process logs that and carries on.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, `EXIT_BOOT_ERROR` (3) when
- *   listening fails, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ *   listening fails or a `--static` directory is missing, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -40,6 +40,7 @@ import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
+import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
 import { runSupervisor } from "./server/process/supervisor.ts";
 import { createReloader, loadErrorLocation } from "./server/process/reload.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
@@ -103,12 +104,21 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
+  let mounts;
   try {
     parseTrustList(config.forwardedAllowIps);
     for (const b of config.bind) parseBind(b);
+    mounts = parseStaticMounts(config.staticMounts);
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
+  }
+  try {
+    // Once here, before any worker starts: a missing directory is a boot error.
+    if (mounts.length > 0) createStaticHandler(mounts);
+  } catch (err) {
+    deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
+    return EXIT_BOOT_ERROR;
   }
   const logger = createLogger({
     level: config.logLevel,

@@ -117,9 +117,10 @@
  *   `close()` if the body object itself has one (PEP 3333's `close()`).
  * - BODY-6: An error thrown by a release hook is logged and does not change a response that was
  *   already sent.
- * - BODY-7: When the app synchronously returns an Array or a single `Uint8Array` and did not use
- *   `write()`, the server MAY send the whole response synchronously (the fast path) and compute
- *   Content-Length.
+ * - BODY-7: When the app returns (synchronously, or as the value its Promise resolves to) an
+ *   Array without a `close()` hook or a single `Uint8Array`, and did not use `write()`, the server
+ *   sends the whole response at once with a computed Content-Length, and a HEAD request gets the
+ *   same Content-Length a GET would have had. A synchronous return is the fast path.
  * - BODY-8 (server): If the app sets Content-Length, the server sends no more bytes than declared,
  *   and closes the connection (and logs) when the body is shorter.
  * - BODY-9: When the client goes away (`lsbaws.signal` aborts), the server stops pulling the body,

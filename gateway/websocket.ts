@@ -34,7 +34,7 @@ import {
   type HandshakeFailure,
   hasToken,
   parseProtocols,
-} from "../server/http/websocket_frame.ts";
+} from "../server/http/websocket_handshake.ts";
 import { abandonSocket, attachSocket, ServerWebSocket } from "../server/websocket.ts";
 import {
   builtinUpgradeWebSocket,

@@ -134,10 +134,7 @@ function parseValue(setting: Setting, raw: string, source: string): unknown {
  * `--version`/`-V` and one positional `module:export` app spec.
  */
 export function parseCli(args: readonly string[], env: Record<string, string> = {}): CliResult {
-  // Fresh copies of list defaults: repeatable flags push into them.
-  const config: Record<string, unknown> = Object.fromEntries(
-    Object.entries(DEFAULTS).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]),
-  );
+  const config: Record<string, unknown> = { ...DEFAULTS, bind: [] };
   const seen = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -181,7 +178,8 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
       raw = args[++i];
     }
     const value = parseValue(setting, raw, `--${setting.flag}`);
-    if (setting.repeat) (config[setting.key] as unknown[]).push(value);
+    // A fresh list each time: the default list is shared (DEFAULTS).
+    if (setting.repeat) config[setting.key] = [...config[setting.key] as unknown[], value];
     else config[setting.key] = value;
     seen.add(setting.key);
   }

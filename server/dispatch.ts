@@ -3,7 +3,8 @@
  *
  * Contract:
  * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
- *   concurrency limit), else the app's `Handler` with an `Exchange`; then drains what the app left
+ *   concurrency limit, static files; a promise it returns is awaited like an async handler's),
+ *   else the app's `Handler` with an `Exchange`; then drains what the app left
  *   unread of the body (or gives up on the connection), writes the access log and calls the
  *   request hooks. It returns (or resolves to) whether the connection may read the next request.
  *   A synchronous handler that finished its response is served without creating a promise (the
@@ -19,7 +20,7 @@
  * - The driver (the only code that touches the socket) implements `ConnPort`.
  */
 import type { Config, Limits } from "./config.ts";
-import type { BodyReader, ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
+import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
 import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
@@ -167,12 +168,12 @@ class EngineResponder implements Responder {
   }
 
   #after(r: number): Promise<void> | undefined {
-    const core = this.#core;
-    if (core.overrun) {
-      core.overrun = false;
+    const res = this.#core.response;
+    if (res.overrun) {
+      res.overrun = false;
       this.#port.ctx.logger.log(
         "error",
-        `app sent more than its Content-Length (${core.declaredLength}); extra bytes dropped`,
+        `app sent more than its Content-Length (${res.declared}); extra bytes dropped`,
       );
     }
     if (r === QUEUED_NOTHING) return undefined;
@@ -190,7 +191,7 @@ class EngineResponder implements Responder {
     if (short > 0) {
       this.#port.ctx.logger.log(
         "error",
-        `app sent ${core.declaredLength - short} of ${core.declaredLength} declared ` +
+        `app sent ${core.response.declared - short} of ${core.response.declared} declared ` +
           `Content-Length bytes; closing`,
       );
     }
@@ -281,7 +282,7 @@ class EngineExchange implements Exchange {
   takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
     if (this.res.headSent) throw new Error("takeover() after a response head was queued");
     if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
-    this.#port.core.status = 101;
+    this.#port.core.response.status = 101;
     return this.#port.takeover(head);
   }
 }
@@ -303,7 +304,9 @@ export function serveRequest(
   let r: void | Promise<void> = undefined;
   port.dispatching = true;
   try {
-    if (!ctx.gatekeeper(ex)) r = ctx.handler(ex);
+    const g = ctx.gatekeeper(ex);
+    if (g === false) r = ctx.handler(ex);
+    else if (g !== true) r = g;
   } catch (err) {
     port.dispatching = false;
     return serveFailed(port, ex, err);
@@ -433,6 +436,3 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     port.close();
   }
 }
-
-/** The `BodyReader` type the engine hands out (re-exported for drivers and tests). */
-export type { BodyReader };

@@ -1,22 +1,27 @@
 /**
- * Server policy that is not protocol: the health path, the concurrency limit and the access log.
- * It works on a dispatched request (`PolicyTarget`) and never touches a socket.
+ * Server policy that is not protocol: the health path, the concurrency limit, static files and
+ * the access log. It works on a dispatched request (`PolicyTarget`) and never touches a socket.
  *
  * Contract:
- * - `createGatekeeper(config, state)` returns a synchronous check run before the app for every
+ * - `createGatekeeper(config, state, statics?)` returns a check run before the app for every
  *   request. It answers itself, and returns true, when:
  *   - more than `limitConcurrency` requests are in flight (`state.inflight` counts this one):
  *     `503` with `Retry-After: 1`, and the connection closes after the response (as uvicorn's
  *     `--limit-concurrency` does);
  *   - the path (query ignored) equals `healthPath`: `200 OK` while serving, `503` once graceful
  *     shutdown started (so a load balancer stops sending before the listener closes).
- *   Otherwise it returns false and the app runs. Both checks cost one comparison when disabled.
+ *   Then, when `statics` (`--static`, `server/static/`) matches the request (a synchronous prefix
+ *   check), it returns the promise of the static responder's answer: the engine awaits it like an
+ *   async handler's, and the app never sees the request.
+ *   Otherwise it returns false and the app runs. Every check costs one comparison when disabled,
+ *   and a request for the app never creates a promise here.
  * - `accessRecordOf(...)` builds the access-log record of a finished exchange.
  */
 import type { Config } from "./config.ts";
-import type { Responder } from "./exchange.ts";
+import type { Exchange } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import type { AccessRecord } from "./log.ts";
+import type { StaticHandler } from "./static/mod.ts";
 
 /** Shared, mutable server state the engine reads and updates. */
 export interface ServerState {
@@ -28,18 +33,17 @@ export interface ServerState {
   requests: number;
 }
 
-/** A dispatched request, as the gatekeeper sees it. */
-export interface PolicyTarget {
-  /** The request head. */
-  readonly head: RequestHead;
-  /** The response sink. */
-  readonly res: Responder;
+/** A dispatched request, as the gatekeeper sees it: the app's `Exchange` and a little more. */
+export interface PolicyTarget extends Exchange {
   /** Closes the connection once this response is written. */
   closeAfterResponse(): void;
 }
 
-/** Answers a request before the app when policy says so; true when it answered. */
-export type Gatekeeper = (t: PolicyTarget) => boolean;
+/**
+ * Answers a request before the app when policy says so: true when it answered, a promise when it
+ * is answering asynchronously (settled once the response is finished), false to run the app.
+ */
+export type Gatekeeper = (t: PolicyTarget) => boolean | Promise<void>;
 
 const OVERLOADED = new TextEncoder().encode("503 server is busy\r\n");
 const HEALTH_OK = new TextEncoder().encode("OK\n");
@@ -62,10 +66,11 @@ const HEALTH_DOWN_HEADERS: ReadonlyArray<readonly [string, string]> = [
 export function createGatekeeper(
   config: Pick<Config, "limitConcurrency" | "healthPath">,
   state: ServerState,
+  statics: StaticHandler | null = null,
 ): Gatekeeper {
   const limit = config.limitConcurrency;
   const healthPath = config.healthPath;
-  return function gatekeeper(t: PolicyTarget): boolean {
+  return function gatekeeper(t: PolicyTarget): boolean | Promise<void> {
     const res = t.res;
     if (limit > 0 && state.inflight > limit) {
       t.closeAfterResponse();
@@ -81,6 +86,7 @@ export function createGatekeeper(
       res.end();
       return true;
     }
+    if (statics !== null && statics.match(t.head)) return statics.serve(t);
     return false;
   };
 }

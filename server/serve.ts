@@ -10,6 +10,9 @@
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
+ * - Static files: `config.staticMounts` (`--static URL_PREFIX=DIR`) and `staticMaxAgeSeconds` build
+ *   the static responder the gatekeeper runs before the app (`server/static/`); a bad value or a
+ *   missing directory rejects before anything is bound.
  * - Trusted proxy headers: unless `options.resolveClient` says otherwise, the resolver is built
  *   from `config.forwardedAllowIps` (`server/proxy.ts`); the hooks `onRequestStart` and
  *   `onRequestDone` are handed to every connection unchanged.
@@ -34,6 +37,7 @@ import { limitsOf } from "./config.ts";
 import { bindEndpoints, type Endpoint } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
+import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
@@ -112,6 +116,10 @@ function createClock(): EngineContext["clock"] {
 /** Starts serving `handler`; see the module comment. */
 export async function serve(handler: Handler, config: Config, opts: ServeOptions): Promise<Server> {
   const logger = opts.logger;
+  const statics = config.staticMounts.length === 0 ? null : createStaticHandler(
+    parseStaticMounts(config.staticMounts),
+    { maxAgeSeconds: config.staticMaxAgeSeconds || undefined },
+  );
   const tls = config.certfile !== "";
   const specs: ListenAddr[] = [];
   if (config.bind.length === 0) {
@@ -140,7 +148,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     config,
     limits: limitsOf(config),
     handler,
-    gatekeeper: createGatekeeper(config, state),
+    gatekeeper: createGatekeeper(config, state, statics),
     logger,
     clock,
     state,

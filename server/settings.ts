@@ -299,6 +299,25 @@ export const SETTING_ROWS = [
     doc: "Value of the Server response header (empty omits it).",
     group: "app",
   },
+  {
+    key: "staticMounts",
+    flag: "static",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "Serve files from DIR under URL_PREFIX before the app: URL_PREFIX=DIR (repeatable).",
+    group: "app",
+  },
+  {
+    key: "staticMaxAgeSeconds",
+    flag: "static-max-age",
+    type: "int",
+    min: 0,
+    max: 2_147_483_648,
+    default: 0,
+    doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
+    group: "app",
+  },
   // logging
   {
     key: "accessLog",

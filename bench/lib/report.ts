@@ -9,51 +9,45 @@
  *   latency alike; a target says whether higher or lower is better.
  */
 import type { WrkResult } from "./wrk.ts";
+import type { RateClient } from "./rate.ts";
 import { median } from "./proc.ts";
+import { BASELINE, isLsbaws, SERVER_LABELS, type ServerId } from "./servers.ts";
 
-/** Server identifiers, in the order rounds visit them. */
-export type ServerId = "lsbaws-gateway" | "lsbaws-fetch" | "deno-serve" | "node-http";
+export { ALL_SERVERS, BASELINE, SERVER_LABELS, type ServerId } from "./servers.ts";
 
 /** Scenario identifiers. */
 export type ScenarioId =
   | "keepalive"
   | "pipeline"
   | "close"
+  | "keepalive-capped"
+  | "fixed-rate"
   | "upload-length"
   | "upload-chunked"
   | "idle";
-
-/** The server every ratio is computed against. */
-export const BASELINE: ServerId = "deno-serve";
-
-/** Display names of the servers. */
-export const SERVER_LABELS: Record<ServerId, string> = {
-  "lsbaws-gateway": "lsbaws gateway",
-  "lsbaws-fetch": "lsbaws fetch",
-  "deno-serve": "Deno.serve",
-  "node-http": "node:http",
-};
-
-/** Every server id, in round order. */
-export const ALL_SERVERS: ServerId[] = [
-  "lsbaws-gateway",
-  "lsbaws-fetch",
-  "deno-serve",
-  "node-http",
-];
 
 /** Every scenario id, in run order. */
 export const ALL_SCENARIOS: ScenarioId[] = [
   "keepalive",
   "pipeline",
   "close",
+  "keepalive-capped",
+  "fixed-rate",
   "upload-length",
   "upload-chunked",
   "idle",
 ];
 
 /** The scenarios driven by wrk. */
-export const THROUGHPUT_SCENARIOS: ScenarioId[] = ["keepalive", "pipeline", "close"];
+export const THROUGHPUT_SCENARIOS: ScenarioId[] = [
+  "keepalive",
+  "pipeline",
+  "close",
+  "keepalive-capped",
+];
+
+/** The scenarios run against one hello server per round and server, in this order. */
+export const HELLO_SCENARIOS: ScenarioId[] = [...THROUGHPUT_SCENARIOS, "fixed-rate"];
 
 /** The settings a run used (also written to the JSON results). */
 export interface BenchSettings {
@@ -75,6 +69,18 @@ export interface BenchSettings {
   idleConns: number;
   /** Keep-alive timeout given to lsbaws and node:http in the idle scenario, ms. */
   idleKeepAliveMs: number;
+  /** CPU time the server may use per `capPeriodUs` in the capped keep-alive scenario, µs. */
+  capQuotaUs: number;
+  /** cgroup enforcement period of the capped keep-alive scenario, µs. */
+  capPeriodUs: number;
+  /** Requests per second offered in the fixed-rate scenario. */
+  rate: number;
+  /** Keep-alive connections the fixed-rate load is spread over. */
+  rateConns: number;
+  /** Seconds the fixed rate is offered per timed run. */
+  rateDurationS: number;
+  /** Fixed-rate client: hey when available ("auto"), or forced. */
+  rateClient: "auto" | RateClient;
   /** Longest wait for a quiet machine before each timed run, seconds (0: no wait). */
   quietWaitS: number;
   /** Extra attempts for a timed run that shared the machine with other processes. */
@@ -95,7 +101,7 @@ export interface ThroughputRun {
   round: number;
   /** Server measured. */
   server: ServerId;
-  /** keepalive, pipeline or close. */
+  /** keepalive, pipeline, close or keepalive-capped. */
   scenario: ScenarioId;
   /** Attempts made (more than 1 when other processes disturbed a run). */
   attempts: number;
@@ -109,6 +115,66 @@ export interface ThroughputRun {
   otherCpuPct: number;
   /** Server RSS right after the run, bytes. */
   serverRssAfter: number;
+  /**
+   * Highest server RSS during the timed run (VmRSS sampled every 50 ms, and VmHWM reset just
+   * before it), bytes; absent in results of older harness versions.
+   */
+  peakRss?: number;
+  /** keepalive-capped only: the cgroup limit and how often it throttled the server. */
+  cap?: {
+    /** cgroup version used. */
+    version: 1 | 2;
+    /** CPU time allowed per period, µs. */
+    quotaUs: number;
+    /** Period, µs. */
+    periodUs: number;
+    /** Periods during the timed run in which the server ran out of quota. */
+    throttledPeriods: number;
+    /** Periods during the timed run in which the server had work. */
+    periods: number;
+  };
+}
+
+/** One fixed-rate measurement: server CPU time while a client offers a fixed request rate. */
+export interface RateRun {
+  /** Round number, from 1. */
+  round: number;
+  /** Server measured. */
+  server: ServerId;
+  /** Attempts made (more than 1 when other processes disturbed a run). */
+  attempts: number;
+  /** Client that offered the load. */
+  client: RateClient;
+  /** Offered requests per second. */
+  offeredRps: number;
+  /** Keep-alive connections used. */
+  connections: number;
+  /** Seconds the load was offered. */
+  durationS: number;
+  /** 2xx responses. */
+  ok: number;
+  /** Non-2xx responses and failed requests. */
+  failed: number;
+  /** Seconds from the start of the load to the last response. */
+  elapsedS: number;
+  /** Achieved rate, 2xx responses per second. */
+  achievedRps: number;
+  /** Server user + system CPU time during the run (/proc/PID/stat), seconds. */
+  serverCpuS: number;
+  /** Client CPU use during the run, percent of one core. */
+  clientCpuPct: number;
+  /** CPU used by processes outside the benchmark during the run, percent of one core. */
+  otherCpuPct: number;
+  /** Why the run does not count (achieved rate off by more than 5 %, failures); absent if valid. */
+  invalid?: string;
+}
+
+/** A scenario that could not run on this machine, and why. */
+export interface SkippedScenario {
+  /** The scenario. */
+  scenario: ScenarioId;
+  /** What is missing. */
+  reason: string;
 }
 
 /** One upload measurement. */
@@ -201,6 +267,10 @@ export interface BenchResults {
   upload: UploadRun[];
   /** Idle-connection runs. */
   idle: IdleRun[];
+  /** Fixed-rate runs (absent in results of older harness versions). */
+  rate?: RateRun[];
+  /** Scenarios skipped on this machine (absent in results of older harness versions). */
+  skipped?: SkippedScenario[];
   /** Problems found. */
   problems: Problem[];
 }
@@ -210,7 +280,16 @@ export interface MetricDef {
   /** Scenario. */
   scenario: ScenarioId;
   /** Metric key. */
-  key: "rps" | "p50" | "p99" | "mibPerS" | "rssGrowthMiB" | "kibPerConn";
+  key:
+    | "rps"
+    | "p50"
+    | "p99"
+    | "peakRssMiB"
+    | "cpuS"
+    | "achievedRps"
+    | "mibPerS"
+    | "rssGrowthMiB"
+    | "kibPerConn";
   /** Column label with unit. */
   label: string;
   /** Whether larger is better (for the reader). */
@@ -229,6 +308,13 @@ export function scenarioLabel(s: ScenarioId, settings: BenchSettings): string {
       return `pipelining ${settings.pipelineDepth} deep, ${c} conns`;
     case "close":
       return `connection per request, ${c} conns`;
+    case "keepalive-capped":
+      return `keep-alive, ${c} conns, server capped at ${
+        Number((settings.capQuotaUs / settings.capPeriodUs).toFixed(2))
+      } core`;
+    case "fixed-rate":
+      return `${fmt(settings.rate, 0)} req/s offered for ${settings.rateDurationS} s, ` +
+        `${settings.rateConns} conns`;
     case "upload-length":
       return `${formatBytes(settings.uploadBytes)} upload, Content-Length`;
     case "upload-chunked":
@@ -241,10 +327,32 @@ export function scenarioLabel(s: ScenarioId, settings: BenchSettings): string {
 /** The metrics reported for each scenario. */
 export function metricsOf(s: ScenarioId): MetricDef[] {
   if (THROUGHPUT_SCENARIOS.includes(s)) {
-    return [
+    const out: MetricDef[] = [
       { scenario: s, key: "rps", label: "req/s", higherIsBetter: true, digits: 0 },
       { scenario: s, key: "p50", label: "p50 ms", higherIsBetter: false, digits: 2 },
       { scenario: s, key: "p99", label: "p99 ms", higherIsBetter: false, digits: 2 },
+    ];
+    if (s === "keepalive") {
+      out.push({
+        scenario: s,
+        key: "peakRssMiB",
+        label: "peak RSS MiB",
+        higherIsBetter: false,
+        digits: 1,
+      });
+    }
+    return out;
+  }
+  if (s === "fixed-rate") {
+    return [
+      { scenario: s, key: "cpuS", label: "server CPU s", higherIsBetter: false, digits: 2 },
+      {
+        scenario: s,
+        key: "achievedRps",
+        label: "achieved req/s",
+        higherIsBetter: true,
+        digits: 0,
+      },
     ];
   }
   if (s === "idle") {
@@ -299,9 +407,17 @@ export function selectRounds(r: BenchResults, server: ServerId, m: MetricDef): R
           ? t.wrk.rps
           : m.key === "p50"
           ? t.wrk.latencyMs.p50
+          : m.key === "peakRssMiB"
+          ? (t.peakRss ?? NaN) / (1 << 20)
           : t.wrk.latencyMs.p99,
         other: t.otherCpuPct,
-      }));
+      }))
+      // Older results have no peak RSS: no value rather than a NaN round.
+      .filter((x) => m.key !== "peakRssMiB" || Number.isFinite(x.v));
+  } else if (m.scenario === "fixed-rate") {
+    runs = (r.rate ?? [])
+      .filter((t) => t.server === server && !t.invalid)
+      .map((t) => ({ v: m.key === "cpuS" ? t.serverCpuS : t.achievedRps, other: t.otherCpuPct }));
   } else if (m.scenario === "idle") {
     runs = r.idle
       .filter((t) => t.server === server && validIdle(t))
@@ -365,6 +481,13 @@ export function targetsFor(settings: BenchSettings): TargetDef[] {
     ["keepalive", 1.0, "keep-alive req/s"],
     ["pipeline", 4.0, "pipelining req/s"],
     ["close", 1.0, "connection-per-request req/s"],
+    [
+      "keepalive-capped",
+      1.0,
+      `keep-alive req/s, server capped at ${
+        Number((settings.capQuotaUs / settings.capPeriodUs).toFixed(2))
+      } core`,
+    ],
   ];
   for (const [s, t, label] of rpsTargets) {
     if (has(s)) {
@@ -392,6 +515,24 @@ export function targetsFor(settings: BenchSettings): TargetDef[] {
         threshold: 1.2,
       });
     }
+  }
+  if (has("keepalive")) {
+    out.push({
+      id: "keepalive-rss",
+      label: "keep-alive peak RSS ≤ 1.5× Deno.serve",
+      metric: m("keepalive", "peakRssMiB"),
+      kind: "ratio-max",
+      threshold: 1.5,
+    });
+  }
+  if (has("fixed-rate")) {
+    out.push({
+      id: "fixed-rate-cpu",
+      label: `server CPU at ${fmt(settings.rate, 0)} req/s ≤ 1.2× Deno.serve`,
+      metric: m("fixed-rate", "cpuS"),
+      kind: "ratio-max",
+      threshold: 1.2,
+    });
   }
   if (has("idle")) {
     out.push({
@@ -428,18 +569,28 @@ export interface Verdict {
   value: number;
   /** `value / Deno.serve value`. */
   ratio: number;
-  /** PASS, MISS, or N/A when a number is missing. */
-  verdict: "PASS" | "MISS" | "N/A";
+  /** PASS, MISS, N/A when a number is missing, SKIP when the scenario could not run here. */
+  verdict: "PASS" | "MISS" | "N/A" | "SKIP";
+}
+
+/** Why `scenario` was skipped in this run, or null when it was not. */
+export function skipReason(r: BenchResults, scenario: ScenarioId): string | null {
+  return (r.skipped ?? []).find((x) => x.scenario === scenario)?.reason ?? null;
 }
 
 /** Judges every target for every lsbaws server of the run. */
 export function judge(r: BenchResults): Verdict[] {
   const out: Verdict[] = [];
   for (const t of targetsFor(r.settings)) {
-    for (const server of r.settings.servers.filter((s) => s.startsWith("lsbaws"))) {
+    const skipped = skipReason(r, t.metric.scenario) !== null;
+    for (const server of r.settings.servers.filter(isLsbaws)) {
       const value = medianOf(r, server, t.metric);
       const base = medianOf(r, BASELINE, t.metric);
       const ratio = value / base;
+      if (skipped) {
+        out.push({ target: t.id, server, value, ratio, verdict: "SKIP" });
+        continue;
+      }
       let ok: boolean | null;
       if (t.kind === "abs-max") ok = Number.isFinite(value) ? value <= t.threshold : null;
       else if (!Number.isFinite(ratio)) ok = null;
@@ -489,6 +640,11 @@ export function summaryTable(r: BenchResults): string {
   const servers = r.settings.servers;
   const rows: string[][] = [];
   for (const s of r.settings.scenarios) {
+    const skipped = skipReason(r, s);
+    if (skipped !== null) {
+      rows.push([scenarioLabel(s, r.settings), "skipped", ...servers.map(() => "skipped")]);
+      continue;
+    }
     metricsOf(s).forEach((m, i) => {
       const base = medianOf(r, BASELINE, m);
       const cells = servers.map((srv) => {
@@ -511,10 +667,11 @@ export function summaryTable(r: BenchResults): string {
 /** The targets table: value, ratio and PASS/MISS per lsbaws server. */
 export function targetsTable(r: BenchResults): string {
   const verdicts = judge(r);
-  const lsbaws = r.settings.servers.filter((s) => s.startsWith("lsbaws"));
+  const lsbaws = r.settings.servers.filter(isLsbaws);
   const rows = targetsFor(r.settings).map((t) => {
     const cells = lsbaws.map((srv) => {
       const v = verdicts.find((x) => x.target === t.id && x.server === srv)!;
+      if (v.verdict === "SKIP") return "skipped";
       const shown = t.kind === "abs-max"
         ? `${fmt(v.value, t.metric.digits)} ${t.metric.label.split(" ").pop()} (${
           fmtRatio(v.ratio)
@@ -533,6 +690,11 @@ export function rawTables(r: BenchResults): string {
   const rounds = Array.from({ length: r.settings.rounds }, (_, i) => i + 1);
   for (const s of r.settings.scenarios) {
     parts.push(`#### ${scenarioLabel(s, r.settings)}`);
+    const skipped = skipReason(r, s);
+    if (skipped !== null) {
+      parts.push(`Skipped: ${skipped}.`);
+      continue;
+    }
     const rows: string[][] = [];
     for (const srv of r.settings.servers) {
       for (const round of rounds) {
@@ -564,8 +726,29 @@ export function rawTables(r: BenchResults): string {
               fmt(Math.max(0, t.otherCpuPct), 0)
             }`,
             String(t.attempts),
-            fmt(t.serverRssAfter / (1 << 20), 1),
+            `${fmt((t.peakRss ?? NaN) / (1 << 20), 1)} / ${fmt(t.serverRssAfter / (1 << 20), 1)}`,
+            ...(s === "keepalive-capped"
+              ? [t.cap ? `${t.cap.throttledPeriods} / ${t.cap.periods}` : "–"]
+              : []),
           ]);
+        } else if (s === "fixed-rate") {
+          const t = (r.rate ?? []).find((x) => x.server === srv && x.round === round);
+          rows.push(
+            t
+              ? [
+                SERVER_LABELS[srv],
+                String(round),
+                fmt(t.serverCpuS, 2),
+                fmt(t.achievedRps, 0),
+                `${t.ok} / ${t.failed}`,
+                fmt(t.elapsedS, 2),
+                t.client,
+                `${fmt(t.clientCpuPct, 0)} / ${fmt(Math.max(0, t.otherCpuPct), 0)}`,
+                String(t.attempts),
+                t.invalid ? `invalid: ${t.invalid}` : "valid",
+              ]
+              : [SERVER_LABELS[srv], String(round)],
+          );
         } else if (s === "idle") {
           const t = r.idle.find((x) => x.server === srv && x.round === round);
           rows.push(
@@ -614,7 +797,21 @@ export function rawTables(r: BenchResults): string {
         "socket errors",
         "CPU % server / wrk / other",
         "attempts",
-        "server RSS MiB",
+        "server RSS MiB peak / after",
+        ...(s === "keepalive-capped" ? ["throttled periods"] : []),
+      ]
+      : s === "fixed-rate"
+      ? [
+        "Server",
+        "Round",
+        "server CPU s",
+        "achieved req/s",
+        "2xx / failed",
+        "elapsed s",
+        "client",
+        "CPU % client / other",
+        "attempts",
+        "counted",
       ]
       : s === "idle"
       ? [

@@ -11,13 +11,10 @@
  *   buffer (one copy, into the returned chunk) and enforces the body limits; `bodyDone` says the
  *   body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
  *   it and no part of the final response was queued (RFC 9110 §10.1.1, §15.2).
- * - Response: `responseHead` validates and stores the head (`validateResponseHead`);
- *   `responseBody`/`responseText` queue body bytes under the framing the core chooses
- *   (Content-Length when declared or known at the end, chunked on HTTP/1.1, close-delimited on
- *   HTTP/1.0; none for HEAD, 1xx, 204 and 304), adding Date, Server and Connection; more bytes than
- *   a declared Content-Length are dropped and fewer close the connection. `rollbackResponse()`
- *   drops a response none of whose bytes were taken for writing yet, so a failure can still be
- *   answered with its own status.
+ * - Response: `responseHead`, `responseBody`/`responseText` and `responseEnd` hand the app's
+ *   response to the connection's `ResponseWriter` (response_writer.ts), which validates it and
+ *   chooses the framing; `rollbackResponse()` drops a response none of whose bytes were taken
+ *   for writing yet, so a failure can still be answered with its own status.
  * - Errors: `queueError(err)` is the one mapping from an error to response bytes (the exact
  *   status of an `HttpError`, 500 otherwise, always `Connection: close`, never echoing request
  *   bytes) and moves the connection to `closing`.
@@ -30,25 +27,18 @@
  *   writes them in order.
  */
 import type { Limits } from "../config.ts";
-import { concatBytes, utf8Length } from "./bytes.ts";
+import { concatBytes } from "./bytes.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { type ConnState, type CycleEvent, nextState } from "./cycle.ts";
-import { encodeErrorResponse, ProtocolError, ResponseError, statusOf } from "./errors.ts";
+import { encodeErrorResponse, ProtocolError, statusOf } from "./errors.ts";
 import { analyzeHead, type HeadInfo } from "./framing.ts";
-import { COPY_LIMIT, OutputQueue, type QueueMark } from "./output_queue.ts";
+import type { OutputQueue } from "./output_queue.ts";
 import { ReceiveBuffer } from "./receive_buffer.ts";
 import { parseRequestHead, type RequestHead } from "./request_head.ts";
-import {
-  CONTINUE_RESPONSE,
-  CRLF_BYTES,
-  headerKind,
-  KIND_CONTENT_LENGTH,
-  LAST_CHUNK,
-  type ResponseFraming,
-  validateResponseHead,
-  writeResponseHead,
-} from "./response_head.ts";
-import { statusAllowsBody, statusAllowsContentLength } from "./status.ts";
+import { CONTINUE_RESPONSE } from "./response_head.ts";
+import { type QueueResult, ResponseWriter } from "./response_writer.ts";
+
+export { QUEUED_COPY, QUEUED_NOTHING, QUEUED_REF, type QueueResult } from "./response_writer.ts";
 
 /** What the core needs to know; all of it plain data. */
 export interface CoreOptions {
@@ -74,19 +64,8 @@ export type RequestEvent =
   | { readonly kind: "partial" }
   | { readonly kind: "error"; readonly error: ProtocolError };
 
-/** `responseBody` result: nothing queued, bytes copied, or bytes queued by reference. */
-export type QueueResult = 0 | 1 | 2;
-/** `responseBody`: nothing was queued (no body allowed, or an empty chunk). */
-export const QUEUED_NOTHING = 0;
-/** `responseBody`: the bytes were copied into the queue. */
-export const QUEUED_COPY = 1;
-/** `responseBody`: the bytes are queued by reference; the caller must wait until they are written. */
-export const QUEUED_REF = 2;
-
 /** What `finishExchange` decided. */
 export type FinishResult = "reuse" | "drain" | "close";
-
-const UTF8 = new TextEncoder();
 
 /** One connection's protocol state; see the module comment. */
 export class ConnectionCore {
@@ -94,12 +73,12 @@ export class ConnectionCore {
   state: ConnState = "idle";
   /** The receive buffer (the driver reads into `writable()`). */
   readonly rb: ReceiveBuffer;
+  /** The response side (head, body, framing, rollback). */
+  readonly response: ResponseWriter;
   /** Bytes waiting to be written, in order. */
-  readonly out: OutputQueue = new OutputQueue();
+  readonly out: OutputQueue;
   /** The peer closed its sending side. */
   eof = false;
-  /** Number of `takeOutput()` calls so far (a response taken for writing cannot be rolled back). */
-  flushes = 0;
   /** Requests started on this connection. */
   requests = 0;
 
@@ -116,28 +95,17 @@ export class ConnectionCore {
   #bodyStarted = false;
   #bodyBytes = 0;
   #continueSent = false;
-  #keepAlive = false;
-
-  // The current exchange's response side.
-  /** Response status (for the access log; the error status after `queueError`). */
-  status = 200;
-  /** Response bytes queued so far (head included). */
-  bytesOut = 0;
-  #reason = "";
-  #headers: ReadonlyArray<readonly [string, string]> = [];
-  #hasHead = false;
-  #headQueued = false;
-  #ended = false;
-  #closeAfter = false;
-  #framing: ResponseFraming = "none";
-  #declared = -1;
-  #sent = 0;
-  #mark: QueueMark | null = null;
-  #flushMark = 0;
 
   /** Creates the core for a new connection. */
   constructor(opts: CoreOptions) {
     this.#opts = opts;
+    this.response = new ResponseWriter({
+      serverHeader: opts.serverHeader,
+      date: opts.date,
+      server: opts.server,
+      unreadBodyCloses: () => this.#closesForUnreadBody(),
+    });
+    this.out = this.response.out;
     this.rb = new ReceiveBuffer(
       opts.readBufferBytes,
       opts.limits.maxHeadBytes + opts.readBufferBytes,
@@ -238,19 +206,11 @@ export class ConnectionCore {
     this.#bodyStarted = false;
     this.#bodyBytes = 0;
     this.#continueSent = false;
-    this.#keepAlive = info.keepAlive && !this.#opts.server.shuttingDown && !this.#mustClose;
-    this.status = 200;
-    this.bytesOut = 0;
-    this.#reason = "";
-    this.#headers = NO_HEADERS;
-    this.#hasHead = false;
-    this.#headQueued = false;
-    this.#ended = false;
-    this.#closeAfter = false;
-    this.#framing = "none";
-    this.#declared = -1;
-    this.#sent = 0;
-    this.#mark = null;
+    this.response.reset(
+      head.method,
+      head.minor,
+      info.keepAlive && !this.#opts.server.shuttingDown && !this.#mustClose,
+    );
     this.#to(this.#bodyDone ? "request" : "request-body");
   }
 
@@ -288,7 +248,7 @@ export class ConnectionCore {
     if (this.#info !== null && this.#info.expectContinue && !this.#continueSent) {
       this.#continueSent = true;
       // RFC 9110 §15.2: no 1xx once the final response has started.
-      if (!this.#headQueued) this.out.pushBytes(CONTINUE_RESPONSE);
+      if (!this.response.headQueued) this.out.pushBytes(CONTINUE_RESPONSE);
     }
   }
 
@@ -340,26 +300,31 @@ export class ConnectionCore {
         info.framing.length - this.#bodyBytes > this.#opts.maxDrainBytes);
   }
 
-  // ---- Response ---------------------------------------------------------------------------
+  // ---- Response (delegated to the connection's `ResponseWriter`) ---------------------------
+
+  /** Response status (for the access log; the error status after `queueError`). */
+  get status(): number {
+    return this.response.status;
+  }
+
+  /** Response bytes queued so far (head included). */
+  get bytesOut(): number {
+    return this.response.bytesOut;
+  }
 
   /** Whether the response's status line has been queued. */
   get headQueued(): boolean {
-    return this.#headQueued;
+    return this.response.headQueued;
   }
 
   /** Whether `responseEnd` was called. */
   get responseEnded(): boolean {
-    return this.#ended;
-  }
-
-  /** Whether this response forces the connection to close afterwards. */
-  get closeAfter(): boolean {
-    return this.#closeAfter;
+    return this.response.ended;
   }
 
   /** Marks the connection to close after this response (e.g. the concurrency limit's 503). */
   markCloseAfter(): void {
-    this.#closeAfter = true;
+    this.response.closeAfter = true;
   }
 
   /** Sets the response head; throws `ResponseError` naming the broken rule. */
@@ -368,151 +333,32 @@ export class ConnectionCore {
     headers: ReadonlyArray<readonly [string, string]>,
     reason = "",
   ): void {
-    if (this.#headQueued) {
-      throw new ResponseError("response-order", "head() after the head was sent");
-    }
-    const declared = validateResponseHead(status, headers, reason);
-    this.status = status;
-    this.#reason = reason;
-    this.#headers = headers;
-    this.#declared = declared;
-    this.#hasHead = true;
-  }
-
-  #queueHead(): void {
-    if (!this.#hasHead) throw new ResponseError("response-order", "write() before head()");
-    const opts = this.#opts;
-    const allowsBody = statusAllowsBody(this.status, this.#head!.method);
-    let headers = this.#headers;
-    if (this.#declared >= 0) {
-      this.#framing = allowsBody ? "length" : "none";
-      if (!statusAllowsContentLength(this.status)) {
-        headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
-      }
-    } else if (!allowsBody) {
-      this.#framing = "none";
-    } else if (this.#ended) {
-      // end() with no body written: the length is known to be 0.
-      this.#framing = "length";
-      this.#declared = 0;
-      headers = [...headers, ["Content-Length", "0"]];
-    } else if (this.#head!.minor === 1) {
-      this.#framing = "chunked";
-    } else {
-      this.#framing = "close";
-      this.#keepAlive = false;
-    }
-    if (this.#closeAfter || opts.server.shuttingDown || this.#closesForUnreadBody()) {
-      this.#keepAlive = false;
-    }
-    const connection = !this.#keepAlive ? "close" : this.#head!.minor === 0 ? "keep-alive" : "";
-    this.#mark = this.out.mark();
-    this.#flushMark = this.flushes;
-    this.bytesOut += writeResponseHead(this.out, {
-      status: this.status,
-      reason: this.#reason,
-      headers,
-      date: opts.date(),
-      server: opts.serverHeader,
-      framing: this.#framing,
-      connection,
-    });
-    this.#headQueued = true;
-    if (!this.#keepAlive) this.#closeAfter = true;
+    this.response.head(status, headers, reason);
   }
 
   /** Queues a body chunk (the head first if still pending); see `QueueResult`. */
   responseBody(chunk: Uint8Array): QueueResult {
-    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
-    if (!(chunk instanceof Uint8Array)) {
-      throw new ResponseError("body-bytes", "body chunks must be Uint8Array");
-    }
-    return this.#push(chunk, "", chunk.length);
+    return this.response.body(chunk);
   }
 
   /** Queues `text` as UTF-8 (`n` is its encoded length); see `QueueResult`. */
-  responseText(text: string, n: number = utf8Length(text)): QueueResult {
-    if (this.#ended) throw new ResponseError("response-order", "write() after end()");
-    // Large text goes out as bytes, queued by reference like any large chunk.
-    if (n >= COPY_LIMIT) return this.#push(UTF8.encode(text), "", n);
-    return this.#push(null, text, n);
+  responseText(text: string, n?: number): QueueResult {
+    return this.response.text(text, n);
   }
-
-  /** Queues `chunk`, or when it is null `text` (`n` UTF-8 bytes), under the chosen framing. */
-  #push(chunk: Uint8Array | null, text: string, n: number): QueueResult {
-    if (!this.#headQueued) this.#queueHead();
-    if (n === 0) return QUEUED_NOTHING;
-    const out = this.out;
-    switch (this.#framing) {
-      case "none":
-        return QUEUED_NOTHING;
-      case "length": {
-        const room = this.#declared - this.#sent;
-        if (n > room) {
-          // Extra bytes beyond the declared length are dropped; the connection closes after.
-          this.overrun = true;
-          this.#closeAfter = true;
-          chunk = (chunk ?? UTF8.encode(text)).subarray(0, room);
-          n = room;
-          if (n === 0) return QUEUED_NOTHING;
-        }
-        if (chunk !== null) out.pushBytes(chunk);
-        else out.pushUtf8(text, n);
-        break;
-      }
-      case "chunked":
-        out.pushChunkHeader(n);
-        if (chunk !== null) out.pushBytes(chunk);
-        else out.pushUtf8(text, n);
-        out.pushBytes(CRLF_BYTES);
-        this.bytesOut += 2 + (n.toString(16).length + 2);
-        break;
-      case "close":
-        if (chunk !== null) out.pushBytes(chunk);
-        else out.pushUtf8(text, n);
-        break;
-    }
-    this.#sent += n;
-    this.bytesOut += n;
-    return n >= COPY_LIMIT ? QUEUED_REF : QUEUED_COPY;
-  }
-
-  /** Set when the app sent more than its declared Content-Length (the extra was dropped). */
-  overrun = false;
 
   /**
-   * Finishes the response (queues the head if still pending, the last chunk when chunked).
-   * Returns the number of declared Content-Length bytes that were never sent (the connection
-   * then closes), 0 normally.
+   * Finishes the response. Returns the number of declared Content-Length bytes that were never
+   * sent (the connection then closes), 0 normally.
    */
   responseEnd(): number {
-    if (this.#ended) return 0;
-    this.#ended = true;
-    if (!this.#headQueued) this.#queueHead();
-    let short = 0;
-    if (this.#framing === "chunked") {
-      this.out.pushBytes(LAST_CHUNK);
-      this.bytesOut += LAST_CHUNK.length;
-    } else if (this.#framing === "length" && this.#sent < this.#declared) {
-      short = this.#declared - this.#sent;
-      this.#closeAfter = true;
-    }
-    if (this.#closeAfter) this.#mustClose = true;
+    const short = this.response.end();
+    if (this.response.closeAfter) this.#mustClose = true;
     return short;
-  }
-
-  /** Declared Content-Length of the current response (-1 when none). */
-  get declaredLength(): number {
-    return this.#declared;
   }
 
   /** Drops the current response's queued bytes if none was taken for writing; true if it could. */
   rollbackResponse(): boolean {
-    if (!this.#headQueued) return true;
-    if (this.flushes !== this.#flushMark) return false;
-    if (this.#mark !== null) this.out.truncate(this.#mark);
-    this.#headQueued = false;
-    return true;
+    return this.response.rollback();
   }
 
   /**
@@ -524,7 +370,7 @@ export class ConnectionCore {
   queueError(err: unknown): number {
     const status = statusOf(err);
     this.out.pushBytes(encodeErrorResponse(status, this.#opts.date(), this.#opts.serverHeader));
-    this.status = status;
+    this.response.status = status;
     this.#mustClose = true;
     this.#to("close");
     return status;
@@ -552,7 +398,8 @@ export class ConnectionCore {
    * `drain`: discard the rest of the body (`takeBody`) up to `maxDrainBytes`, then `finishDrain`.
    */
   finishExchange(failed: boolean): FinishResult {
-    let keep = this.#keepAlive && !failed && !this.#closeAfter && !this.#mustClose;
+    const res = this.response;
+    let keep = res.keepAlive && !failed && !res.closeAfter && !this.#mustClose;
     if (keep && !this.#bodyDone) {
       if (this.#info!.expectContinue && !this.#continueSent) keep = false;
       else {
@@ -560,7 +407,7 @@ export class ConnectionCore {
         return "drain";
       }
     }
-    if (this.#closeAfter) this.#mustClose = true;
+    if (res.closeAfter) this.#mustClose = true;
     return this.#settle(keep);
   }
 
@@ -602,10 +449,9 @@ export class ConnectionCore {
     this.rb.shrink();
   }
 
-  /** Takes everything queued for writing, in order; counts a flush. */
+  /** Takes everything queued for writing, in order (a response taken cannot be rolled back). */
   takeOutput(): Uint8Array[] {
-    this.flushes++;
-    return this.out.take();
+    return this.response.takeOutput();
   }
 
   /** Whether a response is running (a request was dispatched and its exchange is not over). */
@@ -616,4 +462,3 @@ export class ConnectionCore {
 }
 
 const PARTIAL: RequestEvent = Object.freeze({ kind: "partial" });
-const NO_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([]);

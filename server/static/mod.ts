@@ -2,9 +2,10 @@
  * The static-file server's public surface, for the CLI and tests.
  *
  * Contract: `parseStaticMount("URL_PREFIX=DIR")` validates one `--static` value (throwing an
- * `Error` that names the bad part); `createStaticHandler(mounts, {maxAgeSeconds})` resolves the
- * directories and returns `{match, serve}`: run `match(ex.head)` before the app and, when it is
- * true, `await serve(ex)` instead of the app. The behaviour is documented in `handler.ts`.
+ * `Error` that names the bad part), `parseStaticMounts(values)` all of them (no prefix twice);
+ * `createStaticHandler(mounts, {maxAgeSeconds})` resolves the directories and returns
+ * `{match, serve}`: run `match(ex.head)` before the app and, when it is true, `await serve(ex)`
+ * instead of the app. The behaviour is documented in `handler.ts`.
  */
 export {
   createStaticHandler,
@@ -12,4 +13,4 @@ export {
   type StaticHandler,
   type StaticOptions,
 } from "./handler.ts";
-export { parseStaticMount, type StaticMount } from "./path.ts";
+export { parseStaticMount, parseStaticMounts, type StaticMount } from "./path.ts";

@@ -7,6 +7,7 @@
  *   of unreserved/sub-delim characters (no `%`, `?`, `#`, `\`), with no empty, `.` or `..`
  *   segments; a trailing `/` is dropped (`/` itself becomes the root mount, stored as `""`).
  *   The directory must be non-empty. Anything else throws an `Error` naming the bad value.
+ *   `parseStaticMounts(specs)` parses every value and also refuses a URL prefix given twice.
  * - `targetPath(target, form)` finds the path and query of an origin- or absolute-form target
  *   (`null` for authority/asterisk forms); `mountRest(path, prefix)` is the path after a mount
  *   prefix when the prefix matches at a segment boundary, else `null`. Both compare raw bytes:
@@ -38,6 +39,17 @@ export function parseStaticMount(spec: string): StaticMount {
   if (eq < 0) throw new Error(`invalid --static '${spec}': expected URL_PREFIX=DIR`);
   const dir = spec.slice(eq + 1);
   return { prefix: normalizePrefix(spec.slice(0, eq), spec), dir: checkDir(dir, spec) };
+}
+
+/** Parses every `--static` value (see `parseStaticMount`); throws for a prefix given twice. */
+export function parseStaticMounts(specs: readonly string[]): StaticMount[] {
+  const mounts = specs.map(parseStaticMount);
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.prefix)) throw new Error(`--static: URL prefix '${m.prefix || "/"}' used twice`);
+    seen.add(m.prefix);
+  }
+  return mounts;
 }
 
 /** Validates and normalises a mount prefix (see `parseStaticMount`). */

@@ -1,21 +1,26 @@
 /**
- * Smoke test of the benchmark harness (`deno task bench:smoke`): runs it for real (wrk, every
- * server, every scenario, tiny durations) and checks that it produced a table naming every
- * server and scenario and a number for each, after every response check passed. It asserts
- * nothing about speed. When wrk is missing and cannot be installed the harness exits non-zero,
- * so this test fails loudly instead of skipping.
+ * Smoke test of the benchmark harness (`deno task bench:smoke`): runs it for real (wrk, hey or
+ * the Deno rate client, every server of `bench/lib/servers.ts`, every scenario, tiny durations)
+ * and checks that it produced a table naming every server and scenario and a number for each,
+ * after every response check passed. The capped keep-alive scenario either ran under its
+ * cgroup cap or is reported as skipped with a reason. It asserts nothing about speed. When wrk
+ * is missing and cannot be installed the harness exits non-zero, so this test fails loudly
+ * instead of skipping.
  */
 import assert from "node:assert/strict";
+import { SERVER_DEFS } from "../../bench/lib/servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const SERVERS = ["lsbaws-gateway", "lsbaws-fetch", "deno-serve", "node-http"];
-const LABELS = ["lsbaws gateway", "lsbaws fetch", "Deno.serve", "node:http"];
+const SERVERS: string[] = SERVER_DEFS.map((d) => d.id);
+const LABELS: string[] = SERVER_DEFS.map((d) => d.label);
 const THROUGHPUT = ["keepalive", "pipeline", "close"];
 const UPLOADS = ["upload-length", "upload-chunked"];
 const SCENARIO_TITLES = [
   "keep-alive, 64 conns",
   "pipelining 16 deep, 64 conns",
   "connection per request, 64 conns",
+  "keep-alive, 64 conns, server capped at 0.5 core",
+  "2,000 req/s offered for 2 s, 20 conns",
   "16 MiB upload, Content-Length",
   "16 MiB upload, chunked",
   "200 idle keep-alive conns",
@@ -28,7 +33,14 @@ interface SmokeJson {
     server: string;
     scenario: string;
     wrk: { rps: number; requests: number; latencyMs: { p50: number; p99: number } };
+    serverCpuPct: number;
+    peakRss?: number;
+    cap?: { periods: number; throttledPeriods: number };
   }>;
+  rate: Array<
+    { server: string; serverCpuS: number; achievedRps: number; failed: number; invalid?: string }
+  >;
+  skipped: Array<{ scenario: string; reason: string }>;
   upload: Array<
     { server: string; scenario: string; ok: boolean; mibPerS: number; rssGrowth: number }
   >;
@@ -57,6 +69,9 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
     for (const label of LABELS) assert(header.includes(label), `table lacks ${label}`);
     for (const title of SCENARIO_TITLES) assert(stdout.includes(`| ${title} |`), `no row ${title}`);
     assert(stdout.includes("| Target |"), "no targets table");
+    for (const target of ["capped at 0.5 core ≥ 1.0×", "peak RSS ≤ 1.5×", "2,000 req/s ≤ 1.2×"]) {
+      assert(stdout.includes(target), `targets table lacks ${target}`);
+    }
 
     const r = JSON.parse(await Deno.readTextFile(json)) as SmokeJson;
     assert(r.settings.smoke);
@@ -71,6 +86,33 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
         assert(t.wrk.requests > 0 && t.wrk.rps > 0, `${server} ${scenario}: no requests`);
         assert(Number.isFinite(t.wrk.latencyMs.p50), `${server} ${scenario}: no p50`);
         assert(Number.isFinite(t.wrk.latencyMs.p99), `${server} ${scenario}: no p99`);
+      }
+      const keepalive = r.throughput.find((x) => x.server === server && x.scenario === "keepalive");
+      assert(
+        keepalive?.peakRss && keepalive.peakRss > 1 << 20,
+        `${server}: no keep-alive peak RSS`,
+      );
+      const skip = r.skipped.find((x) => x.scenario === "keepalive-capped");
+      const capped = r.throughput.find((x) =>
+        x.server === server && x.scenario === "keepalive-capped"
+      );
+      if (skip) {
+        assert(skip.reason.length > 0 && !capped, "a skipped scenario has a reason and no run");
+      } else {
+        assert(capped && capped.wrk.requests > 0, `${server}: no capped keep-alive run`);
+        assert(capped.cap && capped.cap.periods > 0, `${server}: no cgroup periods recorded`);
+        assert(capped.serverCpuPct < 60, `${server}: ${capped.serverCpuPct}% under a 50% cap`);
+      }
+      // A busy machine may fail to hold the rate (the run is then marked invalid, with why);
+      // either way the client ran and the server's CPU time was read.
+      const rate = r.rate.find((x) => x.server === server);
+      assert(rate, `${server}: no fixed-rate run`);
+      assert(Number.isFinite(rate.serverCpuS) && rate.serverCpuS >= 0, `${server}: no CPU time`);
+      assert(rate.achievedRps > 0, `${server}: nothing answered at the fixed rate`);
+      if (Math.abs(rate.achievedRps - 2000) > 100 || rate.failed > 0) {
+        assert.match(rate.invalid ?? "", /achieved|failed/, `${server}: invalid run not marked`);
+      } else {
+        assert.equal(rate.invalid, undefined, `${server}: valid run marked invalid`);
       }
       for (const scenario of UPLOADS) {
         const u = r.upload.find((x) => x.server === server && x.scenario === scenario);

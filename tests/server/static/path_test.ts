@@ -1,5 +1,5 @@
 /**
- * Static files, URL side: `parseStaticMount`, `targetPath`, `mountRest`, `decodeStaticPath` and
+ * Static files, URL side: `parseStaticMount(s)`, `targetPath`, `mountRest`, `decodeStaticPath` and
  * the MIME table.
  */
 import assert from "node:assert/strict";
@@ -7,6 +7,7 @@ import {
   decodeStaticPath,
   mountRest,
   parseStaticMount,
+  parseStaticMounts,
   targetPath,
 } from "../../../server/static/path.ts";
 import { contentTypeOf, DEFAULT_CONTENT_TYPE } from "../../../server/static/mime.ts";
@@ -44,6 +45,18 @@ Deno.test("parseStaticMount: rejects bad values with a message naming the value"
       return true;
     });
   }
+});
+
+Deno.test("parseStaticMounts: every value parsed; a prefix given twice (any spelling) refused", () => {
+  assert.deepEqual(parseStaticMounts([]), []);
+  assert.deepEqual(parseStaticMounts(["/a=x", "/b/=y", "/=z"]), [
+    { prefix: "/a", dir: "x" },
+    { prefix: "/b", dir: "y" },
+    { prefix: "", dir: "z" },
+  ]);
+  assert.throws(() => parseStaticMounts(["/a=x", "/a/=y"]), /URL prefix '\/a' used twice/);
+  assert.throws(() => parseStaticMounts(["/=x", "/=y"]), /URL prefix '\/' used twice/);
+  assert.throws(() => parseStaticMounts(["/a=x", "nope"]), /invalid --static 'nope'/);
 });
 
 Deno.test("targetPath: origin and absolute forms; other forms are not paths", () => {

@@ -3,13 +3,13 @@
  * (RFC 9110 §10.1.1), table-driven over hand-built heads; parseContentLength at its edges.
  */
 import assert from "node:assert/strict";
-import { analyzeHead, type HeadInfo, parseContentLength } from "../../server/http/framing.ts";
-import { ProtocolError, type ProtocolErrorCode } from "../../server/http/errors.ts";
+import { analyzeHead, type HeadInfo, parseContentLength } from "../../../server/http/framing.ts";
+import { ProtocolError, type ProtocolErrorCode } from "../../../server/http/errors.ts";
 import {
   parseRequestHead,
   type RequestHead,
   type TargetForm,
-} from "../../server/http/request_head.ts";
+} from "../../../server/http/request_head.ts";
 import { DEFAULT_LIMITS, latin1 } from "./_helpers.ts";
 
 interface HeadSpec {

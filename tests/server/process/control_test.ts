@@ -4,17 +4,17 @@
  * the recycle message, stdin commands and EOF. No processes, no permissions.
  */
 import assert from "node:assert/strict";
-import { DEFAULTS } from "../../server/config.ts";
-import { addrOf, bindSpecOf, parseBind } from "../../server/address.ts";
+import { DEFAULTS } from "../../../server/config.ts";
+import { addrOf, bindSpecOf, parseBind } from "../../../server/address.ts";
 import {
   CONTROL_PREFIX,
   encodeControl,
   heartbeatPeriodMs,
   parseControl,
   WORKER_BIND_ENV,
-} from "../../server/process/control.ts";
-import { createLogger } from "../../server/log.ts";
-import { connectWorker } from "../../server/process/worker.ts";
+} from "../../../server/process/control.ts";
+import { createLogger } from "../../../server/log.ts";
+import { connectWorker } from "../../../server/process/worker.ts";
 
 Deno.test("control lines round-trip and reject anything else", () => {
   const msgs = [

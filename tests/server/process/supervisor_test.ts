@@ -3,9 +3,9 @@
  * replacement, boot-failure halts, the heartbeat timeout, --max-requests recycling, orphan safety.
  */
 import assert from "node:assert/strict";
-import { workerCommand } from "../../server/process/spawn.ts";
-import { rawOnce, runLoad } from "../_support/load.ts";
-import { childrenOf, delay, isAlive, startLsbaws } from "../_support/proc.ts";
+import { workerCommand } from "../../../server/process/spawn.ts";
+import { rawOnce, runLoad } from "../../_support/load.ts";
+import { childrenOf, delay, isAlive, startLsbaws } from "../../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 

@@ -15,7 +15,7 @@ import {
   runValidFixture,
   type ValidExpectation,
 } from "./_helpers.ts";
-import { INVALID_FILES, VALID_FILES } from "../fixtures/requests/index.ts";
+import { INVALID_FILES, VALID_FILES } from "../../fixtures/requests/index.ts";
 
 const VALID: Fixture<ValidExpectation>[] = VALID_FILES.map(([name, http, expect]) => ({
   name,

@@ -7,10 +7,10 @@
  * answers, finishes the exchange, drains when told, and serves every pipelined request buffered.
  */
 import assert from "node:assert/strict";
-import { ConnectionCore, type CoreOptions } from "../../server/http/connection_core.ts";
-import { CYCLE, CycleError, nextState } from "../../server/http/cycle.ts";
-import type { RequestHead } from "../../server/http/request_head.ts";
-import { DEFAULT_LIMITS, latin1, waysFor } from "./_helpers.ts";
+import { ConnectionCore, type CoreOptions } from "../../../server/http/connection_core.ts";
+import { CYCLE, CycleError, nextState } from "../../../server/http/cycle.ts";
+import type { RequestHead } from "../../../server/http/request_head.ts";
+import { concatBytes, DEFAULT_LIMITS, latin1, waysFor } from "./_helpers.ts";
 
 const DATE = "Thu, 01 Jan 2026 00:00:00 GMT";
 
@@ -78,7 +78,7 @@ function run(
 
   const answer = () => {
     const c = cur!;
-    const body = concat(c.body);
+    const body = concatBytes(...c.body);
     const p = c.plan;
     if (p.fail) {
       assert.ok(core.rollbackResponse());
@@ -87,7 +87,7 @@ function run(
       return;
     }
     const text = latin1(`${c.head.method} ${c.head.target} ${body.length}:`);
-    const payload = concat([text, body]);
+    const payload = concatBytes(...[text, body]);
     const headers: Array<[string, string]> = [];
     if (p.declare ?? true) {
       headers.push(["Content-Length", String(payload.length + (p.lengthDelta ?? 0))]);
@@ -148,24 +148,12 @@ function run(
     take(core, out);
   }
   take(core, out);
-  return { out: new TextDecoder("latin1").decode(concat(out)), state: core.state, served };
+  return { out: new TextDecoder("latin1").decode(concatBytes(...out)), state: core.state, served };
 }
 
 /** Takes the queued output as the driver would, copying it (taken segments are recycled). */
 function take(core: ConnectionCore, into: Uint8Array[]): void {
   for (const piece of core.takeOutput()) into.push(piece.slice());
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Runs `input` every way; every way must produce the same bytes, state and requests. */
@@ -363,7 +351,7 @@ Deno.test("a request head that never completes stays partial; a timeout then que
   assert.equal(core.state, "head");
   core.queueTimeout();
   assert.equal(core.state, "closing");
-  const out = new TextDecoder().decode(concat(core.takeOutput()));
+  const out = new TextDecoder().decode(concatBytes(...core.takeOutput()));
   assert.ok(out.startsWith("HTTP/1.1 408 Request Timeout\r\n"));
 });
 
@@ -395,7 +383,7 @@ Deno.test("a rolled-back response leaves earlier pipelined responses intact", ()
   core.responseBody(latin1("partial"));
   assert.ok(core.rollbackResponse());
   core.queueError(new Error("boom"));
-  const out = new TextDecoder().decode(concat(core.takeOutput()));
+  const out = new TextDecoder().decode(concatBytes(...core.takeOutput()));
   assert.ok(out.startsWith("HTTP/1.1 200 OK\r\n"));
   assert.ok(out.includes("\r\n\r\nokHTTP/1.1 500 "));
   assert.ok(!out.includes("partial"));

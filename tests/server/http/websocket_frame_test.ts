@@ -5,23 +5,25 @@
  */
 import assert from "node:assert/strict";
 import {
-  acceptKey,
-  checkHandshake,
   decodeClosePayload,
   encodeClosePayload,
   encodeFrame,
   type Frame,
   type FrameResult,
-  hasToken,
   isValidCloseCode,
   MessageAssembler,
   Opcode,
   parseFrame,
-  parseProtocols,
-  sha1,
   unmask,
   WebSocketProtocolError,
-} from "../../server/http/websocket_frame.ts";
+} from "../../../server/http/websocket_frame.ts";
+import {
+  acceptKey,
+  checkHandshake,
+  hasToken,
+  parseProtocols,
+  sha1,
+} from "../../../server/http/websocket_handshake.ts";
 
 const enc = new TextEncoder();
 const SERVER = { expectMasked: true } as const;

@@ -5,8 +5,8 @@
  * `refused` (nobody listening any more) is expected after a stop.
  */
 import assert from "node:assert/strict";
-import { runLoad } from "../_support/load.ts";
-import { delay, startLsbaws } from "../_support/proc.ts";
+import { runLoad } from "../../_support/load.ts";
+import { delay, startLsbaws } from "../../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 

@@ -3,8 +3,8 @@
  * Every case is fed every way (`feedAllWays`), so each one also checks incremental parsing.
  */
 import assert from "node:assert/strict";
-import { parseFieldLine, parseRequestHead } from "../../server/http/request_head.ts";
-import { ProtocolError, type ProtocolErrorCode } from "../../server/http/errors.ts";
+import { parseFieldLine, parseRequestHead } from "../../../server/http/request_head.ts";
+import { ProtocolError, type ProtocolErrorCode } from "../../../server/http/errors.ts";
 import {
   DEFAULT_LIMITS,
   driveHead,
@@ -13,7 +13,7 @@ import {
   NEXT_REQUEST,
   withLimits,
 } from "./_helpers.ts";
-import type { Limits } from "../../server/config.ts";
+import type { Limits } from "../../../server/config.ts";
 
 const HOST = "Host: example.com\r\n";
 

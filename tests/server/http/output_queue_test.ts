@@ -3,7 +3,7 @@
  * response heads written straight into it.
  */
 import assert from "node:assert/strict";
-import { COPY_LIMIT, OutputQueue } from "../../server/http/output_queue.ts";
+import { COPY_LIMIT, OutputQueue } from "../../../server/http/output_queue.ts";
 import {
   encodeResponseHead,
   headerKind,
@@ -14,7 +14,7 @@ import {
   KIND_OTHER,
   KIND_SERVER,
   writeResponseHead,
-} from "../../server/http/response_head.ts";
+} from "../../../server/http/response_head.ts";
 
 function drain(q: OutputQueue): number[] {
   const out: number[] = [];

@@ -4,10 +4,10 @@
  * a following request appended that must stay unconsumed.
  */
 import assert from "node:assert/strict";
-import { ChunkedDecoder } from "../../server/http/chunked.ts";
-import type { ProtocolErrorCode } from "../../server/http/errors.ts";
-import { encodeChunkHeader, LAST_CHUNK } from "../../server/http/response_head.ts";
-import type { Limits } from "../../server/config.ts";
+import { ChunkedDecoder } from "../../../server/http/chunked.ts";
+import type { ProtocolErrorCode } from "../../../server/http/errors.ts";
+import { encodeChunkHeader, LAST_CHUNK } from "../../../server/http/response_head.ts";
+import type { Limits } from "../../../server/config.ts";
 import {
   concatBytes,
   DEFAULT_LIMITS,

@@ -15,10 +15,10 @@ import {
   loadErrorLocation,
   localModules,
   moduleGraph,
-} from "../../server/process/reload.ts";
-import { createLogger } from "../../server/log.ts";
-import { rawOnce, runLoad } from "../_support/load.ts";
-import { delay, type Proc, startLsbaws } from "../_support/proc.ts";
+} from "../../../server/process/reload.ts";
+import { createLogger } from "../../../server/log.ts";
+import { rawOnce, runLoad } from "../../_support/load.ts";
+import { delay, type Proc, startLsbaws } from "../../_support/proc.ts";
 
 const WAIT_MS = 10_000;
 

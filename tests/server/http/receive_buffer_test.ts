@@ -2,8 +2,8 @@
  * ReceiveBuffer: cursors, compaction, growth, the size cap, and use with parseRequestHead.
  */
 import assert from "node:assert/strict";
-import { ReceiveBuffer } from "../../server/http/receive_buffer.ts";
-import { parseRequestHead } from "../../server/http/request_head.ts";
+import { ReceiveBuffer } from "../../../server/http/receive_buffer.ts";
+import { parseRequestHead } from "../../../server/http/request_head.ts";
 import { DEFAULT_LIMITS, latin1, mulberry32 } from "./_helpers.ts";
 
 /** Writes `bytes` the way the I/O layer does: into writable(), then commit(). */

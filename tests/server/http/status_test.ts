@@ -6,7 +6,7 @@ import {
   STATUS_TEXT,
   statusAllowsBody,
   statusAllowsContentLength,
-} from "../../server/http/status.ts";
+} from "../../../server/http/status.ts";
 
 Deno.test("STATUS_TEXT holds the RFC 9110 reason phrases lsbaws sends", () => {
   // deno-fmt-ignore

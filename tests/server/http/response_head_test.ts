@@ -14,7 +14,7 @@ import {
   httpDate,
   LAST_CHUNK,
   type ResponseHeadParts,
-} from "../../server/http/response_head.ts";
+} from "../../../server/http/response_head.ts";
 import { latin1, mulberry32 } from "./_helpers.ts";
 
 const text = (b: Uint8Array) => String.fromCharCode(...b);

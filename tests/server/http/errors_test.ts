@@ -8,9 +8,9 @@ import {
   PROTOCOL_ERROR_STATUS,
   ProtocolError,
   type ProtocolErrorCode,
-} from "../../server/http/errors.ts";
-import { STATUS_TEXT } from "../../server/http/status.ts";
-import { parseRequestHead } from "../../server/http/request_head.ts";
+} from "../../../server/http/errors.ts";
+import { STATUS_TEXT } from "../../../server/http/status.ts";
+import { parseRequestHead } from "../../../server/http/request_head.ts";
 import { DEFAULT_LIMITS, latin1 } from "./_helpers.ts";
 
 const DATE = "Sun, 06 Nov 1994 08:49:37 GMT";

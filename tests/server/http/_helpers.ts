@@ -23,9 +23,9 @@
  *   expectContinue?, hostName?, hostPort?, trailers?, limits?}`; invalid: `{status, code,
  *   limits?}`. `limits` overrides fields of the default limits (`limitsOf(DEFAULTS)`).
  *
- * How fixtures are loaded (decision): `tests/http/` must run with no permissions, so fixtures are
+ * How fixtures are loaded (decision): `tests/server/http/` must run with no permissions, so fixtures are
  * not read with `Deno.readTextFile` or `Deno.readDir`. Static imports need no read permission, and
- * Deno 2.9 accepts `import text from "./x.http" with { type: "text" }` without any flag, so one
+ * Deno 2.9 accepts `import text from "../../http/x.http" with { type: "text" }` without any flag, so one
  * generated module, `tests/fixtures/requests/index.ts`, imports every `.http` (as text) and
  * `.json` (as JSON) file and `fixtures_test.ts` imports that module. The `.http`/`.json` files stay
  * the source of truth: `deno task fixtures` (`tests/fixtures/requests/_gen.ts`) rewrites the index
@@ -34,11 +34,12 @@
  * `--allow-read`.
  */
 import assert from "node:assert/strict";
-import { analyzeHead, type HeadInfo } from "../../server/http/framing.ts";
-import { ChunkedDecoder } from "../../server/http/chunked.ts";
-import { ProtocolError, type ProtocolErrorCode } from "../../server/http/errors.ts";
-import { parseRequestHead, type RequestHead } from "../../server/http/request_head.ts";
-import { DEFAULTS, type Limits, limitsOf } from "../../server/config.ts";
+import { analyzeHead, type HeadInfo } from "../../../server/http/framing.ts";
+import { concatBytes as concatAll } from "../../../server/http/bytes.ts";
+import { ChunkedDecoder } from "../../../server/http/chunked.ts";
+import { ProtocolError, type ProtocolErrorCode } from "../../../server/http/errors.ts";
+import { parseRequestHead, type RequestHead } from "../../../server/http/request_head.ts";
+import { DEFAULTS, type Limits, limitsOf } from "../../../server/config.ts";
 
 /** The default parser limits (the server's defaults). */
 export const DEFAULT_LIMITS: Limits = Object.freeze(limitsOf(DEFAULTS));
@@ -62,17 +63,9 @@ export function latin1(s: string): Uint8Array {
   return out;
 }
 
-/** Concatenates byte arrays. */
+/** Concatenates byte arrays (the server's own `concatBytes`, variadic). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatAll(parts);
 }
 
 /**

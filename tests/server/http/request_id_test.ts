@@ -1,6 +1,6 @@
 /** Request id format: accepted client ids, fresh ids. */
 import assert from "node:assert/strict";
-import { isValidRequestId, nextRequestId, requestIdFrom } from "../../server/http/request_id.ts";
+import { isValidRequestId, nextRequestId, requestIdFrom } from "../../../server/http/request_id.ts";
 
 Deno.test("keeps a well-formed client request id", () => {
   assert.equal(requestIdFrom("abc-123_x.y:z@w+v=u/t"), "abc-123_x.y:z@w+v=u/t");

@@ -13,7 +13,7 @@ import {
   TARGET_CHAR,
   TCHAR,
   utf8Length,
-} from "../../server/http/bytes.ts";
+} from "../../../server/http/bytes.ts";
 import { mulberry32 } from "./_helpers.ts";
 
 function allowed(table: Uint8Array): string {
