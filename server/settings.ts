@@ -444,8 +444,7 @@ export const SETTING_ROWS = [
     flag: "reload",
     type: "bool",
     default: false,
-    doc:
-      "Development: restart the workers when the app or a local module it imports changes (implies a supervisor).",
+    doc: "Development: replace the workers when the app or a local module it imports changes.",
     group: "workers",
   },
   {
