@@ -217,6 +217,9 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
   if (c.healthPath !== "" && !c.healthPath.startsWith("/")) {
     throw new ConfigError("--health-path must start with '/'");
   }
+  if (c.metricsPath !== "" && (!c.metricsPath.startsWith("/") || c.metricsPath === c.healthPath)) {
+    throw new ConfigError("--metrics-path must start with '/' and differ from --health-path");
+  }
   if (c.rootPath !== "" && (!c.rootPath.startsWith("/") || c.rootPath.endsWith("/"))) {
     throw new ConfigError("--root-path must start with '/' and not end with '/'");
   }

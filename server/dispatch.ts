@@ -3,10 +3,11 @@
  *
  * Contract:
  * - `serveRequest(port, head, info)` runs one parsed request: the gatekeeper (health path,
- *   concurrency limit, static files; a promise it returns is awaited like an async handler's),
- *   else the app's `Handler` with an `Exchange`; then drains what the app left
- *   unread of the body (or gives up on the connection), writes the access log and calls the
- *   request hooks. It returns (or resolves to) whether the connection may read the next request.
+ *   concurrency limit, metrics, static files; a promise it returns is awaited like an async
+ *   handler's), else the app's `Handler` with an `Exchange`; then drains what the app left unread
+ *   of the body (or gives up on the connection), writes the access log, counts the exchange in the
+ *   metrics (`server/metrics.ts`) and calls the request hooks. It returns (or resolves to) whether
+ *   the connection may read the next request.
  *   A synchronous handler that finished its response is served without creating a promise (the
  *   fast path); bytes an async handler queues before its first await go out at once.
  * - Failures: a handler that throws or rejects, or returns without ending its response, is
@@ -28,6 +29,7 @@ import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
 import { isPeerGone } from "./io_errors.ts";
 import type { Logger } from "./log.ts";
+import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
 
@@ -215,6 +217,8 @@ class EngineExchange implements Exchange {
   readonly serverPort: string;
   /** Start time (ms) for the access log. */
   readonly started: number;
+  /** Start time for the metrics (`startTime()`). */
+  readonly t0: number = startTime();
   readonly #port: ConnPort;
   #requestId: string | null = null;
   #completed: PromiseWithResolvers<void> | null = null;
@@ -340,6 +344,7 @@ async function serveAsync(port: ConnPort, ex: EngineExchange, r: Promise<void>):
 function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<boolean> {
   if (port.hijacked) {
     port.ctx.state.inflight--;
+    recordExchange(ex.head.method, 101, ex.t0, 0, port.core.bytesOut);
     ex.markCompleted();
     return false;
   }
@@ -406,6 +411,7 @@ function finishExchange(port: ConnPort, ex: EngineExchange, keepAlive: boolean):
       requestId: ex.requestId,
     }));
   }
+  recordExchange(ex.head.method, core.status, ex.t0, ex.body.bytesRead, core.bytesOut);
   ctx.onRequestDone?.();
   return keepAlive && !port.isClosed;
 }
@@ -421,6 +427,7 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
     return;
   }
   if (err instanceof ProtocolError) {
+    countProtocolError(err.status);
     ctx.logger.log("info", `bad request body from ${port.remote.hostname}: ${err.code}`);
   } else if (err instanceof HttpError && err.logged) {
     ctx.logger.log("debug", `answering ${err.status} for ${head.method} ${head.target}`);

@@ -10,6 +10,10 @@
  *     `--limit-concurrency` does);
  *   - the path (query ignored) equals `healthPath`: `200 OK` while serving, `503` once graceful
  *     shutdown started (so a load balancer stops sending before the listener closes).
+ *   - the path equals `metricsPath`: the Prometheus text (`scrapeMetrics`, `server/metrics.ts`)
+ *     for GET and HEAD with `Content-Type: text/plain; version=0.0.4; charset=utf-8`, `405` for
+ *     other methods. In a supervised worker the text comes from the supervisor, so the check then
+ *     returns a promise that settles once it answered (`503` if no text came in time).
  *   Then, when `statics` (`--static`, `server/static/`) matches the request (a synchronous prefix
  *   check), it returns the promise of the static responder's answer: the engine awaits it like an
  *   async handler's, and the app never sees the request.
@@ -22,6 +26,7 @@ import type { Exchange } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import type { AccessRecord } from "./log.ts";
 import type { StaticHandler } from "./static/mod.ts";
+import { scrapeMetrics } from "./metrics.ts";
 
 /** Shared, mutable server state the engine reads and updates. */
 export interface ServerState {
@@ -61,15 +66,29 @@ const HEALTH_DOWN_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ["content-type", "text/plain"],
   ["content-length", String(HEALTH_DOWN.length)],
 ];
+const METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const NOT_ALLOWED = new TextEncoder().encode("405 method not allowed\r\n");
+const NOT_ALLOWED_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "text/plain"],
+  ["allow", "GET, HEAD"],
+  ["content-length", String(NOT_ALLOWED.length)],
+];
+const UNAVAILABLE = new TextEncoder().encode("503 metrics unavailable\r\n");
+const UNAVAILABLE_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["content-type", "text/plain"],
+  ["retry-after", "1"],
+  ["content-length", String(UNAVAILABLE.length)],
+];
 
 /** Builds the pre-app check for `config`; see the module comment. */
 export function createGatekeeper(
-  config: Pick<Config, "limitConcurrency" | "healthPath">,
+  config: Pick<Config, "limitConcurrency" | "healthPath" | "metricsPath">,
   state: ServerState,
   statics: StaticHandler | null = null,
 ): Gatekeeper {
   const limit = config.limitConcurrency;
   const healthPath = config.healthPath;
+  const metricsPath = config.metricsPath;
   return function gatekeeper(t: PolicyTarget): boolean | Promise<void> {
     const res = t.res;
     if (limit > 0 && state.inflight > limit) {
@@ -86,9 +105,42 @@ export function createGatekeeper(
       res.end();
       return true;
     }
+    if (metricsPath !== "" && pathOf(t.head.target) === metricsPath) return serveMetrics(t);
     if (statics !== null && statics.match(t.head)) return statics.serve(t);
     return false;
   };
+}
+
+/** Answers a scrape of the metrics path; see the module comment. */
+function serveMetrics(t: PolicyTarget): true | Promise<void> {
+  const res = t.res;
+  const method = t.head.method;
+  if (method !== "GET" && method !== "HEAD") {
+    res.head(405, NOT_ALLOWED_HEADERS);
+    res.write(NOT_ALLOWED);
+    res.end();
+    return true;
+  }
+  const answer = (text: string) => {
+    const body = new TextEncoder().encode(text);
+    res.head(200, [
+      ["content-type", METRICS_TYPE],
+      ["cache-control", "no-store"],
+      ["content-length", String(body.length)],
+    ]);
+    res.write(body);
+    res.end();
+  };
+  const text = scrapeMetrics();
+  if (typeof text === "string") {
+    answer(text);
+    return true;
+  }
+  return text.then(answer, () => {
+    res.head(503, UNAVAILABLE_HEADERS);
+    res.write(UNAVAILABLE);
+    res.end();
+  });
 }
 
 /** The value of the first `name` field of `head` (lowercase name), `""` when absent. */

@@ -16,6 +16,9 @@
  * - Trusted proxy headers: unless `options.resolveClient` says otherwise, the resolver is built
  *   from `config.forwardedAllowIps` (`server/proxy.ts`); the hooks `onRequestStart` and
  *   `onRequestDone` are handed to every connection unchanged.
+ * - Metrics (`server/metrics.ts`): with `--metrics-path` set, measuring starts, this server's
+ *   in-flight requests and open connections feed the gauges, accepted connections are counted,
+ *   and once it stopped the installed flush runs (a supervised worker's last report).
  * - `shutdown(graceMs, delayMs)`:
  *   1. At once: `state.shuttingDown` is set, so the health path answers 503 and every response
  *      carries `Connection: close`.
@@ -42,6 +45,13 @@ import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
+import {
+  countConnection,
+  enableMetrics,
+  flushMetrics,
+  watchServer,
+  watchWebSockets,
+} from "./metrics.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
 
@@ -159,6 +169,12 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   };
   const conns = new Set<LiveConnection>();
   const finished = Promise.withResolvers<void>();
+  let unwatch = () => {};
+  if (config.metricsPath !== "") {
+    enableMetrics();
+    watchWebSockets(liveWebSockets);
+    unwatch = watchServer({ inflight: () => state.inflight, connections: () => conns.size });
+  }
   let accepting = endpoints.length;
   let stopped = false;
 
@@ -168,6 +184,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       clearInterval(sweeper);
       clearTimeout(graceTimer);
       logger.flush();
+      unwatch();
+      flushMetrics();
       finished.resolve();
     }
   };
@@ -182,6 +200,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     // A connection accepted while stopping is still served (its response says
     // `Connection: close`): the client already counts it as accepted.
     conns.add(c);
+    countConnection();
     c.run().finally(() => {
       conns.delete(c);
       maybeFinished();

@@ -8,10 +8,12 @@
  * - `server/config.ts` derives the `Config` type, `Limits` and `DEFAULTS` from these rows and
  *   parses the command line with them, so adding a row adds the flag, the field, its type and its
  *   default at once.
- * - Data only: imports nothing but types, does no I/O.
+ * - Data only: imports nothing but types and rows kept in sibling `settings_*.ts` modules (this
+ *   file is at the line budget), does no I/O.
  */
 
 import type { Setting } from "./setting_types.ts";
+import { RELOAD_SETTING_ROWS } from "./settings_reload.ts";
 
 /**
  * The settings table with its literal types: one row per `Config` field, in `--help` order.
@@ -318,6 +320,14 @@ export const SETTING_ROWS = [
     doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
     group: "app",
   },
+  {
+    key: "metricsPath",
+    flag: "metrics-path",
+    type: "string",
+    default: "",
+    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
+    group: "app",
+  },
   // logging
   {
     key: "accessLog",
@@ -439,23 +449,7 @@ export const SETTING_ROWS = [
     doc: "After SIGQUIT (fast stop), workers still running this long later get SIGKILL.",
     group: "workers",
   },
-  {
-    key: "reload",
-    flag: "reload",
-    type: "bool",
-    default: false,
-    doc: "Development: replace the workers when the app or a local module it imports changes.",
-    group: "workers",
-  },
-  {
-    key: "reloadDir",
-    flag: "reload-dir",
-    type: "string",
-    repeat: true,
-    default: [],
-    doc: "With --reload, also watch this directory recursively (repeatable).",
-    group: "workers",
-  },
+  ...RELOAD_SETTING_ROWS,
   // websocket
   {
     key: "websocketMaxMessageBytes",

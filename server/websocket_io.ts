@@ -14,11 +14,13 @@
  *   write of at most 64 KiB. `bufferedAmount` counts queued application payload bytes. A write
  *   error drops the queue and calls `writeFailed(err)`. `drained()` resolves once the queue is
  *   empty (or writing failed); nothing here rejects.
+ * - Each transport counts one opened session in the metrics (`server/metrics.ts`).
  * - `linger(ms)` half-closes and waits up to `ms` for the peer's EOF; `close()` closes the socket.
  * This file and `server/connection.ts` are the only ones that read or write sockets.
  */
 import { encodeFrame, Opcode } from "./http/websocket_frame.ts";
 import { type InboundFrames, READ_SIZE } from "./websocket_inbound.ts";
+import { countWebSocketOpened } from "./metrics.ts";
 
 /** Most bytes of small frames coalesced into one write. */
 const COALESCE_BYTES = 64 * 1024;
@@ -57,6 +59,7 @@ export class WebSocketTransport {
     this.#conn = conn;
     this.#inbound = inbound;
     this.#hooks = hooks;
+    countWebSocketOpened();
   }
 
   /** The peer's EOF was seen. */

@@ -16,6 +16,8 @@
  * - Peer gone: while an async handler runs with the body fully read, a read stays pending; EOF
  *   or a reset aborts the request's signal (as `Deno.serve` does). Read and write errors close
  *   the connection; peer I/O errors are logged at debug level only.
+ * - Metrics: bytes read and rejected requests are reported to `server/metrics.ts` (one call
+ *   each, the same calls any driver makes).
  * - `takeover` hands the socket to a protocol switch (WebSockets): after that the driver never
  *   touches the socket again.
  */
@@ -24,6 +26,7 @@ import { describeError, ProtocolError } from "../http/errors.ts";
 import { type ConnPort, type EngineContext, serveRequest } from "../dispatch.ts";
 import type { ConnAddr } from "../exchange.ts";
 import { isPeerGone } from "../io_errors.ts";
+import { countProtocolError, countReceived } from "../metrics.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 function ignore(): void {}
@@ -114,6 +117,7 @@ export class DenoConnection implements ConnPort {
     } else if (state === "head") {
       this.deadline = 0;
       this.core.queueTimeout();
+      countProtocolError(this.core.status);
       this.flush().catch(ignore).finally(() => this.close());
     }
   }
@@ -138,6 +142,7 @@ export class DenoConnection implements ConnPort {
         }
         if (ev.kind === "partial") break;
         if (ev.kind === "error") {
+          countProtocolError(ev.error.status);
           ctx.logger.log("info", `bad request from ${this.remote.hostname}: ${ev.error.code}`);
           await this.flush().catch(ignore);
           return;
@@ -191,6 +196,7 @@ export class DenoConnection implements ConnPort {
     if (view.length === 0) return Promise.reject(new ProtocolError("HEADERS_TOO_LARGE"));
     const p = this.#conn.read(view).then((n) => {
       this.#pendingRead = null;
+      countReceived(n ?? 0);
       if (n !== null) core.receive(n);
       else core.receiveEof();
       if (this.#closed) core.rb.release();
@@ -340,6 +346,7 @@ export class DenoConnection implements ConnPort {
     if (isPeerGone(err)) {
       logger.log("debug", `connection ended: ${describeError(err)}`);
     } else if (err instanceof ProtocolError) {
+      countProtocolError(err.status);
       logger.log("info", `connection closed: ${err.code}`);
     } else {
       logger.log("error", `connection error: ${describeError(err)}`);

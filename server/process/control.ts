@@ -12,9 +12,12 @@
  * - Messages: `ready` (listening; carries the bound addresses), `beat` (the event loop is alive),
  *   `stall` (the event loop has not ticked for `ms`; `req` is the last request it started),
  *   `recycle` (`--max-requests` reached: please start a replacement and then stop me), `closed`
- *   (answer to `quiesce`: my listeners are closed).
+ *   (answer to `quiesce`: my listeners are closed), `stats` (metrics values: `l` the registry
+ *   layout, `d` flat [slot, value] pairs) and `scrape` (please send me the aggregate metrics, see
+ *   `server/process/metrics_link.ts`).
  * - The worker's stdin is a pipe from the supervisor carrying command lines (`COMMAND_QUIESCE`:
- *   close your listeners but keep serving open connections). EOF means the supervisor is gone,
+ *   close your listeners but keep serving open connections; `COMMAND_METRICS`: the answer to a
+ *   `scrape`, `metrics <id> <JSON string>`). EOF means the supervisor is gone,
  *   and the worker shuts down gracefully instead of living on as an orphan.
  */
 
@@ -33,10 +36,32 @@ export type ControlMessage =
   | { readonly t: "beat" }
   | { readonly t: "stall"; readonly ms: number; readonly req: string }
   | { readonly t: "recycle"; readonly requests: number }
-  | { readonly t: "closed" };
+  | { readonly t: "closed" }
+  | { readonly t: "stats"; readonly l: number; readonly d: readonly number[] }
+  | { readonly t: "scrape"; readonly id: number };
 
 /** Supervisor → worker command (a line on the worker's stdin): close your listeners. */
 export const COMMAND_QUIESCE = "quiesce";
+
+/** Supervisor → worker command: the aggregate metrics text answering a `scrape`. */
+export const COMMAND_METRICS = "metrics";
+
+/** Encodes the answer to `scrape` `id` (one line, without the newline). */
+export function encodeMetricsReply(id: number, text: string): string {
+  return `${COMMAND_METRICS} ${id} ${JSON.stringify(text)}`;
+}
+
+/** Decodes a `COMMAND_METRICS` line; null if it is not a valid one. */
+export function parseMetricsReply(line: string): { id: number; text: string } | null {
+  const m = /^metrics (\d+) (".*")$/s.exec(line);
+  if (m === null) return null;
+  try {
+    const text = JSON.parse(m[2]);
+    return typeof text === "string" ? { id: Number(m[1]), text } : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Encodes a message as one control line (with the trailing newline). */
 export function encodeControl(msg: ControlMessage): string {
@@ -69,6 +94,13 @@ export function parseControl(line: string): ControlMessage | null {
       return typeof m.requests === "number" ? { t: "recycle", requests: m.requests } : null;
     case "closed":
       return { t: "closed" };
+    case "stats":
+      return typeof m.l === "number" && Array.isArray(m.d) && m.d.length % 2 === 0 &&
+          m.d.every((x) => typeof x === "number")
+        ? { t: "stats", l: m.l, d: m.d as number[] }
+        : null;
+    case "scrape":
+      return typeof m.id === "number" ? { t: "scrape", id: m.id } : null;
     default:
       return null;
   }

@@ -6,10 +6,12 @@
  * - `pumpStderr(stream, onMessage, forward)` reads until the stream ends (or breaks) and never
  *   rejects. Every complete line that parses as a control message goes to `onMessage`; every
  *   other line is handed to `forward` unchanged, batched per read, newlines kept.
+ * - `forwardTo(sink)` is a `forward` that writes to `sink` and ignores a sink that is gone.
  * - A partial line longer than 65536 characters is forwarded as it is rather than buffered
  *   without bound; a last line without a newline gets one.
  */
 import { CONTROL_PREFIX, type ControlMessage, parseControl } from "./control.ts";
+import type { LogSink } from "../log.ts";
 
 /** Longest partial line held back while waiting for its newline. */
 const MAX_PENDING_CHARS = 65536;
@@ -45,4 +47,15 @@ export async function pumpStderr(
   }
   buf += decoder.decode();
   if (buf !== "") forward(buf.endsWith("\n") ? buf : buf + "\n");
+}
+
+/** A `forward` writing to `sink`; a sink that is gone (our own stderr closed) is ignored. */
+export function forwardTo(sink: LogSink): (text: string) => void {
+  return (text) => {
+    try {
+      sink.write(text);
+    } catch {
+      // Nothing sensible to do.
+    }
+  };
 }

@@ -11,7 +11,8 @@
  *   `server/process/forward.ts`) and a stdin pipe whose EOF tells it the supervisor died. It
  *   throws when the process cannot be started.
  * - `tellWorker` and `signalWorker` never throw: a worker that is already gone is the reaper's
- *   business.
+ *   business. Command lines go through one writer per worker, so they are written whole and in
+ *   order however many are sent at once.
  */
 
 /** URL of `main.ts`, which workers run under `deno run`. */
@@ -56,6 +57,8 @@ export interface WorkerProc {
   readonly pid: number;
   /** The process handle (stdin and stderr are pipes). */
   readonly child: Deno.ChildProcess;
+  /** The one writer of its stdin (`tellWorker`; closed by the reaper). */
+  readonly stdin: WritableStreamDefaultWriter<Uint8Array>;
   /** Generation it belongs to (HUP starts a new one). */
   gen: number;
   /** It sent `ready`. */
@@ -105,6 +108,7 @@ export function spawnWorker(
     id,
     pid: child.pid,
     child,
+    stdin: child.stdin.getWriter(),
     gen,
     ready: false,
     retiring: false,
@@ -164,16 +168,10 @@ export function bootingFirstThenOldest(a: WorkerProc, b: WorkerProc): number {
   return a.id - b.id;
 }
 
-/** Writes one command line to a worker's stdin. */
+/** Writes one command line to a worker's stdin (queued behind earlier ones). */
 export function tellWorker(w: WorkerProc, command: string): void {
-  try {
-    const writer = w.child.stdin.getWriter();
-    writer.write(new TextEncoder().encode(command + "\n")).catch(() => {}).finally(() =>
-      writer.releaseLock()
-    );
-  } catch {
-    // The worker is gone or busy with another command; the deadline covers it.
-  }
+  // A worker that is gone fails the write; its deadline and the reaper cover it.
+  w.stdin.write(new TextEncoder().encode(command + "\n")).catch(() => {});
 }
 
 /** Sends `sig` to a worker. */

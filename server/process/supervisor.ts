@@ -38,6 +38,7 @@
  * - `--reload` (`opts.reloader`): each change notice starts a new generation like HUP (no boot
  *   backoff). A new worker that fails to load keeps the old ones serving; when none serves (a
  *   broken app at start), an app load error waits for the next change instead of halting.
+ * - Metrics (boots, exits, kills, recycles; the workers' sum): `server/process/metrics_link.ts`.
  * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
  *   on its stdin) while its open connections carry on as usual. When every worker retired in the
  *   same batch has answered `closed` (or after `--quiesce-timeout-ms`), they all get SIGTERM and drain:
@@ -50,7 +51,7 @@ import { boundsOf, type Config, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "../
 import { COMMAND_QUIESCE, type ControlMessage, heartbeatPeriodMs } from "./control.ts";
 import { bannerLines, migrateReqHint, workerEnv } from "./handover.ts";
 import type { Logger } from "../log.ts";
-import { pumpStderr } from "./forward.ts";
+import { forwardTo, pumpStderr } from "./forward.ts";
 import {
   bootingFirstThenOldest,
   overdue,
@@ -63,6 +64,7 @@ import {
   type WorkerProc,
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
+import { SupervisorMetrics } from "./metrics_link.ts";
 import type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
 
 export type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
@@ -114,6 +116,7 @@ class Arbiter {
   #spawnNotBefore = 0;
   #signalQueue: SupervisorSignal[] = [];
   readonly #wakeup = new Wakeup();
+  readonly #metrics: SupervisorMetrics<WorkerProc>;
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
@@ -134,6 +137,7 @@ class Arbiter {
     this.#reloader = opts.reloader ?? null;
     this.#numWorkers = config.workers;
     this.#tickMs = config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
+    this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
   }
 
   async run(): Promise<number> {
@@ -318,11 +322,12 @@ class Arbiter {
       return;
     }
     this.#workers.set(id, w);
+    this.#metrics.booted();
     this.#log.log("info", `booting worker ${id} (pid ${w.pid})`);
     const pump = pumpStderr(
       w.child.stderr,
       (msg) => this.#onMessage(w, msg),
-      (t) => this.#forward(t),
+      forwardTo(this.#deps.stderr),
     );
     w.child.status.then(async (status) => {
       // Collect the last stderr lines (the boot error) before judging the exit.
@@ -331,14 +336,6 @@ class Arbiter {
       clearTimeout(timer);
       this.#reap(w, status);
     });
-  }
-
-  #forward(text: string): void {
-    try {
-      this.#deps.stderr.write(text);
-    } catch {
-      // Our own stderr is gone; nothing sensible to do.
-    }
   }
 
   #onMessage(w: WorkerProc, msg: ControlMessage): void {
@@ -361,7 +358,8 @@ class Arbiter {
         if (!this.#everReady) {
           this.#everReady = true;
           this.#binds = [...msg.addrs];
-          this.#banner(msg.addrs);
+          const scheme = this.#config.certfile ? "https" : "http";
+          for (const l of bannerLines(this.#version, msg.addrs, scheme)) this.#deps.stdout.write(l);
         }
         this.#wakeup.wake();
         break;
@@ -369,9 +367,14 @@ class Arbiter {
         w.quiesced = true;
         this.#wakeup.wake();
         break;
+      case "stats":
+      case "scrape":
+        this.#metrics.message(w, msg, this.#workers.get(w.id) === w);
+        break;
       case "recycle":
         if (!w.recycle && !w.retiring) {
           w.recycle = true;
+          this.#metrics.recycled();
           this.#log.log(
             "info",
             `worker pid ${w.pid} served ${msg.requests} requests (--max-requests); replacing it`,
@@ -382,15 +385,11 @@ class Arbiter {
     }
   }
 
-  #banner(addrs: readonly string[]): void {
-    const scheme = this.#config.certfile ? "https" : "http";
-    for (const line of bannerLines(this.#version, addrs, scheme)) this.#deps.stdout.write(line);
-  }
-
   /** Handles a worker's exit (its status has been collected, so it is no zombie). */
   #reap(w: WorkerProc, status: Deno.CommandStatus): void {
     this.#workers.delete(w.id);
-    w.child.stdin.close().catch(() => {});
+    w.stdin.close().catch(() => {});
+    this.#metrics.reaped(w, this.#stopping !== null || this.#halt !== null);
     const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
     this.#wakeup.wake();
     if (this.#stopping !== null || this.#halt !== null) {
@@ -489,6 +488,7 @@ class Arbiter {
   }
 
   #kill(w: WorkerProc, reason: StopReason): void {
+    this.#metrics.killed(reason);
     w.killed = true;
     w.retiring = true;
     w.reason ??= reason;

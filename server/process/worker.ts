@@ -8,6 +8,9 @@
  * - `ready(addrs)` reports the bound addresses; `onRequestDone()` counts requests and sends one
  *   `recycle` message when the budget is spent (the supervisor starts a replacement, waits until
  *   it is ready, then stops this worker with SIGTERM, so the port never goes unserved).
+ * - With `--metrics-path`, the worker reports its metrics and asks the supervisor for the
+ *   aggregate on a scrape (`server/process/metrics_link.ts`); the supervisor's answers are taken
+ *   out of the command stream before `onCommand` sees it.
  * - `watchSupervisor(onGone, onCommand)` reads command lines from stdin (`quiesce`) until EOF,
  *   which only happens when the supervisor died; the caller then shuts down gracefully.
  */
@@ -15,6 +18,7 @@ import type { Config } from "../config.ts";
 import { bindSpecOf } from "../address.ts";
 import { type ControlMessage, encodeControl, WORKER_BIND_ENV } from "./control.ts";
 import type { Logger, LogSink } from "../log.ts";
+import { linkWorkerMetrics } from "./metrics_link.ts";
 
 /** What `main.ts` needs to run as a supervised worker. */
 export interface WorkerLink {
@@ -71,6 +75,7 @@ export function connectWorker(
       // The supervisor is gone; watchSupervisor notices.
     }
   };
+  const metrics = config.metricsPath !== "" ? linkWorkerMetrics(send) : null;
   return {
     id,
     binds,
@@ -90,7 +95,7 @@ export function connectWorker(
     },
     watchSupervisor(onGone, onCommand) {
       const stdin = opts.stdin ?? Deno.stdin;
-      const buf = new Uint8Array(256);
+      const buf = new Uint8Array(4096);
       const decoder = new TextDecoder();
       (async () => {
         let pending = "";
@@ -103,7 +108,7 @@ export function connectWorker(
             while ((nl = pending.indexOf("\n")) >= 0) {
               const line = pending.slice(0, nl).trim();
               pending = pending.slice(nl + 1);
-              if (line !== "") onCommand(line);
+              if (line !== "" && !metrics?.onCommand(line)) onCommand(line);
             }
           }
         } catch {

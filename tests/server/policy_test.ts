@@ -39,12 +39,15 @@ function state(inflight = 1, shuttingDown = false): ServerState {
 }
 
 Deno.test("passes requests through when no policy applies", () => {
-  const gate = createGatekeeper({ limitConcurrency: 0, healthPath: "" }, state(100));
+  const gate = createGatekeeper(
+    { limitConcurrency: 0, healthPath: "", metricsPath: "" },
+    state(100),
+  );
   assert.equal(gate(target("/").t), false);
 });
 
 Deno.test("answers 503 with Retry-After and closes past the concurrency limit", () => {
-  const gate = createGatekeeper({ limitConcurrency: 2, healthPath: "" }, state(3));
+  const gate = createGatekeeper({ limitConcurrency: 2, healthPath: "", metricsPath: "" }, state(3));
   const { t, rec } = target("/");
   assert.equal(gate(t), true);
   assert.equal(rec.status, 503);
@@ -52,22 +55,32 @@ Deno.test("answers 503 with Retry-After and closes past the concurrency limit", 
   const length = rec.headers.find(([n]) => n === "content-length")![1];
   assert.equal(Number(length), rec.body.length);
   assert.ok(rec.closed);
-  assert.equal(createGatekeeper({ limitConcurrency: 2, healthPath: "" }, state(2))(t), false);
+  assert.equal(
+    createGatekeeper({ limitConcurrency: 2, healthPath: "", metricsPath: "" }, state(2))(t),
+    false,
+  );
 });
 
 Deno.test("answers the health path (query ignored): 200 while serving, 503 when shutting down", () => {
   const up = target("/healthz?probe=1");
   assert.equal(
-    createGatekeeper({ limitConcurrency: 0, healthPath: "/healthz" }, state())(up.t),
+    createGatekeeper({ limitConcurrency: 0, healthPath: "/healthz", metricsPath: "" }, state())(
+      up.t,
+    ),
     true,
   );
   assert.equal(up.rec.status, 200);
   assert.equal(up.rec.body, "OK\n");
   const down = target("/healthz");
-  createGatekeeper({ limitConcurrency: 0, healthPath: "/healthz" }, state(1, true))(down.t);
+  createGatekeeper(
+    { limitConcurrency: 0, healthPath: "/healthz", metricsPath: "" },
+    state(1, true),
+  )(down.t);
   assert.equal(down.rec.status, 503);
   assert.equal(
-    createGatekeeper({ limitConcurrency: 0, healthPath: "/healthz" }, state())(target("/x").t),
+    createGatekeeper({ limitConcurrency: 0, healthPath: "/healthz", metricsPath: "" }, state())(
+      target("/x").t,
+    ),
     false,
   );
 });
