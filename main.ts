@@ -2,10 +2,12 @@
  * The lsbaws command line: `lsbaws [options] path/to/app.ts[:export]`.
  *
  * Contract:
- * - `main(args, deps)` parses arguments (`server/config.ts`), loads the app (`gateway/loader.ts`),
- *   adapts it to the engine (`gateway/handler.ts`), starts `serve` and handles signals. It resolves
- *   to the process exit code; every dependency that touches the process (env, signals, output) is
- *   injected so tests can drive it.
+ * - `main(args, deps)` parses arguments, the environment and the `--config` file
+ *   (`server/config.ts`; the file is read through `deps`, relative to `deps.cwd`), loads the app
+ *   (`gateway/loader.ts`), adapts it to the engine (`gateway/handler.ts`), starts `serve` and
+ *   handles signals. It resolves to the process exit code; every dependency that touches the
+ *   process (env, signals, output, the config file) is injected so tests can drive it.
+ *   Supervised workers get the same arguments and environment, so they read the same file.
  * - Three roles:
  *   - single process (`-w 1`, the default): serves in this process;
  *   - supervisor (`-w 2` or more, `--max-requests` or `--reload`): `server/process/supervisor.ts`
@@ -17,8 +19,11 @@
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
  *   and TTOU need the supervisor; a single process logs that and carries on.
- * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, `EXIT_BOOT_ERROR` (3) when
- *   listening fails or a `--static` directory is missing, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ * - `--print-config` prints the effective settings and their sources and exits 0 before any app
+ *   is loaded, static directory opened or address bound.
+ * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
+ *   `EXIT_BOOT_ERROR` (3) when listening fails or a `--static` directory is missing,
+ *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -30,6 +35,7 @@ import {
   EXIT_USAGE,
   helpText,
   parseCli,
+  printConfigText,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
@@ -63,6 +69,33 @@ export interface MainDeps {
   onSignal(signal: Deno.Signal, handler: () => void): () => void;
   /** Called with the running server once it listens (tests use it to learn the port). */
   onListen?(server: Server): void;
+  /**
+   * Reads a text file (the `--config` file, its path already resolved against `cwd`); default
+   * `Deno.readTextFileSync`.
+   */
+  readTextFile?(path: string): string;
+}
+
+/** `path` resolved against `cwd` (absolute paths, including `C:\` ones, are kept). */
+function resolvePath(cwd: string, path: string): string {
+  if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
+  return cwd.endsWith("/") ? cwd + path : `${cwd}/${path}`;
+}
+
+/** The config file reader `parseCli` gets: relative paths resolve against `deps.cwd`. */
+function configReader(deps: MainDeps): (path: string) => string {
+  const read = deps.readTextFile ?? Deno.readTextFileSync;
+  return (path) => {
+    const abs = resolvePath(deps.cwd, path);
+    try {
+      return read(abs);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new ConfigError(`config file ${path} not found (looked for ${abs})`);
+      }
+      throw err;
+    }
+  };
 }
 
 /** The real process dependencies. */
@@ -87,7 +120,7 @@ export function processDeps(): MainDeps {
 export async function main(args: readonly string[], deps: MainDeps): Promise<number> {
   let parsed;
   try {
-    parsed = parseCli(args, deps.env);
+    parsed = parseCli(args, deps.env, configReader(deps));
   } catch (err) {
     if (err instanceof ConfigError) {
       deps.stderr.write(`lsbaws: error: ${err.message}\n`);
@@ -112,6 +145,10 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
+  }
+  if (parsed.kind === "print-config") {
+    deps.stdout.write(printConfigText(parsed, VERSION) + "\n");
+    return 0;
   }
   try {
     // Once here, before any worker starts: a missing directory is a boot error.

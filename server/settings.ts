@@ -8,18 +8,37 @@
  * - `server/config.ts` derives the `Config` type, `Limits` and `DEFAULTS` from these rows and
  *   parses the command line with them, so adding a row adds the flag, the field, its type and its
  *   default at once.
- * - Data only: imports nothing but types and rows kept in sibling `settings_*.ts` modules (this
- *   file is at the line budget), does no I/O.
+ * - The rows of the app, logging, process-model, WebSocket and proxy groups live in
+ *   `settings_app.ts` and are spliced in here, in `--help` order.
+ * - Data only: imports nothing but types and those rows, does no I/O.
  */
 
 import type { Setting } from "./setting_types.ts";
-import { RELOAD_SETTING_ROWS } from "./settings_reload.ts";
+import { APP_AND_PROCESS_ROWS } from "./settings_app.ts";
 
 /**
  * The settings table with its literal types: one row per `Config` field, in `--help` order.
  * `server/config.ts` derives `Config`, `Limits` and `DEFAULTS` from it.
  */
 export const SETTING_ROWS = [
+  {
+    key: "config",
+    flag: "config",
+    short: "c",
+    env: "LSBAWS_CONFIG",
+    type: "string",
+    default: "",
+    doc: "JSON/JSONC file of settings (camelCase keys or flag names); flags and env win over it.",
+    group: "config",
+  },
+  {
+    key: "printConfig",
+    flag: "print-config",
+    type: "bool",
+    default: false,
+    doc: "Print the effective settings and where each came from, then exit (no app is loaded).",
+    group: "config",
+  },
   // listen
   {
     key: "host",
@@ -258,237 +277,5 @@ export const SETTING_ROWS = [
       "After SIGTERM/SIGINT keep accepting this long (health path 503) so balancers drain first.",
     group: "timeouts",
   },
-  // app
-  {
-    key: "interface",
-    flag: "interface",
-    type: "enum",
-    choices: ["auto", "gateway", "fetch"],
-    default: "auto",
-    doc: "Calling convention: gateway (environ, startResponse), fetch (request, info) or auto.",
-    group: "app",
-  },
-  {
-    key: "validate",
-    flag: "validate",
-    type: "bool",
-    default: false,
-    doc: "Check every gateway contract rule on both sides (like wsgiref.validate).",
-    group: "app",
-  },
-  {
-    key: "rootPath",
-    flag: "root-path",
-    type: "string",
-    default: "",
-    doc: "Mount prefix reported as SCRIPT_NAME and stripped from PATH_INFO.",
-    group: "app",
-  },
-  {
-    key: "healthPath",
-    flag: "health-path",
-    type: "string",
-    default: "",
-    doc:
-      "Path answered by lsbaws itself: 200 while serving, 503 once shutdown starts (off if empty).",
-    group: "app",
-  },
-  {
-    key: "serverHeader",
-    flag: "server-header",
-    type: "string",
-    default: "lsbaws",
-    doc: "Value of the Server response header (empty omits it).",
-    group: "app",
-  },
-  {
-    key: "staticMounts",
-    flag: "static",
-    type: "string",
-    repeat: true,
-    default: [],
-    doc: "Serve files from DIR under URL_PREFIX before the app: URL_PREFIX=DIR (repeatable).",
-    group: "app",
-  },
-  {
-    key: "staticMaxAgeSeconds",
-    flag: "static-max-age",
-    type: "int",
-    min: 0,
-    max: 2_147_483_648,
-    default: 0,
-    doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
-    group: "app",
-  },
-  {
-    key: "metricsPath",
-    flag: "metrics-path",
-    type: "string",
-    default: "",
-    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
-    group: "app",
-  },
-  // logging
-  {
-    key: "accessLog",
-    flag: "access-log",
-    type: "string",
-    default: "",
-    doc: "Access log: '-' for stdout, a file path, or empty for none.",
-    group: "logging",
-  },
-  {
-    key: "accessLogFormat",
-    flag: "access-log-format",
-    type: "enum",
-    choices: ["common", "json"],
-    default: "common",
-    doc: "Access log line format.",
-    group: "logging",
-  },
-  {
-    key: "logLevel",
-    flag: "log-level",
-    type: "enum",
-    choices: ["debug", "info", "warning", "error", "critical"],
-    default: "info",
-    doc: "Lowest level written to the error log (stderr).",
-    group: "logging",
-  },
-  // workers
-  {
-    key: "workers",
-    flag: "workers",
-    short: "w",
-    env: "WEB_CONCURRENCY",
-    type: "int",
-    min: 1,
-    max: 1024,
-    default: 1,
-    doc:
-      "Worker processes sharing the port (1 serves in this process unless --max-requests is set).",
-    group: "workers",
-  },
-  {
-    key: "timeout",
-    flag: "timeout",
-    type: "int",
-    min: 0,
-    max: 86_400,
-    default: 30,
-    doc: "Seconds a worker's event loop may stay blocked before it is killed (0 disables).",
-    group: "workers",
-  },
-  {
-    key: "bootTimeoutMs",
-    flag: "boot-timeout-ms",
-    type: "int",
-    min: 0,
-    max: 3_600_000,
-    default: 30_000,
-    doc: "Time a new worker gets to load the app and listen before it is killed (0 = no limit).",
-    group: "workers",
-  },
-  {
-    key: "bootRetryMaxMs",
-    flag: "boot-retry-max-ms",
-    type: "int",
-    min: 1000,
-    max: 3_600_000,
-    default: 30_000,
-    doc: "Longest wait before retrying a worker that failed to boot (starts at 1 s, doubles).",
-    group: "workers",
-  },
-  {
-    key: "maxRequests",
-    flag: "max-requests",
-    type: "int",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 0,
-    doc: "Recycle a worker gracefully after this many requests (0 disables).",
-    group: "workers",
-  },
-  {
-    key: "maxRequestsJitter",
-    flag: "max-requests-jitter",
-    type: "int",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 0,
-    doc: "Random extra requests added to --max-requests per worker.",
-    group: "workers",
-  },
-  {
-    key: "quiesceTimeoutMs",
-    flag: "quiesce-timeout-ms",
-    type: "int",
-    min: 0,
-    max: 60_000,
-    default: 1000,
-    doc: "Time retiring workers get to close their listeners before they drain together.",
-    group: "workers",
-  },
-  {
-    key: "killMarginMs",
-    flag: "kill-margin-ms",
-    type: "int",
-    min: 0,
-    max: 3_600_000,
-    default: 2000,
-    doc: "Extra time after shutdown delay + grace before a draining worker gets SIGKILL.",
-    group: "workers",
-  },
-  {
-    key: "fastStopTimeoutMs",
-    flag: "fast-stop-timeout-ms",
-    type: "int",
-    min: 0,
-    max: 3_600_000,
-    default: 3000,
-    doc: "After SIGQUIT (fast stop), workers still running this long later get SIGKILL.",
-    group: "workers",
-  },
-  ...RELOAD_SETTING_ROWS,
-  // websocket
-  {
-    key: "websocketMaxMessageBytes",
-    flag: "websocket-max-message-bytes",
-    type: "int",
-    min: 125,
-    max: 1 << 30,
-    default: 16 * 1024 * 1024,
-    doc: "Default largest WebSocket message accepted (1009 beyond); an upgrade may override it.",
-    group: "websocket",
-  },
-  {
-    key: "websocketIdleTimeoutMs",
-    flag: "websocket-idle-timeout-ms",
-    type: "int",
-    min: 0,
-    max: 86_400_000,
-    default: 30_000,
-    doc: "Default WebSocket idle time: ping at half, close 1001 at the full time (0 disables).",
-    group: "websocket",
-  },
-  {
-    key: "websocketCloseTimeoutMs",
-    flag: "websocket-close-timeout-ms",
-    type: "int",
-    min: 0,
-    max: 3_600_000,
-    default: 5000,
-    doc: "Default wait for the peer's close frame after close() before the socket is cut.",
-    group: "websocket",
-  },
-  // proxy
-  {
-    key: "forwardedAllowIps",
-    flag: "forwarded-allow-ips",
-    env: "FORWARDED_ALLOW_IPS",
-    type: "string",
-    default: "127.0.0.1,::1",
-    doc: "Peers trusted for X-Forwarded-* and Forwarded: comma list of IPs, CIDRs or '*'.",
-    group: "proxy",
-  },
+  ...APP_AND_PROCESS_ROWS,
 ] as const satisfies readonly Setting[];
