@@ -10,7 +10,9 @@
  *   Supervised workers get the same arguments and environment, so they read the same file.
  * - Three roles:
  *   - single process (`-w 1`, the default): serves in this process;
- *   - supervisor (`-w 2` or more, or `--max-requests`): `server/process/supervisor.ts` starts workers;
+ *   - supervisor (`-w 2` or more, `--max-requests` or `--reload`): `server/process/supervisor.ts`
+ *     starts workers; with `--reload` (`server/process/reload.ts`) it also replaces them when the
+ *     app's files change (one worker unless `-w` says more, like uvicorn's reloader process);
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
  *     and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
  *     pipe closes.
@@ -39,13 +41,14 @@ import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from 
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
-import { loadApp } from "./gateway/loader.ts";
+import { loadApp, parseAppSpec } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
 import { runSupervisor } from "./server/process/supervisor.ts";
+import { createReloader, loadErrorLocation } from "./server/process/reload.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket.ts";
 
@@ -162,8 +165,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   });
   try {
     const workerId = deps.env[WORKER_ENV];
-    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0)) {
-      return await runSupervisor(args, config, { logger, deps, version: VERSION });
+    // A malformed app spec is reported by the load below, with or without --reload.
+    const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
+    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0 || reloadApp)) {
+      const reloader = reloadApp === null ? undefined : createReloader({
+        app: reloadApp,
+        dirs: config.reloadDir,
+        cwd: deps.cwd,
+        logger,
+      });
+      return await runSupervisor(args, config, { logger, deps, version: VERSION, reloader });
     }
     const link = workerId === undefined
       ? null
@@ -171,6 +182,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return await runServer(parsed.appSpec, config, logger, deps, link);
   } finally {
     logger.close();
+  }
+}
+
+/** The module part of an app spec, or null when the spec is malformed. */
+function specModule(spec: string): string | null {
+  try {
+    return parseAppSpec(spec).module;
+  } catch (err) {
+    if (err instanceof AppLoadError) return null;
+    throw err;
   }
 }
 
@@ -221,7 +242,9 @@ async function runServer(
       handler = createHandler(loaded, config, logger);
     } catch (err) {
       if (err instanceof AppLoadError) {
-        deps.stderr.write(`lsbaws: cannot load app: ${err.message}\n`);
+        const at = loadErrorLocation(err);
+        const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
+        deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
         return EXIT_APP_LOAD_ERROR;
       }
       throw err;

@@ -200,6 +200,23 @@ export const APP_AND_PROCESS_ROWS = [
     doc: "After SIGQUIT (fast stop), workers still running this long later get SIGKILL.",
     group: "workers",
   },
+  {
+    key: "reload",
+    flag: "reload",
+    type: "bool",
+    default: false,
+    doc: "Development: replace the workers when the app or a local module it imports changes.",
+    group: "workers",
+  },
+  {
+    key: "reloadDir",
+    flag: "reload-dir",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "With --reload, also watch this directory recursively (repeatable).",
+    group: "workers",
+  },
   // websocket
   {
     key: "websocketMaxMessageBytes",
