@@ -868,6 +868,7 @@ async function measureStatic(
       wrkCpuPct: use.childrenPct,
       otherCpuPct: use.machinePct - serverCpuPct - use.childrenPct - use.selfPct,
     };
+    if (isEmptyRun(wrk.requests, attempt)) continue;
     if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
     best.attempts = attempt;
     if (!shouldRetry(run.otherCpuPct, attempt, settings)) return best;
@@ -937,6 +938,20 @@ async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise
       warned = true;
     }
   }
+}
+
+/** How many more times a timed run that completed no request at all is measured again. */
+const EMPTY_RUN_RETRIES = 2;
+
+/**
+ * A timed run that completed no request (a starved machine, even in smoke mode) is no
+ * measurement: it is measured again, up to `EMPTY_RUN_RETRIES` more times, before it counts
+ * (and is then reported as a problem).
+ */
+function isEmptyRun(requests: number, attempt: number): boolean {
+  if (requests > 0 || attempt > EMPTY_RUN_RETRIES) return false;
+  log("  (wrk completed no request in that run; measuring again)");
+  return true;
 }
 
 /**
@@ -1049,6 +1064,7 @@ async function measureThroughput(
           }
           : {}),
       };
+      if (isEmptyRun(wrk.requests, attempt)) continue;
       if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
       best.attempts = attempt;
       if (!shouldRetry(run.otherCpuPct, attempt, settings)) return best;
