@@ -2,21 +2,28 @@
  * The lsbaws command line: `lsbaws [options] path/to/app.ts[:export]`.
  *
  * Contract:
- * - `main(args, deps)` parses arguments (`server/config.ts`), loads the app (`gateway/loader.ts`),
- *   adapts it to the engine (`gateway/handler.ts`), starts `serve` and handles signals. It resolves
- *   to the process exit code; every dependency that touches the process (env, signals, output) is
- *   injected so tests can drive it.
+ * - `main(args, deps)` parses arguments, the environment and the `--config` file
+ *   (`server/config.ts`; the file is read through `deps`, relative to `deps.cwd`), loads the app
+ *   (`gateway/loader.ts`), adapts it to the engine (`gateway/handler.ts`), starts `serve` and
+ *   handles signals. It resolves to the process exit code; every dependency that touches the
+ *   process (env, signals, output, the config file) is injected so tests can drive it.
+ *   Supervised workers get the same arguments and environment, so they read the same file.
  * - Three roles:
  *   - single process (`-w 1`, the default): serves in this process;
- *   - supervisor (`-w 2` or more, or `--max-requests`): `server/process/supervisor.ts` starts workers;
+ *   - supervisor (`-w 2` or more, `--max-requests` or `--reload`): `server/process/supervisor.ts`
+ *     starts workers; with `--reload` (`server/process/reload.ts`) it also replaces them when the
+ *     app's files change (one worker unless `-w` says more, like uvicorn's reloader process);
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
  *     and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
  *     pipe closes.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
  *   and TTOU need the supervisor; a single process logs that and carries on.
- * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, `EXIT_BOOT_ERROR` (3) when
- *   listening fails or a `--static` directory is missing, `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ * - `--print-config` prints the effective settings and their sources and exits 0 before any app
+ *   is loaded, static directory opened or address bound.
+ * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
+ *   `EXIT_BOOT_ERROR` (3) when listening fails or a `--static` directory is missing,
+ *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -28,18 +35,20 @@ import {
   EXIT_USAGE,
   helpText,
   parseCli,
+  printConfigText,
 } from "./server/config.ts";
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError } from "./gateway/errors.ts";
-import { loadApp } from "./gateway/loader.ts";
+import { loadApp, parseAppSpec } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
 import { runSupervisor } from "./server/process/supervisor.ts";
+import { createReloader, loadErrorLocation } from "./server/process/reload.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket.ts";
 
@@ -60,6 +69,33 @@ export interface MainDeps {
   onSignal(signal: Deno.Signal, handler: () => void): () => void;
   /** Called with the running server once it listens (tests use it to learn the port). */
   onListen?(server: Server): void;
+  /**
+   * Reads a text file (the `--config` file, its path already resolved against `cwd`); default
+   * `Deno.readTextFileSync`.
+   */
+  readTextFile?(path: string): string;
+}
+
+/** `path` resolved against `cwd` (absolute paths, including `C:\` ones, are kept). */
+function resolvePath(cwd: string, path: string): string {
+  if (path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path)) return path;
+  return cwd.endsWith("/") ? cwd + path : `${cwd}/${path}`;
+}
+
+/** The config file reader `parseCli` gets: relative paths resolve against `deps.cwd`. */
+function configReader(deps: MainDeps): (path: string) => string {
+  const read = deps.readTextFile ?? Deno.readTextFileSync;
+  return (path) => {
+    const abs = resolvePath(deps.cwd, path);
+    try {
+      return read(abs);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new ConfigError(`config file ${path} not found (looked for ${abs})`);
+      }
+      throw err;
+    }
+  };
 }
 
 /** The real process dependencies. */
@@ -84,7 +120,7 @@ export function processDeps(): MainDeps {
 export async function main(args: readonly string[], deps: MainDeps): Promise<number> {
   let parsed;
   try {
-    parsed = parseCli(args, deps.env);
+    parsed = parseCli(args, deps.env, configReader(deps));
   } catch (err) {
     if (err instanceof ConfigError) {
       deps.stderr.write(`lsbaws: error: ${err.message}\n`);
@@ -110,6 +146,10 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
   }
+  if (parsed.kind === "print-config") {
+    deps.stdout.write(printConfigText(parsed, VERSION) + "\n");
+    return 0;
+  }
   try {
     // Once here, before any worker starts: a missing directory is a boot error.
     if (mounts.length > 0) createStaticHandler(mounts);
@@ -125,8 +165,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   });
   try {
     const workerId = deps.env[WORKER_ENV];
-    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0)) {
-      return await runSupervisor(args, config, { logger, deps, version: VERSION });
+    // A malformed app spec is reported by the load below, with or without --reload.
+    const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
+    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0 || reloadApp)) {
+      const reloader = reloadApp === null ? undefined : createReloader({
+        app: reloadApp,
+        dirs: config.reloadDir,
+        cwd: deps.cwd,
+        logger,
+      });
+      return await runSupervisor(args, config, { logger, deps, version: VERSION, reloader });
     }
     const link = workerId === undefined
       ? null
@@ -134,6 +182,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return await runServer(parsed.appSpec, config, logger, deps, link);
   } finally {
     logger.close();
+  }
+}
+
+/** The module part of an app spec, or null when the spec is malformed. */
+function specModule(spec: string): string | null {
+  try {
+    return parseAppSpec(spec).module;
+  } catch (err) {
+    if (err instanceof AppLoadError) return null;
+    throw err;
   }
 }
 
@@ -184,7 +242,9 @@ async function runServer(
       handler = createHandler(loaded, config, logger);
     } catch (err) {
       if (err instanceof AppLoadError) {
-        deps.stderr.write(`lsbaws: cannot load app: ${err.message}\n`);
+        const at = loadErrorLocation(err);
+        const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
+        deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
         return EXIT_APP_LOAD_ERROR;
       }
       throw err;

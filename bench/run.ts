@@ -21,7 +21,15 @@
  *    every 50 ms (and VmHWM); reports MiB/s and peak RSS growth over the pre-upload baseline.
  * 4. Idle: for each round and server, a fresh hello server; `bench/idle_client.ts` opens N
  *    connections with one request each and holds them; RSS growth / live connections.
- * 5. Medians over rounds, ratios to `Deno.serve`, PASS/MISS per target; prints the tables and
+ * 5. Static files: writes a 4 KiB and a 1 MiB file into a temp dir (removed afterwards); for
+ *    each round, for each static-file server (lsbaws `--static`, nginx, Hono's `serveStatic` on
+ *    `Deno.serve`; `STATIC_SERVER_DEFS`): starts it pinned to the server core (nginx with a
+ *    config generated in the temp dir; skipped with the reason when nginx is not installed),
+ *    checks that it serves both files byte for byte, then per file an untimed wrk warm-up and a
+ *    timed keep-alive wrk run pinned to the client core (fewer connections for the 1 MiB file),
+ *    with the server's CPU summed over its process tree (nginx's worker is a child).
+ * 6. Medians over rounds, ratios to `Deno.serve` (static files: to Hono's `serveStatic` and to
+ *    nginx), PASS/MISS per target; prints the tables and
  *    writes `bench/results/latest.json` and, for a complete full run, `bench/RESULTS.md` and the
  *    README table (between `<!-- bench:table:start -->` and `<!-- bench:table:end -->`, which
  *    replace a bare `<!-- BENCH -->` placeholder the first time).
@@ -48,9 +56,16 @@ import {
   startServer,
   steadyRss,
   track,
+  treeCpuSeconds,
 } from "./lib/proc.ts";
 import { ensureWrk, runWrk } from "./lib/wrk.ts";
-import { verifyHello, verifySink } from "./lib/verify.ts";
+import {
+  STATIC_PIPELINE,
+  type StaticFile,
+  verifyHello,
+  verifySink,
+  verifyStatic,
+} from "./lib/verify.ts";
 import {
   activeCaps,
   capProcess,
@@ -61,10 +76,21 @@ import {
   throttleStats,
 } from "./lib/cgroup.ts";
 import { ensureHey, type RateClient, rateProblem, runRate } from "./lib/rate.ts";
-import { type AppKind, serverCommand, serverDef } from "./lib/servers.ts";
+import {
+  type AppKind,
+  nginxConfig,
+  serverCommand,
+  serverDef,
+  STATIC_PREFIX,
+  STATIC_SERVER_DEFS,
+  staticServerCommand,
+  type StaticServerDef,
+} from "./lib/servers.ts";
 import {
   ALL_SCENARIOS,
   ALL_SERVERS,
+  ALL_STATIC_SERVERS,
+  type AnyServerId,
   BASELINE,
   type BenchResults,
   type BenchSettings,
@@ -83,6 +109,16 @@ import {
   type ScenarioId,
   SERVER_LABELS,
   type ServerId,
+  serverLabel,
+  serverSkipReason,
+  STATIC_BASELINE,
+  STATIC_FILE_BYTES,
+  STATIC_SCENARIOS,
+  STATIC_SERVER_LABELS,
+  staticConns,
+  type StaticRun,
+  type StaticServerId,
+  staticTable,
   summaryTable,
   targetsTable,
   THROUGHPUT_SCENARIOS,
@@ -113,6 +149,11 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
   --servers LIST       comma list of ${ALL_SERVERS.join(",")}
                        (Deno.serve is always added: every ratio is against it)
   --scenarios LIST     comma list of ${ALL_SCENARIOS.join(",")}
+                       (the static-* scenarios always compare ${ALL_STATIC_SERVERS.join(", ")};
+                       ratios against ${STATIC_BASELINE}, and nginx is skipped with the
+                       reason when it is not installed)
+  --static-conns N     wrk connections for the 4 KiB file (default 64)
+  --static-large-conns N  wrk connections for the 1 MiB file (default 16)
   --server-cpu N       core for the servers (default 1)
   --client-cpu N       core for wrk, the clients and this harness (default 0)
   --quiet-wait S       before each timed run, wait up to S seconds for other processes to
@@ -152,6 +193,8 @@ export function parseArgs(args: string[]): {
     capPeriodUs: 100_000,
     rate: 2000,
     rateConns: 20,
+    staticConns: 64,
+    staticLargeConns: 16,
     rateDurationS: smoke ? 2 : 10,
     rateClient: "auto",
     quietWaitS: smoke ? 0 : 20,
@@ -216,6 +259,14 @@ export function parseArgs(args: string[]): {
         break;
       case "--rate-conns":
         settings.rateConns = num(a, v, 1);
+        i++;
+        break;
+      case "--static-conns":
+        settings.staticConns = num(a, v, 1);
+        i++;
+        break;
+      case "--static-large-conns":
+        settings.staticLargeConns = num(a, v, 1);
         i++;
         break;
       case "--rate-duration":
@@ -398,9 +449,16 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
     idle: [],
     rate: [],
     skipped: [],
+    static: [],
+    skippedServers: [],
     problems: [],
   };
-  const problem = (round: number, server: ServerId | "", scenario: ScenarioId | "", m: string) => {
+  const problem = (
+    round: number,
+    server: AnyServerId | "",
+    scenario: ScenarioId | "",
+    m: string,
+  ) => {
     results.problems.push({ round, server, scenario, message: m });
     log(`  PROBLEM: ${server || "-"} ${scenario || "-"} round ${round}: ${m}`);
   };
@@ -601,9 +659,24 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
     }
   }
 
+  // 4. Static files.
+  const statics = settings.scenarios.filter((s) => STATIC_SCENARIOS.includes(s));
+  if (statics.length) {
+    log(
+      `\n== static files (${
+        statics.map((s) => formatBytes(STATIC_FILE_BYTES[s])).join(" and ")
+      }, keep-alive wrk)`,
+    );
+    await runStatic(results, settings, statics, problem);
+  }
+
   // Every requested server and scenario must have produced a number (unless skipped here).
   for (const server of settings.servers) {
-    for (const scenario of settings.scenarios.filter((s) => !skipped(s))) {
+    for (
+      const scenario of settings.scenarios.filter((s) =>
+        !skipped(s) && !STATIC_SCENARIOS.includes(s)
+      )
+    ) {
       const n = THROUGHPUT_SCENARIOS.includes(scenario)
         ? results.throughput.filter((t) => t.server === server && t.scenario === scenario).length
         : scenario === "fixed-rate"
@@ -615,6 +688,13 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
         ? results.idle.filter((t) => t.server === server).length
         : results.upload.filter((t) => t.server === server && t.scenario === scenario && t.ok)
           .length;
+      if (n === 0) problem(0, server, scenario, "no measurement");
+    }
+  }
+  for (const server of ALL_STATIC_SERVERS.filter((s) => serverSkipReason(results, s) === null)) {
+    for (const scenario of statics) {
+      const n = results.static!.filter((t) => t.server === server && t.scenario === scenario)
+        .length;
       if (n === 0) problem(0, server, scenario, "no measurement");
     }
   }
@@ -630,6 +710,194 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
   }
   results.elapsedS = (performance.now() - started) / 1000;
   return results;
+}
+
+/** Deterministic bytes that no content coding would shrink (xorshift32 from `seed`). */
+export function staticFileContents(size: number, seed: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** A free TCP port on 127.0.0.1 (for nginx, which cannot be told to pick one). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * The static-file scenarios: writes the files into a fresh temp dir (readable by nginx's
+ * unprivileged worker), then per round and static-file server one fresh server process, its
+ * response check, and one timed wrk run per file; removes the temp dir whatever happens.
+ */
+async function runStatic(
+  results: BenchResults,
+  settings: BenchSettings,
+  statics: ScenarioId[],
+  problem: ProblemFn,
+): Promise<void> {
+  const nginx = await capture("bash", ["-c", "command -v nginx"]);
+  if (nginx.code !== 0) {
+    const reason = "nginx is not installed (Debian package nginx; .ci/run installs it)";
+    results.skippedServers!.push({ server: "nginx", reason });
+    log(`skipping nginx: ${reason}`);
+  } else {
+    const v = await capture("nginx", ["-v"]);
+    results.machine.nginx = (v.stderr + v.stdout).trim().replace(/^nginx version:\s*/, "");
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "lsbaws-bench-static-" });
+  try {
+    const dir = `${tmp}/files`;
+    await Deno.mkdir(dir);
+    const files = new Map<ScenarioId, StaticFile>();
+    for (const [i, s] of statics.entries()) {
+      const name = `${s.replace("static-", "")}.bin`;
+      const bytes = staticFileContents(STATIC_FILE_BYTES[s], 0x9e3779b9 + i);
+      await Deno.writeFile(`${dir}/${name}`, bytes, { mode: 0o644 });
+      await Deno.chmod(`${dir}/${name}`, 0o644);
+      files.set(s, { path: `${STATIC_PREFIX}/${name}`, bytes });
+    }
+    // nginx's worker runs as an unprivileged user (when started as root): let it read the files.
+    await Deno.chmod(tmp, 0o755);
+    await Deno.chmod(dir, 0o755);
+    const defs = (STATIC_SERVER_DEFS as readonly StaticServerDef[])
+      .filter((d) => serverSkipReason(results, d.id as StaticServerId) === null);
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const def of defs) {
+        const server = def.id as StaticServerId;
+        let srv: ServerProcess | null = null;
+        try {
+          let port: number | undefined;
+          let nginxPrefix: string | undefined;
+          let nginxConf: string | undefined;
+          if (def.kind === "nginx") {
+            nginxPrefix = `${tmp}/nginx-${round}`;
+            await Deno.mkdir(nginxPrefix);
+            nginxConf = `${nginxPrefix}/nginx.conf`;
+            port = freePort();
+            await Deno.writeTextFile(nginxConf, nginxConfig({ dir, prefix: nginxPrefix, port }));
+          }
+          srv = await startServer(
+            staticServerCommand(def, { dir, nginxPrefix, nginxConf }, DENO),
+            { cwd: ROOT, cpu: settings.serverCpu, port },
+          );
+          results.verification[`${server} static`] = await verifyStatic(srv.port, [
+            ...files.values(),
+          ]).catch((err) => {
+            throw new Error(`response check failed: ${err instanceof Error ? err.message : err}`);
+          });
+        } catch (err) {
+          problem(round, server, statics[0], err instanceof Error ? err.message : String(err));
+          await srv?.stop();
+          continue;
+        }
+        try {
+          for (const scenario of statics) {
+            try {
+              const run = await measureStatic(srv, settings, round, server, scenario, files);
+              results.static!.push(run);
+              logStatic(run, settings, problem);
+            } catch (err) {
+              problem(round, server, scenario, err instanceof Error ? err.message : String(err));
+            }
+          }
+        } finally {
+          await srv.stop();
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch((err) => {
+      problem(0, "", statics[0], `could not remove ${tmp}: ${err}`);
+    });
+  }
+}
+
+/**
+ * One static-file scenario against a running static-file server: an untimed wrk warm-up, then
+ * the timed keep-alive run (again while other processes disturbed it, see `shouldRetry`). The
+ * server's CPU is that of its whole process tree (nginx serves from a child of the process
+ * `startServer` holds).
+ */
+async function measureStatic(
+  srv: ServerProcess,
+  settings: BenchSettings,
+  round: number,
+  server: StaticServerId,
+  scenario: ScenarioId,
+  files: Map<ScenarioId, StaticFile>,
+): Promise<StaticRun> {
+  const file = files.get(scenario)!;
+  const connections = staticConns(scenario, settings);
+  const wrkOpts = {
+    url: `${srv.url}${file.path}`,
+    connections,
+    cpu: settings.clientCpu,
+    cwd: ROOT,
+    script: "bench/wrk/report.lua",
+  };
+  if (settings.warmupS > 0) await runWrk({ ...wrkOpts, durationS: settings.warmupS });
+  let best: StaticRun | undefined;
+  for (let attempt = 1;; attempt++) {
+    await waitForQuiet(srv.pid, settings);
+    const snap0 = cpuSnapshot();
+    const cpu0 = treeCpuSeconds(srv.pid);
+    const wrk = await runWrk({ ...wrkOpts, durationS: settings.durationS });
+    const use = cpuUse(snap0, cpuSnapshot());
+    const serverCpuPct = ((treeCpuSeconds(srv.pid) - cpu0) / use.wallS) * 100;
+    const run: StaticRun = {
+      round,
+      server,
+      scenario,
+      fileBytes: file.bytes.length,
+      connections,
+      attempts: attempt,
+      wrk,
+      mibPerS: (wrk.rps * file.bytes.length) / (1 << 20),
+      serverCpuPct,
+      wrkCpuPct: use.childrenPct,
+      otherCpuPct: use.machinePct - serverCpuPct - use.childrenPct - use.selfPct,
+    };
+    if (isEmptyRun(wrk.requests, attempt)) continue;
+    if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
+    best.attempts = attempt;
+    if (!shouldRetry(run.otherCpuPct, attempt, settings)) return best;
+  }
+}
+
+/** Logs one static-file run and records what makes its numbers untrustworthy. */
+function logStatic(run: StaticRun, settings: BenchSettings, problem: ProblemFn): void {
+  const { wrk, round, server, scenario } = run;
+  const e = wrk.errors;
+  const socketErrors = e.connect + e.read + e.write + e.timeout;
+  log(
+    `  [${round}/${settings.rounds}] ${STATIC_SERVER_LABELS[server].padEnd(16)} ` +
+      `${scenario.padEnd(10)} ${fmt(wrk.rps, 0).padStart(9)} req/s  ` +
+      `${fmt(run.mibPerS, 0).padStart(6)} MiB/s  ` +
+      `p50 ${fmt(wrk.latencyMs.p50, 2)} ms  p99 ${fmt(wrk.latencyMs.p99, 2)} ms  ` +
+      `CPU: server ${fmt(run.serverCpuPct, 0)}% wrk ${fmt(run.wrkCpuPct, 0)}%` +
+      (socketErrors ? `  socket errors ${socketErrors}` : ""),
+  );
+  if (wrk.requests === 0) problem(round, server, scenario, "wrk completed no request");
+  if (e.status > 0) problem(round, server, scenario, `${e.status} responses with status >= 400`);
+  if (wrk.requests > 0 && wrk.bytes < wrk.requests * run.fileBytes) {
+    problem(
+      round,
+      server,
+      scenario,
+      `wrk read ${wrk.bytes} bytes for ${wrk.requests} responses of a ${run.fileBytes}-byte file`,
+    );
+  }
 }
 
 /**
@@ -672,6 +940,20 @@ async function waitForQuiet(serverPid: number, settings: BenchSettings): Promise
   }
 }
 
+/** How many more times a timed run that completed no request at all is measured again. */
+const EMPTY_RUN_RETRIES = 2;
+
+/**
+ * A timed run that completed no request (a starved machine, even in smoke mode) is no
+ * measurement: it is measured again, up to `EMPTY_RUN_RETRIES` more times, before it counts
+ * (and is then reported as a problem).
+ */
+function isEmptyRun(requests: number, attempt: number): boolean {
+  if (requests > 0 || attempt > EMPTY_RUN_RETRIES) return false;
+  log("  (wrk completed no request in that run; measuring again)");
+  return true;
+}
+
 /**
  * Whether a timed run that saw `otherPct` of foreign CPU should be measured again (the attempt
  * with the least foreign CPU is kept; the choice never looks at the measured value itself).
@@ -706,7 +988,7 @@ let quietGaveUp = 0;
 /** Records a problem of one round, server and scenario. */
 type ProblemFn = (
   round: number,
-  server: ServerId | "",
+  server: AnyServerId | "",
   scenario: ScenarioId | "",
   m: string,
 ) => void;
@@ -782,6 +1064,7 @@ async function measureThroughput(
           }
           : {}),
       };
+      if (isEmptyRun(wrk.requests, attempt)) continue;
       if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
       best.attempts = attempt;
       if (!shouldRetry(run.otherCpuPct, attempt, settings)) return best;
@@ -1078,6 +1361,28 @@ function capNote(r: BenchResults): string {
     (reason ? ` **Skipped on this machine**: ${reason}.` : "");
 }
 
+/** The Method bullet of the static-file scenarios. */
+function staticNote(r: BenchResults): string {
+  const s = r.settings;
+  const nginxSkip = serverSkipReason(r, "nginx");
+  const sizes = s.scenarios.filter((x) => STATIC_SCENARIOS.includes(x))
+    .map((x) => `${formatBytes(STATIC_FILE_BYTES[x])} (${staticConns(x, s)} connections)`);
+  return `- Static files: the harness writes a file of ${sizes.join(" and ")} of ` +
+    `incompressible bytes into a temp dir (removed afterwards) and runs the keep-alive wrk ` +
+    `scenario (\`-t1\`, same duration and warm-up) against \`${STATIC_PREFIX}/<file>\` of three ` +
+    `servers: lsbaws (\`main.ts --static ${STATIC_PREFIX}=DIR\` with the gateway hello app), ` +
+    `nginx (${r.machine.nginx ?? "Debian package"}; one worker, \`sendfile on\`, ` +
+    `\`tcp_nopush on\`, \`access_log off\`, \`daemon off\`, config generated in the temp dir) ` +
+    `and Hono's \`serveStatic\` (\`hono/deno\`) on \`Deno.serve\` ` +
+    `(\`bench/frameworks/hono_static.ts\`, run under \`apps/frameworks/deno.json\`). Each is a ` +
+    `fresh process per round pinned to the server core (nginx's master and worker alike); ` +
+    `before timing, each file is fetched once and ${STATIC_PIPELINE} times pipelined on one connection and ` +
+    `compared byte for byte. The server's CPU is summed over its process tree; MiB/s is file ` +
+    `bytes (req/s × file size). The target is lsbaws ≥ 2.0× Hono's req/s; the ratio to nginx is ` +
+    `reported, not judged.` +
+    (nginxSkip ? ` **nginx was skipped on this machine**: ${nginxSkip}.` : "");
+}
+
 /** The Markdown block written between the generated markers of bench/RESULTS.md. */
 export function resultsMarkdown(r: BenchResults): string {
   const s = r.settings;
@@ -1126,12 +1431,13 @@ export function resultsMarkdown(r: BenchResults): string {
     `lsbaws and node:http get a ${s.idleKeepAliveMs / 1000} s keep-alive timeout for this ` +
     `scenario only (their 5 s default would close the connections while they are opened); ` +
     `Deno.serve has no idle timeout.`,
+    s.scenarios.some((x) => STATIC_SCENARIOS.includes(x)) && staticNote(r),
     `- Before anything is timed, every server's responses are checked (status, exact body, ` +
     `Content-Type) via fetch, 16 pipelined requests in one write, and Connection: close; ` +
     `sinks with Content-Length, chunked and empty bodies. Logging is left at each server's ` +
     `default (lsbaws: no access log).`,
   ].filter((x): x is string => typeof x === "string");
-  const timed = [...r.throughput, ...r.upload, ...(r.rate ?? [])];
+  const timed = [...r.throughput, ...r.upload, ...(r.rate ?? []), ...(r.static ?? [])];
   const busy = timed.filter((t) => t.otherCpuPct > CONTAMINATED_PCT);
   const retried = timed.filter((t) => t.attempts > 1);
   notes.push(
@@ -1166,12 +1472,13 @@ export function resultsMarkdown(r: BenchResults): string {
   }
   const noisy: string[] = [];
   for (const sc of s.scenarios) {
+    const servers: AnyServerId[] = STATIC_SCENARIOS.includes(sc) ? ALL_STATIC_SERVERS : s.servers;
     for (const m of metricsOf(sc).filter((x) => x.higherIsBetter)) {
-      for (const srv of s.servers) {
+      for (const srv of servers) {
         const xs = roundValues(r, srv, m);
         const spread = Math.max(...xs) / Math.min(...xs);
         if (xs.length > 1 && spread > 1.5) {
-          noisy.push(`${SERVER_LABELS[srv]} ${sc} ${m.label} ${fmtRatio(spread)}`);
+          noisy.push(`${serverLabel(srv)} ${sc} ${m.label} ${fmtRatio(spread)}`);
         }
       }
     }
@@ -1205,6 +1512,7 @@ export function resultsMarkdown(r: BenchResults): string {
     "",
     summaryTable(r),
     "",
+    ...(staticTable(r) ? [staticTable(r), ""] : []),
     "### Targets",
     "",
     targetsTable(r),
@@ -1251,12 +1559,15 @@ const README_PLACEHOLDER = "<!-- BENCH -->";
 
 const RESULTS_TEMPLATE = `# Benchmark results
 
-How to run: \`deno task bench\` (15-25 minutes; needs 2 cores, installs wrk and hey with
+How to run: \`deno task bench\` (20-30 minutes; needs 2 cores, installs wrk and hey with
 apt-get when missing; the capped keep-alive scenario needs a writable cgroup cpu controller, usually
-root, and is skipped with the reason otherwise), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
+root, and is skipped with the reason otherwise; the static-file scenarios compare lsbaws \`--static\`
+with nginx, skipped with the reason when nginx is not installed, and with Hono's \`serveStatic\` on
+\`Deno.serve\`), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
 A quicker loop while working on the engine:
 \`deno task bench --servers lsbaws-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
-(writes only \`bench/results/latest.json\`).
+(writes only \`bench/results/latest.json\`); for static files:
+\`deno task bench --scenarios static-4k,static-1m --rounds 1\`.
 
 The section between the markers below is rewritten by every complete \`deno task bench\` run;
 everything outside them is kept.
@@ -1286,14 +1597,17 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
   const fmtFiles = [path];
   const readme = `${ROOT}/README.md`;
   const readmeText = await Deno.readTextFile(readme).catch(() => null);
-  const table = "`deno task bench` (about 20 minutes; lsbaws, `Deno.serve` and `node:http` " +
-    "serving the same apps, server and load generators pinned to separate cores) writes this " +
-    "table and " +
+  const table = "`deno task bench` (about 25 minutes; lsbaws, `Deno.serve` and `node:http` " +
+    "serving the same apps, and lsbaws `--static`, nginx and Hono's `serveStatic` serving the " +
+    "same files, server and load generators pinned to separate cores) writes these " +
+    "tables and " +
     "[bench/RESULTS.md](bench/RESULTS.md) (method, raw numbers per round, optimisation log); " +
     "`deno task bench:smoke` checks the harness in seconds.\n\n" +
-    `${summaryTable(r)}\n\n${targetsTable(r)}\n\n` +
+    `${summaryTable(r)}\n\n${staticTable(r) ? `${staticTable(r)}\n\n` : ""}` +
+    `${targetsTable(r)}\n\n` +
     `Medians of ${r.settings.rounds} rounds ([n=k]: of its k rounds undisturbed by other ` +
-    `processes), ratio to Deno.serve in brackets; ${r.machine.cpus}, ` +
+    `processes), ratio to Deno.serve in brackets (static files: lsbaws over Hono's ` +
+    `\`serveStatic\` and over nginx); ${r.machine.cpus}, ` +
     `${r.machine.date.slice(0, 10)}, engine ${r.machine["engine sources"] ?? "?"}.`;
   let updated = readmeText === null
     ? null
@@ -1320,8 +1634,14 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
 
 function printTables(r: BenchResults): void {
   log("\n== results (medians; ratio to Deno.serve in brackets)\n");
-  log(summaryTable(r));
-  log("");
+  if (r.settings.scenarios.some((s) => !STATIC_SCENARIOS.includes(s))) {
+    log(summaryTable(r));
+    log("");
+  }
+  if (staticTable(r)) {
+    log(staticTable(r));
+    log("");
+  }
   log(targetsTable(r));
   log("");
   log("== raw numbers per round\n");

@@ -8,11 +8,30 @@
  *   `parserLimit`), `DEFAULTS`, `parseCli`, `helpText()` and the README's settings table
  *   (checked by `tests/cli/readme_test.ts`) are all derived from them.
  * - Units are part of every name (`maxHeadBytes`, `keepAliveTimeoutMs`).
- * - `parseCli(args, env)` never touches `Deno.*`; the caller passes arguments and the environment.
- *   Bad input throws `ConfigError`, which `main.ts` maps to exit code `EXIT_USAGE`.
- * - This module imports only `server/settings.ts` and does no I/O.
+ * - `parseCli(args, env, readFile)` never touches `Deno.*`; the caller passes arguments, the
+ *   environment and a function reading the config file. Bad input throws `ConfigError`, which
+ *   `main.ts` maps to exit code `EXIT_USAGE`.
+ * - Layers, per setting: command line > environment > config file (`--config`, JSONC, see
+ *   `server/jsonc.ts`) > default. A list setting (`bind`) takes its whole list from the highest
+ *   layer that sets it: flags replace the file's list, they do not extend it. Every value is
+ *   checked by the same row validation (type, bounds, choices) whichever layer it comes from,
+ *   and `sources` records the layer (`--print-config` shows it).
+ * - Config file keys are a row's camelCase `key` (`maxBodyBytes`) or its long flag or alias
+ *   (`max-body-bytes`); see `server/config_file.ts` for what the file may hold.
+ * - This module imports only `server/settings.ts` and `server/config_file.ts` (the value checks
+ *   and the file layer) and does no I/O.
  */
 import { SETTING_ROWS } from "./settings.ts";
+import {
+  ConfigError,
+  isCliOnly,
+  noFileReader,
+  parseValue,
+  readConfigFile,
+  type ReadFile,
+} from "./config_file.ts";
+
+export { closestSettingName, ConfigError, isCliOnly, type ReadFile } from "./config_file.ts";
 
 export type {
   BoolSetting,
@@ -74,20 +93,22 @@ export const EXIT_BOOT_ERROR = 3;
 /** Exit code when the app cannot be loaded (bad spec, missing file or export). */
 export const EXIT_APP_LOAD_ERROR = 4;
 
-/** A bad command-line flag or value; `main.ts` prints it with a usage hint and exits `EXIT_USAGE`. */
-export class ConfigError extends Error {
-  /** Creates a configuration error with a user-facing message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+/** Where a setting's effective value came from. */
+export type SettingSource =
+  | { readonly kind: "default" }
+  | { readonly kind: "env"; readonly name: string }
+  | { readonly kind: "file"; readonly path: string; readonly line: number }
+  | { readonly kind: "cli"; readonly flag: string };
+
+/** The layer each setting's value came from, by `Config` key. */
+export type Sources = { readonly [K in keyof Config]: SettingSource };
 
 /** The result of parsing the command line. */
 export type CliResult =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; config: Config; appSpec: string };
+  | { kind: "run"; config: Config; appSpec: string; sources: Sources }
+  | { kind: "print-config"; config: Config; appSpec: string | null; sources: Sources };
 
 const BY_FLAG = new Map<string, Setting>();
 for (const s of SETTINGS) {
@@ -96,46 +117,18 @@ for (const s of SETTINGS) {
   for (const a of s.aliases ?? []) BY_FLAG.set(a, s);
 }
 
-function parseValue(setting: Setting, raw: string, source: string): unknown {
-  switch (setting.type) {
-    case "int": {
-      if (!/^[0-9]+$/.test(raw)) {
-        throw new ConfigError(`${source} expects a non-negative integer, got '${raw}'`);
-      }
-      const n = Number(raw);
-      if (!Number.isSafeInteger(n)) throw new ConfigError(`${source}: '${raw}' is too large`);
-      if (n < setting.min) {
-        throw new ConfigError(`${source} must be at least ${setting.min}, got ${n}`);
-      }
-      if (n > setting.max) {
-        throw new ConfigError(`${source} must be at most ${setting.max}, got ${n}`);
-      }
-      return n;
-    }
-    case "enum":
-      if (!setting.choices.includes(raw)) {
-        throw new ConfigError(
-          `${source} must be one of ${setting.choices.join(", ")}, got '${raw}'`,
-        );
-      }
-      return raw;
-    case "bool":
-      if (["1", "true", "yes", "on", ""].includes(raw)) return true;
-      if (["0", "false", "no", "off"].includes(raw)) return false;
-      throw new ConfigError(`${source} expects true or false, got '${raw}'`);
-    default:
-      return raw;
-  }
-}
-
 /**
- * Parses command-line arguments (and the environment variables named in `SETTINGS`) into a
- * `Config`. Accepts `--flag value`, `--flag=value`, `-x value`, `--no-<bool>`, `--help`/`-h`,
- * `--version`/`-V` and one positional `module:export` app spec.
+ * Parses command-line arguments, the environment variables named in `SETTINGS` and the config
+ * file (`--config` / its env, read with `readFile`) into a `Config`, layered as the module
+ * comment says. Accepts `--flag value`, `--flag=value`, `-x value`, `--no-<bool>`, `--help`/`-h`,
+ * `--version`/`-V` and one positional `module:export` app spec (optional with `--print-config`).
  */
-export function parseCli(args: readonly string[], env: Record<string, string> = {}): CliResult {
-  const config: Record<string, unknown> = { ...DEFAULTS, bind: [] };
-  const seen = new Set<string>();
+export function parseCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  readFile: ReadFile = noFileReader,
+): CliResult {
+  const cli = new Map<string, { value: unknown; flag: string }>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -177,18 +170,37 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
       if (i + 1 >= args.length) throw new ConfigError(`option '${arg}' needs a value`);
       raw = args[++i];
     }
-    const value = parseValue(setting, raw, `--${setting.flag}`);
-    // A fresh list each time: the default list is shared (DEFAULTS).
-    if (setting.repeat) config[setting.key] = [...config[setting.key] as unknown[], value];
-    else config[setting.key] = value;
-    seen.add(setting.key);
+    const flag = `--${setting.flag}`;
+    const value = parseValue(setting, raw, flag);
+    const list = setting.repeat ? (cli.get(setting.key)?.value ?? []) as unknown[] : null;
+    cli.set(setting.key, { value: list ? [...list, value] : value, flag });
   }
+  const fromEnv = new Map<string, { value: unknown; name: string }>();
   for (const s of SETTINGS) {
-    if (s.env && !seen.has(s.key) && env[s.env] !== undefined && env[s.env] !== "") {
-      config[s.key] = parseValue(s, env[s.env], `$${s.env}`);
+    if (s.env && !cli.has(s.key) && env[s.env] !== undefined && env[s.env] !== "") {
+      const value = parseValue(s, env[s.env], `$${s.env}`);
+      fromEnv.set(s.key, { value: s.repeat ? [value] : value, name: s.env });
     }
   }
-  if (positional.length === 0) {
+  const path = ((cli.get("config") ?? fromEnv.get("config"))?.value ?? "") as string;
+  const fromFile = path ? readConfigFile(path, readFile) : new Map<string, never>();
+  const config: Record<string, unknown> = {};
+  const sources: Record<string, SettingSource> = {};
+  for (const s of SETTINGS) {
+    const c = cli.get(s.key);
+    const e = fromEnv.get(s.key);
+    const f = fromFile.get(s.key);
+    if (c) [config[s.key], sources[s.key]] = [c.value, { kind: "cli", flag: c.flag }];
+    else if (e) [config[s.key], sources[s.key]] = [e.value, { kind: "env", name: e.name }];
+    else if (f) [config[s.key], sources[s.key]] = [f.value, { kind: "file", path, line: f.line }];
+    else {
+      config[s.key] = Array.isArray(s.default) ? [...s.default] : s.default;
+      sources[s.key] = { kind: "default" };
+    }
+  }
+  const c = config as unknown as Config;
+  const printing = c.printConfig;
+  if (positional.length === 0 && !printing) {
     throw new ConfigError("missing app spec: lsbaws [options] path/to/app.ts[:export]");
   }
   if (positional.length > 1) {
@@ -196,11 +208,13 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
       `expected one app spec, got ${positional.length}: ${positional.join(" ")}`,
     );
   }
-  const c = config as unknown as Config;
   // The PORT convention (Heroku, Cloud Run, gunicorn): a port given only through $PORT means
-  // "listen on every interface", unless --host or --bind says otherwise.
-  if (!seen.has("port") && !seen.has("host") && env.PORT && c.bind.length === 0) {
+  // "listen on every interface", unless --host or --bind (or the config file) says otherwise.
+  if (
+    sources.port.kind === "env" && sources.host.kind === "default" && c.bind.length === 0
+  ) {
     c.host = "0.0.0.0";
+    sources.host = sources.port;
   }
   if (c.workers > 1 && c.bind.some((b) => b.startsWith("unix:"))) {
     throw new ConfigError(
@@ -223,7 +237,53 @@ export function parseCli(args: readonly string[], env: Record<string, string> = 
   if (c.rootPath !== "" && (!c.rootPath.startsWith("/") || c.rootPath.endsWith("/"))) {
     throw new ConfigError("--root-path must start with '/' and not end with '/'");
   }
-  return { kind: "run", config: Object.freeze(c) as Config, appSpec: positional[0] };
+  const frozen = Object.freeze(c) as Config;
+  const src = Object.freeze(sources) as Sources;
+  if (printing) {
+    return { kind: "print-config", config: frozen, appSpec: positional[0] ?? null, sources: src };
+  }
+  return { kind: "run", config: frozen, appSpec: positional[0], sources: src };
+}
+
+/** How `--print-config` names a source: `default`, `env PORT`, `file a.jsonc:3`, `cli --port`. */
+export function describeSource(s: SettingSource): string {
+  switch (s.kind) {
+    case "default":
+      return "default";
+    case "env":
+      return `env ${s.name}`;
+    case "file":
+      return `file ${s.path}:${s.line}`;
+    case "cli":
+      return `cli ${s.flag}`;
+  }
+}
+
+/**
+ * Renders `--print-config`: the effective settings as a JSONC object (usable as a config file),
+ * one setting per line with its source as a trailing comment; rows that cannot be in a file
+ * (`isCliOnly`) become header
+ * comments.
+ */
+export function printConfigText(
+  r: { config: Config; sources: Sources; appSpec: string | null },
+  version: string,
+): string {
+  const cfg = r.config as unknown as Record<string, unknown>;
+  const src = r.sources as Record<string, SettingSource>;
+  const head = [`// lsbaws ${version}: effective settings (app: ${r.appSpec ?? "none"})`];
+  const body: [string, string][] = [];
+  for (const s of SETTINGS) {
+    if (isCliOnly(s)) {
+      head.push(`// ${s.key}: ${JSON.stringify(cfg[s.key])} (${describeSource(src[s.key])})`);
+    } else {
+      const line = `  ${JSON.stringify(s.key)}: ${JSON.stringify(cfg[s.key])},`;
+      body.push([line, describeSource(src[s.key])]);
+    }
+  }
+  const width = Math.max(...body.map(([l]) => l.length)) + 1;
+  const lines = body.map(([l, why]) => `${l.padEnd(width)}// ${why}`);
+  return [...head, "{", ...lines, "}"].join("\n");
 }
 
 function describeDefault(s: Setting): string {

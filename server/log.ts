@@ -95,9 +95,16 @@ const encoder = new TextEncoder();
 /** POSIX PIPE_BUF: writes up to this size to a pipe are atomic (workers share stdout). */
 const ATOMIC_WRITE_BYTES = 4096;
 
-function fdSink(file: { writeSync(p: Uint8Array): number }): LogSink {
+/**
+ * A sink writing whole lines to `file` synchronously. Once the reader is gone (`BrokenPipe`, as
+ * with `lsbaws --help | head -1` or a log pipe whose reader died) the sink drops further output
+ * instead of throwing: losing log lines must never take the server down.
+ */
+export function fdSink(file: { writeSync(p: Uint8Array): number }): LogSink {
+  let gone = false;
   return {
     write(text: string) {
+      if (gone) return;
       const bytes = encoder.encode(text);
       // Write whole lines in pieces of at most PIPE_BUF bytes, so lines from several worker
       // processes sharing one pipe never interleave mid-line.
@@ -113,7 +120,13 @@ function fdSink(file: { writeSync(p: Uint8Array): number }): LogSink {
           }
         }
         let piece = bytes.subarray(off, end);
-        while (piece.length > 0) piece = piece.subarray(file.writeSync(piece));
+        try {
+          while (piece.length > 0) piece = piece.subarray(file.writeSync(piece));
+        } catch (err) {
+          if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+          gone = true;
+          return;
+        }
         off = end;
       }
     },

@@ -8,8 +8,13 @@
 /** How a setting's value is parsed from the command line. */
 export type SettingType = "int" | "string" | "bool" | "enum";
 
-/** Section heading used to group `--help` output. */
+/**
+ * Section heading used to group `--help` output. Rows in `config` say how settings are read
+ * (`--config`, `--print-config`): they are set on the command line or through `env`, never in a
+ * config file.
+ */
 export type SettingGroup =
+  | "config"
   | "listen"
   | "limits"
   | "timeouts"

@@ -5,8 +5,9 @@
  * Contract:
  * - Every child is started through `bash -c 'ulimit -n <hard limit>; exec taskset -c CPU cmd…'`,
  *   so the PID we hold is the measured process itself (bash and taskset both `exec`).
- * - `startServer` resolves once the child printed a `listening on http://HOST:PORT` line, and
- *   rejects (with the child's stderr) if it exits or stays silent for `startTimeoutMs`.
+ * - `startServer` resolves once the child printed a `listening on http://HOST:PORT` line (or,
+ *   for a server told its port, e.g. nginx, once 127.0.0.1:`port` accepts a connection), and
+ *   rejects (with the child's stderr) if it exits or is not ready within `startTimeoutMs`.
  * - `/proc` readers return `NaN` when the process is gone instead of throwing.
  */
 
@@ -65,6 +66,11 @@ export interface StartOptions {
   cpu: number | null;
   /** Give up after this long without a listening line (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * The port the server was told to use (it prints no listening line): ready once
+   * 127.0.0.1:`port` accepts a connection.
+   */
+  port?: number;
 }
 
 const LISTEN_RE = /listening on https?:\/\/([^\s/]+):(\d+)/i;
@@ -117,6 +123,13 @@ export async function startServer(cmd: readonly string[], opts: StartOptions): P
       }
     };
     onLine(tail);
+    if (opts.port !== undefined) {
+      pollPort(opts.port, () => exited, (p) => {
+        clearTimeout(timer);
+        onLine = undefined;
+        resolve(p);
+      });
+    }
     status.then((s) => {
       clearTimeout(timer);
       reject(new Error(`server exited with code ${s.code} before listening:\n${tail}`));
@@ -157,6 +170,20 @@ export async function startServer(cmd: readonly string[], opts: StartOptions): P
       await pumps;
     },
   };
+}
+
+/** Connects to 127.0.0.1:`port` every 50 ms until it accepts (then `ready(port)`) or `gone()`. */
+async function pollPort(port: number, gone: () => boolean, ready: (p: number) => void) {
+  while (!gone()) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      ready(port);
+      return;
+    } catch {
+      await sleep(50);
+    }
+  }
 }
 
 function readProc(path: string): string | null {
@@ -202,6 +229,34 @@ export function cpuSeconds(pid: number): number {
   const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(rest[11]) + Number(rest[12]);
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** The PIDs of the children of `pid` (every thread's), from `/proc/PID/task/TID/children`. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = readProc(`/proc/${pid}/task/${t.name}/children`) ?? "";
+      for (const c of text.trim().split(/\s+/)) if (c) out.push(Number(c));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of `pid` and its live descendants (e.g. nginx's master and worker); NaN when `pid`
+ * is gone. A descendant that exits in between takes its time with it, so compare two readings
+ * only over a span in which the process tree stays the same.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const child of childPids(pid)) {
+    const t = treeCpuSeconds(child);
+    if (Number.isFinite(t)) total += t;
+  }
+  return total;
 }
 
 /** Number of open socket descriptors of the process. */

@@ -6,14 +6,46 @@
  * - Every median is over the valid rounds of one server and one scenario; a missing value is
  *   `NaN` and renders as "–".
  * - Ratios are always "lsbaws value / Deno.serve value in the same run", for throughput and
- *   latency alike; a target says whether higher or lower is better.
+ *   latency alike; a target says whether higher or lower is better. The static-file scenarios
+ *   have their own servers and baseline: their ratios are lsbaws `--static` over Hono's
+ *   `serveStatic` (`STATIC_BASELINE`, the target) and over nginx (`STATIC_REFERENCE`), shown in
+ *   their own table (`staticTable`), never in the main one.
  */
 import type { WrkResult } from "./wrk.ts";
 import type { RateClient } from "./rate.ts";
 import { median } from "./proc.ts";
-import { BASELINE, isLsbaws, SERVER_LABELS, type ServerId } from "./servers.ts";
+import {
+  ALL_STATIC_SERVERS,
+  BASELINE,
+  isLsbaws,
+  SERVER_LABELS,
+  type ServerId,
+  STATIC_BASELINE,
+  STATIC_LSBAWS,
+  STATIC_REFERENCE,
+  STATIC_SERVER_LABELS,
+  type StaticServerId,
+} from "./servers.ts";
 
-export { ALL_SERVERS, BASELINE, SERVER_LABELS, type ServerId } from "./servers.ts";
+export {
+  ALL_SERVERS,
+  ALL_STATIC_SERVERS,
+  BASELINE,
+  SERVER_LABELS,
+  type ServerId,
+  STATIC_BASELINE,
+  STATIC_SERVER_LABELS,
+  type StaticServerId,
+} from "./servers.ts";
+
+/** A server of either comparison (the hello/upload/idle servers or the static-file ones). */
+export type AnyServerId = ServerId | StaticServerId;
+
+/** Display name of any server. */
+export function serverLabel(id: AnyServerId): string {
+  return (SERVER_LABELS as Record<string, string>)[id] ??
+    (STATIC_SERVER_LABELS as Record<string, string>)[id] ?? id;
+}
 
 /** Scenario identifiers. */
 export type ScenarioId =
@@ -24,7 +56,9 @@ export type ScenarioId =
   | "fixed-rate"
   | "upload-length"
   | "upload-chunked"
-  | "idle";
+  | "idle"
+  | "static-4k"
+  | "static-1m";
 
 /** Every scenario id, in run order. */
 export const ALL_SCENARIOS: ScenarioId[] = [
@@ -36,6 +70,8 @@ export const ALL_SCENARIOS: ScenarioId[] = [
   "upload-length",
   "upload-chunked",
   "idle",
+  "static-4k",
+  "static-1m",
 ];
 
 /** The scenarios driven by wrk. */
@@ -48,6 +84,20 @@ export const THROUGHPUT_SCENARIOS: ScenarioId[] = [
 
 /** The scenarios run against one hello server per round and server, in this order. */
 export const HELLO_SCENARIOS: ScenarioId[] = [...THROUGHPUT_SCENARIOS, "fixed-rate"];
+
+/** The static-file scenarios (wrk against the `STATIC_SERVER_DEFS` servers), in run order. */
+export const STATIC_SCENARIOS: ScenarioId[] = ["static-4k", "static-1m"];
+
+/** Size of the file each static-file scenario fetches, bytes. */
+export const STATIC_FILE_BYTES: Record<string, number> = {
+  "static-4k": 4 << 10,
+  "static-1m": 1 << 20,
+};
+
+/** wrk connections of a static-file scenario. */
+export function staticConns(s: ScenarioId, settings: BenchSettings): number {
+  return s === "static-1m" ? settings.staticLargeConns : settings.staticConns;
+}
 
 /** The settings a run used (also written to the JSON results). */
 export interface BenchSettings {
@@ -77,6 +127,10 @@ export interface BenchSettings {
   rate: number;
   /** Keep-alive connections the fixed-rate load is spread over. */
   rateConns: number;
+  /** wrk connections of the 4 KiB static-file scenario. */
+  staticConns: number;
+  /** wrk connections of the 1 MiB static-file scenario (fewer: each response is 1 MiB). */
+  staticLargeConns: number;
   /** Seconds the fixed rate is offered per timed run. */
   rateDurationS: number;
   /** Fixed-rate client: hey when available ("auto"), or forced. */
@@ -169,6 +223,40 @@ export interface RateRun {
   invalid?: string;
 }
 
+/** One wrk measurement of a static-file server. */
+export interface StaticRun {
+  /** Round number, from 1. */
+  round: number;
+  /** Server measured. */
+  server: StaticServerId;
+  /** static-4k or static-1m. */
+  scenario: ScenarioId;
+  /** Size of the file fetched, bytes. */
+  fileBytes: number;
+  /** wrk connections. */
+  connections: number;
+  /** Attempts made (more than 1 when other processes disturbed a run). */
+  attempts: number;
+  /** Parsed wrk output. */
+  wrk: WrkResult;
+  /** File bytes served per second (`rps × fileBytes`), MiB/s. */
+  mibPerS: number;
+  /** Server CPU use during the run (the process and its children), percent of one core. */
+  serverCpuPct: number;
+  /** wrk's CPU use during the run, percent of one core (100 means wrk was the limit). */
+  wrkCpuPct: number;
+  /** CPU used by processes outside the benchmark during the run, percent of one core. */
+  otherCpuPct: number;
+}
+
+/** A server that could not run on this machine (e.g. nginx not installed), and why. */
+export interface SkippedServer {
+  /** The server. */
+  server: AnyServerId;
+  /** What is missing. */
+  reason: string;
+}
+
 /** A scenario that could not run on this machine, and why. */
 export interface SkippedScenario {
   /** The scenario. */
@@ -242,7 +330,7 @@ export interface Problem {
   /** Round number (0 when not tied to a round). */
   round: number;
   /** Server concerned. */
-  server: ServerId | "";
+  server: AnyServerId | "";
   /** Scenario concerned. */
   scenario: ScenarioId | "";
   /** What happened. */
@@ -271,6 +359,10 @@ export interface BenchResults {
   rate?: RateRun[];
   /** Scenarios skipped on this machine (absent in results of older harness versions). */
   skipped?: SkippedScenario[];
+  /** Static-file runs (absent in results of older harness versions). */
+  static?: StaticRun[];
+  /** Servers skipped on this machine (absent in results of older harness versions). */
+  skippedServers?: SkippedServer[];
   /** Problems found. */
   problems: Problem[];
 }
@@ -321,11 +413,26 @@ export function scenarioLabel(s: ScenarioId, settings: BenchSettings): string {
       return `${formatBytes(settings.uploadBytes)} upload, chunked`;
     case "idle":
       return `${settings.idleConns.toLocaleString("en-US")} idle keep-alive conns`;
+    case "static-4k":
+    case "static-1m":
+      return `${formatBytes(STATIC_FILE_BYTES[s])} file, keep-alive, ${
+        staticConns(s, settings)
+      } conns`;
   }
 }
 
 /** The metrics reported for each scenario. */
 export function metricsOf(s: ScenarioId): MetricDef[] {
+  if (STATIC_SCENARIOS.includes(s)) {
+    return [
+      { scenario: s, key: "rps", label: "req/s", higherIsBetter: true, digits: 0 },
+      ...(s === "static-1m"
+        ? [{ scenario: s, key: "mibPerS", label: "MiB/s", higherIsBetter: true, digits: 0 }]
+        : []) as MetricDef[],
+      { scenario: s, key: "p50", label: "p50 ms", higherIsBetter: false, digits: 2 },
+      { scenario: s, key: "p99", label: "p99 ms", higherIsBetter: false, digits: 2 },
+    ];
+  }
   if (THROUGHPUT_SCENARIOS.includes(s)) {
     const out: MetricDef[] = [
       { scenario: s, key: "rps", label: "req/s", higherIsBetter: true, digits: 0 },
@@ -397,9 +504,22 @@ export interface RoundSelection {
  * the undisturbed ones when there is at least one. The choice looks at the machine's load during
  * each round, never at the measured value. Idle-connection runs (memory only) are all used.
  */
-export function selectRounds(r: BenchResults, server: ServerId, m: MetricDef): RoundSelection {
+export function selectRounds(r: BenchResults, server: AnyServerId, m: MetricDef): RoundSelection {
   let runs: Array<{ v: number; other: number }>;
-  if (THROUGHPUT_SCENARIOS.includes(m.scenario)) {
+  if (STATIC_SCENARIOS.includes(m.scenario)) {
+    runs = (r.static ?? [])
+      .filter((t) => t.server === server && t.scenario === m.scenario && validStatic(t))
+      .map((t) => ({
+        v: m.key === "rps"
+          ? t.wrk.rps
+          : m.key === "mibPerS"
+          ? t.mibPerS
+          : m.key === "p50"
+          ? t.wrk.latencyMs.p50
+          : t.wrk.latencyMs.p99,
+        other: t.otherCpuPct,
+      }));
+  } else if (THROUGHPUT_SCENARIOS.includes(m.scenario)) {
     runs = r.throughput
       .filter((t) => t.server === server && t.scenario === m.scenario && validThroughput(t))
       .map((t) => ({
@@ -439,18 +559,27 @@ export function selectRounds(r: BenchResults, server: ServerId, m: MetricDef): R
 }
 
 /** Values of the rounds the median of one metric for one server uses (see `selectRounds`). */
-export function roundValues(r: BenchResults, server: ServerId, m: MetricDef): number[] {
+export function roundValues(r: BenchResults, server: AnyServerId, m: MetricDef): number[] {
   return selectRounds(r, server, m).values;
 }
 
 /** Median over rounds of one metric for one server. */
-export function medianOf(r: BenchResults, server: ServerId, m: MetricDef): number {
+export function medianOf(r: BenchResults, server: AnyServerId, m: MetricDef): number {
   return median(roundValues(r, server, m));
 }
 
 /** Whether a wrk run produced trustworthy numbers (unknown latencies are NaN and skipped). */
 export function validThroughput(t: ThroughputRun): boolean {
   return t.wrk.requests > 0 && t.wrk.errors.status === 0;
+}
+
+/**
+ * Whether a static-file run produced trustworthy numbers: requests, no error status, and at
+ * least the file's bytes read per response.
+ */
+export function validStatic(t: StaticRun): boolean {
+  return t.wrk.requests > 0 && t.wrk.errors.status === 0 &&
+    t.wrk.bytes >= t.wrk.requests * t.fileBytes;
 }
 
 /** Whether an idle run kept (almost) every connection open while memory was measured. */
@@ -470,6 +599,12 @@ export interface TargetDef {
   kind: "ratio-min" | "ratio-max" | "abs-max";
   /** The bound (a ratio, or in the metric's unit for abs-max). */
   threshold: number;
+  /** The server ratios are against (default `BASELINE`, i.e. Deno.serve). */
+  baseline?: AnyServerId;
+  /** The servers judged (default: the lsbaws entries of the run's servers). */
+  judged?: AnyServerId[];
+  /** A second metric whose median is shown next to the verdict (e.g. MiB/s). */
+  detail?: MetricDef;
 }
 
 /** The targets of issue #6 that apply to the scenarios of this run. */
@@ -556,6 +691,18 @@ export function targetsFor(settings: BenchSettings): TargetDef[] {
       });
     }
   }
+  for (const s of STATIC_SCENARIOS.filter(has)) {
+    out.push({
+      id: `${s}-rps`,
+      label: `static ${formatBytes(STATIC_FILE_BYTES[s])} req/s ≥ 2.0× Hono serveStatic`,
+      metric: m(s, "rps"),
+      kind: "ratio-min",
+      threshold: 2.0,
+      baseline: STATIC_BASELINE,
+      judged: [STATIC_LSBAWS],
+      ...(s === "static-1m" ? { detail: m(s, "mibPerS") } : {}),
+    });
+  }
   return out;
 }
 
@@ -564,10 +711,10 @@ export interface Verdict {
   /** Target id. */
   target: string;
   /** Server judged. */
-  server: ServerId;
+  server: AnyServerId;
   /** Median value in the metric's unit. */
   value: number;
-  /** `value / Deno.serve value`. */
+  /** `value / baseline value` (Deno.serve unless the target names another baseline). */
   ratio: number;
   /** PASS, MISS, N/A when a number is missing, SKIP when the scenario could not run here. */
   verdict: "PASS" | "MISS" | "N/A" | "SKIP";
@@ -583,9 +730,9 @@ export function judge(r: BenchResults): Verdict[] {
   const out: Verdict[] = [];
   for (const t of targetsFor(r.settings)) {
     const skipped = skipReason(r, t.metric.scenario) !== null;
-    for (const server of r.settings.servers.filter(isLsbaws)) {
+    for (const server of t.judged ?? r.settings.servers.filter(isLsbaws)) {
       const value = medianOf(r, server, t.metric);
-      const base = medianOf(r, BASELINE, t.metric);
+      const base = medianOf(r, t.baseline ?? BASELINE, t.metric);
       const ratio = value / base;
       if (skipped) {
         out.push({ target: t.id, server, value, ratio, verdict: "SKIP" });
@@ -639,7 +786,7 @@ function table(head: string[], rows: string[][]): string {
 export function summaryTable(r: BenchResults): string {
   const servers = r.settings.servers;
   const rows: string[][] = [];
-  for (const s of r.settings.scenarios) {
+  for (const s of r.settings.scenarios.filter((x) => !STATIC_SCENARIOS.includes(x))) {
     const skipped = skipReason(r, s);
     if (skipped !== null) {
       rows.push([scenarioLabel(s, r.settings), "skipped", ...servers.map(() => "skipped")]);
@@ -664,24 +811,82 @@ export function summaryTable(r: BenchResults): string {
   return table(["Scenario", "Metric", ...servers.map((s) => SERVER_LABELS[s])], rows);
 }
 
-/** The targets table: value, ratio and PASS/MISS per lsbaws server. */
+/**
+ * The targets table: value, ratio and PASS/MISS per judged lsbaws server (one column each; a
+ * target that does not judge a column's server shows "–" there).
+ */
 export function targetsTable(r: BenchResults): string {
   const verdicts = judge(r);
-  const lsbaws = r.settings.servers.filter(isLsbaws);
-  const rows = targetsFor(r.settings).map((t) => {
-    const cells = lsbaws.map((srv) => {
-      const v = verdicts.find((x) => x.target === t.id && x.server === srv)!;
+  const targets = targetsFor(r.settings);
+  const columns = [...new Set(verdicts.map((v) => v.server))];
+  const rows = targets.map((t) => {
+    const cells = columns.map((srv) => {
+      const v = verdicts.find((x) => x.target === t.id && x.server === srv);
+      if (!v) return "–";
       if (v.verdict === "SKIP") return "skipped";
+      const detail = t.detail
+        ? ` (${fmt(medianOf(r, srv, t.detail), t.detail.digits)} ${t.detail.label})`
+        : "";
       const shown = t.kind === "abs-max"
         ? `${fmt(v.value, t.metric.digits)} ${t.metric.label.split(" ").pop()} (${
           fmtRatio(v.ratio)
         })`
-        : fmtRatio(v.ratio);
+        : `${fmtRatio(v.ratio)}${detail}`;
       return `${shown} ${v.verdict === "PASS" ? "PASS" : `**${v.verdict}**`}`;
     });
     return [t.label, ...cells];
   });
-  return table(["Target", ...lsbaws.map((s) => SERVER_LABELS[s])], rows);
+  return table(["Target", ...columns.map(serverLabel)], rows);
+}
+
+/** Why static-file server `server` was skipped in this run, or null when it ran. */
+export function serverSkipReason(r: BenchResults, server: AnyServerId): string | null {
+  return (r.skippedServers ?? []).find((x) => x.server === server)?.reason ?? null;
+}
+
+/**
+ * The static-file table: median per static-file server, then lsbaws `--static` over Hono's
+ * `serveStatic` (the target's baseline) and over nginx. Empty when the run had no static-file
+ * scenario.
+ */
+export function staticTable(r: BenchResults): string {
+  const scenarios = r.settings.scenarios.filter((s) => STATIC_SCENARIOS.includes(s));
+  if (scenarios.length === 0) return "";
+  const ratioTo = (m: MetricDef, base: StaticServerId) => {
+    if (serverSkipReason(r, base) !== null) return "skipped";
+    return fmtRatio(medianOf(r, STATIC_LSBAWS, m) / medianOf(r, base, m));
+  };
+  const rows: string[][] = [];
+  for (const s of scenarios) {
+    metricsOf(s).forEach((m, i) => {
+      const cells = ALL_STATIC_SERVERS.map((srv) => {
+        if (serverSkipReason(r, srv) !== null) return "skipped";
+        const v = medianOf(r, srv, m);
+        const sel = selectRounds(r, srv, m);
+        const mark = sel.total > 0 && sel.clean === 0
+          ? " [busy]"
+          : sel.clean < sel.total
+          ? ` [n=${sel.clean}]`
+          : "";
+        return Number.isFinite(v) ? `${fmt(v, m.digits)}${mark}` : "–";
+      });
+      rows.push([
+        i === 0 ? scenarioLabel(s, r.settings) : "",
+        m.label,
+        ...cells,
+        ratioTo(m, STATIC_BASELINE),
+        ratioTo(m, STATIC_REFERENCE),
+      ]);
+    });
+  }
+  const label = (id: StaticServerId) => STATIC_SERVER_LABELS[id];
+  return table([
+    "Static files",
+    "Metric",
+    ...ALL_STATIC_SERVERS.map(label),
+    `${label(STATIC_LSBAWS)} ÷ ${label(STATIC_BASELINE)}`,
+    `${label(STATIC_LSBAWS)} ÷ ${label(STATIC_REFERENCE)}`,
+  ], rows);
 }
 
 /** Per-round raw numbers, one table per scenario. */
@@ -693,6 +898,10 @@ export function rawTables(r: BenchResults): string {
     const skipped = skipReason(r, s);
     if (skipped !== null) {
       parts.push(`Skipped: ${skipped}.`);
+      continue;
+    }
+    if (STATIC_SCENARIOS.includes(s)) {
+      parts.push(staticRawTable(r, s, rounds));
       continue;
     }
     const rows: string[][] = [];
@@ -837,6 +1046,63 @@ export function rawTables(r: BenchResults): string {
     parts.push(table(head, rows));
   }
   return parts.join("\n\n");
+}
+
+function errorText(e: WrkResult["errors"]): string {
+  return [
+    e.connect && `connect ${e.connect}`,
+    e.read && `read ${e.read}`,
+    e.write && `write ${e.write}`,
+    e.timeout && `timeout ${e.timeout}`,
+    e.status && `status ${e.status}`,
+  ].filter(Boolean).join(", ") || "0";
+}
+
+/** The per-round table of one static-file scenario. */
+function staticRawTable(r: BenchResults, s: ScenarioId, rounds: number[]): string {
+  const rows: string[][] = [];
+  for (const srv of ALL_STATIC_SERVERS) {
+    const skipped = serverSkipReason(r, srv);
+    if (skipped !== null) {
+      rows.push([STATIC_SERVER_LABELS[srv], "–", `skipped: ${skipped}`]);
+      continue;
+    }
+    for (const round of rounds) {
+      const t = (r.static ?? []).find((x) =>
+        x.server === srv && x.scenario === s && x.round === round
+      );
+      rows.push(
+        t
+          ? [
+            STATIC_SERVER_LABELS[srv],
+            String(round),
+            fmt(t.wrk.rps, 0),
+            fmt(t.mibPerS, 0),
+            fmt(t.wrk.latencyMs.p50, 2),
+            fmt(t.wrk.latencyMs.p99, 2),
+            `${fmt(t.wrk.wrkReportedMs.p50, 2)} / ${fmt(t.wrk.wrkReportedMs.p99, 2)}`,
+            errorText(t.wrk.errors),
+            `${fmt(t.serverCpuPct, 0)} / ${fmt(t.wrkCpuPct, 0)} / ${
+              fmt(Math.max(0, t.otherCpuPct), 0)
+            }`,
+            String(t.attempts),
+          ]
+          : [STATIC_SERVER_LABELS[srv], String(round)],
+      );
+    }
+  }
+  return table([
+    "Server",
+    "Round",
+    "req/s",
+    "MiB/s",
+    "p50 ms",
+    "p99 ms",
+    "wrk-printed p50 / p99 ms",
+    "socket errors",
+    "CPU % server / wrk / other",
+    "attempts",
+  ], rows);
 }
 
 /** The machine description as a bullet list. */

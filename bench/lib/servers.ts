@@ -12,6 +12,10 @@
  * - Entries of kind `lsbaws` are the ones judged against the targets; `Deno.serve` (`BASELINE`)
  *   is the server every ratio is computed against.
  * - `serverCommand` is pure: it builds the argv, it starts nothing.
+ * - The static-file scenarios compare their own servers, `STATIC_SERVER_DEFS` (lsbaws with
+ *   `--static`, nginx, Hono's `serveStatic` on `Deno.serve`), all serving one directory under
+ *   `STATIC_PREFIX`; their ratios are against `STATIC_BASELINE` (Hono) and `STATIC_REFERENCE`
+ *   (nginx). `staticServerCommand` and `nginxConfig` are pure as well.
  */
 
 /** One server of the comparison. */
@@ -105,4 +109,149 @@ export function serverCommand(
         ...(idleKeepAliveMs ? ["--keep-alive-timeout-ms", String(idleKeepAliveMs)] : []),
       ];
   }
+}
+
+/** One server of the static-file scenarios. */
+export interface StaticServerDef {
+  /** Stable id (JSON results). */
+  id: string;
+  /** Display name in tables. */
+  label: string;
+  /** lsbaws `--static`, nginx, or Hono's `serveStatic` on `Deno.serve`. */
+  kind: "lsbaws" | "nginx" | "hono-static";
+}
+
+/** Every server of the static-file scenarios, in round order. */
+export const STATIC_SERVER_DEFS = [
+  { id: "lsbaws-static", label: "lsbaws --static", kind: "lsbaws" },
+  { id: "nginx", label: "nginx", kind: "nginx" },
+  { id: "hono-static", label: "Hono serveStatic", kind: "hono-static" },
+] as const satisfies readonly StaticServerDef[];
+
+/** Static-file server identifiers, in round order. */
+export type StaticServerId = (typeof STATIC_SERVER_DEFS)[number]["id"];
+
+/** Every static-file server id, in round order. */
+export const ALL_STATIC_SERVERS: StaticServerId[] = STATIC_SERVER_DEFS.map((d) => d.id);
+
+/** Display names of the static-file servers. */
+export const STATIC_SERVER_LABELS: Record<StaticServerId, string> = Object.fromEntries(
+  STATIC_SERVER_DEFS.map((d) => [d.id, d.label]),
+) as Record<StaticServerId, string>;
+
+/** The static-file server the issue's target is judged against (lsbaws ≥ 2× its req/s). */
+export const STATIC_BASELINE: StaticServerId = "hono-static";
+
+/** The static-file server every lsbaws number is also compared with (no target). */
+export const STATIC_REFERENCE: StaticServerId = "nginx";
+
+/** The static-file server judged against the targets. */
+export const STATIC_LSBAWS: StaticServerId = "lsbaws-static";
+
+/** The URL prefix every static-file server serves the directory under. */
+export const STATIC_PREFIX = "/static";
+
+/** Where one static-file server process finds its files and, for nginx, its config. */
+export interface StaticServerPaths {
+  /** The directory served under `STATIC_PREFIX` (absolute). */
+  dir: string;
+  /** nginx only: its prefix directory (`-p`, absolute). */
+  nginxPrefix?: string;
+  /** nginx only: its config file (`-c`, absolute; written from `nginxConfig`). */
+  nginxConf?: string;
+}
+
+/**
+ * The command line that starts static-file server `def` on `paths`, using the Deno binary
+ * `deno`. lsbaws and Hono pick a free port and print their listening line; nginx listens on the
+ * port written into its config file.
+ */
+export function staticServerCommand(
+  def: StaticServerDef,
+  paths: StaticServerPaths,
+  deno: string,
+): string[] {
+  switch (def.kind) {
+    case "lsbaws":
+      // The gateway hello app answers everything outside the prefix; the static path does not
+      // depend on the app's style.
+      return [
+        deno,
+        "run",
+        "--unstable-net",
+        "-A",
+        "main.ts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--static",
+        `${STATIC_PREFIX}=${paths.dir}`,
+        "bench/apps/hello_gateway.ts:app",
+      ];
+    case "nginx":
+      if (!paths.nginxPrefix || !paths.nginxConf) {
+        throw new Error("nginx needs a prefix and config");
+      }
+      return ["nginx", "-e", "stderr", "-p", paths.nginxPrefix, "-c", paths.nginxConf];
+    case "hono-static":
+      // Hono is an npm package: it runs under the framework examples' config and lock, so the
+      // project's own lock stays package-free.
+      return [
+        deno,
+        "run",
+        "-A",
+        "--config",
+        "apps/frameworks/deno.json",
+        "bench/frameworks/hono_static.ts",
+        "--dir",
+        paths.dir,
+      ];
+  }
+}
+
+/** What `nginxConfig` needs. */
+export interface NginxConfigOptions {
+  /** The directory served under `STATIC_PREFIX` (absolute). */
+  dir: string;
+  /** nginx's prefix directory: pid file and temp paths go there (absolute). */
+  prefix: string;
+  /** Port on 127.0.0.1. */
+  port: number;
+}
+
+/**
+ * An nginx config serving `dir` under `STATIC_PREFIX` the way a production static server is set
+ * up: one worker (pinned with the master, which `taskset` starts), `sendfile on`,
+ * `tcp_nopush on`, no access log, in the foreground (`daemon off`), keep-alive without a
+ * request limit; everything it writes stays under `prefix`.
+ */
+export function nginxConfig(o: NginxConfigOptions): string {
+  const dir = o.dir.endsWith("/") ? o.dir : `${o.dir}/`;
+  return [
+    "worker_processes 1;",
+    "daemon off;",
+    `pid ${o.prefix}/nginx.pid;`,
+    "error_log stderr warn;",
+    "events {",
+    "  worker_connections 4096;",
+    "}",
+    "http {",
+    "  access_log off;",
+    "  sendfile on;",
+    "  tcp_nopush on;",
+    "  keepalive_requests 1000000;",
+    "  default_type application/octet-stream;",
+    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) =>
+      `  ${t}_temp_path ${o.prefix}/tmp_${t};`
+    ),
+    "  server {",
+    `    listen 127.0.0.1:${o.port};`,
+    `    location ${STATIC_PREFIX}/ {`,
+    `      alias ${dir};`,
+    "    }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
 }

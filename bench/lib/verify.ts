@@ -9,6 +9,9 @@
  *   `Connection: close` (one response, then the server closes).
  * - `verifySink(port)` checks that the upload sink answers with the exact byte count for a
  *   Content-Length body, a chunked body and an empty body.
+ * - `verifyStatic(port, files)` checks that every file answers `GET` with `200` and exactly the
+ *   file's bytes: once via fetch and `STATIC_PIPELINE` times pipelined in one write on one
+ *   keep-alive connection (every response complete, in order, none closing the connection).
  * - Every check uses its own connection and closes it, so no idle connection is left behind.
  */
 import { CONTENT_TYPE, HELLO_BODY } from "../apps/payload.mjs";
@@ -116,6 +119,75 @@ export async function verifyHello(port: number, pipelineDepth = 16): Promise<Ver
     if (extra.length) throw new VerifyError(`${extra.length} bytes after Connection: close`);
     checks.push("GET / with Connection: close, then EOF");
   });
+  return { checks, sampleHead, responseBytes };
+}
+
+/** One file a static-file server must serve. */
+export interface StaticFile {
+  /** Request path, e.g. `/static/4k.bin`. */
+  path: string;
+  /** The file's exact contents. */
+  bytes: Uint8Array;
+}
+
+/** Requests pipelined per file by `verifyStatic`. */
+export const STATIC_PIPELINE = 4;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Verifies a static-file server on `port`; throws `VerifyError` on any deviation. The report's
+ * sample head and size are those of the first file's response.
+ */
+export async function verifyStatic(
+  port: number,
+  files: readonly StaticFile[],
+): Promise<VerifyReport> {
+  const checks: string[] = [];
+  let sampleHead = "";
+  let responseBytes = 0;
+  for (const file of files) {
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}${file.path}`, { client });
+      const body = new Uint8Array(await r.arrayBuffer());
+      if (r.status !== 200) throw new VerifyError(`fetch ${file.path}: status ${r.status}`);
+      if (!sameBytes(body, file.bytes)) {
+        throw new VerifyError(
+          `fetch ${file.path}: ${body.length} bytes that differ from the ${file.bytes.length}-byte file`,
+        );
+      }
+      checks.push(`fetch GET ${file.path} (${file.bytes.length} bytes)`);
+    } finally {
+      client.close();
+    }
+    await withConn(port, async (conn) => {
+      await writeAll(conn, enc.encode(get(file.path).repeat(STATIC_PIPELINE)));
+      const reader = new ResponseReader(conn, 10_000, 256 * 1024);
+      for (let i = 0; i < STATIC_PIPELINE; i++) {
+        const what = `pipelined GET ${file.path} ${i + 1}`;
+        const res = await reader.next();
+        if (res === null) throw new VerifyError(`${what}: connection closed without a response`);
+        if (res.status !== 200) throw new VerifyError(`${what}: status ${res.status}`);
+        if (!sameBytes(res.body, file.bytes)) {
+          throw new VerifyError(`${what}: ${res.body.length} bytes that differ from the file`);
+        }
+        if (header(res, "connection")?.toLowerCase() === "close") {
+          throw new VerifyError(`${what}: the response closes the connection`);
+        }
+        if (sampleHead === "") {
+          sampleHead = `HTTP/1.1 ${res.status} ${res.reason}\r\n` +
+            res.headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
+          responseBytes = res.headBytes + res.body.length;
+        }
+      }
+      checks.push(`${STATIC_PIPELINE} pipelined GET ${file.path} on one keep-alive connection`);
+    });
+  }
   return { checks, sampleHead, responseBytes };
 }
 

@@ -18,6 +18,11 @@
 /** URL of `main.ts`, which workers run under `deno run`. */
 export const MAIN_URL: string = new URL("../../main.ts", import.meta.url).href;
 
+/** Whether `execPath` is the `deno` CLI (rather than a compiled binary). */
+export function isDenoCli(execPath: string = Deno.execPath()): boolean {
+  return /^deno(\.exe)?$/i.test(execPath.split(/[\\/]/).pop() ?? "");
+}
+
 /** A program and its arguments. */
 export interface WorkerCommand {
   /** Executable. */
@@ -35,8 +40,7 @@ export function workerCommand(
   execPath: string = Deno.execPath(),
   mainUrl: string = MAIN_URL,
 ): { cmd: string; args: string[] } {
-  const base = execPath.split(/[\\/]/).pop() ?? "";
-  if (/^deno(\.exe)?$/i.test(base)) {
+  if (isDenoCli(execPath)) {
     return { cmd: execPath, args: ["run", "--unstable-net", "-A", mainUrl, ...args] };
   }
   return { cmd: execPath, args: [...args] };
@@ -119,6 +123,43 @@ export function spawnWorker(
     quiesced: false,
     quiesceUntil: 0,
   };
+}
+
+/**
+ * Why worker `w` must be killed at `now`, or null: it outlived its stop deadline (`retire`), its
+ * heartbeat is older than `--timeout` (`timeout`), or it is not ready within `--boot-timeout-ms`
+ * (`boot-timeout`). The message says so for the log.
+ */
+export function overdue(
+  w: WorkerProc,
+  now: number,
+  limits: { readonly timeout: number; readonly bootTimeoutMs: number },
+): { reason: StopReason; level: "warning" | "error"; message: string } | null {
+  if (w.killAt !== 0 && now >= w.killAt) {
+    return {
+      reason: w.reason ?? "retire",
+      level: "warning",
+      message: `worker pid ${w.pid} did not stop in time; killing it`,
+    };
+  }
+  if (w.retiring) return null;
+  if (limits.timeout > 0 && w.lastBeat !== 0 && now - w.lastBeat > limits.timeout * 1000) {
+    const what = w.stallReq ? ` while serving "${w.stallReq}"` : "";
+    return {
+      reason: "timeout",
+      level: "error",
+      message: `worker pid ${w.pid} timed out: its event loop has been blocked for more than ` +
+        `${limits.timeout} s${what}; killing it (--timeout)`,
+    };
+  }
+  if (!w.ready && limits.bootTimeoutMs > 0 && now - w.spawnedAt > limits.bootTimeoutMs) {
+    return {
+      reason: "boot-timeout",
+      level: "error",
+      message: `worker pid ${w.pid} was not ready within ${limits.bootTimeoutMs} ms; killing it`,
+    };
+  }
+  return null;
 }
 
 /** Order for scaling down: workers still booting first, then by age (oldest first). */

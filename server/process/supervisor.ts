@@ -35,6 +35,9 @@
  *   - TTIN / TTOU: one worker more / less (never below 1); a removed worker drains gracefully.
  * - `--max-requests`: a worker that spent its budget sends `recycle`; it is replaced exactly like
  *   an old-generation worker during HUP.
+ * - `--reload` (`opts.reloader`): each change notice starts a new generation like HUP (no boot
+ *   backoff). A new worker that fails to load keeps the old ones serving; when none serves (a
+ *   broken app at start), an app load error waits for the next change instead of halting.
  * - Metrics (boots, exits, kills, recycles; the workers' sum): `server/process/metrics_link.ts`.
  * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
  *   on its stdin) while its open connections carry on as usual. When every worker retired in the
@@ -47,10 +50,11 @@
 import { boundsOf, type Config, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "../config.ts";
 import { COMMAND_QUIESCE, type ControlMessage, heartbeatPeriodMs } from "./control.ts";
 import { bannerLines, migrateReqHint, workerEnv } from "./handover.ts";
-import type { Logger, LogSink } from "../log.ts";
+import type { Logger } from "../log.ts";
 import { forwardTo, pumpStderr } from "./forward.ts";
 import {
   bootingFirstThenOldest,
+  overdue,
   signalWorker,
   spawnWorker,
   type StopReason,
@@ -61,6 +65,9 @@ import {
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
 import { SupervisorMetrics } from "./metrics_link.ts";
+import type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
+
+export type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
 
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
 export const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
@@ -75,30 +82,6 @@ export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SI
 
 /** A signal the supervisor handles. */
 export type SupervisorSignal = typeof SIGNALS[number];
-
-/** Process-level dependencies (a subset of `main.ts`'s `MainDeps`). */
-export interface SupervisorDeps {
-  /** Working directory the workers start in. */
-  readonly cwd: string;
-  /** Where the banner goes. */
-  readonly stdout: LogSink;
-  /** Where forwarded worker stderr goes. */
-  readonly stderr: LogSink;
-  /** Registers a signal handler; returns a function that removes it. */
-  onSignal(signal: Deno.Signal, handler: () => void): () => void;
-}
-
-/** Options for `runSupervisor`. */
-export interface SupervisorOptions {
-  /** The supervisor's own error log. */
-  readonly logger: Logger;
-  /** Process dependencies. */
-  readonly deps: SupervisorDeps;
-  /** Version printed in the banner. */
-  readonly version: string;
-  /** Command that starts a worker (default: `workerCommand(args)`). */
-  readonly command?: WorkerCommand;
-}
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
 export function runSupervisor(
@@ -116,8 +99,11 @@ class Arbiter {
   readonly #deps: SupervisorDeps;
   readonly #version: string;
   readonly #command: WorkerCommand;
+  readonly #reloader: Reloader | null;
+  /** A change notice not handled yet, and the generation of the reload under way (0: none). */
+  #reloadWhy: string | null = null;
+  #reloadGen = 0;
   readonly #workers = new Map<number, WorkerProc>();
-  readonly #timeoutMs: number;
   readonly #tickMs: number;
   #numWorkers: number;
   #nextId = 1;
@@ -134,7 +120,7 @@ class Arbiter {
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
-    SIGHUP: () => this.#handleHup(),
+    SIGHUP: () => this.#restart("SIGHUP: rolling restart"),
     SIGTERM: () => this.#handleTerm("SIGTERM"),
     SIGINT: () => this.#handleTerm("SIGINT"),
     SIGQUIT: () => this.#handleQuit("SIGQUIT"),
@@ -148,8 +134,8 @@ class Arbiter {
     this.#deps = opts.deps;
     this.#version = opts.version;
     this.#command = opts.command ?? workerCommand(args);
+    this.#reloader = opts.reloader ?? null;
     this.#numWorkers = config.workers;
-    this.#timeoutMs = config.timeout * 1000;
     this.#tickMs = config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
     this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
   }
@@ -164,9 +150,14 @@ class Arbiter {
     this.#log.log("info", `supervisor pid ${Deno.pid}: starting ${this.#numWorkers} worker(s)`);
     const hint = migrateReqHint();
     if (hint !== null) this.#log.log("info", hint);
+    this.#reloader?.start((why) => {
+      this.#reloadWhy = why;
+      this.#wakeup.wake();
+    });
     try {
       while (true) {
         while (this.#signalQueue.length > 0) this.handlers[this.#signalQueue.shift()!]();
+        if (this.#reloadWhy !== null) this.#reload();
         if (this.#workers.size === 0) {
           if (this.#halt !== null) return this.#halt;
           if (this.#stopping !== null) {
@@ -187,6 +178,7 @@ class Arbiter {
       }
     } finally {
       for (const remove of removers) remove();
+      this.#reloader?.close();
     }
   }
 
@@ -221,13 +213,31 @@ class Arbiter {
     }
   }
 
-  #handleHup(): void {
+  /** Starts a new generation (HUP, or a `--reload` notice). */
+  #restart(what: string): void {
     if (this.#stopping !== null || this.#halt !== null) return;
     this.#generation++;
     this.#log.log(
       "info",
-      `SIGHUP: rolling restart, starting ${this.#numWorkers} new worker(s) (generation ${this.#generation})`,
+      `${what}, starting ${this.#numWorkers} new worker(s) (generation ${this.#generation})`,
     );
+  }
+
+  #reload(): void {
+    this.#restart(`reload: ${this.#reloadWhy}`);
+    this.#reloadWhy = null;
+    this.#reloadGen = this.#generation;
+    this.#bootFailures = 0;
+    this.#spawnNotBefore = 0;
+  }
+
+  /** Ends the reload under way, if any, and tells the reloader how it went. */
+  #reloadSettled(ok: boolean): void {
+    if (this.#reloadGen === 0 || this.#reloader === null) return;
+    if (ok) this.#log.log("info", `reload: generation ${this.#reloadGen} serves`);
+    else this.#log.log("error", "reload failed (load error above); waiting for the next change");
+    this.#reloadGen = 0;
+    this.#reloader.settled(ok);
   }
 
   #handleTtin(): void {
@@ -258,29 +268,10 @@ class Arbiter {
   /** Kills workers past their stop deadline, hung (heartbeat) or slow to boot. */
   #murder(now: number): void {
     for (const w of this.#workers.values()) {
-      if (w.killed) continue;
-      if (w.killAt !== 0 && now >= w.killAt) {
-        this.#log.log("warning", `worker pid ${w.pid} did not stop in time; killing it`);
-        this.#kill(w, w.reason ?? "retire");
-      } else if (w.retiring) {
-        continue;
-      } else if (this.#timeoutMs > 0 && w.lastBeat !== 0 && now - w.lastBeat > this.#timeoutMs) {
-        const what = w.stallReq ? ` while serving "${w.stallReq}"` : "";
-        this.#log.log(
-          "error",
-          `worker pid ${w.pid} timed out: its event loop has been blocked for more than ` +
-            `${this.#config.timeout} s${what}; killing it (--timeout)`,
-        );
-        this.#kill(w, "timeout");
-      } else if (
-        !w.ready && this.#config.bootTimeoutMs > 0 && now - w.spawnedAt > this.#config.bootTimeoutMs
-      ) {
-        this.#log.log(
-          "error",
-          `worker pid ${w.pid} was not ready within ${this.#config.bootTimeoutMs} ms; killing it`,
-        );
-        this.#kill(w, "boot-timeout");
-      }
+      const why = w.killed ? null : overdue(w, now, this.#config);
+      if (why === null) continue;
+      this.#log.log(why.level, why.message);
+      this.#kill(w, why.reason);
     }
   }
 
@@ -310,6 +301,7 @@ class Arbiter {
     const currentReady = current.filter((w) => w.ready && !w.retiring).length;
     if (currentReady >= this.#numWorkers) {
       for (const w of stale) this.#retire(w);
+      if (this.#reloadGen === this.#generation) this.#reloadSettled(true);
     }
   }
 
@@ -435,6 +427,12 @@ class Arbiter {
         }
       }
       this.#backoff();
+      this.#reloadSettled(false);
+    } else if (this.#reloader && status.code === EXIT_APP_LOAD_ERROR) {
+      this.#log.log("error", `worker pid ${w.pid} cannot load the app; waiting for a change`);
+      this.#spawnNotBefore = Infinity;
+      this.#reloadGen = 0;
+      this.#reloader.settled(false);
     } else if (HALT_EXIT_CODES.has(status.code) || !this.#everReady) {
       const code = HALT_EXIT_CODES.has(status.code) ? status.code : EXIT_BOOT_ERROR;
       this.#log.log(

@@ -3,12 +3,14 @@
  * the Deno rate client, every server of `bench/lib/servers.ts`, every scenario, tiny durations)
  * and checks that it produced a table naming every server and scenario and a number for each,
  * after every response check passed. The capped keep-alive scenario either ran under its
- * cgroup cap or is reported as skipped with a reason. It asserts nothing about speed. When wrk
+ * cgroup cap or is reported as skipped with a reason. The static-file scenarios ran against
+ * lsbaws `--static` and Hono's `serveStatic` (and nginx, or nginx is reported as skipped with a
+ * reason) and have their own table and targets. It asserts nothing about speed. When wrk
  * is missing and cannot be installed the harness exits non-zero, so this test fails loudly
  * instead of skipping.
  */
 import assert from "node:assert/strict";
-import { SERVER_DEFS } from "../../bench/lib/servers.ts";
+import { SERVER_DEFS, STATIC_SERVER_DEFS } from "../../bench/lib/servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SERVERS: string[] = SERVER_DEFS.map((d) => d.id);
@@ -45,6 +47,10 @@ interface SmokeJson {
     { server: string; scenario: string; ok: boolean; mibPerS: number; rssGrowth: number }
   >;
   idle: Array<{ server: string; wanted: number; alive: number; bytesPerConn: number }>;
+  static: Array<
+    { server: string; scenario: string; wrk: { requests: number; rps: number }; mibPerS: number }
+  >;
+  skippedServers: Array<{ server: string; reason: string }>;
   problems: unknown[];
 }
 
@@ -73,7 +79,30 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
       assert(stdout.includes(target), `targets table lacks ${target}`);
     }
 
+    const staticHeader = stdout.split("\n").find((l) => l.startsWith("| Static files | Metric |"));
+    assert(staticHeader, "no static-file table in the output");
+    for (const d of STATIC_SERVER_DEFS) assert(staticHeader.includes(d.label), `lacks ${d.label}`);
+    for (const title of ["4 KiB file, keep-alive, 64 conns", "1 MiB file, keep-alive, 16 conns"]) {
+      assert(stdout.includes(`| ${title} |`), `no static row ${title}`);
+    }
+    for (const size of ["4 KiB", "1 MiB"]) {
+      assert(stdout.includes(`static ${size} req/s ≥ 2.0× Hono serveStatic`), `no ${size} target`);
+    }
+
     const r = JSON.parse(await Deno.readTextFile(json)) as SmokeJson;
+    for (const d of STATIC_SERVER_DEFS) {
+      const skip = r.skippedServers.find((x) => x.server === d.id);
+      const runs = r.static.filter((x) => x.server === d.id);
+      if (skip) {
+        assert(d.id === "nginx" && skip.reason.length > 0 && runs.length === 0, `${d.id} skipped`);
+        continue;
+      }
+      assert(r.verification[`${d.id} static`]?.checks.length, `${d.id} static unchecked`);
+      for (const scenario of ["static-4k", "static-1m"]) {
+        const t = runs.find((x) => x.scenario === scenario);
+        assert(t && t.wrk.requests > 0 && t.mibPerS > 0, `${d.id} ${scenario}: no numbers`);
+      }
+    }
     assert(r.settings.smoke);
     assert.deepEqual(r.problems, []);
     for (const server of SERVERS) {

@@ -35,6 +35,8 @@ const settings: BenchSettings = {
   capPeriodUs: 100_000,
   rate: 2000,
   rateConns: 20,
+  staticConns: 64,
+  staticLargeConns: 16,
   rateDurationS: 10,
   rateClient: "auto",
   quietWaitS: 20,

@@ -4,7 +4,7 @@
  *   deno eval 'import {settingsTable} from "./server/config.ts"; console.log(settingsTable())'
  */
 import assert from "node:assert/strict";
-import { SETTINGS, settingsTable } from "../../server/config.ts";
+import { parseCli, SETTINGS, settingsTable } from "../../server/config.ts";
 
 const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 
@@ -21,4 +21,14 @@ Deno.test("README settings table matches the settings table in server/settings.t
 Deno.test("README shows the two set-up commands", () => {
   assert.ok(readme.includes("npx -y deno@2.9.6 task start"));
   assert.ok(readme.includes("npx -y deno@2.9.6 task test"));
+});
+
+Deno.test("README's config file example is a valid config file, run as shown", () => {
+  const section = readme.slice(readme.indexOf("### Config file"));
+  const m = /```jsonc\n([\s\S]*?)```/.exec(section);
+  assert.ok(m, "README lacks the JSONC example");
+  const r = parseCli(["--config", "lsbaws.jsonc", "apps/hello.ts:app"], {}, () => m[1]);
+  assert.equal(r.kind, "run");
+  assert.ok(section.includes("deno task dev --config lsbaws.jsonc apps/hello.ts:app"));
+  assert.ok(section.includes("command line > environment > config file > default"));
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
 import { startLsbaws } from "../_support/proc.ts";
+import { fdSink } from "../../server/log.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 /** Generated ids: a random per-process prefix and a counter (server/http/request_id.ts). */
@@ -103,4 +104,17 @@ Deno.test("--log-level filters the error log", async () => {
     else assert.deepEqual(info, []);
     for (const l of p.err) assert.match(l, /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] \[\d+\] \[[A-Z]+\] /);
   }
+});
+
+Deno.test("a log sink whose reader is gone drops output instead of throwing", () => {
+  let calls = 0;
+  const sink = fdSink({
+    writeSync(): number {
+      calls++;
+      throw new Deno.errors.BrokenPipe("reader gone");
+    },
+  });
+  sink.write("first line\n");
+  sink.write("second line\n");
+  assert.equal(calls, 1);
 });
