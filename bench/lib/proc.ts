@@ -401,3 +401,27 @@ export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
     childrenPct: pct(b.children - a.children),
   };
 }
+
+/**
+ * Makes sure `command` is on the PATH, installing the Debian package `pkg` with apt-get
+ * (through `sudo -n` when not root) when it is missing. Resolves whether the command is there
+ * afterwards, with apt-get's exit code and the tail of its output; `log` reports the attempt.
+ */
+export async function ensureDebianCommand(
+  command: string,
+  pkg: string,
+  log: (s: string) => void,
+): Promise<{ present: boolean; code: number; output: string }> {
+  const present = async () => (await capture("bash", ["-c", `command -v ${command}`])).code === 0;
+  if (await present()) return { present: true, code: 0, output: "" };
+  log(`${command} not found: installing the Debian package (apt-get install -y ${pkg})...`);
+  const root = (await capture("id", ["-u"])).stdout.trim() === "0";
+  const sudo = root ? "" : "sudo -n ";
+  const out = await capture("bash", [
+    "-c",
+    `export DEBIAN_FRONTEND=noninteractive; ${sudo}apt-get update -qq && ` +
+    `${sudo}apt-get install -y -qq ${pkg}`,
+  ]);
+  const output = (out.stdout + out.stderr).slice(-2000);
+  return { present: out.code === 0 && await present(), code: out.code, output };
+}

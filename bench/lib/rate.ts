@@ -13,7 +13,7 @@
  * - `rateProblem()` says why a run does not count (achieved rate more than `tolerance` away from
  *   the offered one, or any failed request); null when it is valid.
  */
-import { capture, track } from "./proc.ts";
+import { capture, ensureDebianCommand, track } from "./proc.ts";
 
 /** Which client offers the load. */
 export type RateClient = "hey" | "deno";
@@ -56,20 +56,10 @@ export interface RateResult {
 
 /** hey's package version (e.g. "0.1.4-2+b4"), installing it when missing; null when impossible. */
 export async function ensureHey(log: (s: string) => void): Promise<string | null> {
-  const present = async () => (await capture("bash", ["-c", "command -v hey"])).code === 0;
-  if (!(await present())) {
-    log("hey not found: installing the Debian package (apt-get install -y hey)...");
-    const root = (await capture("id", ["-u"])).stdout.trim() === "0";
-    const sudo = root ? "" : "sudo -n ";
-    const out = await capture("bash", [
-      "-c",
-      `export DEBIAN_FRONTEND=noninteractive; ${sudo}apt-get update -qq && ` +
-      `${sudo}apt-get install -y -qq hey`,
-    ]);
-    if (out.code !== 0 || !(await present())) {
-      log(`  could not install hey (exit ${out.code}); using bench/rate_client.ts instead`);
-      return null;
-    }
+  const installed = await ensureDebianCommand("hey", "hey", log);
+  if (!installed.present) {
+    log(`  could not install hey (exit ${installed.code}); using bench/rate_client.ts instead`);
+    return null;
   }
   const v = await capture("dpkg-query", ["-W", "-f", "${Version}", "hey"]);
   return v.code === 0 && v.stdout.trim() ? v.stdout.trim() : "unknown version";

@@ -69,6 +69,11 @@ export function isLsbaws(id: string): boolean {
 /** Which app a server process runs. */
 export type AppKind = "hello" | "sink";
 
+/** lsbaws (`main.ts`) on 127.0.0.1, port 0 (the harness reads the port from its banner). */
+function lsbawsOnLoopback(deno: string): string[] {
+  return [deno, "run", "--unstable-net", "-A", "main.ts", "--host", "127.0.0.1", "--port", "0"];
+}
+
 /**
  * The command line that starts `def` with `app`, using the Deno binary `deno`;
  * `idleKeepAliveMs` raises the keep-alive idle timeout where the server has one.
@@ -83,15 +88,7 @@ export function serverCommand(
     case "lsbaws": {
       const flavour = def.app ?? "fetch";
       return [
-        deno,
-        "run",
-        "--unstable-net",
-        "-A",
-        "main.ts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
+        ...lsbawsOnLoopback(deno),
         ...(idleKeepAliveMs ? ["--keep-alive-timeout-ms", String(idleKeepAliveMs)] : []),
         ...(def.args ?? []),
         flavour === "gateway" ? `bench/apps/${app}_gateway.ts:app` : `bench/apps/${app}_fetch.ts`,
@@ -176,15 +173,7 @@ export function staticServerCommand(
       // The gateway hello app answers everything outside the prefix; the static path does not
       // depend on the app's style.
       return [
-        deno,
-        "run",
-        "--unstable-net",
-        "-A",
-        "main.ts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
+        ...lsbawsOnLoopback(deno),
         "--static",
         `${STATIC_PREFIX}=${paths.dir}`,
         "bench/apps/hello_gateway.ts:app",

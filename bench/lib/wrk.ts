@@ -13,7 +13,7 @@
  *   module reports as `latencyMs` are the observed ones, and wrk's own printed numbers are kept
  *   in `wrkReportedMs` for reference.
  */
-import { capture, track } from "./proc.ts";
+import { capture, ensureDebianCommand, track } from "./proc.ts";
 
 /** Socket and status error counts as wrk reports them. */
 export interface WrkErrors {
@@ -93,22 +93,12 @@ export interface WrkOptions {
 
 /** Returns wrk's version line, installing the Debian package when wrk is missing. */
 export async function ensureWrk(log: (s: string) => void): Promise<string> {
-  const present = async () => (await capture("bash", ["-c", "command -v wrk"])).code === 0;
-  if (!(await present())) {
-    log("wrk not found: installing the Debian package (apt-get install -y wrk)...");
-    const root = (await capture("id", ["-u"])).stdout.trim() === "0";
-    const sudo = root ? "" : "sudo -n ";
-    const out = await capture("bash", [
-      "-c",
-      `export DEBIAN_FRONTEND=noninteractive; ${sudo}apt-get update -qq && ` +
-      `${sudo}apt-get install -y -qq wrk`,
-    ]);
-    if (out.code !== 0 || !(await present())) {
-      throw new Error(
-        "wrk is required and could not be installed with apt-get " +
-          `(exit ${out.code}):\n${(out.stdout + out.stderr).slice(-2000)}`,
-      );
-    }
+  const installed = await ensureDebianCommand("wrk", "wrk", log);
+  if (!installed.present) {
+    throw new Error(
+      "wrk is required and could not be installed with apt-get " +
+        `(exit ${installed.code}):\n${installed.output}`,
+    );
   }
   const v = await capture("wrk", ["-v"]);
   const line = (v.stdout + v.stderr).split("\n").find((l) => l.startsWith("wrk")) ?? "wrk";

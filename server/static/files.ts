@@ -3,8 +3,14 @@
  * inside a mount's directory, finding precompressed siblings, and streaming a byte range.
  *
  * Contract:
+ * - Blocking I/O, on purpose: metadata calls (`realPathSync`, `statSync`, `openSync`, `fstat`) and
+ *   the body reads are synchronous. On a local file system (page cache) each takes microseconds,
+ *   while an async op costs a trip through Deno's thread pool and a full event-loop turn per step;
+ *   nginx makes the same trade (blocking file I/O in its event loop). The price: a slow or network
+ *   file system (NFS, FUSE, a spun-down disk) stalls every connection of the process for as long
+ *   as a call takes. Serve such directories from a separate process or a reverse proxy.
  * - `resolveFile(root, segments, slash)` joins the segments under `root` (already a real path),
- *   appends `index.html` when the URL ended in `/`, and resolves symlinks with `Deno.realPath`.
+ *   appends `index.html` when the URL ended in `/`, and resolves symlinks with `realPath`.
  *   The real path must be `root` or below it, else 404 (a symlink escaping the directory). A
  *   directory asked for without the trailing slash gives `redirect` when it has an `index.html`
  *   (else 404: never a listing); anything that is not a regular file (FIFO, socket, device)
@@ -16,9 +22,11 @@
  *   order of preference) that resolves inside `root` to a regular file.
  * - `openFile(path)` opens and `fstat`s; a file that vanished or turned into a non-file between
  *   resolving and opening gives 404. The caller owns the returned handle.
- * - `streamRange(ex, file, start, length, chunkBytes)` seeks, then reads into a fresh buffer per
- *   chunk (the engine may keep large chunks by reference until written) and writes each,
- *   awaiting back-pressure. When the client goes away (`ex.res.aborted`, or a rejected write) it
+ * - `streamRange(ex, file, start, length, chunkBytes)` seeks, then reads (synchronously) into a
+ *   fresh buffer per chunk (the engine may keep large chunks by reference until written) and
+ *   writes each, awaiting back-pressure: a file of at most `chunkBytes` is one read and one write;
+ *   a larger one yields to the event loop whenever the engine has more than 64 KiB queued (every
+ *   64 KiB chunk, as those are queued by reference), so one large file never monopolises it. When the client goes away (`ex.res.aborted`, or a rejected write) it
  *   stops reading and throws a peer-gone error, so the engine closes quietly (debug log). A file
  *   that shrank mid-send ends the response short (the engine then closes the connection); one
  *   that grew is cut at `length`. It never closes `file`: the caller does, in a `finally`.
@@ -53,14 +61,14 @@ export function statusForFsError(err: unknown): 403 | 404 | null {
 }
 
 /** `realPath` + containment + `stat`; a status when missing, forbidden or outside `root`. */
-async function realStat(
+function realStat(
   path: string,
   root: string,
-): Promise<{ real: string; info: Deno.FileInfo } | { status: 403 | 404 }> {
+): { real: string; info: Deno.FileInfo } | { status: 403 | 404 } {
   try {
-    const real = await Deno.realPath(path);
+    const real = Deno.realPathSync(path);
     if (!isInside(real, root)) return { status: 404 };
-    return { real, info: await Deno.stat(real) };
+    return { real, info: Deno.statSync(real) };
   } catch (err) {
     const status = statusForFsError(err);
     if (status === null) throw err;
@@ -69,18 +77,18 @@ async function realStat(
 }
 
 /** Resolves decoded segments under `root` (see the module comment). */
-export async function resolveFile(
+export function resolveFile(
   root: string,
   segments: readonly string[],
   slash: boolean,
-): Promise<Resolved> {
+): Resolved {
   const base = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
   const lexical = slash ? `${base}/index.html` : base;
-  const found = await realStat(lexical, root);
+  const found = realStat(lexical, root);
   if ("status" in found) return found.status === 403 ? FORBIDDEN : NOT_FOUND;
   if (found.info.isDirectory) {
     if (slash) return NOT_FOUND;
-    const index = await realStat(`${found.real}/index.html`, root);
+    const index = realStat(`${found.real}/index.html`, root);
     return "info" in index && index.info.isFile ? { kind: "redirect" } : NOT_FOUND;
   }
   if (!found.info.isFile) return NOT_FOUND;
@@ -88,14 +96,14 @@ export async function resolveFile(
 }
 
 /** The first precompressed sibling of `lexical` for `codings` that is a file inside `root`. */
-export async function findSibling<C extends string>(
+export function findSibling<C extends string>(
   lexical: string,
   codings: readonly C[],
   root: string,
   suffix: (coding: C) => string,
-): Promise<{ coding: C; path: string } | null> {
+): { coding: C; path: string } | null {
   for (const coding of codings) {
-    const found = await realStat(lexical + suffix(coding), root);
+    const found = realStat(lexical + suffix(coding), root);
     if ("info" in found && found.info.isFile) return { coding, path: found.real };
   }
   return null;
@@ -110,17 +118,17 @@ export interface Opened {
 }
 
 /** Opens `path` for reading; a status when it vanished or is no longer a regular file. */
-export async function openFile(path: string): Promise<Opened | { status: 403 | 404 }> {
+export function openFile(path: string): Opened | { status: 403 | 404 } {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    file = Deno.openSync(path, { read: true });
   } catch (err) {
     const status = statusForFsError(err);
     if (status === null) throw err;
     return { status };
   }
   try {
-    const info = await file.stat();
+    const info = file.statSync();
     if (info.isFile) return { file, info };
   } catch (err) {
     file.close();
@@ -144,12 +152,12 @@ export async function streamRange(
   chunkBytes: number,
 ): Promise<void> {
   const res = ex.res;
-  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+  if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
   let left = length;
   while (left > 0) {
     if (res.aborted) throw clientGone();
     const buf = new Uint8Array(left < chunkBytes ? left : chunkBytes);
-    const n = await file.read(buf);
+    const n = file.readSync(buf);
     if (n === null) {
       ex.log("warning", `static file shrank while being sent (${left} bytes missing)`);
       break;

@@ -33,7 +33,11 @@
  * - Errors: permission denied → 403; a file that vanished between resolving and opening → 404;
  *   unexpected I/O errors are thrown (the engine answers 500 if nothing was sent yet).
  * - Bodies stream from an open `Deno.FsFile` in `chunkBytes` (64 KiB) pieces with back-pressure;
- *   a client abort stops reading; the file is always closed.
+ *   a client abort stops reading; the file is always closed. File-system calls are synchronous
+ *   (fast on a local disk, a stall of the whole process on a slow one: see `files.ts`).
+ * - Per file version (path, size, mtime, inode, coding) the ETag and Last-Modified strings are
+ *   memoised (at most 1024 paths); nothing else is cached across requests: every request resolves
+ *   the path again (symlink swaps and renames take effect at once) and reads the file it opened.
  */
 import type { Exchange } from "../exchange.ts";
 import type { RequestHead } from "../http/request_head.ts";
@@ -47,6 +51,7 @@ import {
   makeETag,
   parseRange,
   preconditions,
+  type Validators,
 } from "./conditional.ts";
 import { findSibling, type Opened, openFile, resolveFile, streamRange } from "./files.ts";
 import { contentTypeOf } from "./mime.ts";
@@ -141,7 +146,7 @@ export function createStaticHandler(
         ex.log("debug", `static: ${decoded.status} for ${head.target}: ${decoded.reason}`);
         return plain(ex, decoded.status);
       }
-      const found = await resolveFile(mount.root, decoded.segments, decoded.slash);
+      const found = resolveFile(mount.root, decoded.segments, decoded.slash);
       if (found.kind === "status") return plain(ex, found.status);
       if (found.kind === "redirect") {
         const location = `${tp.path}/${tp.query}`;
@@ -151,13 +156,14 @@ export function createStaticHandler(
       const codings = acceptedCodings(fieldValue(head.headers, "accept-encoding"));
       const sibling = codings.length === 0
         ? null
-        : await findSibling(found.lexical, codings, mount.root, suffixOf);
-      const opened = await openFile(sibling?.path ?? found.path);
+        : findSibling(found.lexical, codings, mount.root, suffixOf);
+      const opened = openFile(sibling?.path ?? found.path);
       if ("status" in opened) return plain(ex, opened.status);
       try {
         await sendFile(
           ex,
           opened,
+          sibling?.path ?? found.path,
           contentTypeOf(found.lexical),
           sibling?.coding,
           cache,
@@ -186,6 +192,7 @@ function resolveMount(m: StaticMount): ResolvedMount {
 function sendFile(
   ex: Exchange,
   { file, info }: Opened,
+  path: string,
   type: string,
   coding: Coding | undefined,
   cache: Fields,
@@ -193,11 +200,10 @@ function sendFile(
 ): Promise<void> | undefined {
   const headers = ex.head.headers;
   const size = info.size;
-  const mtimeMs = info.mtime?.getTime() ?? 0;
-  const v = { etag: makeETag(size, mtimeMs, info.ino ?? 0, coding ?? ""), mtimeMs };
+  const v = versionOf(path, info, coding ?? "");
   const common: Fields = [
     ["ETag", v.etag],
-    ["Last-Modified", httpDate(mtimeMs)],
+    ["Last-Modified", v.lastModified],
     ["Vary", "Accept-Encoding"],
     ...cache,
   ];
@@ -230,6 +236,44 @@ function sendFile(
   ex.res.head(status, out);
   if (ex.head.method === "HEAD" || length === 0) return ex.res.end();
   return streamRange(ex, file, start, length, chunkBytes);
+}
+
+/** The validators of one version of a file, with `Last-Modified` already formatted. */
+interface Version extends Validators {
+  readonly size: number;
+  readonly ino: number;
+  readonly coding: string;
+  readonly lastModified: string;
+}
+
+const VERSIONS_MAX = 1024;
+const versions = new Map<string, Version>();
+
+/**
+ * The validators for the file at `path` as `info` (its `fstat`) describes it: memoised per path
+ * (at most `VERSIONS_MAX` entries, then the memo starts afresh) and reused only while size, mtime,
+ * inode and coding are all unchanged, so it holds derived strings only, never stale metadata.
+ */
+function versionOf(path: string, info: Deno.FileInfo, coding: string): Version {
+  const size = info.size;
+  const mtimeMs = info.mtime?.getTime() ?? 0;
+  const ino = info.ino ?? 0;
+  const old = versions.get(path);
+  if (
+    old !== undefined && old.size === size && old.mtimeMs === mtimeMs && old.ino === ino &&
+    old.coding === coding
+  ) return old;
+  const v: Version = {
+    etag: makeETag(size, mtimeMs, ino, coding),
+    mtimeMs,
+    size,
+    ino,
+    coding,
+    lastModified: httpDate(mtimeMs),
+  };
+  if (old === undefined && versions.size >= VERSIONS_MAX) versions.clear();
+  versions.set(path, v);
+  return v;
 }
 
 /** The Range field when sent exactly once (a repeated one is invalid and ignored). */

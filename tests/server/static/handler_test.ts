@@ -418,3 +418,43 @@ Deno.test("createStaticHandler: clear errors for bad mounts and options", async 
     await t.remove();
   }
 });
+
+withTree(
+  "freshness: rewrites, symlink swaps and renames take effect on the next request",
+  async (t, h) => {
+    const first = await get(h, "/static/hello.txt");
+    assert.equal(first.text(), "hello world\n");
+    // Same path, new contents, size and mtime: a new ETag and Last-Modified, new bytes.
+    await Deno.writeTextFile(`${t.root}/hello.txt`, "changed!\n");
+    await Deno.utime(`${t.root}/hello.txt`, 1_000_000, 1_000_000);
+    const second = await get(h, "/static/hello.txt");
+    assert.equal(second.text(), "changed!\n");
+    assert.notEqual(second.header("etag"), first.header("etag"));
+    assert.equal(second.header("last-modified"), new Date(1_000_000_000).toUTCString());
+    const stale = await get(h, "/static/hello.txt", {
+      headers: [["if-none-match", first.header("etag")!]],
+    });
+    assert.equal(stale.status, 200, "the old ETag no longer validates");
+    // A symlink swapped to another file inside, then to a file outside the directory.
+    assert.equal((await get(h, "/static/link-in.txt")).text(), "changed!\n");
+    await Deno.remove(`${t.root}/link-in.txt`);
+    await Deno.symlink(`${t.root}/page.html`, `${t.root}/link-in.txt`);
+    assert.equal((await get(h, "/static/link-in.txt")).text(), "<h1>hi</h1>\n");
+    await Deno.remove(`${t.root}/link-in.txt`);
+    await Deno.symlink(`${t.outside}/secret.txt`, `${t.root}/link-in.txt`);
+    assert.equal((await get(h, "/static/link-in.txt")).status, 404, "swapped to outside");
+    // A renamed file is gone at its old name and served at the new one.
+    await Deno.rename(`${t.root}/page.html`, `${t.root}/moved.html`);
+    assert.equal((await get(h, "/static/page.html")).status, 404);
+    assert.equal((await get(h, "/static/moved.html")).text(), "<h1>hi</h1>\n");
+  },
+);
+
+withTree("a file up to chunkBytes is sent with one write", async (t, h) => {
+  const r = await get(h, "/static/hello.txt");
+  assert.equal(r.chunks.length, 1);
+  const small = createStaticHandler([{ prefix: "/s", dir: t.root }], { chunkBytes: 5 });
+  const s = await get(small, "/s/hello.txt");
+  assert.equal(s.chunks.length, 3, "12 bytes in 5-byte reads");
+  assert.equal(s.text(), "hello world\n");
+});
