@@ -26,7 +26,7 @@
  *   reason by the fetch handler instead of a 500: a bad handshake is the client's fault.
  * Imports: the request side of the fetch path (`exchangeOf`), never the handler (no cycle).
  */
-import type { Exchange } from "../server/exchange.ts";
+import type { Exchange, SocketDuplex } from "../server/exchange.ts";
 import { checkResponseHeader, encodeResponseHead, httpDate } from "../server/http/response_head.ts";
 import {
   acceptKey,
@@ -187,7 +187,7 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     abandonSocket(socket, err);
     throw logged(ex, err);
   }
-  let taken: { conn: Deno.Conn; buffered: Uint8Array };
+  let taken: { conn: SocketDuplex; buffered: Uint8Array };
   try {
     taken = await ex.takeover(head);
   } catch (err) {

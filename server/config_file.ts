@@ -151,7 +151,9 @@ export function closestSettingName(name: string): string | null {
       if (d < bestDistance) [best, bestDistance] = [cand, d];
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(norm(name).length / 3)) ? best : null;
+  // Never a name that shares nothing with the typo (e.g. `io` for `p`).
+  const n = norm(name).length;
+  return bestDistance <= Math.max(2, Math.floor(n / 3)) && bestDistance < n ? best : null;
 }
 
 /** Reads and checks a config file: the value and line of each setting it sets, by key. */

@@ -21,7 +21,7 @@
  * - The driver (the only code that touches the socket) implements `ConnPort`.
  */
 import type { Config, Limits } from "./config.ts";
-import type { ConnAddr, Exchange, Handler, Responder } from "./exchange.ts";
+import type { ConnAddr, Exchange, Handler, Responder, SocketDuplex } from "./exchange.ts";
 import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
@@ -108,7 +108,7 @@ export interface ConnPort extends BodySource {
   /** True while a synchronous handler is being called (the driver flushes right after it). */
   dispatching: boolean;
   /** Sends `head` after queued responses and hands the socket over (`Exchange.takeover`). */
-  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }>;
+  takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
   /** Closes the socket now (idempotent). */
   close(): void;
   /** Set once a handler took the socket over. */
@@ -283,7 +283,7 @@ class EngineExchange implements Exchange {
     this.#port.ctx.logger.log(level, msg);
   }
 
-  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
+  takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {
     if (this.res.headSent) throw new Error("takeover() after a response head was queued");
     if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
     this.#port.core.response.status = 101;

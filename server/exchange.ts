@@ -111,7 +111,22 @@ export interface Exchange {
    * head. From then on the engine neither reads, writes nor closes the socket; the caller owns it.
    * Only allowed while nothing of this response was queued and the request has no body.
    */
-  takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }>;
+  takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
+}
+
+/**
+ * The socket a protocol switch (`Exchange.takeover`) hands over: the part of `Deno.Conn` the
+ * WebSocket code uses, so a `Deno.Conn` and the libc backend's socket both satisfy it.
+ */
+export interface SocketDuplex {
+  /** Reads into `p`; resolves to the byte count, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; resolves to the number of bytes written (possibly fewer than `p.length`). */
+  write(p: Uint8Array): Promise<number>;
+  /** Shuts down the sending side (TCP FIN). */
+  closeWrite(): Promise<void>;
+  /** Closes the socket. */
+  close(): void;
 }
 
 /** An app style adapted to the engine. May complete synchronously (the fast path). */

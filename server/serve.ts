@@ -10,6 +10,11 @@
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
+ * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc driver binds through FFI
+ *   and serves every endpoint and connection from one event loop (`server/libc/listen.ts`),
+ *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
+ *   hand lifecycle only `Endpoint`s and `LiveConnection`s (`server/endpoint.ts`). `--io libc`
+ *   that cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
  * - Static files: `config.staticMounts` (`--static URL_PREFIX=DIR`) and `staticMaxAgeSeconds` build
  *   the static responder the gatekeeper runs before the app (`server/static/`); a bad value or a
  *   missing directory rejects before anything is bound.
@@ -37,8 +42,11 @@
 import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import { bindEndpoints, type Endpoint } from "./deno/listen.ts";
+import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
+import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
+import { chooseIo } from "./libc/backend.ts";
+import { bindLibcEndpoints } from "./libc/listen.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
@@ -54,16 +62,6 @@ import {
 } from "./metrics.ts";
 import { type ClientResolver, createClientResolver } from "./proxy.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
-
-/** What lifecycle needs of a connection, whatever the driver. */
-interface LiveConnection {
-  /** Serves the connection until it closes; never rejects. */
-  run(): Promise<void>;
-  /** Closes it now (idempotent). */
-  close(): void;
-  /** Applies idle and header timeouts (called by the sweeper). */
-  checkTimeout(now: number): void;
-}
 
 /** Options for `serve`. */
 export interface ServeOptions {
@@ -137,6 +135,10 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   } else {
     for (const b of config.bind) specs.push(parseBind(b));
   }
+  const io = chooseIo(config.io, tls, specs);
+  if (io.kind === "deno" && io.why !== null) {
+    logger.log("info", `serving with --io deno: ${io.why}`);
+  }
   let cert = "";
   let key = "";
   if (tls) {
@@ -146,11 +148,21 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
-  const endpoints: Endpoint[] = await bindEndpoints(specs, {
+  const bindOptions: BindOptions = {
     backlog: config.backlog,
     reusePort: opts.reusePort,
     tls: tls ? { cert, key } : undefined,
-  });
+  };
+  let endpoints: Endpoint[];
+  /** Ends the libc event loop once the server finished (null: deno driver). */
+  let stopLoop: (() => Promise<void>) | null = null;
+  if (io.kind === "libc") {
+    const bound = await bindLibcEndpoints(io.libc, specs, bindOptions, logger);
+    endpoints = bound.endpoints;
+    stopLoop = bound.stop;
+  } else {
+    endpoints = await bindEndpoints(specs, bindOptions);
+  }
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
@@ -186,7 +198,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       logger.flush();
       unwatch();
       flushMetrics();
-      finished.resolve();
+      if (stopLoop) stopLoop().finally(() => finished.resolve());
+      else finished.resolve();
     }
   };
 

@@ -12,7 +12,6 @@
  *   `settings_app.ts` and are spliced in here, in `--help` order.
  * - Data only: imports nothing but types and those rows, does no I/O.
  */
-
 import type { Setting } from "./setting_types.ts";
 import { APP_AND_PROCESS_ROWS } from "./settings_app.ts";
 
@@ -78,6 +77,16 @@ export const SETTING_ROWS = [
     max: 65535,
     default: 2048,
     doc: "Listen backlog (pending connections queued by the kernel).",
+    group: "listen",
+  },
+  {
+    key: "io",
+    flag: "io",
+    env: "LSBAWS_IO",
+    type: "enum",
+    choices: ["auto", "libc", "deno"],
+    default: "auto",
+    doc: "Socket backend: libc (epoll via FFI; Linux), deno (Deno.listen), or auto.",
     group: "listen",
   },
   {

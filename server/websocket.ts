@@ -47,6 +47,7 @@ import {
   Opcode,
   WebSocketProtocolError,
 } from "./http/websocket_frame.ts";
+import type { SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
 import { InboundFrames, messageData } from "./websocket_inbound.ts";
 import { WebSocketEvents } from "./websocket_events.ts";
@@ -267,7 +268,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   }
 
   /** Internal (see `attachSocket`). */
-  [ATTACH](conn: Deno.Conn, buffered: Uint8Array): void {
+  [ATTACH](conn: SocketDuplex, buffered: Uint8Array): void {
     if (this.#io !== null || this.#ending) {
       closeSocket(conn);
       return;
@@ -476,7 +477,7 @@ function isSharedArrayBuffer(v: unknown): boolean {
 }
 
 /** Starts `ws` on a taken-over connection (the 101 head was already written). */
-export function attachSocket(ws: ServerWebSocket, conn: Deno.Conn, buffered: Uint8Array): void {
+export function attachSocket(ws: ServerWebSocket, conn: SocketDuplex, buffered: Uint8Array): void {
   ws[ATTACH](conn, buffered);
 }
 

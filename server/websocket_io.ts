@@ -21,6 +21,7 @@
 import { encodeFrame, Opcode } from "./http/websocket_frame.ts";
 import { type InboundFrames, READ_SIZE } from "./websocket_inbound.ts";
 import { countWebSocketOpened } from "./metrics.ts";
+import type { SocketDuplex } from "./exchange.ts";
 
 /** Most bytes of small frames coalesced into one write. */
 const COALESCE_BYTES = 64 * 1024;
@@ -43,7 +44,7 @@ type OutItem = { frame: Uint8Array; app: number } | { blob: Blob };
 
 /** The I/O side of one WebSocket; see the module comment. */
 export class WebSocketTransport {
-  readonly #conn: Deno.Conn;
+  readonly #conn: SocketDuplex;
   readonly #inbound: InboundFrames;
   readonly #hooks: TransportHooks;
   #draining = false;
@@ -55,7 +56,7 @@ export class WebSocketTransport {
   #drainWaiters: Array<() => void> = [];
 
   /** Wraps a taken-over connection whose input feeds `inbound`. */
-  constructor(conn: Deno.Conn, inbound: InboundFrames, hooks: TransportHooks) {
+  constructor(conn: SocketDuplex, inbound: InboundFrames, hooks: TransportHooks) {
     this.#conn = conn;
     this.#inbound = inbound;
     this.#hooks = hooks;
@@ -229,7 +230,7 @@ export class WebSocketTransport {
 }
 
 /** Closes a socket nobody will use (a second attach, or one arriving while the socket ends). */
-export function closeSocket(conn: Deno.Conn): void {
+export function closeSocket(conn: SocketDuplex): void {
   try {
     conn.close();
   } catch {

@@ -21,52 +21,33 @@
  * - `takeover` hands the socket to a protocol switch (WebSockets): after that the driver never
  *   touches the socket again.
  */
-import { ConnectionCore } from "../http/connection_core.ts";
-import { describeError, ProtocolError } from "../http/errors.ts";
-import { type ConnPort, type EngineContext, serveRequest } from "../dispatch.ts";
+import { ProtocolError } from "../http/errors.ts";
+import {
+  DriverConnection,
+  ignore,
+  SERVE_CLOSE,
+  SERVE_CLOSE_QUIET,
+  serveBuffered,
+} from "../conn_loop.ts";
+import type { EngineContext } from "../dispatch.ts";
 import type { ConnAddr } from "../exchange.ts";
-import { isPeerGone } from "../io_errors.ts";
-import { countProtocolError, countReceived } from "../metrics.ts";
+import { countReceived } from "../metrics.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
-function ignore(): void {}
 
 /** Serves one accepted `Deno.Conn` until it closes; see the module comment. */
-export class DenoConnection implements ConnPort {
-  readonly core: ConnectionCore;
-  readonly ctx: EngineContext;
+export class DenoConnection extends DriverConnection {
   readonly remote: ConnAddr;
   readonly local: ConnAddr;
-  /** Time (ms) after which `checkTimeout` acts; 0 = none. */
-  deadline = 0;
-  /** Set once a handler took the socket over (protocol switch). */
-  hijacked = false;
-  dispatching = false;
   readonly #conn: Deno.Conn;
-  readonly #highWater: number;
   #pendingRead: Promise<number | null> | null = null;
-  #closed = false;
-  #abort: AbortController | null = null;
-  #peerGone = false;
-  #flushScheduled = false;
   /** The running write loop, if any. */
   #writing: Promise<void> | null = null;
 
   /** Wraps an accepted `Deno.Conn`. */
   constructor(conn: Deno.Conn, ctx: EngineContext) {
+    super(ctx);
     this.#conn = conn;
-    this.ctx = ctx;
-    const config = ctx.config;
-    this.#highWater = config.writeHighWaterBytes;
-    this.core = new ConnectionCore({
-      limits: ctx.limits,
-      readBufferBytes: config.readBufferBytes,
-      idleReadBufferBytes: config.idleReadBufferBytes,
-      maxDrainBytes: config.maxDrainBytes,
-      serverHeader: config.serverHeader,
-      date: ctx.clock.date,
-      server: ctx.state,
-    });
     this.remote = toAddr(conn.remoteAddr);
     this.local = toAddr(conn.localAddr);
   }
@@ -76,7 +57,7 @@ export class DenoConnection implements ConnPort {
     try {
       await this.#loop();
     } catch (err) {
-      this.#onFatal(err);
+      this.onFatal(err);
     } finally {
       this.close();
     }
@@ -84,11 +65,11 @@ export class DenoConnection implements ConnPort {
 
   /** Closes the socket (idempotent). Pending reads and writes fail and the loop ends. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.closed) return;
+    this.closed = true;
     this.core.closed();
     if (this.hijacked) return;
-    this.#abort?.abort();
+    this.abortCtl?.abort();
     try {
       this.#conn.close();
     } catch {
@@ -98,93 +79,33 @@ export class DenoConnection implements ConnPort {
     if (this.#pendingRead === null) this.core.rb.release();
   }
 
-  /** True once the socket is closed. */
-  get isClosed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether no request is running (idle keep-alive, or a head still arriving). */
-  get idle(): boolean {
-    return !this.core.busy;
-  }
-
-  /** Sweeper hook: enforces idle and header timeouts. */
-  checkTimeout(now: number): void {
-    if (this.deadline === 0 || now < this.deadline || this.#closed) return;
-    const state = this.core.state;
-    if (state === "idle") {
-      this.close();
-    } else if (state === "head") {
-      this.deadline = 0;
-      this.core.queueTimeout();
-      countProtocolError(this.core.status);
-      this.flush().catch(ignore).finally(() => this.close());
-    }
-  }
-
   async #loop(): Promise<void> {
     const core = this.core;
-    const ctx = this.ctx;
     if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
-    this.#setIdle();
-    while (!this.#closed) {
+    this.setIdle();
+    while (!this.closed) {
       // Serve every complete request already in the buffer (pipelining).
-      while (core.hasBuffered && !this.#closed) {
-        let ev;
-        try {
-          ev = core.nextRequest();
-        } catch (err) {
-          // Not a client error: a bug in the parser. Answer 500 and close.
-          ctx.logger.log("error", `internal parser error: ${describeError(err)}`);
-          core.queueError(err);
-          await this.flush().catch(ignore);
-          return;
-        }
-        if (ev.kind === "partial") break;
-        if (ev.kind === "error") {
-          countProtocolError(ev.error.status);
-          ctx.logger.log("info", `bad request from ${this.remote.hostname}: ${ev.error.code}`);
-          await this.flush().catch(ignore);
-          return;
-        }
-        this.deadline = 0;
-        const served = serveRequest(this, ev.head, ev.info);
-        const keep = typeof served === "boolean" ? served : await served;
-        if (!keep || core.mustClose) {
-          await this.flush();
-          return;
-        }
+      const served = serveBuffered(this);
+      const verdict = typeof served === "number" ? served : await served;
+      if (verdict === SERVE_CLOSE_QUIET) {
+        await this.flush().catch(ignore);
+        return;
+      }
+      if (verdict === SERVE_CLOSE) {
+        await this.flush();
+        return;
       }
       // Start reading the next request while this batch is being written (one event-loop turn
       // less per keep-alive request). Wait for the write only when bytes are queued behind a
       // write still in flight.
       const sent = this.flush();
       if (core.out.size > 0) await sent;
-      if (this.#closed) return;
-      if (core.hasBuffered) {
-        if (this.deadline === 0 || core.state !== "head") {
-          this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
-        }
-      } else {
-        if (core.mustClose) return;
-        this.#setIdle();
-      }
+      if (this.closed) return;
+      if (!this.afterBatch()) return;
       const n = await this.#read();
       if (n === null) return; // EOF: a partial request gets no response.
-      if (this.#idleDeadline) {
-        this.#idleDeadline = false;
-        this.deadline = ctx.clock.now() + ctx.config.headersTimeoutMs;
-      }
+      this.noteRead();
     }
-  }
-
-  /** Whether `deadline` is the keep-alive (idle) deadline rather than the head deadline. */
-  #idleDeadline = false;
-
-  #setIdle(): void {
-    this.core.shrink();
-    this.#idleDeadline = true;
-    this.deadline = this.ctx.clock.now() + this.ctx.config.keepAliveTimeoutMs;
   }
 
   /** Reads once into the core's buffer; null at EOF. Shares one pending read. */
@@ -199,12 +120,12 @@ export class DenoConnection implements ConnPort {
       countReceived(n ?? 0);
       if (n !== null) core.receive(n);
       else core.receiveEof();
-      if (this.#closed) core.rb.release();
+      if (this.closed) core.rb.release();
       return n;
     }, (err) => {
       this.#pendingRead = null;
       core.receiveNothing();
-      if (this.#closed) core.rb.release();
+      if (this.closed) core.rb.release();
       throw err;
     });
     this.#pendingRead = p;
@@ -218,22 +139,16 @@ export class DenoConnection implements ConnPort {
    * and stay buffered.
    */
   watchPeer(): void {
-    if (this.#pendingRead !== null || this.core.eof || this.#closed) return;
+    if (this.#pendingRead !== null || this.core.eof || this.closed) return;
     this.#read().then((n) => {
-      if (n === null) this.#abortRequest();
-    }, () => this.#abortRequest());
-  }
-
-  #abortRequest(): void {
-    if (this.hijacked) return;
-    this.#peerGone = true;
-    this.#abort?.abort();
+      if (n === null) this.abortRequest();
+    }, () => this.abortRequest());
   }
 
   /** `BodySource`: reads more body bytes, flushing queued output first, with the body timeout. */
   async fill(): Promise<boolean> {
     await this.flush();
-    if (this.#closed) throw new Deno.errors.ConnectionReset("connection closed");
+    if (this.closed) throw new Deno.errors.ConnectionReset("connection closed");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -248,34 +163,6 @@ export class DenoConnection implements ConnPort {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Whether a finished response may leave its bytes queued: the loop flushes them right after a
-   * synchronous handler returns, or once for the whole batch when more pipelined requests are
-   * already buffered.
-   */
-  get deferFlush(): boolean {
-    return this.dispatching ||
-      (this.core.hasBuffered && this.core.out.size < this.#highWater);
-  }
-
-  /**
-   * Called after body bytes were queued: past the high-water mark the caller must wait for the
-   * socket; otherwise the batch is flushed at the end of the current tick (unless the loop will
-   * flush anyway: a synchronous handler, or more pipelined requests already buffered).
-   */
-  afterWrite(): Promise<void> | undefined {
-    const core = this.core;
-    if (core.out.size >= this.#highWater) return this.flush();
-    if (!this.#flushScheduled && !this.dispatching && !core.hasBuffered) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        if (core.out.size > 0 && !this.#closed) this.flush();
-      });
-    }
-    return undefined;
   }
 
   /**
@@ -314,43 +201,16 @@ export class DenoConnection implements ConnPort {
 
   /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
   async takeover(head: Uint8Array): Promise<{ conn: Deno.Conn; buffered: Uint8Array }> {
-    if (this.hijacked || this.#closed) throw new Deno.errors.BadResource("connection is gone");
+    if (this.hijacked || this.closed) throw new Deno.errors.BadResource("connection is gone");
     const core = this.core;
     core.out.pushBytes(head);
     await this.flush();
     this.hijacked = true;
-    this.#closed = true;
+    this.closed = true;
     core.closed();
     const buffered = core.rb.view().slice();
     core.rb.consume(buffered.length);
     return { conn: this.#conn, buffered };
-  }
-
-  /** The abort signal for the current request (created on first use). */
-  signal(): AbortSignal {
-    if (this.#abort === null) {
-      this.#abort = new AbortController();
-      if ((this.#closed || this.#peerGone) && !this.hijacked) this.#abort.abort();
-    }
-    return this.#abort.signal;
-  }
-
-  /** Forgets the current request's abort controller (the next request gets a fresh one). */
-  resetSignal(): void {
-    this.#abort = null;
-    this.#peerGone = false;
-  }
-
-  #onFatal(err: unknown): void {
-    const logger = this.ctx.logger;
-    if (isPeerGone(err)) {
-      logger.log("debug", `connection ended: ${describeError(err)}`);
-    } else if (err instanceof ProtocolError) {
-      countProtocolError(err.status);
-      logger.log("info", `connection closed: ${err.code}`);
-    } else {
-      logger.log("error", `connection error: ${describeError(err)}`);
-    }
   }
 }
 

@@ -17,30 +17,11 @@
  */
 import type { ListenAddr } from "../address.ts";
 import type { EngineContext } from "../dispatch.ts";
+import type { BindOptions, Endpoint } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
 import { isPeerGone } from "../io_errors.ts";
 import { DenoConnection } from "./connection.ts";
 import { listenUnix } from "./unix_listener.ts";
-
-/** Options for `bindEndpoints`. */
-export interface BindOptions {
-  /** Listen backlog for TCP listeners. */
-  readonly backlog: number;
-  /** Share the port with sibling processes (SO_REUSEPORT). */
-  readonly reusePort?: boolean;
-  /** PEM certificate chain and key: serve TCP addresses over TLS. */
-  readonly tls?: { readonly cert: string; readonly key: string };
-}
-
-/** A bound address that accepts connections. */
-export interface Endpoint {
-  /** The bound address (the real port when 0 was asked for). */
-  readonly addr: Deno.Addr;
-  /** Accepts until closed, handing each connection over; see the module comment. */
-  run(ctx: EngineContext, onConnection: (c: DenoConnection) => void): Promise<void>;
-  /** Stops accepting (idempotent). */
-  close(): void;
-}
 
 const MIN_BACKOFF_MS = 5;
 const MAX_BACKOFF_MS = 1000;

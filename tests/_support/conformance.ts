@@ -4,7 +4,9 @@
  * builders.
  *
  * Contract:
- * - `conformanceSuite(name, cases, opts)` registers one `Deno.test` (sanitizers on) that starts
+ * - `conformanceSuite(name, cases, opts)` registers one `Deno.test` per socket backend
+ *   (`[io=libc]` and `[io=deno]`; only `$LSBAWS_TEST_IO`'s when that is set; the libc one is
+ *   ignored where libc cannot load), each (sanitizers on) starting
  *   `apps/echo.ts:app` (or `opts.app`) with `opts.overrides`, runs every case as its own step (sequentially, or
  *   concurrently with `concurrent: true`), then checks that the server still answers `GET /`
  *   with 200 on a fresh connection, and always closes the server. Steps turn the op and resource
@@ -15,7 +17,8 @@
  */
 import assert from "node:assert/strict";
 import type { Config } from "../../server/config.ts";
-import { startApp, type TestServer } from "./server.ts";
+import { startApp, type TestIo, testIo, type TestServer } from "./server.ts";
+import { loadLibc } from "../../server/libc/ffi.ts";
 import {
   hasToken,
   header,
@@ -56,30 +59,45 @@ export function conformanceSuite(
     if (names.has(c.name)) throw new Error(`duplicate case name in ${name}: ${c.name}`);
     names.add(c.name);
   }
-  Deno.test(name, async (t) => {
-    const app = opts.app ?? ECHO_APP;
-    const srv = await startApp(app, opts.overrides ?? {});
-    const step = (c: Case) =>
-      t.step({
-        name: c.name,
-        fn: () => c.fn(srv.port, srv),
-        sanitizeOps: false,
-        sanitizeResources: false,
-        sanitizeExit: false,
-      });
-    try {
-      if (opts.concurrent) await Promise.all(cases.map(step));
-      else for (const c of cases) await step(c);
-      await step({
-        name: "still answers GET / with 200 on a fresh connection afterwards",
-        fn: app === ECHO_APP
-          ? assertStillServing
-          : async (port) => void await expectStatus(port, get("/"), 200),
-      });
-    } finally {
-      await srv.close();
-    }
-  });
+  const only = testIo();
+  const backends: TestIo[] = only === null ? ["libc", "deno"] : [only];
+  for (const io of backends) {
+    Deno.test({
+      name: `${name} [io=${io}]`,
+      ignore: io === "libc" && !loadLibc().ok,
+      fn: (t) => runSuite(t, io, cases, opts),
+    });
+  }
+}
+
+async function runSuite(
+  t: Deno.TestContext,
+  io: TestIo,
+  cases: readonly Case[],
+  opts: SuiteOptions,
+): Promise<void> {
+  const app = opts.app ?? ECHO_APP;
+  const srv = await startApp(app, { io, ...opts.overrides });
+  const step = (c: Case) =>
+    t.step({
+      name: c.name,
+      fn: () => c.fn(srv.port, srv),
+      sanitizeOps: false,
+      sanitizeResources: false,
+      sanitizeExit: false,
+    });
+  try {
+    if (opts.concurrent) await Promise.all(cases.map(step));
+    else for (const c of cases) await step(c);
+    await step({
+      name: "still answers GET / with 200 on a fresh connection afterwards",
+      fn: app === ECHO_APP
+        ? assertStillServing
+        : async (port) => void await expectStatus(port, get("/"), 200),
+    });
+  } finally {
+    await srv.close();
+  }
 }
 
 let markerSeq = 0;

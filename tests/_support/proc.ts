@@ -53,7 +53,14 @@ export interface StartOptions {
   config?: string;
 }
 
-/** Starts `deno run --unstable-net -A [--config FILE] main.ts ...args` from the project root. */
+/** `LSBAWS_IO` for child servers: the backend `$LSBAWS_TEST_IO` asks for (none when unset). */
+function ioEnv(): Record<string, string> {
+  const io = Deno.env.get("LSBAWS_TEST_IO") ?? "";
+  return io === "" ? {} : { LSBAWS_IO: io };
+}
+
+/** Starts `deno run --unstable-net -A [--config FILE] main.ts ...args` from the project root (with
+ * the backend `$LSBAWS_TEST_IO` names, if set). */
 export async function startLsbaws(args: string[], opts: StartOptions = {}): Promise<Proc> {
   const config = opts.config ? ["--config", opts.config] : [];
   const denoArgs = ["run", "--unstable-net", "-A", ...config, "main.ts", ...args];
@@ -61,7 +68,7 @@ export async function startLsbaws(args: string[], opts: StartOptions = {}): Prom
     ? new Deno.Command("sh", {
       args: ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],
       cwd: opts.cwd ?? ROOT,
-      env: { NO_COLOR: "1", ...opts.env },
+      env: { NO_COLOR: "1", ...ioEnv(), ...opts.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -69,7 +76,7 @@ export async function startLsbaws(args: string[], opts: StartOptions = {}): Prom
     : new Deno.Command(Deno.execPath(), {
       args: denoArgs,
       cwd: opts.cwd ?? ROOT,
-      env: { NO_COLOR: "1", ...opts.env },
+      env: { NO_COLOR: "1", ...ioEnv(), ...opts.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

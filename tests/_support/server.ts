@@ -5,6 +5,10 @@
  * selection), listens on an ephemeral loopback port and returns `{port, close}`; `close()` shuts
  * the server down and resolves once every connection is gone, so Deno's resource sanitizer stays
  * happy. Log lines are captured in `logs` instead of being printed.
+ *
+ * Socket backend: `startApp` serves on `$LSBAWS_TEST_IO` (`libc`, `deno` or `auto`) when it is
+ * set, else on the configured default (`auto`: libc where it can load); an `io` override wins.
+ * `deno task test` runs the suites once per backend this way (see deno.json).
  */
 import { type Config, DEFAULTS } from "../../server/config.ts";
 import { createLogger } from "../../server/log.ts";
@@ -26,12 +30,32 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The socket backends a test process can exercise. */
+export type TestIo = Config["io"];
+
+/** `$LSBAWS_TEST_IO` when set (and valid), else null (the default backend). */
+export function testIo(): TestIo | null {
+  const v = Deno.env.get("LSBAWS_TEST_IO") ?? "";
+  if (v === "") return null;
+  if (v !== "libc" && v !== "deno" && v !== "auto") {
+    throw new Error(`LSBAWS_TEST_IO must be libc, deno or auto, got '${v}'`);
+  }
+  return v;
+}
+
 /** Starts `spec` (e.g. "apps/echo.ts:app", relative to the project root) on 127.0.0.1:0. */
 export async function startApp(
   spec: string,
   overrides: Partial<Config> = {},
 ): Promise<TestServer> {
-  const config: Config = { ...DEFAULTS, port: 0, logLevel: "debug", ...overrides };
+  const io = testIo();
+  const config: Config = {
+    ...DEFAULTS,
+    port: 0,
+    logLevel: "debug",
+    ...(io === null ? {} : { io }),
+    ...overrides,
+  };
   const logs: string[] = [];
   const access: string[] = [];
   const logger = createLogger({

@@ -148,7 +148,7 @@ const DENO_TYPES_PATH = "/__deno_types__/lib.deno.d.ts";
 /** Virtual file naming the socket types, so the checker hands us their `ts.Type`s. */
 const PROBE_REL = "__architecture_probe__.ts";
 
-/** Deno's namespace members that bind, connect or serve sockets. */
+/** Deno's namespace members that bind, connect or serve sockets, or open native libraries (FFI). */
 export const SOCKET_FUNCTIONS: ReadonlySet<string> = new Set([
   "listen",
   "listenTls",
@@ -157,6 +157,7 @@ export const SOCKET_FUNCTIONS: ReadonlySet<string> = new Set([
   "startTls",
   "serve",
   "upgradeWebSocket",
+  "dlopen",
 ]);
 
 /** Deno's socket types: a receiver of one of these (or assignable to one) is a socket. */

@@ -10,8 +10,9 @@
  *    exception below) and only types from the rest of server/; only the loader imports
  *    dynamically.
  * 4. Only the socket driver(s) bind, connect, accept, read or write sockets: any use of
- *    `Deno.listen`/`connect`/`serve`/… and any access on a value whose type is a Deno socket
- *    type (whatever the variable is called) outside the allowlists below is a violation.
+ *    `Deno.listen`/`connect`/`serve`/… or of FFI (`Deno.dlopen`, the libc driver's system calls)
+ *    and any access on a value whose type is a Deno socket type (whatever the variable is
+ *    called) outside the allowlists below is a violation.
  * 5. Only `INTERNALS_FILES` read Deno's private state (`Symbol.for`, `Deno.internal`,
  *    own-symbol reads on Request/Headers/Response) or replace `Deno.upgradeWebSocket`.
  * 6. No .ts file in server/ or gateway/ is longer than `SIZE_BUDGET` lines.
@@ -43,11 +44,19 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Allowlists (repository-relative paths; adjust here when files move)
 
-/** The socket driver(s): accept, read and write `Deno.Conn`s and `Deno.Listener`s. */
+/**
+ * The socket drivers: the deno driver accepts, reads and writes `Deno.Conn`s and
+ * `Deno.Listener`s; the libc driver makes the same system calls through FFI (`Deno.dlopen`).
+ */
 const DRIVER_FILES = [
   "server/deno/connection.ts",
   "server/deno/listen.ts",
   "server/deno/unix_listener.ts",
+  "server/libc/connection.ts",
+  "server/libc/ffi.ts",
+  "server/libc/listen.ts",
+  "server/libc/loop.ts",
+  "server/libc/socket.ts",
 ];
 /** Reads and writes the socket a protocol switch (`Exchange.takeover`) handed it. */
 const WEBSOCKET_IO_FILES = ["server/websocket_io.ts"];
@@ -335,7 +344,8 @@ export async function d(l: Deno.TcpListener): Promise<void> { for await (const _
 export function e(conn: Deno.UnixConn): void { const { write } = conn; void write; }
 export function f(): void { const bind = Deno.listenTls; void bind; }
 export function g(): void { const { connect } = Deno; void connect; }
-export function h(conn: Deno.Conn): void { conn["write"](new Uint8Array(1)); }`,
+export function h(conn: Deno.Conn): void { conn["write"](new Uint8Array(1)); }
+export function i(): void { Deno.dlopen("libc.so.6", {}).close(); }`,
   "fixture/socket_ok.ts": `
 export interface Takeover { takeover(): Promise<{ conn: Deno.Conn }> }
 export function hand(conn: Deno.Conn, to: (c: Deno.Conn) => void): void { to(conn); }
@@ -393,6 +403,7 @@ Deno.test("rule 4 fixture: socket use is found through any variable name", () =>
     "fixture/socket_indirect.ts:8: references Deno.listenTls",
     "fixture/socket_indirect.ts:9: references Deno.connect",
     `fixture/socket_indirect.ts:10: calls ."write"() on conn (Deno.Conn)`,
+    "fixture/socket_indirect.ts:11: calls Deno.dlopen",
   ]);
   assert.deepEqual(lines(socketViolations(p, ["fixture/socket_ok.ts"])), []);
 });

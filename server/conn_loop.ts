@@ -1,0 +1,249 @@
+/**
+ * What every socket driver shares: serving the requests already buffered, the keep-alive and
+ * header deadlines the sweeper enforces, the request's abort signal, and the flush policy
+ * (deferred flushes, the write high-water mark). A driver adds only the socket: reading into the
+ * core, writing its output, closing, and handing the socket over.
+ *
+ * Contract:
+ * - `serveBuffered(conn)` serves *every* complete request already in the core's buffer
+ *   (pipelining) through `serveRequest`, synchronously as long as handlers are synchronous; it
+ *   returns (or resolves to) `SERVE_READ` (read more), `SERVE_CLOSE_QUIET` (a protocol error or a
+ *   parser bug was answered: flush, ignoring write errors, then close) or `SERVE_CLOSE` (flush,
+ *   then close; a failed write is the connection's fatal error).
+ * - `DriverConnection` implements the socket-independent half of `ConnPort`:
+ *   - `checkTimeout(now)` (the sweeper hook): past `deadline`, an idle keep-alive connection
+ *     closes silently and an incomplete request head is answered `408` then closed.
+ *   - `afterBatch()` sets the deadline once a batch was served (head deadline while a partial
+ *     head is buffered, keep-alive deadline when idle) and says whether to read on; `noteRead()`
+ *     turns a keep-alive deadline into a head deadline once bytes arrive.
+ *   - `signal()`/`resetSignal()`/`abortRequest()`: the per-request abort signal (peer gone).
+ *   - `deferFlush`/`afterWrite()`: flush once per batch or per tick; past the high-water mark a
+ *     writer waits for the socket.
+ *   - `onFatal(err)`: how the end of a connection is logged (peer gone at debug level, protocol
+ *     errors at info, anything else at error).
+ * - Metrics: requests rejected with a protocol error (including the 408 of `checkTimeout`) are
+ *   counted here (`server/metrics.ts`); each driver counts the bytes it reads.
+ */
+import { ConnectionCore } from "./http/connection_core.ts";
+import { describeError, ProtocolError } from "./http/errors.ts";
+import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
+import type { ConnAddr, SocketDuplex } from "./exchange.ts";
+import { isPeerGone } from "./io_errors.ts";
+import { countProtocolError } from "./metrics.ts";
+
+/** `serveBuffered`: everything buffered was served; read more. */
+export const SERVE_READ = 0;
+/** `serveBuffered`: an error response was queued; flush (ignoring errors) and close. */
+export const SERVE_CLOSE_QUIET = 1;
+/** `serveBuffered`: the connection closes after this batch; flush, then close. */
+export const SERVE_CLOSE = 2;
+/** What `serveBuffered` decided. */
+export type ServeVerdict = 0 | 1 | 2;
+
+/** Serves every complete buffered request; see the module comment. */
+export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<ServeVerdict> {
+  const core = conn.core;
+  while (core.hasBuffered && !conn.isClosed) {
+    let ev;
+    try {
+      ev = core.nextRequest();
+    } catch (err) {
+      // Not a client error: a bug in the parser. Answer 500 and close.
+      conn.ctx.logger.log("error", `internal parser error: ${describeError(err)}`);
+      core.queueError(err);
+      return SERVE_CLOSE_QUIET;
+    }
+    if (ev.kind === "partial") break;
+    if (ev.kind === "error") {
+      countProtocolError(ev.error.status);
+      conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${ev.error.code}`);
+      return SERVE_CLOSE_QUIET;
+    }
+    conn.deadline = 0;
+    const served = serveRequest(conn, ev.head, ev.info);
+    if (typeof served !== "boolean") return served.then((keep) => continueAfter(conn, keep));
+    if (!served || core.mustClose) return SERVE_CLOSE;
+  }
+  return SERVE_READ;
+}
+
+function continueAfter(
+  conn: DriverConnection,
+  keep: boolean,
+): ServeVerdict | Promise<ServeVerdict> {
+  if (!keep || conn.core.mustClose) return SERVE_CLOSE;
+  return serveBuffered(conn);
+}
+
+/** The socket-independent half of a driver's `ConnPort`; see the module comment. */
+export abstract class DriverConnection implements ConnPort {
+  readonly core: ConnectionCore;
+  readonly ctx: EngineContext;
+  abstract readonly remote: ConnAddr;
+  abstract readonly local: ConnAddr;
+  /** Time (ms) after which `checkTimeout` acts; 0 = none. */
+  deadline = 0;
+  /** Set once a handler took the socket over (protocol switch). */
+  hijacked = false;
+  dispatching = false;
+  /** Set by `close()`. */
+  protected closed = false;
+  /** The current request's abort controller, if its signal was asked for. */
+  protected abortCtl: AbortController | null = null;
+  /** The peer went away while the current request ran. */
+  protected peerGone = false;
+  /** Queued bytes past which writers wait (`afterWrite`). */
+  protected readonly highWater: number;
+  #flushScheduled = false;
+  /** Whether `deadline` is the keep-alive (idle) deadline rather than the head deadline. */
+  #idleDeadline = false;
+
+  /** Creates the core for a new connection. */
+  constructor(ctx: EngineContext) {
+    this.ctx = ctx;
+    const config = ctx.config;
+    this.highWater = config.writeHighWaterBytes;
+    this.core = new ConnectionCore({
+      limits: ctx.limits,
+      readBufferBytes: config.readBufferBytes,
+      idleReadBufferBytes: config.idleReadBufferBytes,
+      maxDrainBytes: config.maxDrainBytes,
+      serverHeader: config.serverHeader,
+      date: ctx.clock.date,
+      server: ctx.state,
+    });
+  }
+
+  /** Closes the socket now (idempotent). */
+  abstract close(): void;
+  /** Writes everything queued; rejects (and the connection is closed) if the peer is gone. */
+  abstract flush(): Promise<void>;
+  /** Keeps a read pending while an async handler runs (peer-gone detection). */
+  abstract watchPeer(): void;
+  /** `BodySource`: reads more body bytes. */
+  abstract fill(): Promise<boolean>;
+  /** Sends `head` after queued responses and hands the socket over. */
+  abstract takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
+
+  /** True once the socket is closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether no request is running (idle keep-alive, or a head still arriving). */
+  get idle(): boolean {
+    return !this.core.busy;
+  }
+
+  /** Sweeper hook: enforces idle and header timeouts. */
+  checkTimeout(now: number): void {
+    if (this.deadline === 0 || now < this.deadline || this.closed) return;
+    const state = this.core.state;
+    if (state === "idle") {
+      this.close();
+    } else if (state === "head") {
+      this.deadline = 0;
+      this.core.queueTimeout();
+      countProtocolError(this.core.status);
+      this.flush().catch(ignore).finally(() => this.close());
+    }
+  }
+
+  /** Arms the keep-alive deadline (nothing buffered between requests) and shrinks the buffer. */
+  protected setIdle(): void {
+    this.core.shrink();
+    this.#idleDeadline = true;
+    this.deadline = this.ctx.clock.now() + this.ctx.config.keepAliveTimeoutMs;
+  }
+
+  /**
+   * After a batch was served and flushed: arms the head deadline while a partial head is
+   * buffered, else the keep-alive deadline. False when the connection must close instead.
+   */
+  protected afterBatch(): boolean {
+    const core = this.core;
+    if (core.hasBuffered) {
+      if (this.deadline === 0 || core.state !== "head") {
+        this.deadline = this.ctx.clock.now() + this.ctx.config.headersTimeoutMs;
+      }
+      return true;
+    }
+    if (core.mustClose) return false;
+    this.setIdle();
+    return true;
+  }
+
+  /** Bytes arrived: a keep-alive deadline becomes the head deadline. */
+  protected noteRead(): void {
+    if (this.#idleDeadline) {
+      this.#idleDeadline = false;
+      this.deadline = this.ctx.clock.now() + this.ctx.config.headersTimeoutMs;
+    }
+  }
+
+  /** The peer went away while a request ran: abort its signal. */
+  protected abortRequest(): void {
+    if (this.hijacked) return;
+    this.peerGone = true;
+    this.abortCtl?.abort();
+  }
+
+  /**
+   * Whether a finished response may leave its bytes queued: the loop flushes them right after a
+   * synchronous handler returns, or once for the whole batch when more pipelined requests are
+   * already buffered.
+   */
+  get deferFlush(): boolean {
+    return this.dispatching ||
+      (this.core.hasBuffered && this.core.out.size < this.highWater);
+  }
+
+  /**
+   * Called after body bytes were queued: past the high-water mark the caller must wait for the
+   * socket; otherwise the batch is flushed at the end of the current tick (unless the loop will
+   * flush anyway: a synchronous handler, or more pipelined requests already buffered).
+   */
+  afterWrite(): Promise<void> | undefined {
+    const core = this.core;
+    if (core.out.size >= this.highWater) return this.flush();
+    if (!this.#flushScheduled && !this.dispatching && !core.hasBuffered) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        if (core.out.size > 0 && !this.closed) this.flush();
+      });
+    }
+    return undefined;
+  }
+
+  /** The abort signal for the current request (created on first use). */
+  signal(): AbortSignal {
+    if (this.abortCtl === null) {
+      this.abortCtl = new AbortController();
+      if ((this.closed || this.peerGone) && !this.hijacked) this.abortCtl.abort();
+    }
+    return this.abortCtl.signal;
+  }
+
+  /** Forgets the current request's abort controller (the next request gets a fresh one). */
+  resetSignal(): void {
+    this.abortCtl = null;
+    this.peerGone = false;
+  }
+
+  /** Logs why the connection ended. */
+  protected onFatal(err: unknown): void {
+    const logger = this.ctx.logger;
+    if (isPeerGone(err)) {
+      logger.log("debug", `connection ended: ${describeError(err)}`);
+    } else if (err instanceof ProtocolError) {
+      countProtocolError(err.status);
+      logger.log("info", `connection closed: ${err.code}`);
+    } else {
+      logger.log("error", `connection error: ${describeError(err)}`);
+    }
+  }
+}
+
+/** Swallows a rejection (the connection handles the error itself). */
+export function ignore(): void {}

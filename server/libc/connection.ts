@@ -1,0 +1,456 @@
+/**
+ * The `libc` socket driver's connection: serves an accepted nonblocking fd through the libc event
+ * loop, with the same connection core, per-request dispatch and shared driver logic
+ * (`server/conn_loop.ts`) as the `deno` driver. Binding and accepting live in `listen.ts`.
+ *
+ * Contract:
+ * - `LibcConnection` is registered edge-triggered (`CONN_EVENTS`); it remembers readiness in a
+ *   flag and reads with synchronous `recv` into the core's buffer, serving every complete request
+ *   buffered before the next read (pipelining). A connection reads at most `READ_ROUNDS` times per
+ *   event, then comes back on the loop's next turn (`EventLoop.defer`), so one pipelining client
+ *   cannot hold the loop.
+ * - Writes: `flush()` sends the core's output with synchronous `send(MSG_NOSIGNAL)`; on `EAGAIN`
+ *   the rest waits for `EPOLLOUT` and `flush()` resolves once everything is written. While a
+ *   write is pending no further request is read (back-pressure), and `afterWrite()` makes writers
+ *   wait past the high-water mark (shared logic). A failed write closes the connection and rejects
+ *   every waiter.
+ * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
+ *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
+ *   that arrive meanwhile are the next pipelined request and stay buffered.
+ * - Closing after a final response (an error, `Connection: close`): the driver shuts down its
+ *   sending side first and discards what the client still sends (at most `LINGER_BYTES`, for at
+ *   most `LINGER_MS`) before closing, so the kernel does not answer unread request bytes with a
+ *   reset that destroys the response in flight (RFC 9112 §9.6). `close()` itself closes at once.
+ * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
+ *   timer (`bodyTimeoutMs`).
+ * - Metrics: bytes read are reported to `server/metrics.ts` (the same call any driver makes).
+ * - `takeover` flushes the 101 head and hands the fd to a `LibcSocket` (re-registered with the
+ *   loop); the driver never touches the fd again.
+ */
+import { DriverConnection, ignore, SERVE_CLOSE, SERVE_READ, serveBuffered } from "../conn_loop.ts";
+import type { ServeVerdict } from "../conn_loop.ts";
+import type { EngineContext } from "../dispatch.ts";
+import type { ConnAddr, SocketDuplex } from "../exchange.ts";
+import { ProtocolError } from "../http/errors.ts";
+import { countReceived } from "../metrics.ts";
+import {
+  EPOLLHUP,
+  EPOLLRDHUP,
+  ERRNO,
+  type Libc,
+  LibcError,
+  MAX_IO_BYTES,
+  SHUT_WR,
+  toIoError,
+} from "./ffi.ts";
+import type { EventLoop, FdHandler } from "./loop.ts";
+import {
+  CONN_EVENTS,
+  LibcSocket,
+  PieceSender,
+  READ_BITS,
+  socketAddr,
+  toConnAddr,
+  WRITE_BITS,
+} from "./socket.ts";
+
+/** Reads per connection per event before it yields its turn. */
+export const READ_ROUNDS = 16;
+/** Longest lingering close (see the module comment). */
+export const LINGER_MS = 1000;
+/** Most bytes discarded during a lingering close. */
+export const LINGER_BYTES = 256 * 1024;
+const lingerScratch = new Uint8Array(16 * 1024);
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+const MODE_REQUEST = 0; // reading the next request
+const MODE_BUSY = 1; // a handler or a write is in progress: do not read requests
+
+interface FillWaiter {
+  resolve(more: boolean): void;
+  reject(err: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Serves one accepted fd until it closes; see the module comment. */
+export class LibcConnection extends DriverConnection implements FdHandler {
+  readonly remote: ConnAddr;
+  readonly #loop: EventLoop;
+  readonly #libc: Libc;
+  readonly #fd: number;
+  #local: ConnAddr | null;
+  /** Edge-triggered readiness: true until a read finds the socket drained. */
+  #readable = true;
+  /** The peer closed its side (`EPOLLRDHUP`/`EPOLLHUP` seen): never assume drained. */
+  #hup = false;
+  #mode = MODE_BUSY;
+  #watching = false;
+  #deferred = false;
+  #fill: FillWaiter | null = null;
+  readonly #sender: PieceSender;
+  #writeWait: PromiseWithResolvers<void> | null = null;
+  #fatalSeen = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingered = -1;
+  readonly #done = Promise.withResolvers<void>();
+
+  /** Wraps an accepted, nonblocking `fd`; `local` may be null (looked up on first use). */
+  constructor(
+    loop: EventLoop,
+    fd: number,
+    remote: Deno.Addr,
+    local: Deno.Addr | null,
+    ctx: EngineContext,
+  ) {
+    super(ctx);
+    this.#loop = loop;
+    this.#libc = loop.libc;
+    this.#fd = fd;
+    this.#sender = new PieceSender(loop.libc, fd);
+    this.remote = toConnAddr(remote);
+    this.#local = local === null ? null : toConnAddr(local);
+  }
+
+  /** Local address (`getsockname` on first use for wildcard listeners). */
+  get local(): ConnAddr {
+    if (this.#local === null) {
+      try {
+        this.#local = toConnAddr(socketAddr(this.#libc, this.#fd, false));
+      } catch {
+        this.#local = { transport: "tcp", hostname: "", port: 0 };
+      }
+    }
+    return this.#local;
+  }
+
+  /** Starts serving; resolves once the connection closed (or was taken over). Never rejects. */
+  run(): Promise<void> {
+    try {
+      this.#loop.add(this.#fd, this, CONN_EVENTS);
+    } catch (err) {
+      this.#fatal(err);
+      return this.#done.promise;
+    }
+    this.setIdle();
+    this.#mode = MODE_REQUEST;
+    this.#pump();
+    return this.#done.promise;
+  }
+
+  /** `FdHandler`: readiness changed. */
+  onEvents(events: number): void {
+    if (this.closed) return;
+    if (this.#lingered >= 0) {
+      this.#lingerRead();
+      return;
+    }
+    if ((events & WRITE_BITS) !== 0 && this.#writeWait !== null) this.#resumeWrite();
+    if ((events & READ_BITS) !== 0 && !this.closed) {
+      this.#readable = true;
+      if ((events & (EPOLLRDHUP | EPOLLHUP)) !== 0) this.#hup = true;
+      this.#onReadable();
+    }
+  }
+
+  #onReadable(): void {
+    if (this.#fill !== null) this.#fillRead();
+    else if (this.#watching) this.#watchRead();
+    else if (this.#mode === MODE_REQUEST) this.#pump();
+  }
+
+  /** Reads once: bytes read (> 0), 0 at EOF, -1 would block. Throws the mapped error. */
+  #recv(): number {
+    const core = this.core;
+    if (core.eof) return 0;
+    const view = core.writable();
+    if (view.length === 0) throw new ProtocolError("HEADERS_TOO_LARGE");
+    const libc = this.#libc;
+    for (;;) {
+      const n = libc.sym.recv(this.#fd, view, Math.min(view.length, MAX_IO_BYTES), 0);
+      if (n > 0) {
+        countReceived(n);
+        core.receive(n);
+        // A short read drained the socket; more data raises a new edge (unless the peer is gone,
+        // which raises no further edge: keep reading until EOF).
+        if (n < view.length && !this.#hup) this.#readable = false;
+        return n;
+      }
+      if (n === 0) {
+        core.receiveEof();
+        return 0;
+      }
+      const errno = libc.errno();
+      if (errno === ERRNO.EINTR) continue;
+      core.receiveNothing();
+      if (errno === ERRNO.EAGAIN) {
+        this.#readable = false;
+        return -1;
+      }
+      throw toIoError(new LibcError("recv", errno));
+    }
+  }
+
+  /**
+   * Serves what is buffered (bytes a watch read took while a handler ran may hold whole
+   * requests), then reads and serves while the socket is readable (at most `READ_ROUNDS` reads).
+   */
+  #pump(): void {
+    try {
+      let serve = this.core.hasBuffered;
+      for (let rounds = 0; this.#mode === MODE_REQUEST && !this.closed; rounds++) {
+        if (serve) {
+          const served = serveBuffered(this);
+          if (typeof served !== "number") {
+            this.#mode = MODE_BUSY;
+            served.then((v) => {
+              this.#watching = false;
+              if (this.#afterServe(v)) this.#pump();
+            }, (err) => this.#fatal(err));
+            return;
+          }
+          if (!this.#afterServe(served)) return;
+        }
+        if (!this.#readable) return;
+        if (rounds === READ_ROUNDS) {
+          this.#deferPump();
+          return;
+        }
+        const n = this.#recv();
+        if (n === -1) return;
+        if (n === 0) {
+          this.close(); // EOF: a partial request gets no response.
+          return;
+        }
+        this.noteRead();
+        serve = true;
+      }
+    } catch (err) {
+      this.#fatal(err);
+    }
+  }
+
+  #deferPump(): void {
+    if (this.#deferred) return;
+    this.#deferred = true;
+    this.#loop.defer(() => {
+      this.#deferred = false;
+      this.#pump();
+    });
+  }
+
+  /**
+   * After a batch: close when asked, else flush and arm the deadline. True when the caller should
+   * read on now; false when closing or when a pending write resumes reading later.
+   */
+  #afterServe(v: ServeVerdict): boolean {
+    if (this.closed) return false;
+    if (v !== SERVE_READ) {
+      this.#mode = MODE_BUSY;
+      const sent = this.flush();
+      if (v === SERVE_CLOSE) sent.then(() => this.#lingerClose(), (err) => this.#fatal(err));
+      else sent.catch(ignore).finally(() => this.#lingerClose());
+      return false;
+    }
+    const sent = this.flush();
+    if (this.#writeWait !== null) {
+      this.#mode = MODE_BUSY;
+      sent.then(() => {
+        if (this.#resumeReading()) this.#pump();
+      }, (err) => this.#fatal(err));
+      return false;
+    }
+    if (this.closed) {
+      sent.catch((err) => this.#fatal(err));
+      return false;
+    }
+    return this.#resumeReading();
+  }
+
+  #resumeReading(): boolean {
+    if (this.closed) return false;
+    if (!this.afterBatch()) {
+      this.#lingerClose();
+      return false;
+    }
+    this.#mode = MODE_REQUEST;
+    if (this.core.eof) {
+      this.close();
+      return false;
+    }
+    return true;
+  }
+
+  /** Keeps watching the socket while an async handler runs; see the module comment. */
+  watchPeer(): void {
+    if (this.#watching || this.core.eof || this.closed) return;
+    this.#watching = true;
+    if (this.#readable) this.#watchRead();
+  }
+
+  #watchRead(): void {
+    let n: number;
+    try {
+      n = this.#recv();
+    } catch {
+      this.#watching = false;
+      this.abortRequest();
+      return;
+    }
+    if (n === -1) return;
+    this.#watching = false;
+    if (n === 0) this.abortRequest();
+  }
+
+  /** `BodySource`: reads more body bytes, flushing queued output first, with the body timeout. */
+  async fill(): Promise<boolean> {
+    await this.flush();
+    if (this.closed) throw new Deno.errors.ConnectionReset("connection closed");
+    const n = this.#recv();
+    if (n !== -1) return n > 0;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fill = null;
+        reject(new ProtocolError("REQUEST_TIMEOUT", "body read"));
+      }, this.ctx.config.bodyTimeoutMs);
+      this.#fill = { resolve, reject, timer };
+    });
+  }
+
+  #fillRead(): void {
+    const f = this.#fill!;
+    let n: number;
+    try {
+      n = this.#recv();
+    } catch (err) {
+      this.#fill = null;
+      clearTimeout(f.timer);
+      f.reject(err);
+      return;
+    }
+    if (n === -1) return;
+    this.#fill = null;
+    clearTimeout(f.timer);
+    f.resolve(n > 0);
+  }
+
+  /**
+   * Writes everything queued with synchronous sends; resolves at once when the socket took it
+   * all, else once `EPOLLOUT` let the rest out. A failed write closes the connection and rejects.
+   */
+  flush(): Promise<void> {
+    if (this.#writeWait !== null) return this.#writeWait.promise;
+    if (this.core.out.size === 0) return RESOLVED;
+    if (this.closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    let done: boolean;
+    try {
+      done = this.#sender.send(this.core);
+    } catch (err) {
+      this.close();
+      return Promise.reject(err);
+    }
+    if (done) return RESOLVED;
+    const w = Promise.withResolvers<void>();
+    w.promise.catch(ignore); // Waiters handle the error; the connection is closed already.
+    this.#writeWait = w;
+    return w.promise;
+  }
+
+  #resumeWrite(): void {
+    const w = this.#writeWait!;
+    let done: boolean;
+    try {
+      done = this.#sender.send(this.core);
+    } catch (err) {
+      this.#writeWait = null;
+      this.close();
+      w.reject(err);
+      return;
+    }
+    if (!done) return;
+    this.#writeWait = null;
+    w.resolve();
+  }
+
+  /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
+  async takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {
+    if (this.hijacked || this.closed) throw new Deno.errors.BadResource("connection is gone");
+    const core = this.core;
+    core.out.pushBytes(head);
+    await this.flush();
+    if (this.closed) throw new Deno.errors.BadResource("connection is gone");
+    this.hijacked = true;
+    this.closed = true;
+    core.closed();
+    const buffered = core.rb.view().slice();
+    core.rb.consume(buffered.length);
+    this.#loop.remove(this.#fd);
+    const socket = new LibcSocket(this.#loop, this.#fd);
+    this.#done.resolve();
+    return { conn: socket, buffered };
+  }
+
+  /** Half-closes, discards late input, then closes; see the module comment. */
+  #lingerClose(): void {
+    if (this.closed || this.#lingered >= 0) return;
+    if (this.core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+      this.close();
+      return;
+    }
+    this.#mode = MODE_BUSY;
+    this.#lingered = 0;
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
+    this.#lingerRead();
+  }
+
+  #lingerRead(): void {
+    const sym = this.#libc.sym;
+    for (;;) {
+      const n = sym.recv(this.#fd, lingerScratch, lingerScratch.length, 0);
+      if (n > 0) {
+        this.#lingered += n;
+        if (this.#lingered <= LINGER_BYTES) continue;
+      } else if (n < 0) {
+        const errno = this.#libc.errno();
+        if (errno === ERRNO.EINTR) continue;
+        if (errno === ERRNO.EAGAIN) return;
+      }
+      this.close(); // EOF, an error, or too much input
+      return;
+    }
+  }
+
+  /** Closes the socket (idempotent); pending writes and body reads reject. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.closed();
+    this.#done.resolve();
+    clearTimeout(this.#lingerTimer);
+    if (this.hijacked) return;
+    this.abortCtl?.abort();
+    this.#loop.remove(this.#fd);
+    this.#libc.sym.close(this.#fd);
+    this.core.rb.release();
+    const err = new Deno.errors.BadResource("connection closed");
+    const w = this.#writeWait;
+    this.#writeWait = null;
+    this.#sender.clear();
+    w?.reject(err);
+    const f = this.#fill;
+    if (f !== null) {
+      this.#fill = null;
+      clearTimeout(f.timer);
+      f.reject(err);
+    }
+  }
+
+  /** Logs the error that ends the connection (once) and closes it. */
+  #fatal(err: unknown): void {
+    if (!this.#fatalSeen) {
+      this.#fatalSeen = true;
+      this.onFatal(toIoError(err));
+    }
+    this.close();
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The `libc` socket driver's listeners: binding through FFI (`listenSocket`) and accepting on the
+ * libc event loop. Lifecycle (`server/serve.ts`) sees only `Endpoint`s and the connections they
+ * hand over, as with the `deno` driver.
+ *
+ * Contract:
+ * - `bindLibcEndpoints(libc, specs, options, logger)` creates one `EventLoop` for the server and
+ *   binds every address in order before it resolves; if one fails, the ones already bound are
+ *   closed, the loop is stopped and the error propagates, mapped to `Deno.errors` (`toIoError`)
+ *   so it reads like `Deno.listen`'s. `stop()` on the result ends the loop once the server
+ *   finished (every endpoint and connection closed).
+ * - Unix sockets are published like the `deno` driver's (`server/deno/unix_listener.ts`): bound
+ *   under a private name, made private (0600), then renamed over the path, so the path always
+ *   names a live listener during a handover; an existing non-socket file fails the bind with
+ *   `Deno.errors.AddrInUse`; `close()` removes the path only while it still holds this socket.
+ * - `Endpoint.run` accepts with `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` until `EAGAIN` (at most
+ *   `ACCEPT_BATCH` per event; the listener is level-triggered, so the rest come on the next
+ *   poll), and hands each fd over as a `LibcConnection`. Running out of descriptors or memory
+ *   (EMFILE, ENFILE, ENOBUFS, ENOMEM) or any other error stops watching the listener and retries
+ *   after a backoff growing from 5 ms to 1 s.
+ * - `Endpoint.close()` unregisters the listening fd from epoll and closes it (idempotent): from
+ *   then on the kernel refuses new connections; `run` resolves.
+ * - Descriptor reserve: accepting until `EMFILE` would leave the runtime itself without a
+ *   descriptor (Deno aborts when it cannot open one). So the listeners hold `FD_RESERVE` spare
+ *   descriptors (eventfds) while accepting, give them back to the process on `EMFILE`/`ENFILE`,
+ *   and accept again only once they could take them back.
+ */
+import type { ListenAddr } from "../address.ts";
+import type { EngineContext } from "../dispatch.ts";
+import type { BindOptions, Endpoint, LiveConnection } from "../endpoint.ts";
+import { describeError } from "../http/errors.ts";
+import type { Logger } from "../log.ts";
+import { privateSocketPath } from "../deno/unix_listener.ts";
+import { LibcConnection } from "./connection.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EPOLLIN,
+  ERRNO,
+  IPPROTO_TCP,
+  type Libc,
+  LibcError,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  TCP_NODELAY,
+  toIoError,
+} from "./ffi.ts";
+import { EventLoop, type FdHandler } from "./loop.ts";
+import { decodeSockaddr, SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
+import { enableOption, type ListenOptions, listenSocket } from "./socket.ts";
+
+/** Connections accepted per listener event. */
+export const ACCEPT_BATCH = 64;
+
+/** Spare descriptors held back from accepting (see the module comment). */
+export const FD_RESERVE = 8;
+
+/** The process's spare descriptors (one set for every listener). */
+const reserve: number[] = [];
+
+/** Takes the spare descriptors back; false (holding none) when the process is still out of them. */
+function acquireReserve(libc: Libc): boolean {
+  while (reserve.length < FD_RESERVE) {
+    const fd = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+      releaseReserve(libc);
+      return false;
+    }
+    reserve.push(fd);
+  }
+  return true;
+}
+
+/** Gives the spare descriptors back to the process. */
+function releaseReserve(libc: Libc): void {
+  for (const fd of reserve) libc.sym.close(fd);
+  reserve.length = 0;
+}
+
+/** Options for `LibcListener.start`. */
+export interface AcceptOptions {
+  /** Error log (accept failures are warnings). */
+  readonly logger: Logger;
+  /** Set `TCP_NODELAY` on accepted TCP sockets. */
+  readonly noDelay: boolean;
+}
+
+/** A listening fd on the loop; see the module comment. */
+export class LibcListener implements FdHandler {
+  /** The bound address. */
+  readonly addr: Deno.Addr;
+  readonly #loop: EventLoop;
+  readonly #libc: Libc;
+  readonly #fd: number;
+  /** Local address of accepted sockets when the listener is not bound to a wildcard. */
+  readonly #local: Deno.Addr | null;
+  readonly #addrBuf = new Uint8Array(SOCKADDR_STORAGE_BYTES);
+  readonly #lenBuf = new Uint32Array(1);
+  readonly #lenBytes = new Uint8Array(this.#lenBuf.buffer);
+  #onConn: ((fd: number, remote: Deno.Addr, local: Deno.Addr | null) => void) | null = null;
+  #opts: AcceptOptions | null = null;
+  #backoff = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #done = Promise.withResolvers<void>();
+
+  /** Wraps a listening fd (from `listenSocket`). */
+  constructor(loop: EventLoop, fd: number, addr: Deno.Addr) {
+    this.#loop = loop;
+    this.#libc = loop.libc;
+    this.#fd = fd;
+    this.addr = addr;
+    const wildcard = addr.transport === "tcp" &&
+      (addr.hostname === "0.0.0.0" || addr.hostname === "::");
+    this.#local = wildcard ? null : addr;
+  }
+
+  /** Accepts until `close()`, handing each fd to `onConn`; resolves once closed. */
+  start(
+    onConn: (fd: number, remote: Deno.Addr, local: Deno.Addr | null) => void,
+    opts: AcceptOptions,
+  ): Promise<void> {
+    this.#onConn = onConn;
+    this.#opts = opts;
+    acquireReserve(this.#libc);
+    if (!this.#closed) this.#loop.add(this.#fd, this, EPOLLIN);
+    return this.#done.promise;
+  }
+
+  /** `FdHandler`: connections are waiting. */
+  onEvents(_events: number): void {
+    const libc = this.#libc;
+    const sym = libc.sym;
+    const onConn = this.#onConn!;
+    const tcp = this.addr.transport === "tcp" && this.#opts!.noDelay;
+    for (let i = 0; i < ACCEPT_BATCH && !this.#closed; i++) {
+      this.#lenBuf[0] = SOCKADDR_STORAGE_BYTES;
+      const fd = sym.accept4(this.#fd, this.#addrBuf, this.#lenBytes, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const errno = libc.errno();
+        if (errno === ERRNO.EAGAIN) break;
+        if (errno === ERRNO.EINTR || errno === ERRNO.ECONNABORTED) continue;
+        if (errno === ERRNO.EMFILE || errno === ERRNO.ENFILE) releaseReserve(libc);
+        this.#pause(new LibcError("accept4", errno));
+        return;
+      }
+      this.#backoff = 0;
+      let remote: Deno.Addr;
+      try {
+        remote = decodeSockaddr(this.#addrBuf, this.#lenBuf[0]);
+        if (tcp) enableOption(libc, fd, IPPROTO_TCP, TCP_NODELAY);
+      } catch {
+        sym.close(fd);
+        continue;
+      }
+      onConn(fd, remote, this.#local);
+    }
+  }
+
+  /** Stops watching the listener and retries after the backoff. */
+  #pause(err: LibcError): void {
+    this.#backoff = this.#backoff === 0 ? 5 : Math.min(this.#backoff * 2, 1000);
+    this.#opts!.logger.log(
+      "warning",
+      `accept failed (${err.message}); retrying in ${this.#backoff} ms`,
+    );
+    try {
+      this.#loop.modify(this.#fd, 0);
+    } catch {
+      // Unregistered already; the timer re-arms it.
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      if (!acquireReserve(this.#libc)) {
+        this.#pause(new LibcError("accept4", ERRNO.EMFILE, "no spare descriptors"));
+        return;
+      }
+      try {
+        this.#loop.modify(this.#fd, EPOLLIN);
+      } catch (err) {
+        this.#opts!.logger.log("error", `listener lost: ${describeError(err)}`);
+      }
+    }, this.#backoff);
+  }
+
+  /** Stops accepting and closes the listening fd (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#loop.remove(this.#fd);
+    this.#libc.sym.close(this.#fd);
+    this.#done.resolve();
+  }
+}
+
+/** A `LibcListener` as lifecycle sees it. */
+class LibcEndpoint implements Endpoint {
+  readonly #loop: EventLoop;
+  readonly #listener: LibcListener;
+  /** Inode of the published unix socket (null: TCP, or unknown). */
+  readonly #inode: number | null;
+
+  constructor(loop: EventLoop, listener: LibcListener, inode: number | null) {
+    this.#loop = loop;
+    this.#listener = listener;
+    this.#inode = inode;
+  }
+
+  get addr(): Deno.Addr {
+    return this.#listener.addr;
+  }
+
+  run(ctx: EngineContext, onConnection: (c: LiveConnection) => void): Promise<void> {
+    const loop = this.#loop;
+    return this.#listener.start(
+      (fd, remote, local) => onConnection(new LibcConnection(loop, fd, remote, local, ctx)),
+      { logger: ctx.logger, noDelay: true },
+    );
+  }
+
+  close(): void {
+    const addr = this.#listener.addr;
+    this.#listener.close();
+    if (addr.transport !== "unix" || this.#inode === null) return;
+    try {
+      if (Deno.lstatSync(addr.path).ino === this.#inode) Deno.removeSync(addr.path);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** The endpoints `bindLibcEndpoints` bound, and their event loop. */
+export interface LibcBinding {
+  /** One endpoint per address, in order. */
+  readonly endpoints: Endpoint[];
+  /** Ends the event loop (call once every endpoint and connection closed). */
+  stop(): Promise<void>;
+}
+
+/** Binds every address in `specs` on a new event loop; see the module comment. */
+export async function bindLibcEndpoints(
+  libc: Libc,
+  specs: readonly ListenAddr[],
+  options: BindOptions,
+  logger: Logger,
+): Promise<LibcBinding> {
+  const loop = new EventLoop(libc, {
+    onError: (err) => logger.log("error", `event loop: ${describeError(err)}`),
+  });
+  const opts: ListenOptions = { backlog: options.backlog, reusePort: options.reusePort };
+  const endpoints: Endpoint[] = [];
+  try {
+    for (const spec of specs) {
+      endpoints.push(
+        spec.transport === "unix"
+          ? await bindUnix(loop, spec.path, opts)
+          : new LibcEndpoint(loop, listenTcp(loop, spec, opts), null),
+      );
+    }
+  } catch (err) {
+    for (const e of endpoints) e.close();
+    await loop.stop();
+    throw toIoError(err);
+  }
+  return { endpoints, stop: () => loop.stop() };
+}
+
+function listenTcp(loop: EventLoop, spec: ListenAddr, opts: ListenOptions): LibcListener {
+  const { fd, addr } = listenSocket(loop.libc, spec, opts);
+  return new LibcListener(loop, fd, addr);
+}
+
+/** Binds `path` under a private name and renames it over `path`; see the module comment. */
+async function bindUnix(loop: EventLoop, path: string, opts: ListenOptions): Promise<LibcEndpoint> {
+  try {
+    if (!(await Deno.lstat(path)).isSocket) {
+      throw new Deno.errors.AddrInUse(`${path} exists and is not a socket`);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const staging = privateSocketPath(path);
+  await Deno.remove(staging).catch(() => {}); // Left over by an earlier process with this pid.
+  const { fd } = listenSocket(loop.libc, { transport: "unix", path: staging }, opts);
+  const listener = new LibcListener(loop, fd, { transport: "unix", path });
+  try {
+    await Deno.chmod(staging, 0o600).catch(() => {});
+    const inode = (await Deno.lstat(staging)).ino;
+    await Deno.rename(staging, path);
+    return new LibcEndpoint(loop, listener, inode);
+  } catch (err) {
+    listener.close();
+    await Deno.remove(staging).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * The libc backend's event loop: one epoll instance, one handler per file descriptor, polled with
+ * synchronous FFI calls while there is work and parked in a threaded `epoll_wait` only when idle.
+ *
+ * Contract:
+ * - `add(fd, handler, events)` registers `fd` (the caller picks level- or edge-triggered bits);
+ *   `remove(fd)` unregisters it (before the caller closes it). Each registration carries a token
+ *   in `epoll_event.data` next to the fd, so an event that was already collected for a closed fd
+ *   is never delivered to a later socket that reuses the number. Handlers must still treat every
+ *   event as a hint: the syscall they make (`recv`, `accept4`, `send`) decides.
+ * - A turn: a synchronous `epoll_wait` with timeout 0, every ready fd's handler, then the
+ *   callbacks queued with `defer` (a handler that stopped at its budget comes back here). Between
+ *   turns the loop awaits a resolved promise, so promise continuations (async handlers, the
+ *   driver's own) run.
+ * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
+ *   then it yields to the event loop (a threaded `epoll_wait` with timeout 0, then `setImmediate`,
+ *   every 10 ms or so also a 0 ms timer, see `#yield`), so timers, `fetch()`, signals, Deno's own
+ *   sockets, file reads and other async work of the program keep running under load. The slice is checked
+ *   between events too: once it is used up, the events not yet dispatched and the deferred
+ *   callbacks not yet run wait for the turn after the yield (never dropped: an edge-triggered fd
+ *   reports an edge once). At least one event and one callback run per turn, so work progresses.
+ * - Idle: when a turn found nothing and nothing is deferred, the loop parks in the
+ *   `nonblocking: true` `epoll_wait` (a helper thread) for at most `parkTimeoutMs`. `defer()` and
+ *   `stop()` wake a parked loop through an eventfd.
+ * - Buffer ownership (the threaded call runs concurrently with JS): only synchronous calls touch
+ *   JS-owned buffers. The threaded waits (the park and the yield's poll) write into
+ *   `#parkEvents`, a buffer used for nothing else and never read until their promise settled; the
+ *   synchronous poll has its own `#syncEvents`, and no synchronous `epoll_wait` runs while a
+ *   threaded one is in flight. Receive and send buffers are
+ *   only ever passed to synchronous calls.
+ * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
+ *   registered fds belong to their owners and are left alone.
+ * - A handler that throws is reported to `onError` and the loop goes on.
+ */
+import { setImmediate } from "node:timers";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLL_DATA_OFFSET,
+  EPOLL_EVENT_BYTES,
+  EPOLLIN,
+  type Libc,
+  LibcError,
+} from "./ffi.ts";
+
+/** Receives the epoll event bits for its fd. */
+export interface FdHandler {
+  /** Called with `epoll_event.events` for the handler's fd. */
+  onEvents(events: number): void;
+}
+
+/** Tuning knobs (defaults suit a server). */
+export interface LoopOptions {
+  /** Longest continuous run before yielding to the event loop (ms). Default 2. */
+  readonly sliceMs?: number;
+  /** Most turns before yielding to the event loop. Default 64. */
+  readonly sliceTurns?: number;
+  /** Longest park in the threaded `epoll_wait` (ms). Default 1000. */
+  readonly parkTimeoutMs?: number;
+  /** Events collected per `epoll_wait`. Default 256. */
+  readonly maxEvents?: number;
+  /** Where a throwing handler's error goes. */
+  readonly onError?: (err: unknown) => void;
+}
+
+interface Entry {
+  readonly handler: FdHandler;
+  readonly token: number;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** Longest time between two yields that wait for a timer (see `#yield`). */
+const TIMER_YIELD_MS = 10;
+
+/** Counters for tests and diagnostics. */
+export interface LoopStats {
+  /** Synchronous polls made. */
+  polls: number;
+  /** Threaded waits made. */
+  parks: number;
+  /** Yields to the event loop after a full slice. */
+  yields: number;
+  /** Events handed to the next turn because the slice was used up while dispatching. */
+  deferredEvents: number;
+}
+
+/** One epoll instance and its dispatch loop; see the module comment. */
+export class EventLoop {
+  /** The bindings. */
+  readonly libc: Libc;
+  /** Counters (see `LoopStats`). */
+  readonly stats: LoopStats = { polls: 0, parks: 0, yields: 0, deferredEvents: 0 };
+  readonly #ep: number;
+  readonly #efd: number;
+  readonly #entries = new Map<number, Entry>();
+  #nextToken = 1;
+  readonly #max: number;
+  readonly #syncEvents: Uint8Array;
+  readonly #syncView: DataView;
+  readonly #parkEvents: Uint8Array;
+  readonly #parkView: DataView;
+  readonly #ctl = new Uint8Array(EPOLL_EVENT_BYTES);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #wakeBytes = new Uint8Array(8);
+  readonly #drainBytes = new Uint8Array(8);
+  readonly #sliceMs: number;
+  readonly #sliceTurns: number;
+  readonly #parkTimeoutMs: number;
+  readonly #onError: (err: unknown) => void;
+  #deferred: Array<() => void> = [];
+  #spare: Array<() => void> = [];
+  #parked = false;
+  #woken = false;
+  #stopping = false;
+  #timerYieldAt = 0;
+  readonly #done: Promise<void>;
+
+  /** Creates the epoll instance and starts the loop. Throws `LibcError`. */
+  constructor(libc: Libc, opts: LoopOptions = {}) {
+    this.libc = libc;
+    this.#max = opts.maxEvents ?? 256;
+    this.#sliceMs = opts.sliceMs ?? 2;
+    this.#sliceTurns = opts.sliceTurns ?? 64;
+    this.#parkTimeoutMs = opts.parkTimeoutMs ?? 1000;
+    this.#onError = opts.onError ?? (() => {});
+    this.#syncEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
+    this.#syncView = new DataView(this.#syncEvents.buffer);
+    this.#parkEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
+    this.#parkView = new DataView(this.#parkEvents.buffer);
+    new DataView(this.#wakeBytes.buffer).setBigUint64(0, 1n, true);
+    const sym = libc.sym;
+    const ep = sym.epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) throw new LibcError("epoll_create1", libc.errno());
+    const efd = sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+      const errno = libc.errno();
+      sym.close(ep);
+      throw new LibcError("eventfd", errno);
+    }
+    this.#ep = ep;
+    this.#efd = efd;
+    this.#ctlOp(EPOLL_CTL_ADD, efd, EPOLLIN, 0);
+    this.#done = this.#run();
+  }
+
+  #ctlOp(op: number, fd: number, events: number, token: number): void {
+    const v = this.#ctlView;
+    v.setUint32(0, events >>> 0, true);
+    v.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    v.setUint32(EPOLL_DATA_OFFSET + 4, token, true);
+    if (this.libc.sym.epoll_ctl(this.#ep, op, fd, this.#ctl) < 0) {
+      throw new LibcError("epoll_ctl", this.libc.errno(), `fd ${fd}`);
+    }
+  }
+
+  /** Registers `fd` with `events` (epoll bits, `EPOLLET` for edge-triggered). Throws `LibcError`. */
+  add(fd: number, handler: FdHandler, events: number): void {
+    const token = this.#nextToken;
+    this.#nextToken = token === 0xffffffff ? 1 : token + 1;
+    this.#ctlOp(EPOLL_CTL_ADD, fd, events, token);
+    this.#entries.set(fd, { handler, token });
+  }
+
+  /** Changes the events `fd` is watched for (0: none for now). Throws `LibcError`. */
+  modify(fd: number, events: number): void {
+    const e = this.#entries.get(fd);
+    if (e === undefined) return;
+    this.#ctlOp(EPOLL_CTL_MOD, fd, events, e.token);
+  }
+
+  /** Unregisters `fd` (call before closing it); unknown fds are ignored. */
+  remove(fd: number): void {
+    if (!this.#entries.delete(fd)) return;
+    // Closing the fd would remove it too; an explicit DEL also covers duplicated descriptors.
+    this.#ctl.fill(0);
+    this.libc.sym.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
+  }
+
+  /** Number of registered fds. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Runs `fn` on the loop's next turn (waking a parked loop). */
+  defer(fn: () => void): void {
+    this.#deferred.push(fn);
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (!this.#parked || this.#woken) return;
+    this.#woken = true;
+    this.libc.sym.write(this.#efd, this.#wakeBytes, 8);
+  }
+
+  /** Stops the loop and releases its descriptors; resolves once it ended. Idempotent. */
+  stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#wake();
+    }
+    return this.#done;
+  }
+
+  async #run(): Promise<void> {
+    const sym = this.libc.sym;
+    const ep = this.#ep;
+    let sliceStart = performance.now();
+    let turns = 0;
+    try {
+      while (!this.#stopping) {
+        this.stats.polls++;
+        const deadline = sliceStart + this.#sliceMs;
+        const n = sym.epoll_wait(ep, this.#syncEvents, this.#max, 0);
+        if (n > 0) this.#dispatch(this.#syncView, n, deadline);
+        const deferred = this.#runDeferred(deadline);
+        if (n <= 0 && !deferred) {
+          const parked = await this.#park();
+          sliceStart = performance.now();
+          turns = 0;
+          if (parked > 0) this.#dispatch(this.#parkView, parked, sliceStart + this.#sliceMs);
+          continue;
+        }
+        if (++turns >= this.#sliceTurns || performance.now() - sliceStart >= this.#sliceMs) {
+          this.stats.yields++;
+          const polled = await this.#yield();
+          sliceStart = performance.now();
+          turns = 0;
+          if (polled > 0) this.#dispatch(this.#parkView, polled, sliceStart + this.#sliceMs);
+        } else {
+          await RESOLVED;
+        }
+      }
+    } finally {
+      sym.close(this.#efd);
+      sym.close(this.#ep);
+    }
+  }
+
+  /**
+   * Runs the deferred callbacks queued before this call, until `deadline` (the rest stay first in
+   * line for the next turn); true if there were any.
+   */
+  #runDeferred(deadline: number): boolean {
+    const list = this.#deferred;
+    if (list.length === 0) return false;
+    this.#deferred = this.#spare;
+    let i = 0;
+    for (; i < list.length; i++) {
+      if (i > 0 && performance.now() >= deadline) break;
+      try {
+        list[i]();
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+    if (i < list.length) {
+      const rest = list.slice(i);
+      for (const fn of this.#deferred) rest.push(fn);
+      this.#deferred.length = 0;
+      this.#spare = this.#deferred;
+      this.#deferred = rest;
+    } else {
+      this.#spare = list;
+    }
+    list.length = 0;
+    return true;
+  }
+
+  /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */
+  async #park(): Promise<number> {
+    this.stats.parks++;
+    this.#parked = true;
+    let n: number;
+    try {
+      n = await this.libc.sym.epoll_wait_nb(
+        this.#ep,
+        this.#parkEvents,
+        this.#max,
+        this.#parkTimeoutMs,
+      );
+    } finally {
+      this.#parked = false;
+    }
+    if (this.#woken) {
+      this.#woken = false;
+      this.libc.sym.read(this.#efd, this.#drainBytes, 8);
+    }
+    return n;
+  }
+
+  /**
+   * Hands `n` collected events to their handlers. Past `deadline` the rest are deferred to the
+   * next turn (after a yield) rather than dropped: edge-triggered fds report an edge only once.
+   */
+  #dispatch(view: DataView, n: number, deadline: number): void {
+    const efd = this.#efd;
+    for (let i = 0, off = 0; i < n; i++, off += EPOLL_EVENT_BYTES) {
+      const fd = view.getUint32(off + EPOLL_DATA_OFFSET, true);
+      if (fd === efd) continue;
+      const token = view.getUint32(off + EPOLL_DATA_OFFSET + 4, true);
+      const events = view.getUint32(off, true);
+      if (i > 0 && performance.now() >= deadline) {
+        this.stats.deferredEvents++;
+        this.#deferred.push(() => this.#deliver(fd, token, events));
+      } else {
+        this.#deliver(fd, token, events);
+      }
+    }
+  }
+
+  /** Calls `fd`'s handler, unless `fd` was unregistered (or reused) since the event was seen. */
+  #deliver(fd: number, token: number, events: number): void {
+    const e = this.#entries.get(fd);
+    if (e === undefined || e.token !== token) return;
+    try {
+      e.handler.onEvents(events);
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
+
+  /**
+   * Yields to the event loop for real; the number of events it polled into `#parkEvents`. No one
+   * primitive is enough in Deno: `setImmediate` lets due timers run, but Deno's own I/O (sockets,
+   * signals, stdin) is polled only every few dozen such turns; a threaded call lets that I/O be
+   * polled, but not always the timers. So each yield is a threaded `epoll_wait` with timeout 0
+   * (its events are not wasted) then a `setImmediate`, and at least every `TIMER_YIELD_MS` one
+   * also waits for a 0 ms timer, which lets the runtime poll its I/O for sure.
+   */
+  async #yield(): Promise<number> {
+    const n = await this.libc.sym.epoll_wait_nb(this.#ep, this.#parkEvents, this.#max, 0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    if (now - this.#timerYieldAt >= TIMER_YIELD_MS) {
+      this.#timerYieldAt = now;
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    }
+    return n;
+  }
+}

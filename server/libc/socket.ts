@@ -1,0 +1,332 @@
+/**
+ * Nonblocking sockets over the libc bindings: listening sockets, accepting, and `LibcSocket`, the
+ * duplex a protocol switch (WebSockets) gets from `Exchange.takeover` on the libc backend.
+ *
+ * Contract:
+ * - `listenSocket(io, spec, opts)` creates a `SOCK_NONBLOCK | SOCK_CLOEXEC` stream socket (so
+ *   child processes never inherit it), sets `SO_REUSEADDR` on TCP sockets (as Rust's standard
+ *   library does for Deno) and `SO_REUSEPORT` when asked, binds, listens with `opts.backlog`, and
+ *   returns the fd and the bound address (`getsockname`, so port 0 reports the chosen port).
+ *   Failures throw `LibcError` (or `SockaddrError` for an address it cannot encode) after closing
+ *   the socket; `toIoError` turns `EADDRINUSE` into `Deno.errors.AddrInUse` like `Deno.listen`.
+ * - `socketAddr(io, fd, peer)` reads `getsockname`/`getpeername` into a `Deno.Addr`;
+ *   `toConnAddr` turns one into the engine's `ConnAddr`.
+ * - `PieceSender` writes a connection core's queued output pieces in order with synchronous
+ *   `send`, resuming a piece where a full socket (`EAGAIN`) stopped it.
+ * - `LibcSocket` registers its fd with the loop (edge-triggered) and implements `SocketDuplex`:
+ *   `read`/`write` try the synchronous call first and wait for readiness only on `EAGAIN`; one
+ *   read and one write may be pending at a time (as the WebSocket code uses it); `close()`
+ *   unregisters and closes the fd and rejects pending calls with `Deno.errors.BadResource`.
+ *   Errors are the `Deno.errors` classes `toIoError` maps errno values to.
+ */
+import type { ConnAddr, SocketDuplex } from "../exchange.ts";
+import {
+  AF_UNIX,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  ERRNO,
+  type Libc,
+  LibcError,
+  MAX_IO_BYTES,
+  MSG_NOSIGNAL,
+  SHUT_WR,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  toIoError,
+} from "./ffi.ts";
+import type { EventLoop, FdHandler } from "./loop.ts";
+import {
+  decodeSockaddr,
+  encodeSockaddr,
+  SOCKADDR_STORAGE_BYTES,
+  type SockaddrSpec,
+} from "./sockaddr.ts";
+
+/** Options for `listenSocket`. */
+export interface ListenOptions {
+  /** `listen()` backlog. */
+  readonly backlog: number;
+  /** Set `SO_REUSEPORT` (several processes share the port). */
+  readonly reusePort?: boolean;
+}
+
+const ONE = new Uint8Array(new Int32Array([1]).buffer);
+
+/** Sets an int socket option to 1; throws `LibcError`. */
+export function enableOption(libc: Libc, fd: number, level: number, name: number): void {
+  if (libc.sym.setsockopt(fd, level, name, ONE, 4) < 0) {
+    throw new LibcError("setsockopt", libc.errno(), `level ${level} option ${name}`);
+  }
+}
+
+/** Creates a listening socket; see the module comment. */
+export function listenSocket(
+  libc: Libc,
+  spec: SockaddrSpec,
+  opts: ListenOptions,
+): { fd: number; addr: Deno.Addr } {
+  const sa = encodeSockaddr(spec);
+  const sym = libc.sym;
+  const fd = sym.socket(sa.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new LibcError("socket", libc.errno());
+  try {
+    if (sa.family !== AF_UNIX) {
+      enableOption(libc, fd, SOL_SOCKET, SO_REUSEADDR);
+      if (opts.reusePort) enableOption(libc, fd, SOL_SOCKET, SO_REUSEPORT);
+    }
+    if (sym.bind(fd, sa.bytes, sa.length) < 0) {
+      throw new LibcError("bind", libc.errno(), describeSpec(spec));
+    }
+    if (sym.listen(fd, opts.backlog) < 0) throw new LibcError("listen", libc.errno());
+    return { fd, addr: socketAddr(libc, fd, false) };
+  } catch (err) {
+    sym.close(fd);
+    throw err;
+  }
+}
+
+function describeSpec(spec: SockaddrSpec): string {
+  return spec.transport === "unix" ? spec.path : `${spec.hostname}:${spec.port}`;
+}
+
+const addrBuf = new Uint8Array(SOCKADDR_STORAGE_BYTES);
+const lenBuf = new Uint32Array(1);
+const lenBytes = new Uint8Array(lenBuf.buffer);
+
+/** The local (`peer` false) or remote address of `fd`; throws `LibcError`. */
+export function socketAddr(libc: Libc, fd: number, peer: boolean): Deno.Addr {
+  lenBuf[0] = SOCKADDR_STORAGE_BYTES;
+  const r = peer
+    ? libc.sym.getpeername(fd, addrBuf, lenBytes)
+    : libc.sym.getsockname(fd, addrBuf, lenBytes);
+  if (r < 0) throw new LibcError(peer ? "getpeername" : "getsockname", libc.errno());
+  return decodeSockaddr(addrBuf, lenBuf[0]);
+}
+
+/** The engine's view of a socket address (`ConnAddr`). */
+export function toConnAddr(a: Deno.Addr): ConnAddr {
+  if (a.transport === "unix") return { transport: "unix", hostname: a.path, port: 0 };
+  if (a.transport === "tcp") return { transport: "tcp", hostname: a.hostname, port: a.port };
+  return { transport: "tcp", hostname: "", port: 0 };
+}
+
+/** Events a connected socket is registered for (edge-triggered). */
+export const CONN_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+/** Event bits that mean "try reading". */
+export const READ_BITS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+/** Event bits that mean "try writing". */
+export const WRITE_BITS = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+/** The output side of a connection core, as `PieceSender` drains it. */
+export interface OutputSource {
+  /** Queued output. */
+  readonly out: { readonly size: number; release(): void };
+  /** Takes the queued pieces (the caller writes them in order). */
+  takeOutput(): Uint8Array[];
+}
+
+/**
+ * Writes a connection's queued output with synchronous `send(MSG_NOSIGNAL)`, remembering where a
+ * full socket stopped it (the piece and the offset in it), so the next call resumes there.
+ */
+export class PieceSender {
+  readonly #libc: Libc;
+  readonly #fd: number;
+  #pieces: Uint8Array[] | null = null;
+  #index = 0;
+  #offset = 0;
+
+  /** A sender for `fd`. */
+  constructor(libc: Libc, fd: number) {
+    this.#libc = libc;
+    this.#fd = fd;
+  }
+
+  /**
+   * Sends the pieces left over, then whatever `src` queued since; true once everything went out
+   * (the output buffer is released), false when the socket is full. Throws the mapped error.
+   */
+  send(src: OutputSource): boolean {
+    const libc = this.#libc;
+    for (;;) {
+      let pieces = this.#pieces;
+      if (pieces === null) {
+        if (src.out.size === 0) break;
+        pieces = this.#pieces = src.takeOutput();
+        this.#index = 0;
+        this.#offset = 0;
+      }
+      while (this.#index < pieces.length) {
+        const piece = pieces[this.#index];
+        const off = this.#offset;
+        const left = piece.length - off;
+        const n = left === 0 ? 0 : libc.sym.send(
+          this.#fd,
+          off === 0 ? piece : piece.subarray(off),
+          Math.min(left, MAX_IO_BYTES),
+          MSG_NOSIGNAL,
+        );
+        if (n < 0) {
+          const errno = libc.errno();
+          if (errno === ERRNO.EINTR) continue;
+          if (errno === ERRNO.EAGAIN) return false;
+          throw toIoError(new LibcError("send", errno));
+        }
+        if (n === left) {
+          this.#index++;
+          this.#offset = 0;
+        } else {
+          this.#offset = off + n;
+        }
+      }
+      this.#pieces = null;
+    }
+    src.out.release();
+    return true;
+  }
+
+  /** Forgets the pieces left over (the connection closed). */
+  clear(): void {
+    this.#pieces = null;
+  }
+}
+
+interface Waiter<T> {
+  readonly buf: Uint8Array;
+  readonly resolve: (v: T) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** A connected nonblocking socket as a `SocketDuplex`; see the module comment. */
+export class LibcSocket implements SocketDuplex, FdHandler {
+  readonly #loop: EventLoop;
+  readonly #libc: Libc;
+  readonly #fd: number;
+  #closed = false;
+  #reader: Waiter<number | null> | null = null;
+  #writer: Waiter<number> | null = null;
+
+  /** Takes ownership of `fd` and registers it with `loop`. */
+  constructor(loop: EventLoop, fd: number) {
+    this.#loop = loop;
+    this.#libc = loop.libc;
+    this.#fd = fd;
+    loop.add(fd, this, CONN_EVENTS);
+  }
+
+  /** Reads into `p`: the byte count, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket closed"));
+    if (this.#reader !== null) return Promise.reject(new Deno.errors.Busy("read pending"));
+    try {
+      const n = this.#recv(p);
+      if (n !== -1) return Promise.resolve(n === 0 ? null : n);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.#reader = { buf: p, resolve, reject };
+    });
+  }
+
+  /** Writes from `p`: the number of bytes the kernel took (at least one). */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket closed"));
+    if (this.#writer !== null) return Promise.reject(new Deno.errors.Busy("write pending"));
+    if (p.length === 0) return Promise.resolve(0);
+    try {
+      const n = this.#send(p);
+      if (n !== -1) return Promise.resolve(n);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.#writer = { buf: p, resolve, reject };
+    });
+  }
+
+  /** Shuts down the sending side. */
+  closeWrite(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket closed"));
+    if (this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+      return Promise.reject(toIoError(new LibcError("shutdown", this.#libc.errno())));
+    }
+    return Promise.resolve();
+  }
+
+  /** Closes the socket; pending calls reject with `BadResource`. */
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("socket closed");
+    this.#closed = true;
+    this.#loop.remove(this.#fd);
+    this.#libc.sym.close(this.#fd);
+    const err = new Deno.errors.BadResource("socket closed");
+    const r = this.#reader, w = this.#writer;
+    this.#reader = this.#writer = null;
+    r?.reject(err);
+    w?.reject(err);
+  }
+
+  /** `FdHandler`: resumes a pending read or write. */
+  onEvents(events: number): void {
+    if (this.#closed) return;
+    const r = this.#reader;
+    if (r !== null && (events & READ_BITS) !== 0) {
+      try {
+        const n = this.#recv(r.buf);
+        if (n !== -1) {
+          this.#reader = null;
+          r.resolve(n === 0 ? null : n);
+        }
+      } catch (err) {
+        this.#reader = null;
+        r.reject(err);
+      }
+    }
+    const w = this.#writer;
+    if (w !== null && (events & WRITE_BITS) !== 0) {
+      try {
+        const n = this.#send(w.buf);
+        if (n !== -1) {
+          this.#writer = null;
+          w.resolve(n);
+        }
+      } catch (err) {
+        this.#writer = null;
+        w.reject(err);
+      }
+    }
+  }
+
+  /** recv: bytes read, 0 at EOF, -1 would block; throws the mapped error. */
+  #recv(p: Uint8Array): number {
+    const libc = this.#libc;
+    for (;;) {
+      const n = libc.sym.recv(this.#fd, p, Math.min(p.length, MAX_IO_BYTES), 0);
+      if (n >= 0) return n;
+      const errno = libc.errno();
+      if (errno === ERRNO.EAGAIN) return -1;
+      if (errno !== ERRNO.EINTR) throw toIoError(new LibcError("recv", errno));
+    }
+  }
+
+  /** send: bytes written, -1 would block; throws the mapped error. */
+  #send(p: Uint8Array): number {
+    const libc = this.#libc;
+    for (;;) {
+      const n = libc.sym.send(this.#fd, p, Math.min(p.length, MAX_IO_BYTES), MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      const errno = libc.errno();
+      if (errno === ERRNO.EAGAIN) return -1;
+      if (errno !== ERRNO.EINTR) throw toIoError(new LibcError("send", errno));
+    }
+  }
+}
