@@ -200,7 +200,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         logger.log(
           "info",
           `socket activation: serving ${activation.length} inherited socket(s) ` +
-            `(fd ${activation.map((s) => s.fd).join(", ")}); --bind, --host and --port are ignored`,
+            `(${activation.map((s) => `fd ${s.fd}${s.name ? ` ${s.name}` : ""}`).join(", ")}); ` +
+            "--bind, --host and --port are ignored",
         );
       }
     }
