@@ -13,20 +13,20 @@
  *   turns the loop awaits a resolved promise, so promise continuations (async handlers, the
  *   driver's own) run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
- *   then it yields to the event loop (a `setImmediate`; every 10 ms or so also a threaded
- *   `epoll_wait` with timeout 0; and a 0 ms timer kept armed, see `#yield`), so timers, `fetch()`,
- *   signals, Deno's own sockets, file reads and other async work of the program keep running
- *   under load. The slice is checked between events too: once it is used up, the events not yet
- *   dispatched and the deferred callbacks not yet run wait for the turn after the yield (never
- *   dropped: an edge-triggered fd reports an edge once). At least one event and one callback run per turn, so work progresses.
+ *   then it yields to the event loop (a `setImmediate`; every 10 ms or so also a threaded 0.1 ms
+ *   sleep; and a 0 ms timer kept armed, see `#yield`), so timers, `fetch()`, signals, Deno's own
+ *   sockets, file reads and other async work of the program keep running under load. The slice
+ *   is checked between events too: once it is used up, the events not yet dispatched and the
+ *   deferred callbacks not yet run wait for the turn after the yield (never dropped: an
+ *   edge-triggered fd reports an edge once). At least one event and one callback run per turn,
+ *   so work progresses.
  * - Idle: when a turn found nothing and nothing is deferred, the loop parks in the
  *   `nonblocking: true` `epoll_wait` (a helper thread) for at most `parkTimeoutMs`. `defer()` and
  *   `stop()` wake a parked loop through an eventfd.
  * - Buffer ownership (the threaded call runs concurrently with JS): only synchronous calls touch
- *   JS-owned buffers. The threaded waits (the park and the yield's poll) write into `#parkEvents`,
- *   a buffer used for nothing else and never read until their promise settled; the synchronous
- *   poll has its own `#syncEvents`, and no synchronous `epoll_wait` runs while a threaded one is
- *   in flight. Receive and send buffers are only ever passed to synchronous calls.
+ *   JS-owned buffers. The threaded wait (the park) writes into `#parkEvents`, a buffer used for
+ *   nothing else and never read until its promise settled; the synchronous poll has its own
+ *   `#syncEvents`, and no synchronous `epoll_wait` runs while a threaded one is in flight. Receive and send buffers are only ever passed to synchronous calls.
  * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
  *   registered fds belong to their owners and are left alone.
  * - A handler that throws is reported to `onError` and the loop goes on.
@@ -74,6 +74,8 @@ interface Entry {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Longest time between two yields that include a threaded poll (see `#yield`). */
 const THREADED_YIELD_MS = 10;
+/** How long the thread sits idle in such a yield (µs); see `#yield`. */
+const IDLE_YIELD_US = 100;
 
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
@@ -328,14 +330,16 @@ export class EventLoop {
 
   /**
    * Yields to the event loop for real. No one primitive is enough in Deno: `setImmediate` lets
-   * the event loop turn, but Deno polls its own I/O (sockets, signals, stdin) and timers only
-   * every few dozen such turns; a threaded call's completion makes it poll that I/O, and a
-   * timer that fires proves it polled the timers. So each yield is a `setImmediate`; at least
-   * every `THREADED_YIELD_MS` it is preceded by a threaded `epoll_wait` with timeout 0 (its
-   * events are dispatched, not wasted), and a 0 ms timer is kept armed across yields (armed
-   * again once it fired) without waiting for it. Waiting for the timer would leave the thread
-   * idle for its ~1-2 ms granularity; a threaded call on every yield would cost a thread round
-   * trip (~80 µs) every slice. The timer is unref'd: it never keeps a stopping process alive.
+   * the event loop turn, but while it always has something ready the runtime polls its own I/O
+   * (sockets, signals, `fetch()`) only every few dozen turns; it polls that I/O for sure only
+   * when the thread has nothing to run. Waiting for a 0 ms timer gives it that, but leaves the
+   * thread idle for the timer's 1-2 ms granularity (about a fifth of the time at one such wait
+   * every 10 ms); a threaded call that returns at once does not reliably give it either
+   * (measured under load). So each yield is a `setImmediate`; at least every
+   * `THREADED_YIELD_MS` it is preceded by a threaded `usleep(IDLE_YIELD_US)`, which leaves the
+   * thread idle for a known ~0.2 ms, long enough for the runtime to poll its I/O and timers;
+   * and a 0 ms timer is kept armed across yields (armed again once it fired), never waited for,
+   * so due timers run. The timer is unref'd: it never keeps a stopping process alive.
    */
   async #yield(): Promise<void> {
     if (!this.#timerArmed) {
@@ -345,8 +349,7 @@ export class EventLoop {
     const now = performance.now();
     if (now - this.#threadedYieldAt >= THREADED_YIELD_MS) {
       this.#threadedYieldAt = now;
-      const n = await this.libc.sym.epoll_wait_nb(this.#ep, this.#parkEvents, this.#max, 0);
-      if (n > 0) this.#dispatch(this.#parkView, n, performance.now() + this.#sliceMs);
+      await this.libc.sym.usleep_nb(IDLE_YIELD_US);
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
