@@ -223,6 +223,7 @@ const SYMBOLS = {
     nonblocking: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  usleep_nb: { name: "usleep", parameters: ["u32"], result: "i32", nonblocking: true },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -273,6 +274,8 @@ export interface LibcSymbols {
   epoll_wait_nb(ep: number, events: Buf, max: number, timeoutMs: number): Promise<number>;
   /** `eventfd(initval, flags)`. */
   eventfd(initval: number, flags: number): number;
+  /** `usleep(us)` on a helper thread. */
+  usleep_nb(us: number): Promise<number>;
 }
 
 /** The loaded bindings. */
