@@ -136,6 +136,7 @@ import {
   THROUGHPUT_SCENARIOS,
   type ThroughputRun,
   type UploadRun,
+  withCurrentServerIds,
 } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -1502,12 +1503,13 @@ async function measureIdle(
 function notRunNote(s: BenchSettings): string {
   const partial = s.servers.filter((x) => s.scenarios.some((sc) => !runsScenario(x, sc)));
   if (partial.length === 0) return "";
-  return `${partial.map((x) => SERVER_LABELS[x]).join(" and ")} leave out ` +
-    `${
-      [...new Set(partial.flatMap((x) => s.scenarios.filter((sc) => !runsScenario(x, sc))))]
-        .join(" and ")
-    } ("not run"): the upload path does not depend on the socket backend, and leaving them ` +
-    "out keeps a full run within about 30 minutes.";
+  const left = [
+    ...new Set(partial.flatMap((x) => s.scenarios.filter((sc) => !runsScenario(x, sc)))),
+  ];
+  return `${partial.map((x) => SERVER_LABELS[x]).join(" and ")} ` +
+    `${partial.length === 1 ? "leaves" : "leave"} out ${left.join(" and ")} ("not run"): the ` +
+    `upload path does not depend on the socket backend, and leaving ` +
+    `${left.length === 1 ? "it" : "them"} out keeps a full run within about 30 minutes.`;
 }
 
 /** The Method bullet of the capped keep-alive scenario (with its skip reason, if skipped). */
@@ -1712,7 +1714,8 @@ export function resultsMarkdown(r: BenchResults): string {
       ? [
         "### Profiles: where the time goes",
         "",
-        `Each lsbaws server once more, after the measurements, under Deno's \`--cpu-prof\` ` +
+        `The profiled lsbaws servers, each once more after the measurements, under Deno's ` +
+        `\`--cpu-prof\` ` +
         `(V8's sampling profiler; it slows the server down) during the keep-alive wrk run ` +
         `(${s.warmupS} s warm-up + ${s.durationS} s, ${s.connections} conns). Self time ` +
         `per category and the functions with the most self time, as a share of the ` +
@@ -1863,7 +1866,9 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   if (opts.render) {
-    const saved = JSON.parse(await Deno.readTextFile(opts.render)) as BenchResults;
+    const saved = withCurrentServerIds(
+      JSON.parse(await Deno.readTextFile(opts.render)) as BenchResults,
+    );
     printTables(saved);
     if (opts.write && isCompleteRun(saved.settings)) await writeMarkdown(saved);
     else log("not a complete full run (or --no-write): bench/RESULTS.md left as it is");

@@ -25,6 +25,7 @@ import {
   BASELINE,
   isLsbaws,
   runsScenario,
+  SERVER_ALIASES,
   SERVER_LABELS,
   type ServerId,
   STATIC_BASELINE,
@@ -748,6 +749,32 @@ export function judge(r: BenchResults): Verdict[] {
     }
   }
   return out;
+}
+
+/**
+ * Saved results of an older harness version with its lsbaws ids (`lsbaws-gateway`,
+ * `lsbaws-fetch`, which ran `--io auto`, i.e. libc on Linux) renamed to the entries
+ * `SERVER_ALIASES` maps them to, so that `--render` labels and judges them; a copy.
+ */
+export function withCurrentServerIds(r: BenchResults): BenchResults {
+  const id = <T extends string>(x: T): T => (SERVER_ALIASES[x] ?? x) as T;
+  const runs = <T extends { server: string }>(xs: T[] | undefined) =>
+    xs?.map((x) => ({ ...x, server: id(x.server) }));
+  return {
+    ...r,
+    settings: { ...r.settings, servers: r.settings.servers.map(id) },
+    verification: Object.fromEntries(
+      Object.entries(r.verification).map(([k, v]) => {
+        const [server, ...rest] = k.split(" ");
+        return [[id(server), ...rest].join(" "), v];
+      }),
+    ),
+    throughput: runs(r.throughput)!,
+    upload: runs(r.upload)!,
+    idle: runs(r.idle)!,
+    ...(r.rate ? { rate: runs(r.rate) } : {}),
+    problems: r.problems.map((p) => ({ ...p, server: id(p.server) })),
+  };
 }
 
 /** Formats a number with `digits` decimals and thousands separators; "–" when not finite. */

@@ -2,7 +2,8 @@
  * Unit tests of `bench/lib/profile.ts` and the `--profile` options of `deno task bench`: the
  * profiled command line, self time per function and category from a V8 CPU profile (samples,
  * time deltas, frames merged across call stacks, idle time left out of the shares), the Markdown
- * that bench/RESULTS.md carries, and a real `deno run --cpu-prof` profile read back.
+ * that bench/RESULTS.md carries (or, for a run with a missed target and no profile, how to get
+ * one), and a real `deno run --cpu-prof` profile read back.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,7 +14,8 @@ import {
   profileMarkdown,
   summarizeProfile,
 } from "../../bench/lib/profile.ts";
-import { parseArgs } from "../../bench/run.ts";
+import { parseArgs, resultsMarkdown } from "../../bench/run.ts";
+import type { BenchResults } from "../../bench/lib/report.ts";
 
 const ROOT = "/repo";
 
@@ -162,4 +164,31 @@ Deno.test("a real deno run --cpu-prof profile is summarised", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bench/RESULTS.md carries the profiles, or says how to get them when a target missed", () => {
+  const settings = { ...parseArgs([]).settings, scenarios: ["keepalive" as const], rounds: 1 };
+  const r: BenchResults = {
+    machine: { date: "2026-01-01T00:00:00.000Z" },
+    settings,
+    startedAt: "",
+    elapsedS: 60,
+    verification: {},
+    throughput: [],
+    upload: [],
+    idle: [],
+    problems: [],
+  };
+  // No numbers: every keep-alive target is N/A, i.e. not met.
+  const without = resultsMarkdown(r);
+  assert.match(
+    without,
+    /### Profiles: where the time goes\n\nThis run made no profiles; `deno task bench --profile`/,
+  );
+  r.profiles = [summarizeProfile(PROFILE, { ...optsOf(), server: "lsbaws-deno-fetch" })];
+  const withProfile = resultsMarkdown(r);
+  assert.match(withProfile, /### Profiles: where the time goes\n\nThe profiled lsbaws servers/);
+  assert.match(withProfile, /\*\*lsbaws deno fetch\*\*, keepalive/);
+  assert.match(withProfile, /\| `parse` \| `server\/http\/parser\.ts:5` \|/);
+  assert(withProfile.indexOf("### Profiles") < withProfile.indexOf("### Raw numbers per round"));
 });

@@ -23,6 +23,7 @@ import {
   targetsFor,
   targetsTable,
   type ThroughputRun,
+  withCurrentServerIds,
 } from "../../bench/lib/report.ts";
 
 const settings: BenchSettings = {
@@ -305,4 +306,33 @@ Deno.test("both backends are judged, one column each; uploads not run show as su
   const uploadRaw = raw.slice(raw.indexOf("#### 1 GiB upload"));
   assert.doesNotMatch(uploadRaw, /lsbaws deno/);
   assert.match(uploadRaw, /lsbaws libc gateway/);
+});
+
+Deno.test("results saved with the old lsbaws ids render under the libc entries", () => {
+  const old = JSON.parse(
+    JSON.stringify(results()).replaceAll('"lsbaws-libc-gateway"', '"lsbaws-gateway"')
+      .replaceAll('"lsbaws-libc-fetch"', '"lsbaws-fetch"'),
+  ) as BenchResults;
+  old.verification = {
+    "lsbaws-gateway hello": { checks: ["x"], sampleHead: "", responseBytes: 1 },
+  };
+  assert.equal(judge(old).length, 0, "old ids are not lsbaws entries as saved");
+  const r = withCurrentServerIds(old);
+  assert.deepEqual(r.settings.servers, [
+    "lsbaws-libc-gateway",
+    "lsbaws-libc-fetch",
+    "deno-serve",
+    "node-http",
+  ]);
+  assert.deepEqual(Object.keys(r.verification), ["lsbaws-libc-gateway hello"]);
+  assert.equal(
+    judge(r).find((x) => x.target === "fixed-rate-cpu" && x.server === "lsbaws-libc-gateway")
+      ?.verdict,
+    "PASS",
+  );
+  assert.match(
+    summaryTable(r),
+    /\| Scenario \| Metric \| lsbaws libc gateway \| lsbaws libc fetch \|/,
+  );
+  assert.equal(old.settings.servers[0], "lsbaws-gateway", "the saved object is left as it was");
 });
