@@ -163,25 +163,26 @@ for (const io of backends) {
   const ignore = io === "libc" && !loadLibc().ok;
   const zeroCopy = io === "libc";
 
-  /** Runs `fn` against `spec` on this backend; checks whether sendfile was used. */
-  async function withServer(
+  /** Runs `fn` against `spec` on this backend. */
+  const withServer = async (
     spec: string,
     fn: (srv: TestServer) => Promise<void>,
     extra: Record<string, unknown> = {},
-  ): Promise<void> {
+  ): Promise<void> => {
     const srv = await startApp(spec, { io, ...extra });
     try {
       await fn(srv);
     } finally {
       await srv.close();
     }
-  }
+  };
 
-  function usedSendfile(before: number, bytes: number): void {
+  /** Checks that sendfile moved the bytes on libc, and was never called on deno. */
+  const usedSendfile = (before: number, bytes: number): void => {
     const moved = fileSendStats.bytes - before;
     if (zeroCopy) assert.ok(moved >= bytes, `sendfile moved ${moved} bytes, expected ${bytes}`);
     else assert.equal(moved, 0, "the deno backend never calls sendfile");
-  }
+  };
 
   Deno.test({
     name: `file_wrapper: a 5 MiB file, whole, from an offset, by path and HEAD [io=${io}]`,
