@@ -20,6 +20,8 @@ const BIG = `${dir}/big.bin`;
 const bigBytes = new Uint8Array(5 * MIB);
 for (let i = 0; i < bigBytes.length; i++) bigBytes[i] = (i * 31 + (i >> 12)) & 0xff;
 Deno.writeFileSync(BIG, bigBytes);
+/** A file under the static server's `sendfile` threshold (read and written instead). */
+Deno.writeFileSync(`${dir}/small.bin`, bigBytes.subarray(0, 4096));
 const q = (path: string) => encodeURIComponent(path);
 
 interface Reply {
@@ -300,6 +302,10 @@ for (const io of backends) {
     ignore,
     fn: () =>
       withServer("apps/hello.ts:app", async ({ port }) => {
+        const small = fileSendStats.bytes;
+        const s = await one(port, "/s/small.bin");
+        sameBytes(s.body, bigBytes.subarray(0, 4096), "small static file");
+        assert.equal(fileSendStats.bytes, small, "a small file is read, not sent with sendfile");
         const before = fileSendStats.bytes;
         const r = await one(port, "/s/big.bin");
         assert.equal(r.status, 200);
