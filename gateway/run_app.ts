@@ -240,7 +240,13 @@ class AppRun {
       const out = this.fail(err);
       if (out !== null) throw out;
     } finally {
-      const released = src?.close((err) => this.logError("BODY-6: releasing the body threw", err));
+      const released = src?.close((err) => {
+        // Releasing a body that streams `lsbaws.input` rethrows the client's body error (APP-6):
+        // the client's fault, already answered, not the app's.
+        if (isInputError(err)) {
+          this.ex.log("debug", `request body failed: ${describeBriefly(err)}`);
+        } else this.logError("BODY-6: releasing the body threw", err);
+      });
       if (released !== undefined && !this.ex.res.aborted) await released;
       this.errors.flush();
     }

@@ -378,11 +378,12 @@ function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<
     return false;
   }
   if (!ex.res.ended) {
-    return serveFailed(
-      port,
-      ex,
-      new ResponseError("response-order", "handler returned without finishing the response"),
-    );
+    // A handler that stopped because the request's signal aborted (the peer's EOF or reset;
+    // gateway rule BODY-9) abandoned the response: the client went away, no app error and no 500.
+    const err = ex.res.signal.aborted
+      ? new Deno.errors.ConnectionAborted("client went away before the response was finished")
+      : new ResponseError("response-order", "handler returned without finishing the response");
+    return serveFailed(port, ex, err);
   }
   port.ctx.state.inflight--;
   return afterResponse(port, ex, false);

@@ -22,10 +22,12 @@
  * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
  *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
  *   that arrive meanwhile are the next pipelined request and stay buffered.
- * - Closing after a final response (an error, `Connection: close`): the driver shuts down its
- *   sending side first and discards what the client still sends (at most `LINGER_BYTES`, for at
- *   most `LINGER_MS`) before closing, so the kernel does not answer unread request bytes with a
- *   reset that destroys the response in flight (RFC 9112 §9.6). `close()` itself closes at once.
+ * - Closing after a final response (an error, `Connection: close`): when request bytes may still
+ *   come or sit unread (a body not read to its end, bytes buffered, the socket readable), the
+ *   driver shuts down its sending side first and discards what the client still sends (at most
+ *   `LINGER_BYTES`, for at most `LINGER_MS`) before closing, so the kernel does not answer unread
+ *   request bytes with a reset that destroys the response in flight (RFC 9112 §9.6); otherwise
+ *   it closes at once, as nginx's lingering close does. `close()` itself closes at once.
  * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
  *   timer (`bodyTimeoutMs`).
  * - Metrics: bytes read are reported to `server/metrics.ts` (the same call any driver makes).
@@ -426,17 +428,21 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   /** Half-closes, discards late input, then closes; see the module comment. */
   #lingerClose(): void {
     if (this.closed || this.#lingered >= 0) return;
-    if (this.core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+    const core = this.core;
+    // Nothing unread and nothing more announced: close at once, as nginx does (lingering
+    // costs a shutdown, a read and a timer per connection for nothing).
+    const quiet = !core.hasBuffered && core.bodyDone && !this.#readable;
+    if (quiet || core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
       this.close();
       return;
     }
     this.#mode = MODE_BUSY;
     this.#lingered = 0;
-    this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
-    this.#lingerRead();
+    if (this.#lingerRead()) this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
   }
 
-  #lingerRead(): void {
+  /** Discards input while lingering; true when the socket is still open (would block). */
+  #lingerRead(): boolean {
     const sym = this.#libc.sym;
     for (;;) {
       const n = sym.recv(this.#fd, lingerScratch, lingerScratch.length, 0);
@@ -446,10 +452,10 @@ export class LibcConnection extends DriverConnection implements FdHandler {
       } else if (n < 0) {
         const errno = this.#libc.errno();
         if (errno === ERRNO.EINTR) continue;
-        if (errno === ERRNO.EAGAIN) return;
+        if (errno === ERRNO.EAGAIN) return true;
       }
       this.close(); // EOF, an error, or too much input
-      return;
+      return false;
     }
   }
 
@@ -465,14 +471,15 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.#loop.remove(this.#fd);
     this.#libc.sym.close(this.#fd);
     this.core.rb.release();
-    const err = new Deno.errors.BadResource("connection closed");
-    const w = this.#writeWait;
-    this.#writeWait = null;
     this.#sender.clear();
     this.#file?.close();
     this.#file = null;
-    w?.reject(err);
+    const w = this.#writeWait;
     const f = this.#fill;
+    if (w === null && f === null) return;
+    const err = new Deno.errors.BadResource("connection closed");
+    this.#writeWait = null;
+    w?.reject(err);
     if (f !== null) {
       this.#fill = null;
       clearTimeout(f.timer);

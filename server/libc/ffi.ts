@@ -235,6 +235,7 @@ const SYMBOLS = {
     nonblocking: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  usleep_nb: { name: "usleep", parameters: ["u32"], result: "i32", nonblocking: true },
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "i32", optional: true },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32", optional: true },
   open: { parameters: ["buffer", "i32"], result: "i32", optional: true },
@@ -288,6 +289,8 @@ export interface LibcSymbols {
   epoll_wait_nb(ep: number, events: Buf, max: number, timeoutMs: number): Promise<number>;
   /** `eventfd(initval, flags)`. */
   eventfd(initval: number, flags: number): number;
+  /** `usleep(us)` on a helper thread. */
+  usleep_nb(us: number): Promise<number>;
   /** `sendfile(out, in, offsetPtr, count)` (offsetPtr: an 8-byte `off_t`); null if missing. */
   sendfile: ((out: number, inFd: number, offset: Buf, count: number) => number) | null;
   /** `statx(dirfd, path, flags, mask, buf)`; null if missing. */
