@@ -14,6 +14,11 @@
  *   write is pending no further request is read (back-pressure), and `afterWrite()` makes writers
  *   wait past the high-water mark (shared logic). A failed write closes the connection and rejects
  *   every waiter.
+ * - File bodies (`sendFile`): the fd `file_body.ts` finds for the file is sent with nonblocking
+ *   `sendfile` right after the queued output, as part of the same write: a full socket waits for
+ *   `EPOLLOUT` like any write (no request is read meanwhile), a failed one (`EPIPE`,
+ *   `ECONNRESET`) closes the connection and rejects. The fd is closed when the file is done and
+ *   when the connection closes. No fd for the file: `sendFile` returns null (the caller reads it).
  * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
  *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
  *   that arrive meanwhile are the next pipelined request and stay buffered.
@@ -32,7 +37,7 @@
 import { DriverConnection, ignore, SERVE_CLOSE, SERVE_READ, serveBuffered } from "../conn_loop.ts";
 import type { ServeVerdict } from "../conn_loop.ts";
 import type { EngineContext } from "../dispatch.ts";
-import type { ConnAddr, SocketDuplex } from "../exchange.ts";
+import type { ConnAddr, FileBody, SocketDuplex } from "../exchange.ts";
 import { ProtocolError } from "../http/errors.ts";
 import { countReceived } from "../metrics.ts";
 import {
@@ -45,6 +50,7 @@ import {
   SHUT_WR,
   toIoError,
 } from "./ffi.ts";
+import { fileFdOf, FileSend } from "./file_body.ts";
 import type { EventLoop, FdHandler } from "./loop.ts";
 import {
   CONN_EVENTS,
@@ -91,6 +97,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #deferred = false;
   #fill: FillWaiter | null = null;
   readonly #sender: PieceSender;
+  /** The file body being sent after the queued output, if any. */
+  #file: FileSend | null = null;
   #writeWait: PromiseWithResolvers<void> | null = null;
   #fatalSeen = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -342,11 +350,11 @@ export class LibcConnection extends DriverConnection implements FdHandler {
    */
   flush(): Promise<void> {
     if (this.#writeWait !== null) return this.#writeWait.promise;
-    if (this.core.out.size === 0) return RESOLVED;
+    if (this.core.out.size === 0 && this.#file === null) return RESOLVED;
     if (this.closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
     let done: boolean;
     try {
-      done = this.#sender.send(this.core);
+      done = this.#send();
     } catch (err) {
       this.close();
       return Promise.reject(err);
@@ -358,11 +366,36 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     return w.promise;
   }
 
+  /** Sends the queued output, then the file body (if any): true once all of it went out. */
+  #send(): boolean {
+    for (;;) {
+      if (!this.#sender.send(this.core)) return false;
+      const f = this.#file;
+      if (f === null || !f.step()) return f === null;
+      this.#file = null;
+      f.close();
+      if (this.core.out.size === 0) return true;
+    }
+  }
+
+  /** `ConnPort.sendFile`: the file goes out with `sendfile` after the queued output. */
+  sendFile(body: FileBody, count: number): Promise<number> | null {
+    if (this.closed || this.#file !== null) return null;
+    const fd = fileFdOf(this.#libc, body);
+    if (fd < 0) return null;
+    const f = new FileSend(this.#libc, this.#fd, fd, body.offset, count);
+    this.#file = f;
+    return this.flush().then(() => f.sent, (err) => {
+      f.close();
+      throw err;
+    });
+  }
+
   #resumeWrite(): void {
     const w = this.#writeWait!;
     let done: boolean;
     try {
-      done = this.#sender.send(this.core);
+      done = this.#send();
     } catch (err) {
       this.#writeWait = null;
       this.close();
@@ -439,6 +472,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.#libc.sym.close(this.#fd);
     this.core.rb.release();
     this.#sender.clear();
+    this.#file?.close();
+    this.#file = null;
     const w = this.#writeWait;
     const f = this.#fill;
     if (w === null && f === null) return;
