@@ -1,8 +1,10 @@
 /**
- * `deno task bench`: lsbaws (gateway app and fetch app) against `Deno.serve` and `node:http`,
- * all serving the same hello-world and upload-sink logic (`bench/apps/`), driven by wrk (and
- * hey or `bench/rate_client.ts` for the fixed rate). The servers are the entries of
- * `bench/lib/servers.ts`.
+ * `deno task bench`: lsbaws on both socket backends (`--io libc`, epoll through FFI, and
+ * `--io deno`, `Deno.listen`), each with the gateway app and the fetch app, against
+ * `Deno.serve` and `node:http`, all serving the same hello-world and upload-sink logic
+ * (`bench/apps/`), driven by wrk (and hey or `bench/rate_client.ts` for the fixed rate). The
+ * servers are the entries of `bench/lib/servers.ts` (the deno-backend entries skip the upload
+ * scenarios); the estimated duration is printed before anything runs.
  *
  * What it does, in order:
  * 1. Pins itself to the client core, installs wrk (and hey) when missing (apt-get), looks for a
@@ -10,8 +12,8 @@
  *    the machine cannot run (no cgroup for the capped one) is skipped with its reason.
  * 2. Throughput: for each round, for each server (A B C D, A B C D, ...): starts the server
  *    pinned to the server core (`taskset`), checks its responses (`bench/lib/verify.ts`), then
- *    for keep-alive, pipelining, connection-per-request and keep-alive with the server capped
- *    at half a core (moved into a cgroup for that run only) runs an untimed wrk warm-up and a
+ *    for keep-alive, pipelining, connection-per-request (16 connections by default, the issue's
+ *    figure) and keep-alive with the server capped at half a core (moved into a cgroup for that run only) runs an untimed wrk warm-up and a
  *    timed wrk run (`-t1 -cC --latency`, pinned to the client core) while sampling the
  *    server's RSS every 50 ms (and VmHWM); then offers a fixed rate (2,000 req/s over 20
  *    keep-alive connections) and reads the server's CPU seconds from /proc/PID/stat before and
@@ -28,8 +30,11 @@
  *    checks that it serves both files byte for byte, then per file an untimed wrk warm-up and a
  *    timed keep-alive wrk run pinned to the client core (fewer connections for the 1 MiB file),
  *    with the server's CPU summed over its process tree (nginx's worker is a child).
- * 6. Medians over rounds, ratios to `Deno.serve` (static files: to Hono's `serveStatic` and to
- *    nginx), PASS/MISS per target; prints the tables and
+ * 6. With `--profile`: each lsbaws server once more, started under Deno's `--cpu-prof` (profile
+ *    written to a temp dir, removed afterwards), keep-alive wrk warm-up and timed run, then the
+ *    top self-time functions and categories (`bench/lib/profile.ts`).
+ * 7. Medians over rounds, ratios to `Deno.serve` (static files: to Hono's `serveStatic` and to
+ *    nginx), PASS/MISS per target and lsbaws server; prints the tables and
  *    writes `bench/results/latest.json` and, for a complete full run, `bench/RESULTS.md` and the
  *    README table (between `<!-- bench:table:start -->` and `<!-- bench:table:end -->`, which
  *    replace a bare `<!-- BENCH -->` placeholder the first time).
@@ -76,9 +81,15 @@ import {
   throttleStats,
 } from "./lib/cgroup.ts";
 import { ensureHey, type RateClient, rateProblem, runRate } from "./lib/rate.ts";
+import { estimateRun } from "./lib/plan.ts";
+import { profiledCommand, profileMarkdown, summarizeProfile } from "./lib/profile.ts";
 import {
   type AppKind,
+  isLsbaws,
   nginxConfig,
+  resolveServerId,
+  runsScenario,
+  SERVER_ALIASES,
   serverCommand,
   serverDef,
   STATIC_PREFIX,
@@ -94,6 +105,7 @@ import {
   BASELINE,
   type BenchResults,
   type BenchSettings,
+  closeConns,
   CONTAMINATED_PCT,
   fmt,
   fmtRatio,
@@ -124,6 +136,7 @@ import {
   THROUGHPUT_SCENARIOS,
   type ThroughputRun,
   type UploadRun,
+  withCurrentServerIds,
 } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -138,6 +151,7 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
   --duration S         seconds per timed wrk run (default 10)
   --warmup S           untimed wrk warm-up before each timed run (default 2)
   --connections N      wrk connections (default 64)
+  --close-connections N  wrk connections of the connection-per-request scenario (default 16)
   --depth N            requests per pipelined write (default 16)
   --upload-bytes N     bytes per upload (default 1073741824, i.e. 1 GiB)
   --idle-conns N       idle connections (default 10000)
@@ -147,7 +161,9 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
   --rate-client C      auto (hey when installed or installable, else bench/rate_client.ts),
                        hey, or deno (default auto)
   --servers LIST       comma list of ${ALL_SERVERS.join(",")}
-                       (Deno.serve is always added: every ratio is against it)
+                       (Deno.serve is always added: every ratio is against it; the old ids
+                       ${Object.keys(SERVER_ALIASES).join(", ")} name the libc entries; the
+                       lsbaws-deno-* entries skip the upload scenarios)
   --scenarios LIST     comma list of ${ALL_SCENARIOS.join(",")}
                        (the static-* scenarios always compare ${ALL_STATIC_SERVERS.join(", ")};
                        ratios against ${STATIC_BASELINE}, and nginx is skipped with the
@@ -161,6 +177,10 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
   --max-retries N      measure a timed run again (up to N more times) when other processes
                        used > 25% of a core during it; the cleanest attempt is kept
                        (default 2; smoke 0)
+  --profile            after the measurements, run each lsbaws server of the run once more
+                       under Deno's --cpu-prof during keep-alive wrk and report the functions
+                       with the most self time (profiles go to a temp dir, then are removed)
+  --profile-servers LIST  like --profile, for these lsbaws servers only
   --json PATH          results file (default bench/results/latest.json; smoke: smoke.json)
   --no-write           do not touch bench/RESULTS.md or README.md
   --render PATH        run nothing: print the tables of a saved results JSON and, when it is
@@ -168,7 +188,8 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
   -h, --help           this text
 
 A complete full run (all servers and scenarios, >= 3 rounds) rewrites the generated part of
-bench/RESULTS.md and the README table; partial runs only write the JSON file.`;
+bench/RESULTS.md and the README table; partial runs only write the JSON file. The estimated
+duration is printed first (a full run: about 30 minutes, plus about a minute with --profile).`;
 
 /** Parses the command line into settings plus output options. */
 export function parseArgs(args: string[]): {
@@ -185,6 +206,7 @@ export function parseArgs(args: string[]): {
     durationS: smoke ? 1 : 10,
     warmupS: smoke ? 0 : 2,
     connections: 64,
+    closeConnections: 16,
     pipelineDepth: 16,
     uploadBytes: smoke ? 16 << 20 : 1 << 30,
     idleConns: smoke ? 200 : 10_000,
@@ -208,6 +230,8 @@ export function parseArgs(args: string[]): {
   let write = !smoke;
   let help = false;
   let render: string | null = null;
+  let profile = false;
+  let profileList: ServerId[] | null = null;
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min) {
@@ -241,6 +265,22 @@ export function parseArgs(args: string[]): {
         settings.connections = num(a, v, 1);
         i++;
         break;
+      case "--close-connections":
+        settings.closeConnections = num(a, v, 1);
+        i++;
+        break;
+      case "--profile":
+        profile = true;
+        break;
+      case "--profile-servers": {
+        profileList = (v ?? "").split(",").filter(Boolean).map(resolveServerId);
+        for (const s of profileList) {
+          if (!isLsbaws(s)) throw new Error(`--profile-servers: ${s} is not an lsbaws server`);
+        }
+        if (profileList.length === 0) throw new Error("--profile-servers needs a server");
+        i++;
+        break;
+      }
       case "--depth":
         settings.pipelineDepth = num(a, v, 2);
         i++;
@@ -297,8 +337,7 @@ export function parseArgs(args: string[]): {
         i++;
         break;
       case "--servers": {
-        const list = (v ?? "").split(",").filter(Boolean) as ServerId[];
-        for (const s of list) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s}`);
+        const list = (v ?? "").split(",").filter(Boolean).map(resolveServerId);
         if (!list.includes(BASELINE)) list.push(BASELINE);
         settings.servers = ALL_SERVERS.filter((s) => list.includes(s));
         i++;
@@ -330,6 +369,11 @@ export function parseArgs(args: string[]): {
       default:
         throw new Error(`unknown option ${a} (see --help)`);
     }
+  }
+  if (profileList) {
+    settings.profileServers = ALL_SERVERS.filter((s) => profileList.includes(s));
+  } else if (profile) {
+    settings.profileServers = settings.servers.filter(isLsbaws);
   }
   return { settings, json, write, help, render };
 }
@@ -519,6 +563,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
       `${settings.rounds} round(s), server core ${settings.serverCpu ?? "-"}, ` +
       `client core ${settings.clientCpu ?? "-"}`,
   );
+  log(estimateLine(settings));
   log(machineList(results));
 
   const start = async (
@@ -558,7 +603,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
       if (!srv) continue;
       try {
         for (const scenario of hellos) {
-          if (skipped(scenario)) continue;
+          if (skipped(scenario) || !runsScenario(server, scenario)) continue;
           try {
             if (scenario === "fixed-rate") {
               const run = await measureRate(srv, settings, round, server, rateClient!);
@@ -589,7 +634,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
   if (ups.length) log(`\n== upload (${formatBytes(settings.uploadBytes)} streamed POST to a sink)`);
   for (let round = 1; round <= settings.rounds && ups.length; round++) {
     for (const server of settings.servers) {
-      for (const scenario of ups) {
+      for (const scenario of ups.filter((x) => runsScenario(server, x))) {
         let best: UploadRun | undefined;
         for (let attempt = 1;; attempt++) {
           // A fresh server per attempt: an upload leaves its mark on the RSS baseline.
@@ -670,11 +715,17 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
     await runStatic(results, settings, statics, problem);
   }
 
+  // 5. Profiles (opt-in).
+  if (settings.profileServers?.length) {
+    log(`\n== CPU profiles (keep-alive, ${settings.connections} conns, --cpu-prof)`);
+    await runProfiles(results, settings, settings.profileServers, problem);
+  }
+
   // Every requested server and scenario must have produced a number (unless skipped here).
   for (const server of settings.servers) {
     for (
       const scenario of settings.scenarios.filter((s) =>
-        !skipped(s) && !STATIC_SCENARIOS.includes(s)
+        !skipped(s) && !STATIC_SCENARIOS.includes(s) && runsScenario(server, s)
       )
     ) {
       const n = THROUGHPUT_SCENARIOS.includes(scenario)
@@ -710,6 +761,89 @@ export async function runBench(settings: BenchSettings): Promise<BenchResults> {
   }
   results.elapsedS = (performance.now() - started) / 1000;
   return results;
+}
+
+/** The estimate printed before a run starts. */
+export function estimateLine(settings: BenchSettings): string {
+  const e = estimateRun(settings);
+  const parts = Object.entries(e.phases)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${fmt(v / 60, 1)}`);
+  return `estimated duration: ${fmt(e.totalS / 60, 1)} min (${parts.join(", ")} min; ` +
+    "longer when other processes make runs repeat)";
+}
+
+/**
+ * The profile phase: each of `servers` (lsbaws entries) started once more under Deno's
+ * `--cpu-prof` with its profile directory in a fresh temp dir, its responses checked, then the
+ * keep-alive wrk warm-up and timed run; stopping it (SIGTERM) makes Deno write the profile,
+ * which is summarised into `results.profiles`. The temp dir is removed whatever happens.
+ */
+async function runProfiles(
+  results: BenchResults,
+  settings: BenchSettings,
+  servers: ServerId[],
+  problem: ProblemFn,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "lsbaws-bench-profile-" });
+  results.profiles = [];
+  try {
+    for (const server of servers) {
+      const dir = `${tmp}/${server}`;
+      let srv: ServerProcess | null = null;
+      try {
+        srv = await startServer(
+          profiledCommand(serverCommand(serverDef(server), "hello", null, DENO), dir),
+          { cwd: ROOT, cpu: settings.serverCpu },
+        );
+        await verifyHello(srv.port, settings.pipelineDepth);
+        const wrkOpts = {
+          url: `${srv.url}/`,
+          connections: settings.connections,
+          cpu: settings.clientCpu,
+          cwd: ROOT,
+          script: "bench/wrk/report.lua",
+        };
+        if (settings.warmupS > 0) await runWrk({ ...wrkOpts, durationS: settings.warmupS });
+        const wrk = await runWrk({ ...wrkOpts, durationS: settings.durationS });
+        // Deno writes the profile as the process exits: give a graceful stop time for that.
+        await srv.stop(15_000);
+        srv = null;
+        const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
+        if (!file) throw new Error(`no .cpuprofile written to ${dir}`);
+        const summary = summarizeProfile(
+          JSON.parse(await Deno.readTextFile(`${dir}/${file.name}`)),
+          {
+            root: ROOT,
+            server,
+            scenario: "keepalive",
+            rps: wrk.rps,
+          },
+        );
+        results.profiles.push(summary);
+        const top = summary.top.slice(0, 3).map((e) => `${e.name} ${fmt(e.pct, 1)}%`);
+        log(
+          `  ${SERVER_LABELS[server].padEnd(20)} ${fmt(wrk.rps, 0)} req/s under the profiler; ` +
+            `top self time: ${top.join(", ")}`,
+        );
+      } catch (err) {
+        problem(0, server, "keepalive", `profile: ${err instanceof Error ? err.message : err}`);
+      } finally {
+        await srv?.stop();
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch((err) => {
+      problem(0, "", "keepalive", `could not remove ${tmp}: ${err}`);
+    });
+  }
+}
+
+/** The profiles of a run as Markdown (empty when the run made none). */
+export function profilesMarkdown(r: BenchResults): string {
+  return (r.profiles ?? [])
+    .map((p) => profileMarkdown(p, SERVER_LABELS[p.server as ServerId] ?? p.server))
+    .join("\n\n");
 }
 
 /** Deterministic bytes that no content coding would shrink (xorshift32 from `seed`). */
@@ -1035,6 +1169,7 @@ async function measureThroughput(
     scriptArgs: scenario === "pipeline" ? [String(settings.pipelineDepth)] : [],
     headers: scenario === "close" ? ["Connection: close"] : [],
   };
+  if (scenario === "close") wrkOpts.connections = closeConns(settings);
   const cap = scenario === "keepalive-capped"
     ? capProcess(cgroup, srv.pid, settings.capQuotaUs, settings.capPeriodUs)
     : null;
@@ -1364,6 +1499,19 @@ async function measureIdle(
   }
 }
 
+/** Which servers leave scenarios out, and why (part of a Method bullet). */
+function notRunNote(s: BenchSettings): string {
+  const partial = s.servers.filter((x) => s.scenarios.some((sc) => !runsScenario(x, sc)));
+  if (partial.length === 0) return "";
+  const left = [
+    ...new Set(partial.flatMap((x) => s.scenarios.filter((sc) => !runsScenario(x, sc)))),
+  ];
+  return `${partial.map((x) => SERVER_LABELS[x]).join(" and ")} ` +
+    `${partial.length === 1 ? "leaves" : "leave"} out ${left.join(" and ")} ("not run"): the ` +
+    `upload path does not depend on the socket backend, and leaving ` +
+    `${left.length === 1 ? "it" : "them"} out keeps a full run within about 30 minutes.`;
+}
+
 /** The Method bullet of the capped keep-alive scenario (with its skip reason, if skipped). */
 function capNote(r: BenchResults): string {
   const s = r.settings;
@@ -1410,10 +1558,16 @@ export function resultsMarkdown(r: BenchResults): string {
     `core ${s.clientCpu ?? "-"} with \`taskset\`; every server is a fresh process per round ` +
     `(and per upload / idle measurement), rounds visit the servers in turn ` +
     `(${s.servers.map((x) => SERVER_LABELS[x]).join(", ")}, then again).`,
+    s.servers.some(isLsbaws) &&
+    `- lsbaws runs on each socket backend, named explicitly: \`--io libc\` (epoll through FFI; ` +
+      `what \`--io auto\` picks on Linux) and \`--io deno\` (\`Deno.listen\`), each with the ` +
+      `gateway and the fetch hello app; every lsbaws server is judged against the targets (one ` +
+      `column each). ${notRunNote(s)}`,
     `- wrk: \`-t1 -c${s.connections} -d${s.durationS}s --latency\`, after an untimed ` +
     `${s.warmupS} s warm-up with the same settings; pipelining writes ${s.pipelineDepth} ` +
     `requests at a time (\`bench/wrk/pipeline.lua\`); connection per request sends ` +
-    `\`Connection: close\`. Each cell is the median of ${s.rounds} round(s); the ratio in ` +
+    `\`Connection: close\` over ${closeConns(s)} connections (\`-c${closeConns(s)}\`, the ` +
+    `issue's figure). Each cell is the median of ${s.rounds} round(s); the ratio in ` +
     `brackets is against Deno.serve in the same run.`,
     `- Latency percentiles are the latencies wrk actually measured: wrk applies a ` +
     `coordinated-omission correction to its histogram before printing it (synthetic samples; ` +
@@ -1556,6 +1710,30 @@ export function resultsMarkdown(r: BenchResults): string {
     "| --- | --- | --- |",
     ...sizes,
     "",
+    ...(r.profiles?.length
+      ? [
+        "### Profiles: where the time goes",
+        "",
+        `The profiled lsbaws servers, each once more after the measurements, under Deno's ` +
+        `\`--cpu-prof\` ` +
+        `(V8's sampling profiler; it slows the server down) during the keep-alive wrk run ` +
+        `(${s.warmupS} s warm-up + ${s.durationS} s, ${s.connections} conns). Self time ` +
+        `per category and the functions with the most self time, as a share of the ` +
+        `server's busy (non-idle) time; "native" is time outside JS (the runtime's ops, ` +
+        `FFI calls, the kernel). Profile files are written to a temp dir and removed.`,
+        "",
+        profilesMarkdown(r),
+        "",
+      ]
+      : missed.length
+      ? [
+        "### Profiles: where the time goes",
+        "",
+        "This run made no profiles; `deno task bench --profile` adds the functions with the " +
+        "most self time of each lsbaws server under keep-alive load here.",
+        "",
+      ]
+      : []),
     "### Raw numbers per round",
     "",
     rawTables(r),
@@ -1578,13 +1756,14 @@ const README_PLACEHOLDER = "<!-- BENCH -->";
 
 const RESULTS_TEMPLATE = `# Benchmark results
 
-How to run: \`deno task bench\` (20-30 minutes; needs 2 cores, installs wrk and hey with
+How to run: \`deno task bench --profile\` (about 30 minutes, the estimate is printed first;
+\`--profile\` adds CPU profiles of the lsbaws servers; needs 2 cores, installs wrk and hey with
 apt-get when missing; the capped keep-alive scenario needs a writable cgroup cpu controller, usually
 root, and is skipped with the reason otherwise; the static-file scenarios compare lsbaws \`--static\`
 with nginx, skipped with the reason when nginx is not installed, and with Hono's \`serveStatic\` on
 \`Deno.serve\`), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
 A quicker loop while working on the engine:
-\`deno task bench --servers lsbaws-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
+\`deno task bench --servers lsbaws-libc-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
 (writes only \`bench/results/latest.json\`); for static files:
 \`deno task bench --scenarios static-4k,static-1m --rounds 1\`.
 
@@ -1597,7 +1776,7 @@ ${GEN_END}
 ## Engine optimisation log
 
 What was tried against the targets above and what each change bought (newest first). Quote the
-medians of a complete run (or of a targeted run, e.g. \`--servers lsbaws-fetch --scenarios
+medians of a complete run (or of a targeted run, e.g. \`--servers lsbaws-libc-fetch --scenarios
 keepalive --rounds 5\`) before and after each change.
 `;
 
@@ -1616,12 +1795,14 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
   const fmtFiles = [path];
   const readme = `${ROOT}/README.md`;
   const readmeText = await Deno.readTextFile(readme).catch(() => null);
-  const table = "`deno task bench` (about 25 minutes; lsbaws, `Deno.serve` and `node:http` " +
-    "serving the same apps, and lsbaws `--static`, nginx and Hono's `serveStatic` serving the " +
-    "same files, server and load generators pinned to separate cores) writes these " +
-    "tables and " +
-    "[bench/RESULTS.md](bench/RESULTS.md) (method, raw numbers per round, optimisation log); " +
-    "`deno task bench:smoke` checks the harness in seconds.\n\n" +
+  const table = "`deno task bench --profile` (about 30 minutes; lsbaws on both socket " +
+    "backends, `--io libc` and `--io deno`, with the gateway and the fetch app, " +
+    "`Deno.serve` and `node:http` serving the same apps, and lsbaws `--static`, nginx and " +
+    "Hono's `serveStatic` serving the same files, server and load generators pinned to " +
+    "separate cores) writes these tables and " +
+    "[bench/RESULTS.md](bench/RESULTS.md) (method, raw numbers per round, CPU profiles of " +
+    "the lsbaws servers, optimisation log); `deno task bench:smoke` checks the harness in " +
+    "seconds.\n\n" +
     `${summaryTable(r)}\n\n${staticTable(r) ? `${staticTable(r)}\n\n` : ""}` +
     `${targetsTable(r)}\n\n` +
     `Medians of ${r.settings.rounds} rounds ([n=k]: of its k rounds undisturbed by other ` +
@@ -1663,6 +1844,11 @@ function printTables(r: BenchResults): void {
   }
   log(targetsTable(r));
   log("");
+  if (r.profiles?.length) {
+    log("== CPU profiles (keep-alive; self time, share of the busy time)\n");
+    log(profilesMarkdown(r));
+    log("");
+  }
   log("== raw numbers per round\n");
   log(rawTables(r));
 }
@@ -1680,7 +1866,9 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   if (opts.render) {
-    const saved = JSON.parse(await Deno.readTextFile(opts.render)) as BenchResults;
+    const saved = withCurrentServerIds(
+      JSON.parse(await Deno.readTextFile(opts.render)) as BenchResults,
+    );
     printTables(saved);
     if (opts.write && isCompleteRun(saved.settings)) await writeMarkdown(saved);
     else log("not a complete full run (or --no-write): bench/RESULTS.md left as it is");

@@ -11,6 +11,7 @@
  */
 import type { Config } from "../server/config.ts";
 import type { Exchange } from "../server/exchange.ts";
+import { fileWrapper } from "./file_wrapper.ts";
 import type { Environ, ErrorStream, Input } from "./types.ts";
 
 /** The settings the environ depends on. */
@@ -55,6 +56,7 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
     // build (measured: ~1 µs vs ~50 ns), and an AbortController costs ~30 ns.
     "lsbaws.signal": ex.res.signal,
     "lsbaws.request_id": ex.requestId,
+    "lsbaws.file_wrapper": fileWrapper,
   };
   if (ex.remote.transport === "tcp") {
     env.REMOTE_ADDR = ex.remote.hostname;

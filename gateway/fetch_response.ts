@@ -10,6 +10,10 @@
  *   stream that ends right after its first chunk) gets Content-Length; anything else streams
  *   (chunked on HTTP/1.1) with back-pressure. The body stream is cancelled if the client goes
  *   away.
+ * - A `fileResponse` (gateway/file_wrapper.ts) whose body was not touched is sent from its file
+ *   with `Responder.sendFile` (zero-copy where the driver can): Content-Length is the rest of the
+ *   file unless the app set one (then exactly that many bytes are sent); the body stream, which
+ *   owns the file, is cancelled afterwards in every case, which closes the file.
  * - Hop-by-hop headers break the same rule as in gateway apps (SR-6), with one exception:
  *   `Transfer-Encoding: chunked` alone is dropped, because it only restates what the server does
  *   for a streamed body and the Fetch API has no other way to say "stream"; frameworks set it
@@ -23,6 +27,7 @@ import { utf8Length } from "../server/http/bytes.ts";
 import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
 import { rawHeaderList, staticBodyOf } from "./_deno_internals.ts";
 import { AppContractError, contractErrorOf } from "./errors.ts";
+import { contentLengthOf, fileOfResponse, prepareFile } from "./file_wrapper.ts";
 
 const encoder = new TextEncoder();
 
@@ -30,6 +35,8 @@ const encoder = new TextEncoder();
 export async function sendResponse(ex: Exchange, resp: Response): Promise<void> {
   const res = ex.res;
   const headers = responseHeaders(resp);
+  const file = res.sendFile === undefined ? null : fileOfResponse(resp);
+  if (file !== null) return sendFileResponse(ex, resp, headers, file);
   // FAST PATH: a body given as a string or bytes is sent with Content-Length, without the
   // ReadableStream machinery (`staticBodyOf` returns null for streams and anything unexpected).
   let fixed = staticBodyOf(resp);
@@ -103,6 +110,31 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
     throw e;
   } finally {
     res.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A `fileResponse`: the file goes out through `Responder.sendFile`; its stream is cancelled. */
+async function sendFileResponse(
+  ex: Exchange,
+  resp: Response,
+  headers: Array<[string, string]>,
+  file: Deno.FsFile,
+): Promise<void> {
+  const res = ex.res;
+  try {
+    const declared = contentLengthOf(headers);
+    const { body, length } = prepareFile(file, declared);
+    try {
+      setHead(ex, resp, headers, declared >= 0 ? -1 : length);
+    } catch (err) {
+      if (err instanceof AppContractError) ex.log("error", err.message);
+      throw err;
+    }
+    if (body.length > 0 && ex.head.method !== "HEAD") await res.sendFile!(body);
+    await res.end();
+  } finally {
+    // The stream owns the file (Deno closes it with the stream): cancelling releases both.
+    await resp.body?.cancel().catch(() => {});
   }
 }
 

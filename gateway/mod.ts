@@ -1,8 +1,8 @@
 /**
  * The public surface for app authors: the gateway types (the spec in `types.ts`), the errors an
  * app may see or throw, the byte-string helpers for CGI values, the adapters between the two
- * calling conventions (`toFetchHandler`, `fromFetchHandler`) and the contract validator
- * (`validateApp`).
+ * calling conventions (`toFetchHandler`, `fromFetchHandler`), the contract validator
+ * (`validateApp`) and `fileResponse` (a fetch Response sent zero-copy from an open file).
  *
  * Contract: apps import from this module only; nothing here pulls in server I/O code (the
  * adapters use only the pure `server/http/` helpers and the gateway runner).
@@ -11,6 +11,8 @@ export type {
   App,
   Environ,
   ErrorStream,
+  FileWrapperBody,
+  FileWrapperFactory,
   Input,
   ResponseBody,
   StartResponse,
@@ -28,4 +30,5 @@ export type {
 } from "./adapters.ts";
 export type { FetchHandler, ServeHandlerInfo } from "./fetch.ts";
 export { validateApp } from "./validate.ts";
+export { fileResponse } from "./file_wrapper.ts";
 export type { ValidateOptions } from "./validate.ts";

@@ -18,6 +18,8 @@
  *   `AppError` with `cause` (APP-4); both are logged through `ex.log("error")` with the stack
  *   before they are thrown. Errors from `lsbaws.input` are rethrown unwrapped (APP-6). Errors
  *   from `ex.res` itself belong to the engine and pass through untouched.
+ * - File bodies (BODY-10): an `lsbaws.file_wrapper` returned as the body (and no `write()`) is
+ *   sent with `Responder.sendFile`, Content-Length computed from the file unless set.
  * - The body is released exactly once in every case (BODY-5), and when `ex.res.signal` aborts the
  *   runner stops pulling, releases the body and returns without an error (BODY-9).
  */
@@ -26,6 +28,7 @@ import { type BodySource, openBody } from "./body.ts";
 import { buildEnviron, type EnvironConfig } from "./environ.ts";
 import { AppContractError, AppError, describeBriefly, describeType } from "./errors.ts";
 import { describeError, ResponseError } from "../server/http/errors.ts";
+import { contentLengthOf, fileBodyOf, FileWrapper } from "./file_wrapper.ts";
 import { createInput, isInputError } from "./input.ts";
 import { createStartResponse, type ResponseState } from "./start_response.ts";
 import type { App, ErrorStream, StartResponse } from "./types.ts";
@@ -135,6 +138,9 @@ class AppRun {
    */
   respond(body: unknown): void | Promise<void> {
     if (!this.state.writeUsed) {
+      if (body instanceof FileWrapper && this.ex.res.sendFile !== undefined) {
+        return this.sendWrapper(body);
+      }
       if (body instanceof Uint8Array) return this.sendAll([body]);
       if (Array.isArray(body) && typeof (body as { close?: unknown }).close !== "function") {
         return this.sendAll(body);
@@ -160,6 +166,33 @@ class AppRun {
     } catch (err) {
       const out = this.fail(err);
       if (out !== null) throw out;
+    }
+  }
+
+  /**
+   * BODY-10: the app returned the `lsbaws.file_wrapper` it got: the file goes out through
+   * `Responder.sendFile` (zero-copy where the socket driver can), with a Content-Length computed
+   * from the file unless the app set one, and the wrapper is closed in every case.
+   */
+  async sendWrapper(w: FileWrapper): Promise<void> {
+    try {
+      const declared = contentLengthOf(this.state.headers);
+      const { body, length } = fileBodyOf(w, declared);
+      if (this.ex.res.aborted) return;
+      this.sendHead(declared >= 0 ? -1 : length);
+      if (body.length > 0 && this.ex.head.method !== "HEAD") await this.ex.res.sendFile!(body);
+      const end = this.finish();
+      if (end !== undefined) await end;
+    } catch (err) {
+      const out = this.fail(err);
+      if (out !== null) throw out;
+    } finally {
+      try {
+        w.close();
+      } catch (err) {
+        this.logError("BODY-6: releasing the body threw", err);
+      }
+      this.errors.flush();
     }
   }
 
@@ -207,7 +240,13 @@ class AppRun {
       const out = this.fail(err);
       if (out !== null) throw out;
     } finally {
-      const released = src?.close((err) => this.logError("BODY-6: releasing the body threw", err));
+      const released = src?.close((err) => {
+        // Releasing a body that streams `lsbaws.input` rethrows the client's body error (APP-6):
+        // the client's fault, already answered, not the app's.
+        if (isInputError(err)) {
+          this.ex.log("debug", `request body failed: ${describeBriefly(err)}`);
+        } else this.logError("BODY-6: releasing the body threw", err);
+      });
       if (released !== undefined && !this.ex.res.aborted) await released;
       this.errors.flush();
     }

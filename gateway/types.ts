@@ -70,6 +70,11 @@
  * - LS-9: `lsbaws.request_id` is the request id (the client's X-Request-ID, or a generated one).
  * - LS-10: `lsbaws.signal` is an `AbortSignal` that aborts when the client goes away (the
  *   analogue of `waitress.client_disconnected`).
+ * - LS-11: `lsbaws.file_wrapper(file, blockSize?)` (PEP 3333's `wsgi.file_wrapper`) takes an open
+ *   `Deno.FsFile`, a path or a `file:` URL (opened read-only when called; a missing file throws)
+ *   and returns a `FileWrapperBody`: an iterable of `blockSize`-byte chunks (default 64 KiB) from
+ *   the file's current position to its end, whose `close()` closes the file. Iterating it, or
+ *   wrapping it in a middleware, works like any body.
  *
  * ## 4. startResponse (SR)
  * - SR-1: The app MUST call `startResponse` before the body produces its first non-empty chunk
@@ -125,6 +130,13 @@
  *   and closes the connection (and logs) when the body is shorter.
  * - BODY-9: When the client goes away (`lsbaws.signal` aborts), the server stops pulling the body,
  *   releases it, and reports no error.
+ * - BODY-10: When the app returns the `FileWrapperBody` of LS-11 itself as the body and did not
+ *   use `write()`, the server sends the file directly (with `sendfile(2)` on the libc socket
+ *   backend, by reading it otherwise): from the file's current position to its end with that
+ *   length as Content-Length when the app set none, else exactly the declared number of bytes
+ *   (a shorter file ends the response short and the connection closes, BODY-8). A HEAD request
+ *   gets the same head and no body. The server closes the wrapper (so the file) when the
+ *   response ends, fails or the client goes away.
  *
  * ## 7. lsbaws.input (IN)
  * - IN-1: `read(n)` resolves to exactly `n` bytes unless the body ends first; `read()` (or a
@@ -220,11 +232,29 @@ export interface Environ {
   "lsbaws.request_id": string;
   /** LS-10. */
   "lsbaws.signal": AbortSignal;
+  /** LS-11. */
+  "lsbaws.file_wrapper": FileWrapperFactory;
   /** ENV-9 to ENV-11: request headers. */
   [key: `HTTP_${string}`]: string | undefined;
   /** APP-3: apps and middleware may add their own keys. */
   [key: string]: unknown;
 }
+
+/** LS-11: what `lsbaws.file_wrapper` returns (a body the server can send from the file). */
+export interface FileWrapperBody extends Iterable<Uint8Array> {
+  /** The open file. */
+  readonly file: Deno.FsFile;
+  /** Chunk size when iterated. */
+  readonly blockSize: number;
+  /** Closes the file (idempotent). */
+  close(): void;
+}
+
+/** LS-11: `environ["lsbaws.file_wrapper"]`. */
+export type FileWrapperFactory = (
+  file: Deno.FsFile | string | URL,
+  blockSize?: number,
+) => FileWrapperBody;
 
 /** WR-1 to WR-5: the legacy imperative writer returned by `startResponse`. */
 export type Write = (chunk: Uint8Array) => Promise<void>;

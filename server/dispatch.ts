@@ -17,11 +17,14 @@
  *   already; everything else is logged here with its stack.
  * - `EngineResponder` is the `Responder` for one request: a thin guard over the core's response
  *   methods that adds the driver's flushing and back-pressure (`ConnPort.afterWrite`), and refuses
- *   use once its exchange is over, so a stale responder never writes into a later response.
+ *   use once its exchange is over, so a stale responder never writes into a later response. Its
+ *   `sendFile` lets the driver send the file itself (`ConnPort.sendFile`, zero-copy) when the
+ *   framing allows, else reads the file and writes it (`file_body.ts`).
  * - The driver (the only code that touches the socket) implements `ConnPort`.
  */
 import type { Config, Limits } from "./config.ts";
-import type { ConnAddr, Exchange, Handler, Responder, SocketDuplex } from "./exchange.ts";
+import type { ConnAddr, Exchange, FileBody, Handler, Responder, SocketDuplex } from "./exchange.ts";
+import { readFileInto } from "./file_body.ts";
 import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
@@ -107,6 +110,13 @@ export interface ConnPort extends BodySource {
   watchPeer(): void;
   /** True while a synchronous handler is being called (the driver flushes right after it). */
   dispatching: boolean;
+  /**
+   * Optional zero-copy file body: after the queued output, sends `count` bytes of `body` straight
+   * from the file and resolves to the number sent (fewer when the file ended early); rejects (and
+   * the connection is closed) if the peer is gone. Null when the driver cannot send this file
+   * itself: the responder then reads it and writes the bytes.
+   */
+  sendFile?(body: FileBody, count: number): Promise<number> | null;
   /** Sends `head` after queued responses and hands the socket over (`Exchange.takeover`). */
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
   /** Closes the socket now (idempotent). */
@@ -169,7 +179,22 @@ class EngineResponder implements Responder {
     return this.#after(r);
   }
 
-  #after(r: number): Promise<void> | undefined {
+  async sendFile(body: FileBody): Promise<void> {
+    const core = this.#check();
+    const room = core.responseFileRoom(body.length);
+    this.#overrun();
+    if (room === 0) return;
+    const count = room < 0 ? body.length : room;
+    const direct = room > 0 ? this.#port.sendFile?.(body, count) ?? null : null;
+    if (direct !== null) {
+      core.responseFileSent(await direct);
+      return;
+    }
+    const port = this.#port;
+    await readFileInto((chunk) => this.write(chunk), () => port.isClosed, body, count);
+  }
+
+  #overrun(): void {
     const res = this.#core.response;
     if (res.overrun) {
       res.overrun = false;
@@ -178,6 +203,10 @@ class EngineResponder implements Responder {
         `app sent more than its Content-Length (${res.declared}); extra bytes dropped`,
       );
     }
+  }
+
+  #after(r: number): Promise<void> | undefined {
+    this.#overrun();
     if (r === QUEUED_NOTHING) return undefined;
     // A large chunk is queued by reference: make the caller wait until it is written, so it can
     // never change under us.
@@ -349,11 +378,12 @@ function handlerReturned(port: ConnPort, ex: EngineExchange): boolean | Promise<
     return false;
   }
   if (!ex.res.ended) {
-    return serveFailed(
-      port,
-      ex,
-      new ResponseError("response-order", "handler returned without finishing the response"),
-    );
+    // A handler that stopped because the request's signal aborted (the peer's EOF or reset;
+    // gateway rule BODY-9) abandoned the response: the client went away, no app error and no 500.
+    const err = ex.res.signal.aborted
+      ? new Deno.errors.ConnectionAborted("client went away before the response was finished")
+      : new ResponseError("response-order", "handler returned without finishing the response");
+    return serveFailed(port, ex, err);
   }
   port.ctx.state.inflight--;
   return afterResponse(port, ex, false);

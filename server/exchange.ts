@@ -70,6 +70,14 @@ export interface Responder {
    * Content-Length passes it on instead of having it counted twice).
    */
   writeText?(text: string, byteLength?: number): Promise<void> | undefined;
+  /**
+   * Optional: sends `body.length` bytes of an open file from `body.offset` as body bytes, exactly
+   * like `write()` of those bytes (the head first), with `sendfile(2)` where the socket driver can
+   * (zero-copy) and reads otherwise. Resolves once they were handed to the socket; rejects if the
+   * client went away. A file that ends early sends fewer (`end()` then closes a connection whose
+   * Content-Length was not met). The file's position may move; it is never closed here.
+   */
+  sendFile?(body: FileBody): Promise<void>;
   /** Finishes the response (sends the head if still pending). May return a promise to await. */
   end(): Promise<void> | undefined;
   /** True once the status line has been queued for sending. */
@@ -78,6 +86,22 @@ export interface Responder {
   readonly aborted: boolean;
   /** Aborted when the client goes away or the connection is torn down (created lazily). */
   readonly signal: AbortSignal;
+}
+
+/** A file to send as (part of) a response body (`Responder.sendFile`). */
+export interface FileBody {
+  /** The open file. The engine may read it (moving its position) but never closes it. */
+  readonly file: Deno.FsFile;
+  /** Offset of the first byte to send. */
+  readonly offset: number;
+  /** Number of bytes to send (fewer when the file ends first). */
+  readonly length: number;
+  /** Device and inode of `file` (its `stat`): how a driver recognises another fd on it. */
+  readonly dev: number;
+  /** See `dev`. */
+  readonly ino: number;
+  /** The path `file` was opened from, when known (a driver may open it again: same inode only). */
+  readonly path?: string;
 }
 
 /** Everything a handler gets for one request. */

@@ -5,15 +5,21 @@
  * Contract:
  * - `SERVER_DEFS` is the single list of servers; `ServerId`, `ALL_SERVERS` and `SERVER_LABELS`
  *   are derived from it, so adding a server is adding one entry.
- * - An lsbaws entry names its app flavour (`gateway` or `fetch`) and may carry extra CLI
- *   arguments (`args`), placed before the app spec; e.g. a second I/O backend would be
- *   `{ id: "lsbaws-libc-gateway", label: "lsbaws libc gateway", kind: "lsbaws",
- *   app: "gateway", args: ["--io", "libc"] }`.
- * - Entries of kind `lsbaws` are the ones judged against the targets; `Deno.serve` (`BASELINE`)
- *   is the server every ratio is computed against.
+ * - An lsbaws entry names its app flavour (`gateway` or `fetch`), its socket backend
+ *   (`backend`: `libc`, epoll through FFI, or `deno`, `Deno.listen`) and the extra CLI arguments
+ *   that select it (`args`, placed before the app spec: `--io libc` / `--io deno`, never
+ *   `--io auto`, so an entry measures the same backend on every machine).
+ * - An entry may leave scenarios out (`skips`); `runsScenario` is the one place that says
+ *   whether a server runs a scenario. The deno-backend entries skip the two 1 GiB upload
+ *   scenarios (uploads do not depend on the socket backend's accept/poll path, and leaving them
+ *   out keeps a full run within its time budget).
+ * - `SERVER_ALIASES` maps the ids of older harness versions (`lsbaws-gateway`, `lsbaws-fetch`,
+ *   which ran whatever `--io auto` picked) to the libc entries; `resolveServerId` applies it.
+ * - Entries of kind `lsbaws` are the ones judged against the targets, one column each;
+ *   `Deno.serve` (`BASELINE`) is the server every ratio is computed against.
  * - `serverCommand` is pure: it builds the argv, it starts nothing.
  * - The static-file scenarios compare their own servers, `STATIC_SERVER_DEFS` (lsbaws with
- *   `--static`, nginx, Hono's `serveStatic` on `Deno.serve`), all serving one directory under
+ *   `--static` on the libc backend, nginx, Hono's `serveStatic` on `Deno.serve`), all serving one directory under
  *   `STATIC_PREFIX`; their ratios are against `STATIC_BASELINE` (Hono) and `STATIC_REFERENCE`
  *   (nginx). `staticServerCommand` and `nginxConfig` are pure as well.
  */
@@ -28,14 +34,53 @@ export interface ServerDef {
   kind: "lsbaws" | "deno-serve" | "node-http";
   /** For lsbaws: which flavour of the bench app it serves (`bench/apps/<app>_<flavour>.ts`). */
   app?: "gateway" | "fetch";
+  /** For lsbaws: the socket backend the entry selects with `args`. */
+  backend?: "libc" | "deno";
   /** For lsbaws: extra CLI arguments, placed before the app spec. */
   args?: readonly string[];
+  /** Scenario ids this entry does not run (shown as "not run", never judged). */
+  skips?: readonly string[];
 }
+
+/** The 1 GiB upload scenarios, which the deno-backend entries leave out. */
+const UPLOADS = ["upload-length", "upload-chunked"] as const;
 
 /** Every server, in round order. */
 export const SERVER_DEFS = [
-  { id: "lsbaws-gateway", label: "lsbaws gateway", kind: "lsbaws", app: "gateway", args: [] },
-  { id: "lsbaws-fetch", label: "lsbaws fetch", kind: "lsbaws", app: "fetch", args: [] },
+  {
+    id: "lsbaws-libc-gateway",
+    label: "lsbaws libc gateway",
+    kind: "lsbaws",
+    app: "gateway",
+    backend: "libc",
+    args: ["--io", "libc"],
+  },
+  {
+    id: "lsbaws-libc-fetch",
+    label: "lsbaws libc fetch",
+    kind: "lsbaws",
+    app: "fetch",
+    backend: "libc",
+    args: ["--io", "libc"],
+  },
+  {
+    id: "lsbaws-deno-gateway",
+    label: "lsbaws deno gateway",
+    kind: "lsbaws",
+    app: "gateway",
+    backend: "deno",
+    args: ["--io", "deno"],
+    skips: UPLOADS,
+  },
+  {
+    id: "lsbaws-deno-fetch",
+    label: "lsbaws deno fetch",
+    kind: "lsbaws",
+    app: "fetch",
+    backend: "deno",
+    args: ["--io", "deno"],
+    skips: UPLOADS,
+  },
   { id: "deno-serve", label: "Deno.serve", kind: "deno-serve" },
   { id: "node-http", label: "node:http", kind: "node-http" },
 ] as const satisfies readonly ServerDef[];
@@ -54,11 +99,33 @@ export const SERVER_LABELS: Record<ServerId, string> = Object.fromEntries(
   SERVER_DEFS.map((d) => [d.id, d.label]),
 ) as Record<ServerId, string>;
 
+/**
+ * Ids of older harness versions, still accepted by `--servers`: they ran whatever `--io auto`
+ * picked, which is the libc backend on Linux.
+ */
+export const SERVER_ALIASES: Readonly<Record<string, ServerId>> = {
+  "lsbaws-gateway": "lsbaws-libc-gateway",
+  "lsbaws-fetch": "lsbaws-libc-fetch",
+};
+
+/** The server id `id` names (itself, or the entry an alias stands for); throws if unknown. */
+export function resolveServerId(id: string): ServerId {
+  const real = SERVER_ALIASES[id] ?? id;
+  if (!(ALL_SERVERS as string[]).includes(real)) throw new Error(`unknown server ${id}`);
+  return real as ServerId;
+}
+
 /** The entry of `id`; throws for an unknown id. */
 export function serverDef(id: string): ServerDef {
   const def = (SERVER_DEFS as readonly ServerDef[]).find((d) => d.id === id);
   if (!def) throw new Error(`unknown server ${id}`);
   return def;
+}
+
+/** Whether server `id` runs `scenario` (false for the scenarios its entry `skips`). */
+export function runsScenario(id: string, scenario: string): boolean {
+  const def = (SERVER_DEFS as readonly ServerDef[]).find((d) => d.id === id);
+  return !(def?.skips ?? []).includes(scenario);
 }
 
 /** Whether `id` is an lsbaws server (judged against the targets). */
@@ -171,9 +238,11 @@ export function staticServerCommand(
   switch (def.kind) {
     case "lsbaws":
       // The gateway hello app answers everything outside the prefix; the static path does not
-      // depend on the app's style.
+      // depend on the app's style. The libc backend, named explicitly (not `--io auto`).
       return [
         ...lsbawsOnLoopback(deno),
+        "--io",
+        "libc",
         "--static",
         `${STATIC_PREFIX}=${paths.dir}`,
         "bench/apps/hello_gateway.ts:app",

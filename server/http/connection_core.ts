@@ -11,7 +11,8 @@
  *   buffer (one copy, into the returned chunk) and enforces the body limits; `bodyDone` says the
  *   body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
  *   it and no part of the final response was queued (RFC 9110 §10.1.1, §15.2).
- * - Response: `responseHead`, `responseBody`/`responseText` and `responseEnd` hand the app's
+ * - Response: `responseHead`, `responseBody`/`responseText` (and, for a file the driver sends
+ *   itself, `responseFileRoom`/`responseFileSent`) and `responseEnd` hand the app's
  *   response to the connection's `ResponseWriter` (response_writer.ts), which validates it and
  *   chooses the framing; `rollbackResponse()` drops a response none of whose bytes were taken
  *   for writing yet, so a failure can still be answered with its own status.
@@ -344,6 +345,16 @@ export class ConnectionCore {
   /** Queues `text` as UTF-8 (`n` is its encoded length); see `QueueResult`. */
   responseText(text: string, n?: number): QueueResult {
     return this.response.text(text, n);
+  }
+
+  /** How many of `n` file bytes the driver may send itself (see `ResponseWriter.fileRoom`). */
+  responseFileRoom(n: number): number {
+    return this.response.fileRoom(n);
+  }
+
+  /** The driver sent `n` file bytes granted by `responseFileRoom`. */
+  responseFileSent(n: number): void {
+    this.response.fileSent(n);
   }
 
   /**

@@ -17,6 +17,11 @@
  * - `body`/`text` never queue more than a declared Content-Length (the extra is dropped and
  *   `overrun` set, the connection then closes); `end` reports how many declared bytes were never
  *   sent (the connection then closes).
+ * - File bodies (sent by the driver, not queued): `fileRoom(n)` queues the head and says how many
+ *   of `n` file bytes the driver may send straight to the socket after the queued output (clipped
+ *   to a declared Content-Length like `body`; 0 when the response has no body; -1 under chunked
+ *   framing, where the caller sends the file as ordinary chunks); `fileSent(n)` records the bytes
+ *   the driver did send.
  * - `rollback` removes this response's bytes from the queue if none was taken for writing yet
  *   (`takeOutput` counts takes), so a failure can still be answered with its own status.
  */
@@ -225,6 +230,33 @@ export class ResponseWriter {
     this.#sent += n;
     this.bytesOut += n;
     return n >= COPY_LIMIT ? QUEUED_REF : QUEUED_COPY;
+  }
+
+  /** How many of `n` file bytes the driver may send after the queued output; see the module comment. */
+  fileRoom(n: number): number {
+    if (this.ended) throw new ResponseError("response-order", "write() after end()");
+    if (!this.headQueued) this.#queueHead();
+    switch (this.#framing) {
+      case "none":
+        return 0;
+      case "chunked":
+        return -1;
+      case "length": {
+        const room = this.declared - this.#sent;
+        if (n <= room) return n;
+        this.overrun = true;
+        this.closeAfter = true;
+        return room;
+      }
+      case "close":
+        return n;
+    }
+  }
+
+  /** The driver sent `n` file bytes granted by `fileRoom`. */
+  fileSent(n: number): void {
+    this.#sent += n;
+    this.bytesOut += n;
   }
 
   /**

@@ -14,13 +14,20 @@
  *   write is pending no further request is read (back-pressure), and `afterWrite()` makes writers
  *   wait past the high-water mark (shared logic). A failed write closes the connection and rejects
  *   every waiter.
+ * - File bodies (`sendFile`): the fd `file_body.ts` finds for the file is sent with nonblocking
+ *   `sendfile` right after the queued output, as part of the same write: a full socket waits for
+ *   `EPOLLOUT` like any write (no request is read meanwhile), a failed one (`EPIPE`,
+ *   `ECONNRESET`) closes the connection and rejects. The fd is closed when the file is done and
+ *   when the connection closes. No fd for the file: `sendFile` returns null (the caller reads it).
  * - Peer gone: while an async handler runs with the body read, `watchPeer()` keeps watching the
  *   socket; EOF or an error (`EPOLLRDHUP`, `recv` returning 0) aborts the request's signal. Bytes
  *   that arrive meanwhile are the next pipelined request and stay buffered.
- * - Closing after a final response (an error, `Connection: close`): the driver shuts down its
- *   sending side first and discards what the client still sends (at most `LINGER_BYTES`, for at
- *   most `LINGER_MS`) before closing, so the kernel does not answer unread request bytes with a
- *   reset that destroys the response in flight (RFC 9112 §9.6). `close()` itself closes at once.
+ * - Closing after a final response (an error, `Connection: close`): when request bytes may still
+ *   come or sit unread (a body not read to its end, bytes buffered, the socket readable), the
+ *   driver shuts down its sending side first and discards what the client still sends (at most
+ *   `LINGER_BYTES`, for at most `LINGER_MS`) before closing, so the kernel does not answer unread
+ *   request bytes with a reset that destroys the response in flight (RFC 9112 §9.6); otherwise
+ *   it closes at once, as nginx's lingering close does. `close()` itself closes at once.
  * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
  *   timer (`bodyTimeoutMs`).
  * - Metrics: bytes read are reported to `server/metrics.ts` (the same call any driver makes).
@@ -30,7 +37,7 @@
 import { DriverConnection, ignore, SERVE_CLOSE, SERVE_READ, serveBuffered } from "../conn_loop.ts";
 import type { ServeVerdict } from "../conn_loop.ts";
 import type { EngineContext } from "../dispatch.ts";
-import type { ConnAddr, SocketDuplex } from "../exchange.ts";
+import type { ConnAddr, FileBody, SocketDuplex } from "../exchange.ts";
 import { ProtocolError } from "../http/errors.ts";
 import { countReceived } from "../metrics.ts";
 import {
@@ -43,6 +50,7 @@ import {
   SHUT_WR,
   toIoError,
 } from "./ffi.ts";
+import { fileFdOf, FileSend } from "./file_body.ts";
 import type { EventLoop, FdHandler } from "./loop.ts";
 import {
   CONN_EVENTS,
@@ -89,6 +97,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #deferred = false;
   #fill: FillWaiter | null = null;
   readonly #sender: PieceSender;
+  /** The file body being sent after the queued output, if any. */
+  #file: FileSend | null = null;
   #writeWait: PromiseWithResolvers<void> | null = null;
   #fatalSeen = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -340,11 +350,11 @@ export class LibcConnection extends DriverConnection implements FdHandler {
    */
   flush(): Promise<void> {
     if (this.#writeWait !== null) return this.#writeWait.promise;
-    if (this.core.out.size === 0) return RESOLVED;
+    if (this.core.out.size === 0 && this.#file === null) return RESOLVED;
     if (this.closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
     let done: boolean;
     try {
-      done = this.#sender.send(this.core);
+      done = this.#send();
     } catch (err) {
       this.close();
       return Promise.reject(err);
@@ -356,11 +366,36 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     return w.promise;
   }
 
+  /** Sends the queued output, then the file body (if any): true once all of it went out. */
+  #send(): boolean {
+    for (;;) {
+      if (!this.#sender.send(this.core)) return false;
+      const f = this.#file;
+      if (f === null || !f.step()) return f === null;
+      this.#file = null;
+      f.close();
+      if (this.core.out.size === 0) return true;
+    }
+  }
+
+  /** `ConnPort.sendFile`: the file goes out with `sendfile` after the queued output. */
+  sendFile(body: FileBody, count: number): Promise<number> | null {
+    if (this.closed || this.#file !== null) return null;
+    const fd = fileFdOf(this.#libc, body);
+    if (fd < 0) return null;
+    const f = new FileSend(this.#libc, this.#fd, fd, body.offset, count);
+    this.#file = f;
+    return this.flush().then(() => f.sent, (err) => {
+      f.close();
+      throw err;
+    });
+  }
+
   #resumeWrite(): void {
     const w = this.#writeWait!;
     let done: boolean;
     try {
-      done = this.#sender.send(this.core);
+      done = this.#send();
     } catch (err) {
       this.#writeWait = null;
       this.close();
@@ -393,17 +428,21 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   /** Half-closes, discards late input, then closes; see the module comment. */
   #lingerClose(): void {
     if (this.closed || this.#lingered >= 0) return;
-    if (this.core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+    const core = this.core;
+    // Nothing unread and nothing more announced: close at once, as nginx does (lingering
+    // costs a shutdown, a read and a timer per connection for nothing).
+    const quiet = !core.hasBuffered && core.bodyDone && !this.#readable;
+    if (quiet || core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
       this.close();
       return;
     }
     this.#mode = MODE_BUSY;
     this.#lingered = 0;
-    this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
-    this.#lingerRead();
+    if (this.#lingerRead()) this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
   }
 
-  #lingerRead(): void {
+  /** Discards input while lingering; true when the socket is still open (would block). */
+  #lingerRead(): boolean {
     const sym = this.#libc.sym;
     for (;;) {
       const n = sym.recv(this.#fd, lingerScratch, lingerScratch.length, 0);
@@ -413,10 +452,10 @@ export class LibcConnection extends DriverConnection implements FdHandler {
       } else if (n < 0) {
         const errno = this.#libc.errno();
         if (errno === ERRNO.EINTR) continue;
-        if (errno === ERRNO.EAGAIN) return;
+        if (errno === ERRNO.EAGAIN) return true;
       }
       this.close(); // EOF, an error, or too much input
-      return;
+      return false;
     }
   }
 
@@ -432,12 +471,15 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.#loop.remove(this.#fd);
     this.#libc.sym.close(this.#fd);
     this.core.rb.release();
-    const err = new Deno.errors.BadResource("connection closed");
-    const w = this.#writeWait;
-    this.#writeWait = null;
     this.#sender.clear();
-    w?.reject(err);
+    this.#file?.close();
+    this.#file = null;
+    const w = this.#writeWait;
     const f = this.#fill;
+    if (w === null && f === null) return;
+    const err = new Deno.errors.BadResource("connection closed");
+    this.#writeWait = null;
+    w?.reject(err);
     if (f !== null) {
       this.#fill = null;
       clearTimeout(f.timer);

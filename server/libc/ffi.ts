@@ -15,8 +15,10 @@
  * - `LibcError` carries the errno, its symbolic name and the call; `toIoError(err)` maps it to
  *   the `Deno.errors` class the rest of the server already understands (peer-gone errors become
  *   `ConnectionReset`/`BrokenPipe`/..., so `isPeerGone` holds), with the `LibcError` as `cause`.
- * - Sizes returned by `recv`/`send`/`read`/`write` are declared `i32` (the low half of
- *   `ssize_t`): callers never pass more than `MAX_IO_BYTES` at once, so the value is exact.
+ * - Sizes returned by `recv`/`send`/`read`/`write`/`sendfile` are declared `i32` (the low half
+ *   of `ssize_t`): callers never pass more than `MAX_IO_BYTES` at once, so the value is exact.
+ * - The file calls (`sendfile`, `statx`, `open`) are optional symbols: a C library without them
+ *   still loads, and those bindings are null (callers then read files the portable way).
  * - Constants are the Linux values shared by x86_64 and aarch64 (asm-generic); `epoll_event` is
  *   packed (12 bytes) on x86_64 only, see `EPOLL_EVENT_BYTES`.
  */
@@ -41,9 +43,19 @@ export const MSG_NOSIGNAL = 0x4000;
 /** `shutdown` directions. */
 export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
 /** `fcntl` commands and flags. */
-export const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+export const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000, F_DUPFD_CLOEXEC = 1030;
 /** `fcntl` descriptor-flag commands and the close-on-exec flag. */
 export const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+/** `open` flags. */
+export const O_RDONLY = 0, O_CLOEXEC = 0o2000000;
+/** `statx` flags and mask: `AT_EMPTY_PATH` makes it an `fstat` of its fd argument. */
+export const AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
+/** `struct statx` size and field offsets (the same on every architecture). */
+export const STATX_BYTES = 256,
+  STATX_INO_OFFSET = 32,
+  STATX_SIZE_OFFSET = 40,
+  STATX_DEV_MAJOR_OFFSET = 136,
+  STATX_DEV_MINOR_OFFSET = 140;
 /** `epoll_create1` and `eventfd` flags. */
 export const EPOLL_CLOEXEC = 0o2000000, EFD_CLOEXEC = 0o2000000, EFD_NONBLOCK = 0o4000;
 /** `epoll_ctl` operations. */
@@ -228,6 +240,10 @@ const SYMBOLS = {
     nonblocking: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  usleep_nb: { name: "usleep", parameters: ["u32"], result: "i32", nonblocking: true },
+  sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "i32", optional: true },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32", optional: true },
+  open: { parameters: ["buffer", "i32"], result: "i32", optional: true },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -278,6 +294,14 @@ export interface LibcSymbols {
   epoll_wait_nb(ep: number, events: Buf, max: number, timeoutMs: number): Promise<number>;
   /** `eventfd(initval, flags)`. */
   eventfd(initval: number, flags: number): number;
+  /** `usleep(us)` on a helper thread. */
+  usleep_nb(us: number): Promise<number>;
+  /** `sendfile(out, in, offsetPtr, count)` (offsetPtr: an 8-byte `off_t`); null if missing. */
+  sendfile: ((out: number, inFd: number, offset: Buf, count: number) => number) | null;
+  /** `statx(dirfd, path, flags, mask, buf)`; null if missing. */
+  statx: ((dirfd: number, path: Buf, flags: number, mask: number, buf: Buf) => number) | null;
+  /** `open(path, flags)` (no `O_CREAT`, so no mode); null if missing. */
+  open: ((path: Buf, flags: number) => number) | null;
 }
 
 /** The loaded bindings. */

@@ -13,21 +13,20 @@
  *   turns the loop awaits a resolved promise, so promise continuations (async handlers, the
  *   driver's own) run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
- *   then it yields to the event loop (a threaded `epoll_wait` with timeout 0, then `setImmediate`,
- *   every 10 ms or so also a 0 ms timer, see `#yield`), so timers, `fetch()`, signals, Deno's own
- *   sockets, file reads and other async work of the program keep running under load. The slice is checked
- *   between events too: once it is used up, the events not yet dispatched and the deferred
- *   callbacks not yet run wait for the turn after the yield (never dropped: an edge-triggered fd
- *   reports an edge once). At least one event and one callback run per turn, so work progresses.
+ *   then it yields to the event loop (a `setImmediate`; every 10 ms or so also a threaded 0.1 ms
+ *   sleep; and a 0 ms timer kept armed, see `#yield`), so timers, `fetch()`, signals, Deno's own
+ *   sockets, file reads and other async work of the program keep running under load. The slice
+ *   is checked between events too: once it is used up, the events not yet dispatched and the
+ *   deferred callbacks not yet run wait for the turn after the yield (never dropped: an
+ *   edge-triggered fd reports an edge once). At least one event and one callback run per turn,
+ *   so work progresses.
  * - Idle: when a turn found nothing and nothing is deferred, the loop parks in the
  *   `nonblocking: true` `epoll_wait` (a helper thread) for at most `parkTimeoutMs`. `defer()` and
  *   `stop()` wake a parked loop through an eventfd.
  * - Buffer ownership (the threaded call runs concurrently with JS): only synchronous calls touch
- *   JS-owned buffers. The threaded waits (the park and the yield's poll) write into
- *   `#parkEvents`, a buffer used for nothing else and never read until their promise settled; the
- *   synchronous poll has its own `#syncEvents`, and no synchronous `epoll_wait` runs while a
- *   threaded one is in flight. Receive and send buffers are
- *   only ever passed to synchronous calls.
+ *   JS-owned buffers. The threaded wait (the park) writes into `#parkEvents`, a buffer used for
+ *   nothing else and never read until its promise settled; the synchronous poll has its own
+ *   `#syncEvents`, and no synchronous `epoll_wait` runs while a threaded one is in flight. Receive and send buffers are only ever passed to synchronous calls.
  * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
  *   registered fds belong to their owners and are left alone.
  * - A handler that throws is reported to `onError` and the loop goes on.
@@ -73,8 +72,10 @@ interface Entry {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-/** Longest time between two yields that wait for a timer (see `#yield`). */
-const TIMER_YIELD_MS = 10;
+/** Longest time between two yields that include a threaded poll (see `#yield`). */
+const THREADED_YIELD_MS = 10;
+/** How long the thread sits idle in such a yield (µs); see `#yield`. */
+const IDLE_YIELD_US = 100;
 
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
@@ -116,7 +117,11 @@ export class EventLoop {
   #parked = false;
   #woken = false;
   #stopping = false;
-  #timerYieldAt = 0;
+  #timerArmed = false;
+  #threadedYieldAt = 0;
+  readonly #timerFired = (): void => {
+    this.#timerArmed = false;
+  };
   readonly #done: Promise<void>;
 
   /** Creates the epoll instance and starts the loop. Throws `LibcError`. */
@@ -227,10 +232,9 @@ export class EventLoop {
         }
         if (++turns >= this.#sliceTurns || performance.now() - sliceStart >= this.#sliceMs) {
           this.stats.yields++;
-          const polled = await this.#yield();
+          await this.#yield();
           sliceStart = performance.now();
           turns = 0;
-          if (polled > 0) this.#dispatch(this.#parkView, polled, sliceStart + this.#sliceMs);
         } else {
           await RESOLVED;
         }
@@ -325,21 +329,28 @@ export class EventLoop {
   }
 
   /**
-   * Yields to the event loop for real; the number of events it polled into `#parkEvents`. No one
-   * primitive is enough in Deno: `setImmediate` lets due timers run, but Deno's own I/O (sockets,
-   * signals, stdin) is polled only every few dozen such turns; a threaded call lets that I/O be
-   * polled, but not always the timers. So each yield is a threaded `epoll_wait` with timeout 0
-   * (its events are not wasted) then a `setImmediate`, and at least every `TIMER_YIELD_MS` one
-   * also waits for a 0 ms timer, which lets the runtime poll its I/O for sure.
+   * Yields to the event loop for real. No one primitive is enough in Deno: `setImmediate` lets
+   * the event loop turn, but while it always has something ready the runtime polls its own I/O
+   * (sockets, signals, `fetch()`) only every few dozen turns; it polls that I/O for sure only
+   * when the thread has nothing to run. Waiting for a 0 ms timer gives it that, but leaves the
+   * thread idle for the timer's 1-2 ms granularity (about a fifth of the time at one such wait
+   * every 10 ms); a threaded call that returns at once does not reliably give it either
+   * (measured under load). So each yield is a `setImmediate`; at least every
+   * `THREADED_YIELD_MS` it is preceded by a threaded `usleep(IDLE_YIELD_US)`, which leaves the
+   * thread idle for a known ~0.2 ms, long enough for the runtime to poll its I/O and timers;
+   * and a 0 ms timer is kept armed across yields (armed again once it fired), never waited for,
+   * so due timers run. The timer is unref'd: it never keeps a stopping process alive.
    */
-  async #yield(): Promise<number> {
-    const n = await this.libc.sym.epoll_wait_nb(this.#ep, this.#parkEvents, this.#max, 0);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const now = performance.now();
-    if (now - this.#timerYieldAt >= TIMER_YIELD_MS) {
-      this.#timerYieldAt = now;
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  async #yield(): Promise<void> {
+    if (!this.#timerArmed) {
+      this.#timerArmed = true;
+      Deno.unrefTimer(setTimeout(this.#timerFired, 0));
     }
-    return n;
+    const now = performance.now();
+    if (now - this.#threadedYieldAt >= THREADED_YIELD_MS) {
+      this.#threadedYieldAt = now;
+      await this.libc.sym.usleep_nb(IDLE_YIELD_US);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

@@ -30,6 +30,9 @@
  *   stops reading and throws a peer-gone error, so the engine closes quietly (debug log). A file
  *   that shrank mid-send ends the response short (the engine then closes the connection); one
  *   that grew is cut at `length`. It never closes `file`: the caller does, in a `finally`.
+ * - `sendRange(ex, opened, path, start, length)` does the same through `Responder.sendFile`
+ *   (`sendfile(2)` on the libc backend, the driver's reads otherwise); a file that shrank ends
+ *   the response short (the engine logs it and closes the connection).
  */
 import type { Exchange } from "../exchange.ts";
 
@@ -141,6 +144,28 @@ export function openFile(path: string): Opened | { status: 403 | 404 } {
 /** Thrown when the client went away mid-body; the engine treats it as a quiet close. */
 function clientGone(cause?: unknown): Error {
   return new Deno.errors.ConnectionReset("client went away during a static file", { cause });
+}
+
+/**
+ * Sends `length` bytes of `opened` from `start` through `Responder.sendFile` (zero-copy on the
+ * libc backend), then ends the response. A client that went away is a peer-gone error.
+ */
+export async function sendRange(
+  ex: Exchange,
+  { file, info }: Opened,
+  path: string,
+  start: number,
+  length: number,
+): Promise<void> {
+  const res = ex.res;
+  const body = { file, offset: start, length, dev: info.dev, ino: info.ino ?? 0, path };
+  try {
+    await res.sendFile!(body);
+  } catch (err) {
+    throw clientGone(err);
+  }
+  if (res.aborted) throw clientGone();
+  await res.end();
 }
 
 /** Streams `length` bytes of `file` from `start`, then ends the response (see module comment). */

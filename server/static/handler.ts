@@ -33,7 +33,8 @@
  * - Errors: permission denied → 403; a file that vanished between resolving and opening → 404;
  *   unexpected I/O errors are thrown (the engine answers 500 if nothing was sent yet).
  * - Bodies stream from an open `Deno.FsFile` in `chunkBytes` (64 KiB) pieces with back-pressure;
- *   a client abort stops reading; the file is always closed. File-system calls are synchronous
+ *   those over `sendfileMinBytes` (8 KiB) go through `Responder.sendFile` instead (`sendfile(2)`
+ *   on the libc backend); a client abort stops the body; the file is always closed. File-system calls are synchronous
  *   (fast on a local disk, a stall of the whole process on a slow one: see `files.ts`).
  * - Per file version (path, size, mtime, inode, coding) the ETag and Last-Modified strings are
  *   memoised (at most 1024 paths); nothing else is cached across requests: every request resolves
@@ -53,7 +54,14 @@ import {
   preconditions,
   type Validators,
 } from "./conditional.ts";
-import { findSibling, type Opened, openFile, resolveFile, streamRange } from "./files.ts";
+import {
+  findSibling,
+  type Opened,
+  openFile,
+  resolveFile,
+  sendRange,
+  streamRange,
+} from "./files.ts";
 import { contentTypeOf } from "./mime.ts";
 import {
   decodeStaticPath,
@@ -69,6 +77,11 @@ export interface StaticOptions {
   maxAgeSeconds?: number;
   /** Read size for bodies (default 64 KiB). */
   chunkBytes?: number;
+  /**
+   * Bodies larger than this go through `Responder.sendFile` (zero-copy `sendfile(2)` on the libc
+   * backend) instead of reads (default `SENDFILE_MIN_BYTES`).
+   */
+  sendfileMinBytes?: number;
 }
 
 /** A mount with its directory resolved to a real path. */
@@ -88,6 +101,13 @@ export interface StaticHandler {
 }
 
 const DEFAULT_CHUNK = 64 * 1024;
+/**
+ * Default `sendfileMinBytes`. Measured with the libc backend (wrk, 16 connections, 2 cores):
+ * reads and `sendfile` serve 2 and 8 KiB files equally fast (the extra `open`/`statx`/`close`
+ * of the zero-copy path cost what the copy saves); from 16 KiB `sendfile` is ahead (about 2x at
+ * 16 KiB, 4x at 256 KiB).
+ */
+export const SENDFILE_MIN_BYTES = 8 * 1024;
 const SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
 const suffixOf = (c: Coding): string => SUFFIX[c];
 type Fields = Array<[string, string]>;
@@ -98,6 +118,7 @@ export function createStaticHandler(
   options: StaticOptions = {},
 ): StaticHandler {
   const { maxAgeSeconds, chunkBytes = DEFAULT_CHUNK } = options;
+  const zeroCopyMin = options.sendfileMinBytes ?? SENDFILE_MIN_BYTES;
   if (maxAgeSeconds !== undefined && !(Number.isSafeInteger(maxAgeSeconds) && maxAgeSeconds >= 0)) {
     throw new Error(`invalid static max-age ${maxAgeSeconds}: expected an integer >= 0`);
   }
@@ -168,6 +189,7 @@ export function createStaticHandler(
           sibling?.coding,
           cache,
           chunkBytes,
+          zeroCopyMin,
         );
       } finally {
         opened.file.close();
@@ -197,6 +219,7 @@ function sendFile(
   coding: Coding | undefined,
   cache: Fields,
   chunkBytes: number,
+  zeroCopyMin: number,
 ): Promise<void> | undefined {
   const headers = ex.head.headers;
   const size = info.size;
@@ -235,6 +258,9 @@ function sendFile(
   out.push(["Content-Length", String(length)]);
   ex.res.head(status, out);
   if (ex.head.method === "HEAD" || length === 0) return ex.res.end();
+  if (length > zeroCopyMin && ex.res.sendFile !== undefined) {
+    return sendRange(ex, { file, info }, path, start, length);
+  }
   return streamRange(ex, file, start, length, chunkBytes);
 }
 

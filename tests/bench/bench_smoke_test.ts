@@ -5,12 +5,15 @@
  * after every response check passed. The capped keep-alive scenario either ran under its
  * cgroup cap or is reported as skipped with a reason. The static-file scenarios ran against
  * lsbaws `--static` and Hono's `serveStatic` (and nginx, or nginx is reported as skipped with a
- * reason) and have their own table and targets. It asserts nothing about speed. When wrk
+ * reason) and have their own table and targets. Both lsbaws socket backends ran (the
+ * deno-backend entries without the uploads, shown as "not run") and each lsbaws server has a
+ * column in the targets table. With `--profile-servers` one lsbaws server also ran under the CPU
+ * profiler and its top self-time functions were printed. It asserts nothing about speed. When wrk
  * is missing and cannot be installed the harness exits non-zero, so this test fails loudly
  * instead of skipping.
  */
 import assert from "node:assert/strict";
-import { SERVER_DEFS, STATIC_SERVER_DEFS } from "../../bench/lib/servers.ts";
+import { runsScenario, SERVER_DEFS, STATIC_SERVER_DEFS } from "../../bench/lib/servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SERVERS: string[] = SERVER_DEFS.map((d) => d.id);
@@ -20,7 +23,7 @@ const UPLOADS = ["upload-length", "upload-chunked"];
 const SCENARIO_TITLES = [
   "keep-alive, 64 conns",
   "pipelining 16 deep, 64 conns",
-  "connection per request, 64 conns",
+  "connection per request, 16 conns",
   "keep-alive, 64 conns, server capped at 0.5 core",
   "2,000 req/s offered for 2 s, 20 conns",
   "16 MiB upload, Content-Length",
@@ -47,6 +50,7 @@ interface SmokeJson {
     { server: string; scenario: string; ok: boolean; mibPerS: number; rssGrowth: number }
   >;
   idle: Array<{ server: string; wanted: number; alive: number; bytesPerConn: number }>;
+  profiles: Array<{ server: string; samples: number; top: Array<{ name: string }> }>;
   static: Array<
     { server: string; scenario: string; wrk: { requests: number; rps: number }; mibPerS: number }
   >;
@@ -76,7 +80,7 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
   const json = await Deno.makeTempFile({ suffix: ".json" });
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "bench:smoke", "--json", json],
+      args: ["task", "bench:smoke", "--json", json, "--profile-servers", "lsbaws-libc-fetch"],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -93,9 +97,31 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
     for (const label of LABELS) assert(header.includes(label), `table lacks ${label}`);
     for (const title of SCENARIO_TITLES) assert(stdout.includes(`| ${title} |`), `no row ${title}`);
     assert(stdout.includes("| Target |"), "no targets table");
-    for (const target of ["capped at 0.5 core ≥ 1.0×", "peak RSS ≤ 1.5×", "2,000 req/s ≤ 1.2×"]) {
+    const targetsHeader = stdout.split("\n").find((l) => l.startsWith("| Target |"))!;
+    for (const d of SERVER_DEFS.filter((x) => x.kind === "lsbaws")) {
+      assert(targetsHeader.includes(`| ${d.label} |`), `targets table lacks a ${d.label} column`);
+    }
+    for (
+      const target of [
+        "keep-alive req/s ≥ 1.0× Deno.serve (aim 1.1×)",
+        "pipelining req/s ≥ 5.0×",
+        "connection-per-request req/s, 16 conns ≥ 1.1×",
+        "capped at 0.5 core ≥ 1.0×",
+        "keep-alive p99 latency ≤ 1.2×",
+        "peak RSS ≤ 1.5×",
+        "2,000 req/s ≤ 1.2×",
+        "idle connection cost ≤ 16 KiB",
+      ]
+    ) {
       assert(stdout.includes(target), `targets table lacks ${target}`);
     }
+    assert.match(stdout, /\| 16 MiB upload, Content-Length \| MiB\/s \|.*\| not run \|/);
+    assert.match(stdout, /^estimated duration: \d+\.\d min/m);
+
+    // The profiled server: a profile table in the output, its summary in the JSON.
+    assert.match(stdout, /== CPU profiles/);
+    assert.match(stdout, /\*\*lsbaws libc fetch\*\*, keepalive \(/);
+    assert.match(stdout, /\| Function \| Location \| Category \| self ms \| % of busy \|/);
 
     const staticHeader = stdout.split("\n").find((l) => l.startsWith("| Static files | Metric |"));
     assert(staticHeader, "no static-file table in the output");
@@ -125,8 +151,11 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
     }
     assert(r.settings.smoke);
     assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.profiles.map((p) => p.server), ["lsbaws-libc-fetch"]);
+    assert(r.profiles[0].samples > 0 && r.profiles[0].top.length > 0, "empty profile");
     for (const server of SERVERS) {
-      for (const app of ["hello", "sink"]) {
+      const uploads = UPLOADS.filter((x) => runsScenario(server, x));
+      for (const app of uploads.length ? ["hello", "sink"] : ["hello"]) {
         assert(r.verification[`${server} ${app}`]?.checks.length, `${server} ${app} unchecked`);
       }
       for (const scenario of THROUGHPUT) {
@@ -164,7 +193,9 @@ Deno.test("bench:smoke runs every server and scenario and reports numbers", asyn
       } else {
         assert.equal(rate.invalid, undefined, `${server}: valid run marked invalid`);
       }
-      for (const scenario of UPLOADS) {
+      assert.equal(uploads.length === 0, server.startsWith("lsbaws-deno-"), `${server} uploads`);
+      assert(!r.upload.some((x) => x.server === server && !uploads.includes(x.scenario)));
+      for (const scenario of uploads) {
         const u = r.upload.find((x) => x.server === server && x.scenario === scenario);
         assert(u?.ok, `${server} ${scenario}: upload failed`);
         assert(u.mibPerS > 0 && Number.isFinite(u.rssGrowth), `${server} ${scenario}: no numbers`);

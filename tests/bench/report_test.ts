@@ -2,6 +2,8 @@
  * Unit tests of `bench/lib/report.ts` for the capped keep-alive, keep-alive peak RSS and
  * fixed-rate CPU measurements: their targets, medians over valid runs only, a skipped scenario
  * shown as skipped (never as a miss), and results of older harness versions still rendering.
+ * The targets table is the issue's list, judged per lsbaws server (both socket backends); a
+ * scenario a server does not run shows "not run" and is not judged.
  */
 import assert from "node:assert/strict";
 import {
@@ -9,16 +11,19 @@ import {
   ALL_SERVERS,
   type BenchResults,
   type BenchSettings,
+  closeConns,
   judge,
   medianOf,
   metricsOf,
   type RateRun,
   rawTables,
+  scenarioLabel,
   type ServerId,
   summaryTable,
   targetsFor,
   targetsTable,
   type ThroughputRun,
+  withCurrentServerIds,
 } from "../../bench/lib/report.ts";
 
 const settings: BenchSettings = {
@@ -27,6 +32,7 @@ const settings: BenchSettings = {
   durationS: 10,
   warmupS: 2,
   connections: 64,
+  closeConnections: 16,
   pipelineDepth: 16,
   uploadBytes: 1 << 30,
   idleConns: 10_000,
@@ -43,7 +49,7 @@ const settings: BenchSettings = {
   maxRetries: 2,
   serverCpu: 1,
   clientCpu: 0,
-  servers: [...ALL_SERVERS],
+  servers: ["lsbaws-libc-gateway", "lsbaws-libc-fetch", "deno-serve", "node-http"],
   scenarios: ["keepalive", "keepalive-capped", "fixed-rate"],
 };
 
@@ -105,23 +111,23 @@ function results(): BenchResults {
     elapsedS: 0,
     verification: {},
     throughput: [
-      wrkRun("lsbaws-gateway", "keepalive", 50_000, 70),
-      wrkRun("lsbaws-fetch", "keepalive", 60_000, 80),
+      wrkRun("lsbaws-libc-gateway", "keepalive", 50_000, 70),
+      wrkRun("lsbaws-libc-fetch", "keepalive", 60_000, 80),
       wrkRun("deno-serve", "keepalive", 70_000, 50),
       wrkRun("node-http", "keepalive", 30_000, 55),
-      wrkRun("lsbaws-gateway", "keepalive-capped", 36_000, 70),
-      wrkRun("lsbaws-fetch", "keepalive-capped", 30_000, 80),
+      wrkRun("lsbaws-libc-gateway", "keepalive-capped", 36_000, 70),
+      wrkRun("lsbaws-libc-fetch", "keepalive-capped", 30_000, 80),
       wrkRun("deno-serve", "keepalive-capped", 35_000, 50),
       wrkRun("node-http", "keepalive-capped", 15_000, 55),
     ],
     upload: [],
     idle: [],
     rate: [
-      rateRun("lsbaws-gateway", 1, 1.1),
+      rateRun("lsbaws-libc-gateway", 1, 1.1),
       // An invalid round never counts, whatever its number.
-      rateRun("lsbaws-gateway", 2, 0.01, "achieved 1500 req/s"),
-      rateRun("lsbaws-fetch", 1, 1.5),
-      rateRun("lsbaws-fetch", 2, 1.3),
+      rateRun("lsbaws-libc-gateway", 2, 0.01, "achieved 1500 req/s"),
+      rateRun("lsbaws-libc-fetch", 1, 1.5),
+      rateRun("lsbaws-libc-fetch", 2, 1.3),
       rateRun("deno-serve", 1, 1.0),
       rateRun("deno-serve", 2, 1.0),
       rateRun("node-http", 1, 2.0),
@@ -152,22 +158,22 @@ Deno.test("targetsFor lists the capped, peak RSS and fixed-rate CPU targets", ()
   );
   assert.match(byId.get("fixed-rate-cpu")!.label, /2,000 req\/s ≤ 1\.2× Deno\.serve/);
   const fewer = targetsFor({ ...settings, scenarios: ["pipeline"] }).map((t) => t.id);
-  assert.deepEqual(fewer, ["pipeline-rps", "pipeline-p99"]);
+  assert.deepEqual(fewer, ["pipeline-rps"]);
 });
 
 Deno.test("judge: ratios to Deno.serve, invalid fixed-rate rounds left out", () => {
   const r = results();
   const cpu = metricsOf("fixed-rate").find((m) => m.key === "cpuS")!;
-  assert.equal(medianOf(r, "lsbaws-gateway", cpu), 1.1);
-  assert.equal(medianOf(r, "lsbaws-fetch", cpu), 1.4);
+  assert.equal(medianOf(r, "lsbaws-libc-gateway", cpu), 1.1);
+  assert.equal(medianOf(r, "lsbaws-libc-fetch", cpu), 1.4);
   const v = (target: string, server: ServerId) =>
     judge(r).find((x) => x.target === target && x.server === server)!;
-  assert.equal(v("fixed-rate-cpu", "lsbaws-gateway").verdict, "PASS");
-  assert.equal(v("fixed-rate-cpu", "lsbaws-fetch").verdict, "MISS");
-  assert.equal(v("keepalive-rss", "lsbaws-gateway").verdict, "PASS"); // 70 / 50 = 1.4
-  assert.equal(v("keepalive-rss", "lsbaws-fetch").verdict, "MISS"); // 80 / 50 = 1.6
-  assert.equal(v("keepalive-capped-rps", "lsbaws-gateway").verdict, "PASS");
-  assert.equal(v("keepalive-capped-rps", "lsbaws-fetch").verdict, "MISS");
+  assert.equal(v("fixed-rate-cpu", "lsbaws-libc-gateway").verdict, "PASS");
+  assert.equal(v("fixed-rate-cpu", "lsbaws-libc-fetch").verdict, "MISS");
+  assert.equal(v("keepalive-rss", "lsbaws-libc-gateway").verdict, "PASS"); // 70 / 50 = 1.4
+  assert.equal(v("keepalive-rss", "lsbaws-libc-fetch").verdict, "MISS"); // 80 / 50 = 1.6
+  assert.equal(v("keepalive-capped-rps", "lsbaws-libc-gateway").verdict, "PASS");
+  assert.equal(v("keepalive-capped-rps", "lsbaws-libc-fetch").verdict, "MISS");
   assert(judge(r).every((x) => x.server.startsWith("lsbaws")), "only lsbaws is judged");
   const table = summaryTable(r);
   assert.match(table, /\| {2}\| peak RSS MiB \| 70\.0 \(1\.40×\) \| 80\.0 \(1\.60×\) \| 50\.0 \|/);
@@ -201,8 +207,132 @@ Deno.test("results of an older harness (no rate, skipped or peak RSS) still rend
   const table = summaryTable(r);
   assert.match(table, /\| {2}\| peak RSS MiB \| – \| – \| – \| – \|/);
   assert.equal(
-    judge(r).find((x) => x.target === "keepalive-rss" && x.server === "lsbaws-fetch")?.verdict,
+    judge(r).find((x) => x.target === "keepalive-rss" && x.server === "lsbaws-libc-fetch")?.verdict,
     "N/A",
   );
   assert.doesNotThrow(() => rawTables(r));
+});
+
+Deno.test("the targets are the issue's list, in its order, with its thresholds", () => {
+  const all = targetsFor({ ...settings, scenarios: [...ALL_SCENARIOS] });
+  assert.deepEqual(
+    all.map((t) => [t.id, t.kind, t.threshold]),
+    [
+      ["keepalive-rps", "ratio-min", 1.0],
+      ["pipeline-rps", "ratio-min", 5.0],
+      ["close-rps", "ratio-min", 1.1],
+      ["keepalive-capped-rps", "ratio-min", 1.0],
+      ["keepalive-p99", "ratio-max", 1.2],
+      ["keepalive-rss", "ratio-max", 1.5],
+      ["fixed-rate-cpu", "ratio-max", 1.2],
+      ["idle-cost", "abs-max", 16],
+      ["static-4k-rps", "ratio-min", 2.0],
+      ["static-1m-rps", "ratio-min", 2.0],
+    ],
+  );
+  const label = (id: string) => all.find((t) => t.id === id)!.label;
+  assert.match(label("keepalive-rps"), /≥ 1\.0× Deno\.serve \(aim 1\.1×\)/);
+  assert.match(label("pipeline-rps"), /pipelining req\/s ≥ 5\.0× Deno\.serve/);
+  assert.match(label("close-rps"), /connection-per-request req\/s, 16 conns ≥ 1\.1× Deno\.serve/);
+  assert.match(label("idle-cost"), /≤ 16 KiB \(10,000 keep-alive conns\)/);
+});
+
+Deno.test("connection per request uses its own connection count (16 by default)", () => {
+  assert.equal(closeConns(settings), 16);
+  assert.equal(scenarioLabel("close", settings), "connection per request, 16 conns");
+  // Results of older harness versions ran it with the wrk connection count.
+  const old = { ...settings };
+  delete old.closeConnections;
+  assert.equal(scenarioLabel("close", old), "connection per request, 64 conns");
+});
+
+Deno.test("both backends are judged, one column each; uploads not run show as such", () => {
+  const r = results();
+  r.settings = {
+    ...r.settings,
+    servers: [...ALL_SERVERS],
+    scenarios: ["keepalive", "upload-length"],
+  };
+  r.throughput.push(
+    wrkRun("lsbaws-deno-gateway", "keepalive", 40_000, 60),
+    wrkRun("lsbaws-deno-fetch", "keepalive", 80_000, 60),
+  );
+  const upload = (server: ServerId) => ({
+    round: 1,
+    server,
+    scenario: "upload-length" as const,
+    ok: true,
+    mibPerS: 900,
+    ms: 1000,
+    baselineRss: 50 << 20,
+    peakRss: 70 << 20,
+    rssGrowth: 20 << 20,
+    samples: 20,
+    hwmUsed: true,
+    attempts: 1,
+    serverCpuPct: 100,
+    clientCpuPct: 50,
+    otherCpuPct: 0,
+  });
+  r.upload = ["lsbaws-libc-gateway", "lsbaws-libc-fetch", "deno-serve", "node-http"].map((s) =>
+    upload(s as ServerId)
+  );
+  const verdicts = judge(r);
+  const rps = verdicts.filter((v) => v.target === "keepalive-rps");
+  assert.deepEqual(
+    rps.map((v) => [v.server, v.verdict]),
+    [
+      ["lsbaws-libc-gateway", "MISS"],
+      ["lsbaws-libc-fetch", "MISS"],
+      ["lsbaws-deno-gateway", "MISS"],
+      ["lsbaws-deno-fetch", "PASS"],
+    ],
+  );
+  const text = targetsTable(r);
+  assert.match(
+    text,
+    /\| Target \| lsbaws libc gateway \| lsbaws libc fetch \| lsbaws deno gateway \| lsbaws deno fetch \|/,
+  );
+  assert.match(
+    text,
+    /\(aim 1\.1×\) \| 0\.71× \*\*MISS\*\* \| 0\.86× \*\*MISS\*\* \| 0\.57× \*\*MISS\*\* \| 1\.14× PASS \|/,
+  );
+  const table = summaryTable(r);
+  assert.match(
+    table,
+    /\| 1 GiB upload, Content-Length \| MiB\/s \| 900 \(1\.00×\) \| 900 \(1\.00×\) \| not run \| not run \| 900 \| 900 \(1\.00×\) \|/,
+  );
+  const raw = rawTables(r);
+  const uploadRaw = raw.slice(raw.indexOf("#### 1 GiB upload"));
+  assert.doesNotMatch(uploadRaw, /lsbaws deno/);
+  assert.match(uploadRaw, /lsbaws libc gateway/);
+});
+
+Deno.test("results saved with the old lsbaws ids render under the libc entries", () => {
+  const old = JSON.parse(
+    JSON.stringify(results()).replaceAll('"lsbaws-libc-gateway"', '"lsbaws-gateway"')
+      .replaceAll('"lsbaws-libc-fetch"', '"lsbaws-fetch"'),
+  ) as BenchResults;
+  old.verification = {
+    "lsbaws-gateway hello": { checks: ["x"], sampleHead: "", responseBytes: 1 },
+  };
+  assert.equal(judge(old).length, 0, "old ids are not lsbaws entries as saved");
+  const r = withCurrentServerIds(old);
+  assert.deepEqual(r.settings.servers, [
+    "lsbaws-libc-gateway",
+    "lsbaws-libc-fetch",
+    "deno-serve",
+    "node-http",
+  ]);
+  assert.deepEqual(Object.keys(r.verification), ["lsbaws-libc-gateway hello"]);
+  assert.equal(
+    judge(r).find((x) => x.target === "fixed-rate-cpu" && x.server === "lsbaws-libc-gateway")
+      ?.verdict,
+    "PASS",
+  );
+  assert.match(
+    summaryTable(r),
+    /\| Scenario \| Metric \| lsbaws libc gateway \| lsbaws libc fetch \|/,
+  );
+  assert.equal(old.settings.servers[0], "lsbaws-gateway", "the saved object is left as it was");
 });

@@ -44,6 +44,8 @@ export interface FakeOptions {
   serverPort?: string;
   /** Request id (default "req-1"). */
   requestId?: string;
+  /** Give the responder a `sendFile` that records the file body (else it has none). */
+  sendFile?: boolean;
 }
 
 /** Everything the fake responder and logger saw. */
@@ -60,6 +62,8 @@ export interface Recorder {
   logs: Array<[string, string]>;
   /** Number of `body.read()` calls. */
   bodyReads: number;
+  /** `sendFile()` calls: offset and length (recorded as "sendFile" in `calls`). */
+  files: Array<{ offset: number; length: number }>;
 }
 
 /** A fake exchange plus its recorder and an abort switch (client gone). */
@@ -79,7 +83,15 @@ const decoder = new TextDecoder();
 
 /** Builds a fake exchange (see `FakeOptions`). */
 export function fakeExchange(options: FakeOptions = {}): Fake {
-  const rec: Recorder = { calls: [], heads: [], chunks: [], ended: false, logs: [], bodyReads: 0 };
+  const rec: Recorder = {
+    calls: [],
+    heads: [],
+    chunks: [],
+    ended: false,
+    logs: [],
+    bodyReads: 0,
+    files: [],
+  };
   const controller = new AbortController();
   const target = options.target ?? "/";
   const head: RequestHead = {
@@ -221,7 +233,7 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
     }
     return undefined;
   };
-  return {
+  const res: Responder = {
     head(status, headers, reason) {
       if (options.headError !== undefined) {
         throw new ResponseError("hop-by-hop", options.headError);
@@ -251,4 +263,13 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
     },
     signal,
   };
+  if (options.sendFile) {
+    res.sendFile = (body) => {
+      headSent = true;
+      rec.calls.push("sendFile");
+      rec.files.push({ offset: body.offset, length: body.length });
+      return pending() ?? Promise.resolve();
+    };
+  }
+  return res;
 }

@@ -234,3 +234,50 @@ Deno.test("BODY-9: when the client goes away the runner stops, releases and repo
   assert.equal(r.rec.ended, false);
   assert.ok(!r.rec.logs.some(([level]) => level === "error"));
 });
+
+Deno.test("BODY-10: a returned file_wrapper is sent with sendFile and a computed Content-Length, then closed", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/f.bin`;
+  Deno.writeFileSync(path, new Uint8Array(1000));
+  let file: Deno.FsFile | undefined;
+  const app = (declared?: string, seek = 0): App => (environ, sr) => {
+    sr("200 OK", declared === undefined ? OK : [...OK, ["Content-Length", declared]]);
+    file = Deno.openSync(path);
+    file.seekSync(seek, Deno.SeekMode.Start);
+    return environ["lsbaws.file_wrapper"](file);
+  };
+  try {
+    // Content-Length from the file's size minus its position.
+    let r = await runOn(fakeExchange({ sendFile: true }), app(undefined, 100));
+    assert.equal(r.error, undefined);
+    assert.deepEqual(r.rec.calls, ["head", "sendFile", "end"]);
+    assert.deepEqual(r.rec.heads[0].headers.at(-1), ["Content-Length", "900"]);
+    assert.deepEqual(r.rec.files, [{ offset: 100, length: 900 }]);
+    assert.throws(() => file!.statSync(), Deno.errors.BadResource, "closed after the response");
+    // An app-set Content-Length is what is sent.
+    r = await runOn(fakeExchange({ sendFile: true }), app("10"));
+    assert.equal(r.rec.heads[0].headers.filter(([n]) => n === "Content-Length").length, 1);
+    assert.deepEqual(r.rec.files, [{ offset: 0, length: 10 }]);
+    // HEAD: the same head, no body.
+    r = await runOn(fakeExchange({ sendFile: true, method: "HEAD" }), app());
+    assert.deepEqual(r.rec.calls, ["head", "end"]);
+    assert.deepEqual(r.rec.heads[0].headers.at(-1), ["Content-Length", "1000"]);
+    assert.throws(() => file!.statSync(), Deno.errors.BadResource);
+    // The client goes away mid-file: no error, the wrapper is closed.
+    const fake = fakeExchange({ sendFile: true, writes: "hang" });
+    const done = runOn(fake, app());
+    await new Promise((res) => setTimeout(res, 5));
+    fake.abort();
+    r = await done;
+    assert.equal(r.error, undefined);
+    assert.equal(r.rec.ended, false);
+    assert.throws(() => file!.statSync(), Deno.errors.BadResource);
+    // A responder without sendFile: the wrapper is iterated like any body.
+    r = await runOn(fakeExchange(), app());
+    assert.equal(r.rec.files.length, 0);
+    assert.equal(r.rec.chunks.reduce((a, c) => a + c.length, 0), 1000);
+    assert.throws(() => file!.statSync(), Deno.errors.BadResource);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

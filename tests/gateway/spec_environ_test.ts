@@ -210,3 +210,34 @@ Deno.test("LS-10: lsbaws.signal aborts when the client goes away", () => {
   fake.abort();
   assert.equal(env["lsbaws.signal"].aborted, true);
 });
+
+Deno.test("LS-11: lsbaws.file_wrapper wraps a file, a path or a URL as an iterable that closes it", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/f.txt`;
+  Deno.writeTextFileSync(path, "0123456789");
+  try {
+    const wrap = envOf()["lsbaws.file_wrapper"];
+    assert.equal(typeof wrap, "function");
+    const file = Deno.openSync(path);
+    file.seekSync(3, Deno.SeekMode.Start);
+    const w = wrap(file, 4);
+    assert.equal(w.file, file);
+    assert.equal(w.blockSize, 4);
+    const chunks = [...w].map((c) => new TextDecoder().decode(c));
+    assert.deepEqual(chunks, ["3456", "789"]);
+    w.close();
+    w.close(); // idempotent
+    assert.throws(() => file.statSync(), Deno.errors.BadResource);
+    const byPath = wrap(path);
+    assert.equal(byPath.blockSize, 64 * 1024);
+    assert.deepEqual([...byPath].map((c) => c.length), [10]);
+    byPath.close();
+    const byUrl = wrap(new URL(`file://${path}`), 5);
+    assert.equal([...byUrl].length, 2);
+    byUrl.close();
+    assert.throws(() => wrap(`${dir}/missing`), Deno.errors.NotFound);
+    assert.throws(() => wrap(path, 0), TypeError);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -13,7 +13,7 @@ import {
   SharedListeners,
   takeListenFds,
 } from "../../../server/libc/inherit.ts";
-import { EFD_CLOEXEC, loadLibc, SOCK_STREAM } from "../../../server/libc/ffi.ts";
+import { EFD_CLOEXEC, F_DUPFD_CLOEXEC, loadLibc, SOCK_STREAM } from "../../../server/libc/ffi.ts";
 import {
   adoptListenSocket,
   closeSocket,
@@ -156,7 +156,7 @@ Deno.test({
       assert.match(s.bind!, /^127\.0\.0\.1:\d+$/);
       const port = Number(s.bind!.split(":")[1]);
       // A second descriptor for the same socket, as a worker holds it.
-      const dup = libc.sym.fcntl(s.fd, 1030, /* F_DUPFD_CLOEXEC */ 0);
+      const dup = libc.sym.fcntl(s.fd, F_DUPFD_CLOEXEC, 0);
       const bound = await adoptLibcEndpoints(libc, [{ fd: dup, bind: "127.0.0.1:1" }], logger);
       assert.deepEqual(bound.endpoints[0].addr, {
         transport: "tcp",
