@@ -13,16 +13,23 @@
  *   - supervisor (`-w 2` or more, `--max-requests` or `--reload`): `server/process/supervisor.ts`
  *     starts workers; with `--reload` (`server/process/reload.ts`) it also replaces them when the
  *     app's files change (one worker unless `-w` says more, like uvicorn's reloader process);
- *   - worker (`LSBAWS_WORKER` set by the supervisor): serves with SO_REUSEPORT, reports readiness
- *     and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
+ *   - worker (`LSBAWS_WORKER` set by the supervisor): serves the listening sockets it inherited
+ *     from the supervisor (or binds with SO_REUSEPORT when the workers bind their own, see
+ *     `server/process/handover.ts`), reports readiness and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
  *     pipe closes.
+ * - systemd socket activation (`LISTEN_PID`/`LISTEN_FDS`, `server/libc/inherit.ts`): the
+ *   inherited sockets are served instead of binding, single-process or with `-w N` (the supervisor
+ *   passes them on to its workers); `--bind`, `--host` and `--port` are ignored (one info line),
+ *   as gunicorn does. The variables are unset (`deps.unsetEnv`) so children never see them.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
  *   and TTOU need the supervisor; a single process logs that and carries on.
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
- *   `EXIT_BOOT_ERROR` (3) when listening fails or a `--static` directory is missing,
+ *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
+ *   included: `--io deno`, or an fd that is not a listening stream socket) or a `--static`
+ *   directory is missing,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
@@ -48,6 +55,13 @@ import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
 import { runSupervisor } from "./server/process/supervisor.ts";
+import { openSharedListeners } from "./server/process/handover.ts";
+import {
+  ActivationError,
+  type InheritedSocket,
+  type SharedListeners,
+  takeListenFds,
+} from "./server/libc/inherit.ts";
 import { createReloader, loadErrorLocation } from "./server/process/reload.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket.ts";
@@ -74,6 +88,8 @@ export interface MainDeps {
    * `Deno.readTextFileSync`.
    */
   readTextFile?(path: string): string;
+  /** Removes a variable from the process environment (socket activation); default: none. */
+  unsetEnv?(name: string): void;
 }
 
 /** `path` resolved against `cwd` (absolute paths, including `C:\` ones, are kept). */
@@ -113,7 +129,14 @@ export function processDeps(): MainDeps {
       }
       return () => Deno.removeSignalListener(signal, handler);
     },
+    unsetEnv: (name) => Deno.env.delete(name),
   };
+}
+
+/** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
+function cannotListen(deps: MainDeps, err: unknown): number {
+  deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
+  return EXIT_BOOT_ERROR;
 }
 
 /** Runs the CLI; resolves to the exit code. */
@@ -165,21 +188,61 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   });
   try {
     const workerId = deps.env[WORKER_ENV];
+    let activation: InheritedSocket[] | null = null;
+    if (workerId === undefined) {
+      try {
+        activation = takeListenFds(deps.env, Deno.pid, (name) => deps.unsetEnv?.(name));
+      } catch (err) {
+        if (err instanceof ActivationError) return cannotListen(deps, err);
+        throw err;
+      }
+      if (activation !== null) {
+        logger.log(
+          "info",
+          `socket activation: serving ${activation.length} inherited socket(s) ` +
+            `(${activation.map((s) => `fd ${s.fd}${s.name ? ` ${s.name}` : ""}`).join(", ")}); ` +
+            "--bind, --host and --port are ignored",
+        );
+      }
+    }
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
     if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0 || reloadApp)) {
-      const reloader = reloadApp === null ? undefined : createReloader({
-        app: reloadApp,
-        dirs: config.reloadDir,
-        cwd: deps.cwd,
-        logger,
-      });
-      return await runSupervisor(args, config, { logger, deps, version: VERSION, reloader });
+      let listeners: SharedListeners | null;
+      try {
+        listeners = await openSharedListeners(config, activation);
+      } catch (err) {
+        return cannotListen(deps, err);
+      }
+      try {
+        const reloader = reloadApp === null ? undefined : createReloader({
+          app: reloadApp,
+          dirs: config.reloadDir,
+          cwd: deps.cwd,
+          logger,
+        });
+        return await runSupervisor(args, config, {
+          logger,
+          deps,
+          version: VERSION,
+          reloader,
+          listeners: listeners ?? undefined,
+        });
+      } finally {
+        listeners?.release();
+      }
     }
     const link = workerId === undefined
       ? null
       : connectWorker(workerId, deps.env, config, { sink: deps.stderr, logger });
-    return await runServer(parsed.appSpec, config, logger, deps, link);
+    return await runServer(
+      parsed.appSpec,
+      config,
+      logger,
+      deps,
+      link,
+      link?.inherited ?? activation,
+    );
   } finally {
     logger.close();
   }
@@ -195,13 +258,17 @@ function specModule(spec: string): string | null {
   }
 }
 
-/** Serves in this process (single-process mode, or as a supervised worker when `link` is set). */
+/**
+ * Serves in this process (single-process mode, or as a supervised worker when `link` is set), on
+ * the `inherited` sockets when given instead of binding.
+ */
 async function runServer(
   spec: string,
   config: Config,
   logger: Logger,
   deps: MainDeps,
   link: WorkerLink | null,
+  inherited: readonly InheritedSocket[] | null,
 ): Promise<number> {
   if (link?.binds) config = { ...config, bind: link.binds };
   setWebSocketDefaults(config);
@@ -254,13 +321,12 @@ async function runServer(
       server = await serve(handler, config, {
         logger,
         reusePort: link !== null,
+        inherited: inherited ?? undefined,
         onRequestStart: heartbeat?.onRequestStart,
         onRequestDone: link && link.requestBudget > 0 ? link.onRequestDone : undefined,
       });
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      deps.stderr.write(`lsbaws: cannot listen: ${msg}\n`);
-      return EXIT_BOOT_ERROR;
+      return cannotListen(deps, err);
     }
     if (link) {
       const live = server;

@@ -15,6 +15,10 @@
  *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
  *   hand lifecycle only `Endpoint`s and `LiveConnection`s (`server/endpoint.ts`). `--io libc`
  *   that cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
+ * - Inherited sockets (`options.inherited`: from the supervisor, or systemd socket activation):
+ *   served instead of binding the configured addresses, through the libc driver only
+ *   (`adoptLibcEndpoints`); the deno backend, TLS, or a descriptor that is not a listening stream
+ *   socket rejects like a bind error (`server/libc/inherit.ts`).
  * - Static files: `config.staticMounts` (`--static URL_PREFIX=DIR`) and `staticMaxAgeSeconds` build
  *   the static responder the gatekeeper runs before the app (`server/static/`); a bad value or a
  *   missing directory rejects before anything is bound.
@@ -46,7 +50,8 @@ import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
 import { chooseIo } from "./libc/backend.ts";
-import { bindLibcEndpoints } from "./libc/listen.ts";
+import { libcForInherited } from "./libc/inherit.ts";
+import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./libc/listen.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
@@ -69,6 +74,8 @@ export interface ServeOptions {
   logger: Logger;
   /** Share the port with sibling processes (SO_REUSEPORT; needs `--unstable-net`). */
   reusePort?: boolean;
+  /** Listening sockets to serve instead of binding (see the module comment). */
+  inherited?: readonly InheritedSocket[];
   /** Called when a request starts being handled (worker heartbeat bookkeeping). */
   onRequestStart?: (head: RequestHead) => void;
   /** Called after each finished request (worker recycling). */
@@ -121,6 +128,14 @@ function createClock(): EngineContext["clock"] {
   };
 }
 
+/** The configured listen addresses: every `--bind`, or `--host`:`--port`. */
+export function listenSpecsOf(config: Config): ListenAddr[] {
+  if (config.bind.length === 0) {
+    return [{ transport: "tcp", hostname: config.host, port: config.port }];
+  }
+  return config.bind.map(parseBind);
+}
+
 /** Starts serving `handler`; see the module comment. */
 export async function serve(handler: Handler, config: Config, opts: ServeOptions): Promise<Server> {
   const logger = opts.logger;
@@ -129,13 +144,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     { maxAgeSeconds: config.staticMaxAgeSeconds || undefined },
   );
   const tls = config.certfile !== "";
-  const specs: ListenAddr[] = [];
-  if (config.bind.length === 0) {
-    specs.push({ transport: "tcp", hostname: config.host, port: config.port });
-  } else {
-    for (const b of config.bind) specs.push(parseBind(b));
-  }
-  const io = chooseIo(config.io, tls, specs);
+  const specs = listenSpecsOf(config);
+  const inheritLibc = opts.inherited ? libcForInherited(config.io, tls) : null;
+  const io = inheritLibc
+    ? { kind: "libc" as const, libc: inheritLibc }
+    : chooseIo(config.io, tls, specs);
   if (io.kind === "deno" && io.why !== null) {
     logger.log("info", `serving with --io deno: ${io.why}`);
   }
@@ -157,7 +170,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   /** Ends the libc event loop once the server finished (null: deno driver). */
   let stopLoop: (() => Promise<void>) | null = null;
   if (io.kind === "libc") {
-    const bound = await bindLibcEndpoints(io.libc, specs, bindOptions, logger);
+    const bound = opts.inherited
+      ? await adoptLibcEndpoints(io.libc, opts.inherited, logger)
+      : await bindLibcEndpoints(io.libc, specs, bindOptions, logger);
     endpoints = bound.endpoints;
     stopLoop = bound.stop;
   } else {

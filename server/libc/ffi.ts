@@ -34,6 +34,8 @@ export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 export const SOCK_STREAM = 1, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 /** `setsockopt` levels and options. */
 export const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15, SO_ERROR = 4;
+/** `getsockopt` options that describe a socket: its type (`SOCK_STREAM`...) and whether it listens. */
+export const SO_TYPE = 3, SO_ACCEPTCONN = 30;
 /** TCP and IPv6 levels and options. */
 export const IPPROTO_TCP = 6, TCP_NODELAY = 1, IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
 /** `send`/`recv` flags. */
@@ -42,6 +44,8 @@ export const MSG_NOSIGNAL = 0x4000;
 export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
 /** `fcntl` commands and flags. */
 export const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000, F_DUPFD_CLOEXEC = 1030;
+/** `fcntl` descriptor-flag commands and the close-on-exec flag. */
+export const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 /** `open` flags. */
 export const O_RDONLY = 0, O_CLOEXEC = 0o2000000;
 /** `statx` flags and mask: `AT_EMPTY_PATH` makes it an `fstat` of its fd argument. */
@@ -120,6 +124,7 @@ const ERRNO_TEXT: Readonly<Record<number, string>> = {
   [ERRNO.ENFILE]: "Too many open files in system",
   [ERRNO.EMFILE]: "Too many open files",
   [ERRNO.EPIPE]: "Broken pipe",
+  [ERRNO.ENOTSOCK]: "Socket operation on non-socket",
   [ERRNO.EADDRINUSE]: "Address already in use",
   [ERRNO.EADDRNOTAVAIL]: "Cannot assign requested address",
   [ERRNO.ECONNABORTED]: "Software caused connection abort",

@@ -13,6 +13,9 @@
  *   under a private name, made private (0600), then renamed over the path, so the path always
  *   names a live listener during a handover; an existing non-socket file fails the bind with
  *   `Deno.errors.AddrInUse`; `close()` removes the path only while it still holds this socket.
+ * - `adoptLibcEndpoints(libc, sockets, logger)` serves inherited listening sockets instead of
+ *   binding (see its comment); `publishUnixSocket` and `removeUnixPathIfOurs` are the unix
+ *   publishing steps, shared with the supervisor's own listeners (`server/libc/inherit.ts`).
  * - `Endpoint.run` accepts with `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` until `EAGAIN` (at most
  *   `ACCEPT_BATCH` per event; the listener is level-triggered, so the rest come on the next
  *   poll), and hands each fd over as a `LibcConnection`. Running out of descriptors or memory
@@ -25,7 +28,7 @@
  *   descriptors (eventfds) while accepting, give them back to the process on `EMFILE`/`ENFILE`,
  *   and accept again only once they could take them back.
  */
-import type { ListenAddr } from "../address.ts";
+import { addrOf, type ListenAddr, parseBind } from "../address.ts";
 import type { EngineContext } from "../dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
@@ -47,7 +50,13 @@ import {
 } from "./ffi.ts";
 import { EventLoop, type FdHandler } from "./loop.ts";
 import { decodeSockaddr, SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
-import { enableOption, type ListenOptions, listenSocket } from "./socket.ts";
+import {
+  adoptListenSocket,
+  closeSocket,
+  enableOption,
+  type ListenOptions,
+  listenSocket,
+} from "./socket.ts";
 
 /** Connections accepted per listener event. */
 export const ACCEPT_BATCH = 64;
@@ -223,12 +232,7 @@ class LibcEndpoint implements Endpoint {
   close(): void {
     const addr = this.#listener.addr;
     this.#listener.close();
-    if (addr.transport !== "unix" || this.#inode === null) return;
-    try {
-      if (Deno.lstatSync(addr.path).ino === this.#inode) Deno.removeSync(addr.path);
-    } catch {
-      // Already gone.
-    }
+    if (addr.transport === "unix") removeUnixPathIfOurs(addr.path, this.#inode);
   }
 }
 
@@ -275,6 +279,37 @@ function listenTcp(loop: EventLoop, spec: ListenAddr, opts: ListenOptions): Libc
 
 /** Binds `path` under a private name and renames it over `path`; see the module comment. */
 async function bindUnix(loop: EventLoop, path: string, opts: ListenOptions): Promise<LibcEndpoint> {
+  const { fd, inode } = await publishUnixSocket(loop.libc, path, opts);
+  return new LibcEndpoint(loop, new LibcListener(loop, fd, { transport: "unix", path }), inode);
+}
+
+/** A listening descriptor served instead of binding. */
+export interface InheritedSocket {
+  /** The descriptor number (the same in the parent and the child). */
+  readonly fd: number;
+  /** The bind spec to report (`host:port`, `unix:/path`); absent: the socket's own address. */
+  readonly bind?: string;
+  /** Its `LISTEN_FDNAMES` name (socket activation), for the log. */
+  readonly name?: string;
+}
+
+/** A unix listening socket published at its path: the fd and the inode the path names. */
+export interface PublishedUnixSocket {
+  /** The listening descriptor. */
+  readonly fd: number;
+  /** Inode of the socket file (`removeUnixPathIfOurs` compares it). */
+  readonly inode: number | null;
+}
+
+/**
+ * Creates a listening unix socket under a private name, makes it 0600 and renames it over `path`
+ * (see the module comment); an existing non-socket file fails with `Deno.errors.AddrInUse`.
+ */
+export async function publishUnixSocket(
+  libc: Libc,
+  path: string,
+  opts: ListenOptions,
+): Promise<PublishedUnixSocket> {
   try {
     if (!(await Deno.lstat(path)).isSocket) {
       throw new Deno.errors.AddrInUse(`${path} exists and is not a socket`);
@@ -284,16 +319,56 @@ async function bindUnix(loop: EventLoop, path: string, opts: ListenOptions): Pro
   }
   const staging = privateSocketPath(path);
   await Deno.remove(staging).catch(() => {}); // Left over by an earlier process with this pid.
-  const { fd } = listenSocket(loop.libc, { transport: "unix", path: staging }, opts);
-  const listener = new LibcListener(loop, fd, { transport: "unix", path });
+  const { fd } = listenSocket(libc, { transport: "unix", path: staging }, opts);
   try {
     await Deno.chmod(staging, 0o600).catch(() => {});
     const inode = (await Deno.lstat(staging)).ino;
     await Deno.rename(staging, path);
-    return new LibcEndpoint(loop, listener, inode);
+    return { fd, inode };
   } catch (err) {
-    listener.close();
+    closeSocket(libc, fd);
     await Deno.remove(staging).catch(() => {});
     throw err;
   }
+}
+
+/** Removes the unix socket file at `path` if it is still the one with `inode` (sync, quiet). */
+export function removeUnixPathIfOurs(path: string, inode: number | null): void {
+  if (inode === null) return;
+  try {
+    if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Serves inherited listening sockets (from the supervisor or systemd) on a new event loop instead
+ * of binding: each fd is checked and taken over by `adoptListenSocket` (close-on-exec set, so an
+ * app's subprocesses do not inherit it). The address reported is `bind` when given (a unix socket
+ * published under a private name), else the socket's own. Closing an endpoint closes this
+ * process's descriptor only and never removes a unix path: the socket belongs to the parent.
+ * Throws `InheritedSocketError` naming the first fd that is not a listening stream socket.
+ */
+export async function adoptLibcEndpoints(
+  libc: Libc,
+  sockets: readonly InheritedSocket[],
+  logger: Logger,
+): Promise<LibcBinding> {
+  const loop = new EventLoop(libc, {
+    onError: (err) => logger.log("error", `event loop: ${describeError(err)}`),
+  });
+  const endpoints: Endpoint[] = [];
+  try {
+    for (const s of sockets) {
+      const own = adoptListenSocket(libc, s.fd, true);
+      const addr = s.bind === undefined ? own : addrOf(parseBind(s.bind));
+      endpoints.push(new LibcEndpoint(loop, new LibcListener(loop, s.fd, addr), null));
+    }
+  } catch (err) {
+    for (const e of endpoints) e.close();
+    await loop.stop();
+    throw err;
+  }
+  return { endpoints, stop: () => loop.stop() };
 }

@@ -4,11 +4,18 @@
  *
  * Contract:
  * - `listenSocket(io, spec, opts)` creates a `SOCK_NONBLOCK | SOCK_CLOEXEC` stream socket (so
- *   child processes never inherit it), sets `SO_REUSEADDR` on TCP sockets (as Rust's standard
- *   library does for Deno) and `SO_REUSEPORT` when asked, binds, listens with `opts.backlog`, and
- *   returns the fd and the bound address (`getsockname`, so port 0 reports the chosen port).
- *   Failures throw `LibcError` (or `SockaddrError` for an address it cannot encode) after closing
- *   the socket; `toIoError` turns `EADDRINUSE` into `Deno.errors.AddrInUse` like `Deno.listen`.
+ *   child processes never inherit it; with `opts.inheritable` without `SOCK_CLOEXEC`, so the
+ *   supervisor's workers inherit it under the same number), sets `SO_REUSEADDR` on TCP sockets
+ *   (as Rust's standard library does for Deno) and `SO_REUSEPORT` when asked, binds, listens with
+ *   `opts.backlog`, and returns the fd and the bound address (`getsockname`, so port 0 reports the
+ *   chosen port). Failures throw `LibcError` (or `SockaddrError` for an address it cannot encode)
+ *   after closing the socket; `toIoError` turns `EADDRINUSE` into `Deno.errors.AddrInUse` like
+ *   `Deno.listen`.
+ * - `adoptListenSocket(libc, fd, cloexec)` takes over an inherited descriptor: it must be a
+ *   listening stream socket (`SO_TYPE` is `SOCK_STREAM`, `SO_ACCEPTCONN` is set), otherwise
+ *   `InheritedSocketError` names the fd and what it is. The descriptor is made nonblocking, its
+ *   close-on-exec flag set (`cloexec` true) or cleared (false: it is passed on to children), and
+ *   its bound address returned (`getsockname`). `closeSocket(libc, fd)` closes a descriptor.
  * - `socketAddr(io, fd, peer)` reads `getsockname`/`getpeername` into a `Deno.Addr`;
  *   `toConnAddr` turns one into the engine's `ConnAddr`.
  * - `PieceSender` writes a connection core's queued output pieces in order with synchronous
@@ -29,13 +36,21 @@ import {
   EPOLLOUT,
   EPOLLRDHUP,
   ERRNO,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
   type Libc,
   LibcError,
   MAX_IO_BYTES,
   MSG_NOSIGNAL,
+  O_NONBLOCK,
   SHUT_WR,
+  SO_ACCEPTCONN,
   SO_REUSEADDR,
   SO_REUSEPORT,
+  SO_TYPE,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
@@ -56,6 +71,8 @@ export interface ListenOptions {
   readonly backlog: number;
   /** Set `SO_REUSEPORT` (several processes share the port). */
   readonly reusePort?: boolean;
+  /** Leave out `SOCK_CLOEXEC`: child processes inherit the socket. */
+  readonly inheritable?: boolean;
 }
 
 const ONE = new Uint8Array(new Int32Array([1]).buffer);
@@ -75,7 +92,8 @@ export function listenSocket(
 ): { fd: number; addr: Deno.Addr } {
   const sa = encodeSockaddr(spec);
   const sym = libc.sym;
-  const fd = sym.socket(sa.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const flags = SOCK_STREAM | SOCK_NONBLOCK | (opts.inheritable ? 0 : SOCK_CLOEXEC);
+  const fd = sym.socket(sa.family, flags, 0);
   if (fd < 0) throw new LibcError("socket", libc.errno());
   try {
     if (sa.family !== AF_UNIX) {
@@ -91,6 +109,71 @@ export function listenSocket(
     sym.close(fd);
     throw err;
   }
+}
+
+/** An inherited descriptor that is not a listening stream socket (or cannot be used as one). */
+export class InheritedSocketError extends Error {
+  /** The descriptor. */
+  readonly fd: number;
+  /** Creates the error for `fd`; `what` says what is wrong with it. */
+  constructor(fd: number, what: string, options?: ErrorOptions) {
+    super(`inherited fd ${fd} ${what}`, options);
+    this.name = "InheritedSocketError";
+    this.fd = fd;
+  }
+}
+
+const optBuf = new Int32Array(1);
+const optBytes = new Uint8Array(optBuf.buffer);
+
+/** Reads an int socket option of `fd` (`SOL_SOCKET` level); -errno when the call fails. */
+function intOption(libc: Libc, fd: number, name: number): number {
+  optBuf[0] = 0;
+  lenBuf[0] = 4;
+  if (libc.sym.getsockopt(fd, SOL_SOCKET, name, optBytes, lenBytes) < 0) return -libc.errno();
+  return optBuf[0];
+}
+
+/** Takes over an inherited listening socket; see the module comment. */
+export function adoptListenSocket(libc: Libc, fd: number, cloexec: boolean): Deno.Addr {
+  if (!Number.isSafeInteger(fd) || fd < 0) {
+    throw new InheritedSocketError(fd, "is not a descriptor");
+  }
+  const type = intOption(libc, fd, SO_TYPE);
+  if (type < 0) {
+    const err = new LibcError("getsockopt", -type);
+    throw new InheritedSocketError(fd, `is not a socket (${err.code})`, { cause: err });
+  }
+  if (type !== SOCK_STREAM) {
+    throw new InheritedSocketError(fd, `is not a stream socket (type ${type})`);
+  }
+  if (intOption(libc, fd, SO_ACCEPTCONN) !== 1) {
+    throw new InheritedSocketError(fd, "is a stream socket that is not listening");
+  }
+  const sym = libc.sym;
+  const fl = sym.fcntl(fd, F_GETFL, 0);
+  if (fl < 0 || (fl & O_NONBLOCK) === 0 && sym.fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    throw new InheritedSocketError(fd, "cannot be made nonblocking", {
+      cause: new LibcError("fcntl", libc.errno()),
+    });
+  }
+  const fdFlags = sym.fcntl(fd, F_GETFD, 0);
+  const want = cloexec ? fdFlags | FD_CLOEXEC : fdFlags & ~FD_CLOEXEC;
+  if (fdFlags < 0 || (want !== fdFlags && sym.fcntl(fd, F_SETFD, want) < 0)) {
+    throw new InheritedSocketError(fd, "has descriptor flags that cannot be set", {
+      cause: new LibcError("fcntl", libc.errno()),
+    });
+  }
+  try {
+    return socketAddr(libc, fd, false);
+  } catch (err) {
+    throw new InheritedSocketError(fd, "has an address lsbaws cannot read", { cause: err });
+  }
+}
+
+/** Closes a descriptor (errors are ignored: it is gone either way). */
+export function closeSocket(libc: Libc, fd: number): void {
+  libc.sym.close(fd);
 }
 
 function describeSpec(spec: SockaddrSpec): string {

@@ -4,7 +4,10 @@
  * Contract (pure: no I/O):
  * - The supervisor starts a worker with `LSBAWS_WORKER=<id>` in its environment and, once the
  *   first worker has resolved the listen addresses (port 0 → a real port),
- *   `LSBAWS_WORKER_BIND=<JSON list of bind specs>`, which replaces `--host/--port/--bind`.
+ *   `LSBAWS_WORKER_BIND=<JSON list of bind specs>`, which replaces `--host/--port/--bind`. When
+ *   the supervisor owns the listening sockets (libc backend, or socket activation), it sets
+ *   `LSBAWS_WORKER_FDS=<JSON list of {fd, bind}>` instead: the worker serves those inherited
+ *   descriptors and binds nothing.
  * - A worker talks back on its stderr, which the supervisor reads anyway (it forwards the error
  *   log). A control line is `CONTROL_PREFIX` + one JSON object + "\n"; every other line is log
  *   text. Lines are short (< 512 bytes), so each is written with one `write(2)` to a pipe and
@@ -26,6 +29,9 @@ export const WORKER_ENV = "LSBAWS_WORKER";
 
 /** Environment variable with the JSON list of concrete bind specs a worker must listen on. */
 export const WORKER_BIND_ENV = "LSBAWS_WORKER_BIND";
+
+/** Environment variable with the inherited listening descriptors (`server/libc/inherit.ts`). */
+export const WORKER_FDS_ENV = "LSBAWS_WORKER_FDS";
 
 /** Start of a control line on a worker's stderr (ASCII record separator + tag). */
 export const CONTROL_PREFIX = "\x1elsbaws:";

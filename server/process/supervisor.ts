@@ -1,14 +1,14 @@
 /**
  * The supervisor (gunicorn's arbiter): starts N worker processes that share the port, keeps that
  * many running, and turns signals into rolling restarts, scaling and shutdowns. It never touches
- * HTTP; every worker is a full lsbaws process listening with SO_REUSEPORT.
+ * HTTP; workers inherit its listening sockets (`opts.listeners`, `handover.ts`) or bind their own.
  *
  * Contract:
  * - Workers are started by `server/process/spawn.ts` (this same program again, with
  *   `LSBAWS_WORKER=<id>`); their stderr is split into forwarded log text and control messages by
  *   `server/process/forward.ts`.
  * - Boot: the first worker starts alone; once it is `ready`, its bound addresses (port 0 resolved
- *   to a real port) are handed to every later worker (`server/process/handover.ts`) and the
+ *   to a real port) are handed to every later worker that binds its own (`handover.ts`) and the
  *   banner is printed once. Then the rest start. A worker is *booting* until its `ready` message.
  * - Reaping: every `Deno.ChildProcess.status` is awaited, so exited workers never stay zombies. A
  *   worker that dies while serving is replaced at once (and logged).
@@ -100,6 +100,7 @@ class Arbiter {
   readonly #version: string;
   readonly #command: WorkerCommand;
   readonly #reloader: Reloader | null;
+  readonly #listeners: SupervisorOptions["listeners"] | null;
   /** A change notice not handled yet, and the generation of the reload under way (0: none). */
   #reloadWhy: string | null = null;
   #reloadGen = 0;
@@ -135,6 +136,7 @@ class Arbiter {
     this.#version = opts.version;
     this.#command = opts.command ?? workerCommand(args);
     this.#reloader = opts.reloader ?? null;
+    this.#listeners = opts.listeners ?? null;
     this.#numWorkers = config.workers;
     this.#tickMs = config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
     this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
@@ -148,7 +150,7 @@ class Arbiter {
       })
     );
     this.#log.log("info", `supervisor pid ${Deno.pid}: starting ${this.#numWorkers} worker(s)`);
-    const hint = migrateReqHint();
+    const hint = this.#listeners ? null : migrateReqHint();
     if (hint !== null) this.#log.log("info", hint);
     this.#reloader?.start((why) => {
       this.#reloadWhy = why;
@@ -158,6 +160,7 @@ class Arbiter {
       while (true) {
         while (this.#signalQueue.length > 0) this.handlers[this.#signalQueue.shift()!]();
         if (this.#reloadWhy !== null) this.#reload();
+        if (this.#stopping !== null || this.#halt !== null) this.#listeners?.close();
         if (this.#workers.size === 0) {
           if (this.#halt !== null) return this.#halt;
           if (this.#stopping !== null) {
@@ -309,7 +312,7 @@ class Arbiter {
 
   #spawn(): void {
     const id = this.#nextId++;
-    const env = workerEnv(id, this.#binds);
+    const env = workerEnv(id, this.#binds, this.#listeners?.sockets);
     let w: WorkerProc;
     try {
       w = spawnWorker(this.#command, id, this.#generation, this.#deps.cwd, env);

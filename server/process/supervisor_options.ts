@@ -6,6 +6,7 @@
  */
 import type { Logger, LogSink } from "../log.ts";
 import type { WorkerCommand } from "./spawn.ts";
+import type { InheritedSocket } from "../libc/inherit.ts";
 
 /** Process-level dependencies (a subset of `main.ts`'s `MainDeps`). */
 export interface SupervisorDeps {
@@ -48,4 +49,20 @@ export interface SupervisorOptions {
   readonly command?: WorkerCommand;
   /** `--reload`: restart the workers on file changes (none by default). */
   readonly reloader?: Reloader;
+  /**
+   * The supervisor's own listening sockets, which every worker inherits (`SharedListeners`,
+   * `server/process/handover.ts`); absent: each worker binds its own.
+   */
+  readonly listeners?: SupervisorListeners;
+}
+
+/** What the supervisor does with its listening sockets: hand them on, and close its copies. */
+export interface SupervisorListeners {
+  /** The descriptors (and bind specs) every worker gets. */
+  readonly sockets: readonly InheritedSocket[];
+  /**
+   * Closes the supervisor's own descriptors; called once it is stopping (TERM, INT, QUIT or a
+   * halt), so the sockets close as soon as the last worker closed its listener.
+   */
+  close(): void;
 }

@@ -3,7 +3,8 @@
  *
  * Contract:
  * - `connectWorker(id, env, config, opts)` is called by `main.ts` in a process started with
- *   `LSBAWS_WORKER`. It reads the resolved bind list, computes this worker's request budget
+ *   `LSBAWS_WORKER`. It reads the inherited listening sockets (`LSBAWS_WORKER_FDS`, served
+ *   instead of binding) or the resolved bind list, computes this worker's request budget
  *   (`--max-requests` plus a random 0..`--max-requests-jitter`), and returns a `WorkerLink`.
  * - `ready(addrs)` reports the bound addresses; `onRequestDone()` counts requests and sends one
  *   `recycle` message when the budget is spent (the supervisor starts a replacement, waits until
@@ -16,7 +17,8 @@
  */
 import type { Config } from "../config.ts";
 import { bindSpecOf } from "../address.ts";
-import { type ControlMessage, encodeControl, WORKER_BIND_ENV } from "./control.ts";
+import { type ControlMessage, encodeControl, WORKER_BIND_ENV, WORKER_FDS_ENV } from "./control.ts";
+import { decodeInherited, type InheritedSocket } from "../libc/inherit.ts";
 import type { Logger, LogSink } from "../log.ts";
 import { linkWorkerMetrics } from "./metrics_link.ts";
 
@@ -26,6 +28,8 @@ export interface WorkerLink {
   readonly id: string;
   /** Concrete bind specs to listen on instead of the configured ones, or null. */
   readonly binds: string[] | null;
+  /** Listening sockets inherited from the supervisor, served instead of binding, or null. */
+  readonly inherited: InheritedSocket[] | null;
   /** Requests this worker serves before it asks to be recycled (0 = never). */
   readonly requestBudget: number;
   /** Sends one control message to the supervisor. */
@@ -79,6 +83,7 @@ export function connectWorker(
   return {
     id,
     binds,
+    inherited: decodeInherited(env[WORKER_FDS_ENV]),
     requestBudget: budget,
     send,
     ready(addrs) {

@@ -51,6 +51,8 @@ export interface StartOptions {
   fdLimit?: number;
   /** Deno config file for the run (`--config`), e.g. apps/frameworks/deno.json and its lock. */
   config?: string;
+  /** A program (and its arguments) that executes the deno command line, e.g. a launcher. */
+  launcher?: string[];
 }
 
 /** `LSBAWS_IO` for child servers: the backend `$LSBAWS_TEST_IO` asks for (none when unset). */
@@ -64,7 +66,16 @@ function ioEnv(): Record<string, string> {
 export async function startLsbaws(args: string[], opts: StartOptions = {}): Promise<Proc> {
   const config = opts.config ? ["--config", opts.config] : [];
   const denoArgs = ["run", "--unstable-net", "-A", ...config, "main.ts", ...args];
-  const cmd = opts.fdLimit
+  const cmd = opts.launcher
+    ? new Deno.Command(opts.launcher[0], {
+      args: [...opts.launcher.slice(1), Deno.execPath(), ...denoArgs],
+      cwd: opts.cwd ?? ROOT,
+      env: { NO_COLOR: "1", ...ioEnv(), ...opts.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : opts.fdLimit
     ? new Deno.Command("sh", {
       args: ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...denoArgs],
       cwd: opts.cwd ?? ROOT,
