@@ -7,7 +7,9 @@
  * Contract:
  * - `fetchHandler(fn)` adapts a fetch handler to the engine's `Handler`: per request it builds the
  *   `Request` (`buildRequest`) and the second argument (`HandlerInfo`, shaped like
- *   `Deno.ServeHandlerInfo`), calls `fn` and sends the `Response` (`sendResponse`).
+ *   `Deno.ServeHandlerInfo`), calls `fn` and sends the `Response` (`sendResponse`). A handler that
+ *   returns a `Response` (not a promise) with a string or bytes body is answered before the
+ *   engine's handler returns, so the engine serves it without awaiting anything.
  * - `request.signal` aborts when the connection closes before the response is finished, when the
  *   request body cannot be read, or when writing the response finds the client gone; it is
  *   created only if the app reads it.
@@ -46,7 +48,10 @@ const NO_ERROR = Symbol("no error");
 
 /** Adapts a fetch handler to the engine; see the module comment. */
 export function fetchHandler(fn: FetchHandler): Handler {
-  return async function handle(ex: Exchange): Promise<void> {
+  // Synchronous when it can be: a handler that returns a Response (not a promise) whose body is
+  // a string or bytes is answered before `handle` returns, so the engine serves it without a
+  // promise (no pending read to watch the peer, no async continuation).
+  return function handle(ex: Exchange): void | Promise<void> {
     // request.signal aborts when the client goes away (the engine's signal), when the request
     // body cannot be read (a limit, bad framing, the client gone mid-body: the request is over),
     // or when writing the response finds the client gone.
@@ -62,10 +67,8 @@ export function fetchHandler(fn: FetchHandler): Handler {
       );
     });
     const info: ServeHandlerInfo = new HandlerInfo(ex);
-    let resp: Response | undefined;
-    try {
-      resp = await fn(request, info);
-    } catch (err) {
+
+    const threw = (err: unknown): Promise<void> => {
       lazy.detach();
       abandonUpgrade(ex, err);
       if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
@@ -79,52 +82,72 @@ export function fetchHandler(fn: FetchHandler): Handler {
         `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${describeError(err)}`,
       );
       throw new AppError(err);
-    }
-    let failed = false;
-    try {
-      if (resp === undefined || resp === null) {
-        ex.log(
-          "warning",
-          `fetch handler returned no Response for ${ex.head.method} ${ex.head.target}; ` +
-            "answering 404 (did a router fall through without a default route?)",
-        );
-        ex.res.head(404, [["content-type", "text/plain; charset=utf-8"], [
-          "content-length",
-          String(NOT_FOUND.length),
-        ]]);
-        ex.res.write(NOT_FOUND);
-        await ex.res.end();
-        return;
-      }
-      if (!(resp instanceof Response)) {
-        const err = new AppContractError(
-          "fetch-response",
-          `fetch handler must return a Response, got ${describeType(resp)}`,
-        );
-        ex.log("error", `${err.message} (${ex.head.method} ${ex.head.target})`);
-        throw err;
-      }
-      if (resp.status === 101) {
-        // The upgrade shim (gateway/websocket.ts) sends the 101 and takes the socket over.
-        await completeUpgrade(ex, resp);
-        return;
-      }
-      if (hasPendingUpgrade(ex)) {
-        abandonUpgrade(ex, new Error(`the handler answered ${resp.status} instead of 101`));
-      }
-      await sendResponse(ex, resp);
-    } catch (err) {
+    };
+    // After the response was sent (or sending failed): wire or detach request.signal, and
+    // abandon an upgrade the handler started but did not answer with 101.
+    const settle = (failed: boolean): void => {
       // Sending failed (often: the client left, which the engine confirms by closing the
       // connection after this returns); request.signal stays wired to that close.
-      failed = true;
-      if (ex.res.aborted) onAbort();
-      throw err;
-    } finally {
+      if (failed && ex.res.aborted) onAbort();
       if (!failed) lazy.detach();
       // (An Error captures a stack trace, which costs microseconds: only build one when needed.)
       if (hasPendingUpgrade(ex)) abandonUpgrade(ex, new Error("the handler did not answer 101"));
+    };
+    const respond = (resp: Response | undefined): void | Promise<void> => {
+      let sent: void | Promise<void>;
+      try {
+        sent = answer(ex, resp);
+      } catch (err) {
+        settle(true);
+        throw err;
+      }
+      if (sent === undefined) return settle(false);
+      return sent.then(() => settle(false), (err) => {
+        settle(true);
+        throw err;
+      });
+    };
+
+    let resp: Response | undefined | Promise<Response | undefined>;
+    try {
+      resp = fn(request, info);
+    } catch (err) {
+      return threw(err);
     }
+    if (resp instanceof Promise) return resp.then(respond, threw);
+    return respond(resp);
   };
+}
+
+/** Sends the handler's answer: 404 for none, a contract error for a non-Response, a 101, or it. */
+function answer(ex: Exchange, resp: Response | undefined): void | Promise<void> {
+  if (resp === undefined || resp === null) {
+    ex.log(
+      "warning",
+      `fetch handler returned no Response for ${ex.head.method} ${ex.head.target}; ` +
+        "answering 404 (did a router fall through without a default route?)",
+    );
+    ex.res.head(404, [["content-type", "text/plain; charset=utf-8"], [
+      "content-length",
+      String(NOT_FOUND.length),
+    ]]);
+    ex.res.write(NOT_FOUND);
+    return ex.res.end();
+  }
+  if (!(resp instanceof Response)) {
+    const err = new AppContractError(
+      "fetch-response",
+      `fetch handler must return a Response, got ${describeType(resp)}`,
+    );
+    ex.log("error", `${err.message} (${ex.head.method} ${ex.head.target})`);
+    throw err;
+  }
+  // The upgrade shim (gateway/websocket.ts) sends the 101 and takes the socket over.
+  if (resp.status === 101) return completeUpgrade(ex, resp);
+  if (hasPendingUpgrade(ex)) {
+    abandonUpgrade(ex, new Error(`the handler answered ${resp.status} instead of 101`));
+  }
+  return sendResponse(ex, resp);
 }
 
 /** Answers a refused WebSocket handshake with its status (400) and reason. */

@@ -31,8 +31,12 @@ import { contentLengthOf, fileOfResponse, prepareFile } from "./file_wrapper.ts"
 
 const encoder = new TextEncoder();
 
-/** Writes `resp` through the exchange's responder (see the module comment). */
-export async function sendResponse(ex: Exchange, resp: Response): Promise<void> {
+/**
+ * Writes `resp` through the exchange's responder (see the module comment). A body given as a
+ * string or bytes is written before this returns (`undefined`, or a promise only when the
+ * engine applies back-pressure); anything else returns a promise.
+ */
+export function sendResponse(ex: Exchange, resp: Response): void | Promise<void> {
   const res = ex.res;
   const headers = responseHeaders(resp);
   const file = res.sendFile === undefined ? null : fileOfResponse(resp);
@@ -40,26 +44,32 @@ export async function sendResponse(ex: Exchange, resp: Response): Promise<void> 
   // FAST PATH: a body given as a string or bytes is sent with Content-Length, without the
   // ReadableStream machinery (`staticBodyOf` returns null for streams and anything unexpected).
   let fixed = staticBodyOf(resp);
-  if (fixed !== null) {
-    // A string body is encoded straight into the engine's output buffer when it can do that.
-    if (typeof fixed === "string" && res.writeText === undefined) fixed = encoder.encode(fixed);
-    const length = typeof fixed === "string" ? utf8Length(fixed) : fixed.length;
-    try {
-      setHead(ex, resp, headers, length);
-    } catch (err) {
-      if (err instanceof AppContractError) ex.log("error", err.message);
-      throw err;
-    }
-    const p = typeof fixed === "string"
-      ? res.writeText!(fixed, length)
-      : fixed.length > 0
-      ? res.write(fixed)
-      : undefined;
-    if (p) await p;
-    const e = res.end();
-    if (e) await e;
-    return;
+  if (fixed === null) return sendStreamed(ex, resp, headers);
+  // A string body is encoded straight into the engine's output buffer when it can do that.
+  if (typeof fixed === "string" && res.writeText === undefined) fixed = encoder.encode(fixed);
+  const length = typeof fixed === "string" ? utf8Length(fixed) : fixed.length;
+  try {
+    setHead(ex, resp, headers, length);
+  } catch (err) {
+    if (err instanceof AppContractError) ex.log("error", err.message);
+    throw err;
   }
+  const p = typeof fixed === "string"
+    ? res.writeText!(fixed, length)
+    : fixed.length > 0
+    ? res.write(fixed)
+    : undefined;
+  if (p) return p.then(() => res.end());
+  return res.end();
+}
+
+/** A body that is neither a string, bytes nor a file: streamed (or sized when it is one piece). */
+async function sendStreamed(
+  ex: Exchange,
+  resp: Response,
+  headers: Array<[string, string]>,
+): Promise<void> {
+  const res = ex.res;
   const body = resp.body;
   if (body === null) {
     try {
