@@ -78,12 +78,22 @@ Deno.test({
   },
 });
 
-/** The kernel fd of a connected Deno socket (by its local port, through /proc/net/tcp). */
+/**
+ * The kernel fd of a connected Deno socket, through /proc/net/tcp: the row with its local and
+ * remote ports and a live inode (a local port alone is ambiguous: a TIME_WAIT row of an earlier
+ * connection from the same ephemeral port, inode 0, can come first).
+ */
 function findSocketFd(conn: Deno.TcpConn): number {
-  const port = (conn.localAddr as Deno.NetAddr).port.toString(16).toUpperCase().padStart(4, "0");
-  const line = Deno.readTextFileSync("/proc/net/tcp").split("\n")
-    .find((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${port}`));
-  const inode = line!.trim().split(/\s+/)[9];
+  const hex = (a: Deno.Addr) =>
+    (a as Deno.NetAddr).port.toString(16).toUpperCase().padStart(4, "0");
+  const local = hex(conn.localAddr);
+  const remote = hex(conn.remoteAddr);
+  const line = Deno.readTextFileSync("/proc/net/tcp").split("\n").find((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${local}`) && f[2]?.endsWith(`:${remote}`) && f[9] !== "0";
+  });
+  if (line === undefined) throw new Error(`no /proc/net/tcp row for :${local} -> :${remote}`);
+  const inode = line.trim().split(/\s+/)[9];
   for (const e of Deno.readDirSync("/proc/self/fd")) {
     try {
       if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === `socket:[${inode}]`) {
