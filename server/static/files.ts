@@ -79,14 +79,19 @@ function realStat(
   }
 }
 
+/** The path the segments name under `root`, `index.html` appended for a trailing slash. */
+export function lexicalPath(root: string, segments: readonly string[], slash: boolean): string {
+  const base = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
+  return slash ? `${base}/index.html` : base;
+}
+
 /** Resolves decoded segments under `root` (see the module comment). */
 export function resolveFile(
   root: string,
   segments: readonly string[],
   slash: boolean,
 ): Resolved {
-  const base = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
-  const lexical = slash ? `${base}/index.html` : base;
+  const lexical = lexicalPath(root, segments, slash);
   const found = realStat(lexical, root);
   if ("status" in found) return found.status === 403 ? FORBIDDEN : NOT_FOUND;
   if (found.info.isDirectory) {
@@ -142,7 +147,7 @@ export function openFile(path: string): Opened | { status: 403 | 404 } {
 }
 
 /** Thrown when the client went away mid-body; the engine treats it as a quiet close. */
-function clientGone(cause?: unknown): Error {
+export function clientGone(cause?: unknown): Error {
   return new Deno.errors.ConnectionReset("client went away during a static file", { cause });
 }
 

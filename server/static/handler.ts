@@ -37,8 +37,10 @@
  *   on the libc backend); a client abort stops the body; the file is always closed. File-system calls are synchronous
  *   (fast on a local disk, a stall of the whole process on a slow one: see `files.ts`).
  * - Per file version (path, size, mtime, inode, coding) the ETag and Last-Modified strings are
- *   memoised (at most 1024 paths); nothing else is cached across requests: every request resolves
- *   the path again (symlink swaps and renames take effect at once) and reads the file it opened.
+ *   memoised (at most 1024 paths). Files up to `cacheFileBytes` (8 KiB) that have not changed
+ *   for 3 s are kept in memory and revalidated by one `stat` per request (`hot_cache.ts`): a
+ *   change of content, inode, permissions or symlink target, or a sibling appearing, sends the
+ *   request down the full path again. Larger files are resolved and opened on every request.
  */
 import type { Exchange } from "../exchange.ts";
 import type { RequestHead } from "../http/request_head.ts";
@@ -55,13 +57,16 @@ import {
   type Validators,
 } from "./conditional.ts";
 import {
+  clientGone,
   findSibling,
+  lexicalPath,
   type Opened,
   openFile,
   resolveFile,
   sendRange,
   streamRange,
 } from "./files.ts";
+import { HotCache, type HotEntry, readWhole, stampOf, statOrNull } from "./hot_cache.ts";
 import { contentTypeOf } from "./mime.ts";
 import {
   decodeStaticPath,
@@ -82,6 +87,13 @@ export interface StaticOptions {
    * backend) instead of reads (default `SENDFILE_MIN_BYTES`).
    */
   sendfileMinBytes?: number;
+  /**
+   * Files up to this size are kept in the stat-validated small-file cache (`hot_cache.ts`;
+   * default `sendfileMinBytes`, 0 disables it).
+   */
+  cacheFileBytes?: number;
+  /** A file changed less than this long ago is not cached (ms, default 3000; tests lower it). */
+  cacheMinAgeMs?: number;
 }
 
 /** A mount with its directory resolved to a real path. */
@@ -98,6 +110,8 @@ export interface StaticHandler {
   match(head: RequestHead): boolean;
   /** Answers a request `match` accepted (404 for one it would not have). */
   serve(ex: Exchange): Promise<void>;
+  /** Files held in the small-file cache now. */
+  readonly cachedFiles: number;
 }
 
 const DEFAULT_CHUNK = 64 * 1024;
@@ -119,6 +133,10 @@ export function createStaticHandler(
 ): StaticHandler {
   const { maxAgeSeconds, chunkBytes = DEFAULT_CHUNK } = options;
   const zeroCopyMin = options.sendfileMinBytes ?? SENDFILE_MIN_BYTES;
+  const hot = new HotCache({
+    maxFileBytes: options.cacheFileBytes ?? zeroCopyMin,
+    minAgeMs: options.cacheMinAgeMs,
+  });
   if (maxAgeSeconds !== undefined && !(Number.isSafeInteger(maxAgeSeconds) && maxAgeSeconds >= 0)) {
     throw new Error(`invalid static max-age ${maxAgeSeconds}: expected an integer >= 0`);
   }
@@ -140,6 +158,9 @@ export function createStaticHandler(
 
   return {
     mounts: resolved,
+    get cachedFiles() {
+      return hot.size;
+    },
     match(head: RequestHead): boolean {
       const t = head.target;
       if (t.charCodeAt(0) === 0x2f) {
@@ -167,6 +188,26 @@ export function createStaticHandler(
         ex.log("debug", `static: ${decoded.status} for ${head.target}: ${decoded.reason}`);
         return plain(ex, decoded.status);
       }
+      const codings = acceptedCodings(fieldValue(head.headers, "accept-encoding"));
+      const lexical = lexicalPath(mount.root, decoded.segments, decoded.slash);
+      const key = codings.length === 0 ? lexical : `${lexical}\n${codings.join(",")}`;
+      const hit = hot.lookup(key);
+      if (hit !== null) {
+        return sendFile(
+          ex,
+          hit,
+          hit.realPath,
+          hit.type,
+          hit.coding,
+          cache,
+          chunkBytes,
+          zeroCopyMin,
+        );
+      }
+      // The directory's stamp is taken before the siblings are looked for: a sibling created in
+      // between changes the directory after the stamp, so the entry is dropped at its next use.
+      const dirPath = lexical.slice(0, lexical.lastIndexOf("/"));
+      const dirInfo = codings.length === 0 || !hot.enabled ? null : statOrNull(dirPath);
       const found = resolveFile(mount.root, decoded.segments, decoded.slash);
       if (found.kind === "status") return plain(ex, found.status);
       if (found.kind === "redirect") {
@@ -174,23 +215,32 @@ export function createStaticHandler(
         if (location.startsWith("//")) return plain(ex, 404); // never a protocol-relative URL
         return plain(ex, 301, [["Location", location]]);
       }
-      const codings = acceptedCodings(fieldValue(head.headers, "accept-encoding"));
       const sibling = codings.length === 0
         ? null
         : findSibling(found.lexical, codings, mount.root, suffixOf);
-      const opened = openFile(sibling?.path ?? found.path);
+      const realPath = sibling?.path ?? found.path;
+      const opened = openFile(realPath);
       if ("status" in opened) return plain(ex, opened.status);
+      const type = contentTypeOf(found.lexical);
+      let body: Body = opened;
       try {
-        await sendFile(
-          ex,
-          opened,
-          sibling?.path ?? found.path,
-          contentTypeOf(found.lexical),
-          sibling?.coding,
-          cache,
-          chunkBytes,
-          zeroCopyMin,
-        );
+        if ((codings.length === 0 || dirInfo !== null) && hot.accepts(opened.info, dirInfo)) {
+          const bytes = readWhole(opened.file, opened.info.size);
+          if (bytes !== null) {
+            const entry: HotEntry = {
+              statPath: sibling === null ? found.lexical : found.lexical + suffixOf(sibling.coding),
+              realPath,
+              coding: sibling?.coding,
+              type,
+              info: opened.info,
+              bytes,
+              dir: dirInfo === null ? null : { path: dirPath, stamp: stampOf(dirInfo) },
+            };
+            hot.store(key, entry);
+            body = entry;
+          }
+        }
+        await sendFile(ex, body, realPath, type, sibling?.coding, cache, chunkBytes, zeroCopyMin);
       } finally {
         opened.file.close();
       }
@@ -211,9 +261,28 @@ function resolveMount(m: StaticMount): ResolvedMount {
   return { prefix, dir: m.dir, root };
 }
 
+/** What a response body comes from: an open file, or the bytes of a cached one. */
+type Body = Opened | HotEntry;
+
+/** Writes `bytes` as the rest of the body and ends the response; a gone client is peer-gone. */
+function sendBytes(ex: Exchange, bytes: Uint8Array): Promise<void> | undefined {
+  const res = ex.res;
+  const pending = res.write(bytes);
+  if (pending === undefined) {
+    if (res.aborted) throw clientGone();
+    return res.end();
+  }
+  return pending.then(() => {
+    if (res.aborted) throw clientGone();
+    return res.end();
+  }, (err) => {
+    throw clientGone(err);
+  });
+}
+
 function sendFile(
   ex: Exchange,
-  { file, info }: Opened,
+  body: Body,
   path: string,
   type: string,
   coding: Coding | undefined,
@@ -222,6 +291,7 @@ function sendFile(
   zeroCopyMin: number,
 ): Promise<void> | undefined {
   const headers = ex.head.headers;
+  const info = body.info;
   const size = info.size;
   const v = versionOf(path, info, coding ?? "");
   const common: Fields = [
@@ -258,10 +328,14 @@ function sendFile(
   out.push(["Content-Length", String(length)]);
   ex.res.head(status, out);
   if (ex.head.method === "HEAD" || length === 0) return ex.res.end();
-  if (length > zeroCopyMin && ex.res.sendFile !== undefined) {
-    return sendRange(ex, { file, info }, path, start, length);
+  if ("bytes" in body) {
+    const b = body.bytes;
+    return sendBytes(ex, length === b.length ? b : b.subarray(start, start + length));
   }
-  return streamRange(ex, file, start, length, chunkBytes);
+  if (length > zeroCopyMin && ex.res.sendFile !== undefined) {
+    return sendRange(ex, body, path, start, length);
+  }
+  return streamRange(ex, body.file, start, length, chunkBytes);
 }
 
 /** The validators of one version of a file, with `Last-Modified` already formatted. */
