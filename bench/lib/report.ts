@@ -400,6 +400,7 @@ export interface MetricDef {
     | "cpuS"
     | "achievedRps"
     | "mibPerS"
+    | "mibPerCpuS"
     | "rssGrowthMiB"
     | "kibPerConn";
   /** Column label with unit. */
@@ -452,7 +453,16 @@ export function metricsOf(s: ScenarioId): MetricDef[] {
     return [
       { scenario: s, key: "rps", label: "req/s", higherIsBetter: true, digits: 0 },
       ...(s === "static-1m"
-        ? [{ scenario: s, key: "mibPerS", label: "MiB/s", higherIsBetter: true, digits: 0 }]
+        ? [
+          { scenario: s, key: "mibPerS", label: "MiB/s", higherIsBetter: true, digits: 0 },
+          {
+            scenario: s,
+            key: "mibPerCpuS",
+            label: "MiB per server CPU s",
+            higherIsBetter: true,
+            digits: 0,
+          },
+        ]
         : []) as MetricDef[],
       { scenario: s, key: "p50", label: "p50 ms", higherIsBetter: false, digits: 2 },
       { scenario: s, key: "p99", label: "p99 ms", higherIsBetter: false, digits: 2 },
@@ -539,6 +549,8 @@ export function selectRounds(r: BenchResults, server: AnyServerId, m: MetricDef)
           ? t.wrk.rps
           : m.key === "mibPerS"
           ? t.mibPerS
+          : m.key === "mibPerCpuS"
+          ? (t.serverCpuPct > 0 ? t.mibPerS / (t.serverCpuPct / 100) : NaN)
           : m.key === "p50"
           ? t.wrk.latencyMs.p50
           : t.wrk.latencyMs.p99,
@@ -697,6 +709,19 @@ export function targetsFor(settings: BenchSettings): TargetDef[] {
       baseline: STATIC_BASELINE,
       judged: [STATIC_LSBAWS],
       ...(s === "static-1m" ? { detail: m(s, "mibPerS") } : {}),
+    });
+  }
+  if (has("static-1m")) {
+    // 1 MiB responses saturate the single wrk core (it shows 100 % CPU) before the servers, so
+    // req/s compares the client; bytes per server CPU second compares the servers.
+    out.push({
+      id: "static-1m-efficiency",
+      label: "static 1 MiB MiB per server CPU s ≥ 2.0× Hono serveStatic",
+      metric: m("static-1m", "mibPerCpuS"),
+      kind: "ratio-min",
+      threshold: 2.0,
+      baseline: STATIC_BASELINE,
+      judged: [STATIC_LSBAWS],
     });
   }
   return out;

@@ -228,6 +228,7 @@ Deno.test("the targets are the issue's list, in its order, with its thresholds",
       ["idle-cost", "abs-max", 16],
       ["static-4k-rps", "ratio-min", 2.0],
       ["static-1m-rps", "ratio-min", 2.0],
+      ["static-1m-efficiency", "ratio-min", 2.0],
     ],
   );
   const label = (id: string) => all.find((t) => t.id === id)!.label;
