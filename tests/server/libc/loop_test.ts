@@ -143,3 +143,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "libc loop: first come, first served: events a used-up slice left over run before later ones",
+  ignore: !HAS_LIBC,
+  async fn() {
+    if (!loaded.ok) return;
+    const libc = loaded.libc;
+    const loop = new EventLoop(libc, { sliceMs: 2 });
+    const fds: number[] = [];
+    try {
+      const order: string[] = [];
+      const all = Promise.withResolvers<void>();
+      const drain = new Uint8Array(8);
+      const COUNT = 16;
+      const make = (name: string, after?: () => void): number => {
+        const fd = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        assert.ok(fd >= 0);
+        fds.push(fd);
+        loop.add(fd, {
+          onEvents() {
+            libc.sym.read(fd, drain, 8);
+            order.push(name);
+            burn(1);
+            after?.();
+            if (order.length === 2 * COUNT) all.resolve();
+          },
+        }, EPOLLIN | EPOLLET);
+        return fd;
+      };
+      const fresh: number[] = [];
+      for (let i = 0; i < COUNT; i++) fresh.push(make(`fresh${i}`));
+      // Each "old" handler makes a fresh fd ready: under load, new work keeps arriving while
+      // the slice has left old work over.
+      const old: number[] = [];
+      for (let i = 0; i < COUNT; i++) {
+        old.push(make(`old${i}`, () => libc.sym.write(fresh[i], ONE, 8)));
+      }
+      for (const fd of old) libc.sym.write(fd, ONE, 8);
+      await all.promise;
+      const lastOld = order.findLastIndex((n) => n.startsWith("old"));
+      const firstFresh = order.findIndex((n) => n.startsWith("fresh"));
+      assert.ok(loop.stats.deferredEvents > 0, "the slice ended mid-dispatch");
+      assert.ok(
+        lastOld < firstFresh,
+        `every old event ran before any later one: ${order.join(" ")}`,
+      );
+    } finally {
+      await loop.stop();
+      for (const fd of fds) libc.sym.close(fd);
+    }
+  },
+});
