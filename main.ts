@@ -214,6 +214,17 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       } catch (err) {
         return cannotListen(deps, err);
       }
+      if (listeners === null && config.workers > 1 && config.bind.some(isUnixBind)) {
+        // Only the libc backend's supervisor owns sockets its workers inherit; with the deno
+        // backend each worker binds for itself, and SO_REUSEPORT does not apply to unix sockets.
+        deps.stderr.write(
+          "lsbaws: error: --bind unix:... with --workers > 1 needs the libc backend (its " +
+            "supervisor binds the socket once and the workers share it); with --io deno or TLS " +
+            "each worker would bind the path itself, and SO_REUSEPORT does not apply to unix " +
+            "sockets: bind TCP, or run one worker\n",
+        );
+        return EXIT_USAGE;
+      }
       try {
         const reloader = reloadApp === null ? undefined : createReloader({
           app: reloadApp,
@@ -246,6 +257,11 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   } finally {
     logger.close();
   }
+}
+
+/** Whether a `--bind` value names a unix socket. */
+function isUnixBind(spec: string): boolean {
+  return spec.startsWith("unix:");
 }
 
 /** The module part of an app spec, or null when the spec is malformed. */

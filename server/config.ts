@@ -216,12 +216,6 @@ export function parseCli(
     c.host = "0.0.0.0";
     sources.host = sources.port;
   }
-  if (c.workers > 1 && c.bind.some((b) => b.startsWith("unix:"))) {
-    throw new ConfigError(
-      "--bind unix:... cannot be shared by --workers > 1: SO_REUSEPORT does not apply to unix " +
-        "sockets and Deno cannot hand a listening socket to child processes; bind TCP instead",
-    );
-  }
   if ((c.certfile === "") !== (c.keyfile === "")) {
     throw new ConfigError("--certfile and --keyfile must be given together");
   }

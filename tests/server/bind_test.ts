@@ -216,7 +216,7 @@ Deno.test("accepted unix connections report the public path, not the private nam
 Deno.test("binds that cannot work are usage errors (exit 2)", async () => {
   for (
     const args of [
-      ["-w", "2", "-b", "unix:/tmp/lsbaws-never.sock", APP],
+      ["-w", "2", "--io", "deno", "-b", "unix:/tmp/lsbaws-never.sock", APP],
       ["-b", "nonsense", APP],
       ["--forwarded-allow-ips", "10.0.0.0/99", APP],
     ]

@@ -4,7 +4,8 @@
  * SO_REUSEPORT group); two HUPs under load from every client kind lose no request, with
  * net.ipv4.tcp_migrate_req as set and explicitly at 0 (in a fresh network namespace); every
  * connect succeeds across 40 recycles and a crash on a unix socket, whose path the supervisor
- * publishes once and removes at exit; a taken port stops the supervisor before any worker starts;
+ * publishes once and removes at exit; two workers share one unix socket (the deno backend refuses
+ * that with exit 2); a taken port stops the supervisor before any worker starts;
  * `--io deno` keeps workers binding their own listeners.
  *
  * The tests name `--io libc` (the subject here), so the suite's deno pass runs them unchanged.
@@ -179,6 +180,44 @@ async function unixGet(path: string): Promise<string> {
     conn.close();
   }
 }
+
+Deno.test("-w 2 --io libc on a unix socket: both workers serve the one path; --io deno refuses (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-unix2-" });
+  const sock = `${dir}/app.sock`;
+  try {
+    const p = await startLsbaws(["-w", "2", "--io", "libc", "-b", `unix:${sock}`, APP]);
+    try {
+      await p.waitFor(() => readyCount(p.err) === 2, "2 workers");
+      const pids = new Set<string>();
+      for (let i = 0; i < 400 && pids.size < 2; i++) {
+        const text = await unixGet(sock);
+        assert.match(text, /^HTTP\/1\.1 200 /);
+        pids.add(text.slice(text.indexOf("\r\n\r\n") + 4));
+      }
+      assert.equal(pids.size, 2, `responses came from ${[...pids].join(", ")}`);
+      const fds = p.workers().map((w) => {
+        const list = JSON.parse(environOf(w).LSBAWS_WORKER_FDS) as { fd: number }[];
+        return socketOf(w, list[0].fd);
+      });
+      assert.deepEqual(fds, [fds[0], fds[0]], "one socket in both workers");
+    } finally {
+      assert.equal((await p.stop()).code, 0);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "the path is removed at exit");
+    const refused = await startLsbaws(["-w", "2", "--io", "deno", "-b", `unix:${sock}`, APP], {
+      waitListening: false,
+    });
+    const status = await refused.status;
+    await refused.stop();
+    assert.equal(status.code, 2);
+    assert.ok(
+      refused.err.some((l) => l.includes("--workers > 1 needs the libc backend")),
+      refused.err.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("40 recycles and a crashed worker on a unix socket: every connect succeeds, the path is removed at exit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lsbaws-unix40-" });
