@@ -262,3 +262,47 @@ export function freePort(): number {
 
 /** The project root directory. */
 export const PROJECT_ROOT = ROOT;
+
+/** Whether worker `pid` serves a socket its supervisor owns (inherited: `LSBAWS_WORKER_FDS`). */
+export function servesSharedSocket(pid: number): boolean {
+  const environ = Deno.readTextFileSync(`/proc/${pid}/environ`);
+  return environ.split("\0").some((kv) => kv.startsWith("LSBAWS_WORKER_FDS="));
+}
+
+/**
+ * Sends requests until each of `workers` answered one, whatever the socket model, and returns the
+ * answering pids and how many requests were sent. `request()` makes one request and returns the
+ * pid that answered. On a socket the workers share (the libc backend) the kernel may hand every
+ * connection of a sequential client to the same worker for as long as the machine is busy, so
+ * each worker in turn answers `perWorker` requests while the others are stopped (SIGSTOP, then
+ * SIGCONT). With SO_REUSEPORT (each worker binds its own listener) a stopped worker would strand
+ * the connections hashed to it, and the hash spreads fresh connections anyway: requests are sent
+ * (at least `perWorker` per worker) until every worker answered or `tries` were made.
+ */
+export async function reachEachWorker(
+  workers: readonly number[],
+  request: () => Promise<number>,
+  perWorker = 1,
+  tries = 300,
+): Promise<{ pids: Set<number>; sent: number }> {
+  const pids = new Set<number>();
+  let sent = 0;
+  if (workers.every(servesSharedSocket)) {
+    for (const alone of workers) {
+      const others = workers.filter((w) => w !== alone);
+      for (const w of others) Deno.kill(w, "SIGSTOP");
+      try {
+        for (let i = 0; i < perWorker; i++, sent++) pids.add(await request());
+      } finally {
+        for (const w of others) Deno.kill(w, "SIGCONT");
+      }
+    }
+    return { pids, sent };
+  }
+  const least = perWorker * workers.length;
+  while (sent < tries && (sent < least || workers.some((w) => !pids.has(w)))) {
+    pids.add(await request());
+    sent++;
+  }
+  return { pids, sent };
+}

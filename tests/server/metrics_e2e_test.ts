@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { rawOnce } from "../_support/load.ts";
-import { delay, type Proc, startLsbaws } from "../_support/proc.ts";
+import { delay, type Proc, reachEachWorker, startLsbaws } from "../_support/proc.ts";
 import { promtoolCheck, samples } from "./metrics_support.ts";
 
 const APP = "tests/server/metrics_app.ts";
@@ -138,15 +138,13 @@ Deno.test("metrics: with -w 2 one scrape returns the totals of both workers", as
   try {
     await ready(p, 2);
     const port = p.port();
-    const N = 40;
-    const pids = new Set<string>();
     const request =
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
-    for (let i = 0; i < N; i++) {
+    const { pids, sent: N } = await reachEachWorker(p.workers(), async () => {
       const conn = await raw(port, request);
       assert.match(conn, /^HTTP\/1\.1 200 /);
-      pids.add(/ok (\d+)/.exec(conn)![1]);
-    }
+      return Number(/ok (\d+)/.exec(conn)![1]);
+    }, 20);
     assert.equal(pids.size, 2, "the requests reached both workers");
     const key = 'lsbaws_http_requests_total{method="POST",status="2xx"}';
     const text = await scrapeUntil(port, (s) => at(s, key) === N);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { rawOnce } from "../../_support/load.ts";
-import { freePort, type Proc, startLsbaws } from "../../_support/proc.ts";
+import { freePort, type Proc, reachEachWorker, startLsbaws } from "../../_support/proc.ts";
 
 const LAUNCHER = ["python3", "tests/fixtures/sd_launch.py"];
 
@@ -102,22 +102,21 @@ Deno.test("socket activation with -w 2: both workers serve the inherited sockets
     const ready = () => p.err.filter((l) => /worker \d+ \(pid \d+\) is ready/.test(l)).length;
     await p.waitFor(() => ready() === 2, "2 workers");
     const port = p.port();
-    const serving = async (want: number) => {
-      const pids = new Set<string>();
-      for (let i = 0; i < 300 && pids.size < want; i++) {
+    const serving = async () => {
+      const { pids } = await reachEachWorker(p.workers(), async () => {
         const body = (await rawOnce({ url: `http://127.0.0.1:${port}/` })).body;
         assert.match(body, / -$/, "no LISTEN_* in a worker");
-        pids.add(body.split(" ")[0]);
-      }
+        return Number(body.split(" ")[0]);
+      });
       return pids;
     };
-    const before = await serving(2);
+    const before = await serving();
     assert.equal(before.size, 2, "two workers answer on the inherited port");
-    assert.ok(!before.has(String(p.pid)), "the supervisor never serves");
+    assert.ok(!before.has(p.pid), "the supervisor never serves");
     assert.match(await unixBody(sock), /^\d+ -$/);
     p.signal("SIGHUP");
     await p.waitFor(() => ready() === 4 && p.workers().length === 2, "the new generation");
-    const after = await serving(2);
+    const after = await serving();
     assert.ok([...after].every((pid) => !before.has(pid)), "new workers on the same socket");
     assert.match(await unixBody(sock), /^\d+ -$/);
   } finally {

@@ -5,17 +5,23 @@
 import assert from "node:assert/strict";
 import { workerCommand } from "../../../server/process/spawn.ts";
 import { rawOnce, runLoad } from "../../_support/load.ts";
-import { childrenOf, delay, isAlive, startLsbaws } from "../../_support/proc.ts";
+import {
+  childrenOf,
+  delay,
+  isAlive,
+  type Proc,
+  reachEachWorker,
+  startLsbaws,
+} from "../../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
-/** Pids answering `/` over fresh connections (SO_REUSEPORT spreads them), up to `tries`. */
-async function pidsServing(port: number, want: number, tries = 300): Promise<Set<number>> {
-  const pids = new Set<number>();
-  for (let i = 0; i < tries && pids.size < want; i++) {
+/** Pids answering `/` over fresh connections, each of `p`'s workers reached (`reachEachWorker`). */
+async function pidsServing(p: Proc, port: number): Promise<Set<number>> {
+  const { pids } = await reachEachWorker(p.workers(), async () => {
     const r = await rawOnce({ url: `http://127.0.0.1:${port}/` });
-    pids.add(Number(r.body.split(" ")[1]));
-  }
+    return Number(r.body.split(" ")[1]);
+  });
   return pids;
 }
 
@@ -32,7 +38,7 @@ Deno.test("-w 2 serves from two pids and replaces a worker killed with SIGKILL, 
   try {
     await p.waitFor(() => p.err.some((l) => /worker 2 \(pid \d+\) is ready/.test(l)), "2 workers");
     const port = p.port();
-    const first = await pidsServing(port, 2);
+    const first = await pidsServing(p, port);
     assert.equal(first.size, 2, "both workers answer");
     assert.deepEqual(
       new Set(p.workers()),
@@ -51,7 +57,7 @@ Deno.test("-w 2 serves from two pids and replaces a worker killed with SIGKILL, 
     assert.equal(now.size, 2);
     assert.ok(now.has(survivor) && !now.has(victim));
     const replacement = [...now].find((x) => x !== survivor)!;
-    const after = await pidsServing(port, 2);
+    const after = await pidsServing(p, port);
     assert.ok(after.has(replacement), "the new worker answers");
     const zombies = childrenOf(p.pid).filter((c) => c.state === "Z");
     assert.deepEqual(zombies, [], "no zombie children");
