@@ -452,7 +452,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     const fds: Array<{ app: string; baseline: number; end: number }> = [];
     for (const s of servers) {
       if (await isExited(s.proc)) {
-        failures.push({ id: -1, what: s.app, message: "process exited during the run" });
+        const st = await s.proc.status;
+        const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
+        const tail = s.proc.err.slice(-15).join("\n");
+        failures.push({
+          id: -1,
+          what: s.app,
+          message: `process exited during the run (${how}); last stderr lines:\n${tail}`,
+        });
         fds.push({ app: s.app, baseline: s.baseline, end: -1 });
         continue;
       }
@@ -511,7 +518,9 @@ export function formatSummary(s: FuzzSummary): string {
     `  kinds: ${Object.entries(s.kinds).map(([k, v]) => `${k}:${v}`).join(" ")}`,
     ...s.fds.map((f) => `  fds ${f.app}: baseline ${f.baseline}, end ${f.end}`),
     `  failures: ${s.failures.length}`,
-    ...s.failures.slice(0, 20).map((f) => `  #${f.id} ${f.what}\n    ${f.message}`),
+    // Process-level failures (id -1: a dead process, leaked fds, stderr) first: they explain the rest.
+    ...[...s.failures.filter((f) => f.id < 0), ...s.failures.filter((f) => f.id >= 0)]
+      .slice(0, 20).map((f) => `  #${f.id} ${f.what}\n    ${f.message}`),
     ...(s.failures.length > 20 ? [`  ... ${s.failures.length - 20} more`] : []),
     `  reproduce: deno task fuzz --io ${s.io} --seed ${s.seed} --cases ${s.cases}` +
     (s.failures.some((f) => f.id >= 0)
