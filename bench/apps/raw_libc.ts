@@ -13,6 +13,7 @@
  */
 // deno-lint-ignore-file no-console
 import {
+  EPOLL_CTL_ADD,
   EPOLL_DATA_OFFSET,
   EPOLL_EVENT_BYTES,
   EPOLLIN,
@@ -51,7 +52,7 @@ const ctlView = new DataView(ctl.buffer);
 function watch(fd: number): void {
   ctlView.setUint32(0, EPOLLIN, true);
   ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
-  sym.epoll_ctl(ep, 1, /* EPOLL_CTL_ADD */ fd, ctl);
+  sym.epoll_ctl(ep, EPOLL_CTL_ADD, fd, ctl);
 }
 watch(lfd);
 
