@@ -14,6 +14,7 @@
  */
 import type { ConnAddr, Exchange, Responder } from "../server/exchange.ts";
 import type { RequestHead, TargetForm } from "../server/http/request_head.ts";
+import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
 import { StreamBodyReader, UNNAMED } from "./_shim_request.ts";
 import { ResponseError } from "../server/http/errors.ts";
@@ -171,10 +172,19 @@ export class StartResponseResponder implements Responder {
     return this.#released || this.signal.aborted;
   }
 
-  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
+  head(
+    status: number,
+    headers: ReadonlyArray<readonly [string, string]>,
+    reason = "",
+    length = -1,
+  ): void {
     if (this.#hasHead) throw new ResponseError("response-order", "head() after the head was sent");
     const text = reason !== "" ? reason : STATUS_TEXT[status] ?? "";
-    this.#startResponse(`${status} ${text}`, headers.map(([n, v]) => [n, v]));
+    const list: Array<[string, string]> = headers.map(([n, v]) => [n, v]);
+    if (length >= 0 && !list.some(([n]) => headerKind(n) === KIND_CONTENT_LENGTH)) {
+      list.push(["Content-Length", String(length)]);
+    }
+    this.#startResponse(`${status} ${text}`, list);
     this.#hasHead = true;
     this.#headResolve();
   }

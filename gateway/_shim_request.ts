@@ -201,11 +201,20 @@ export class ResponseShim implements Responder {
     return this.#cancelled || this.signal.aborted;
   }
 
-  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
+  head(
+    status: number,
+    headers: ReadonlyArray<readonly [string, string]>,
+    reason = "",
+    length = -1,
+  ): void {
     if (this.#headSent) {
       throw new ResponseError("response-order", "head() after the head was sent");
     }
-    const declared = validateResponseHead(status, headers, reason);
+    let declared = validateResponseHead(status, headers, reason);
+    if (declared < 0 && length >= 0) {
+      headers = [...headers, ["Content-Length", String(length)]];
+      declared = length;
+    }
     if (status > 599) throw new ResponseError("status-range", `${status} is not a final status`);
     this.#status = status;
     this.#reason = reason;

@@ -106,12 +106,9 @@ class AppRun {
         "the body produced data or ended before startResponse was called",
       );
     }
-    let headers = s.headers;
-    if (length >= 0 && !hasContentLength(headers)) {
-      headers = [...headers, ["Content-Length", String(length)]];
-    }
     try {
-      this.ex.res.head(s.statusCode, headers, s.reason);
+      // `length` becomes the Content-Length unless the app set one (the engine checks).
+      this.ex.res.head(s.statusCode, s.headers, s.reason, length);
     } catch (err) {
       if (!(err instanceof ResponseError)) throw err;
       throw new AppContractError("SR-7", `the server rejected the headers: ${err.message}`);
@@ -313,14 +310,6 @@ function checkChunk(chunk: unknown): number {
   if (chunk instanceof Uint8Array) return chunk.length;
   const what = typeof chunk === "string" ? "a string" : describeType(chunk);
   throw new AppContractError("BODY-2", `the body yielded ${what}; chunks must be Uint8Array`);
-}
-
-function hasContentLength(headers: ReadonlyArray<readonly [string, string]>): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const name = headers[i][0];
-    if (name.length === 14 && name.toLowerCase() === "content-length") return true;
-  }
-  return false;
 }
 
 function toAppError(err: unknown): AppContractError | AppError {

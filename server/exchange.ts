@@ -53,8 +53,16 @@ export interface Responder {
    * (replacing the earlier values, as PEP 3333's exc_info requires). Throws `ResponseError`
    * for an invalid status or header. Date and Server are added unless present; Connection,
    * Content-Length for bodiless statuses and Transfer-Encoding are managed by the server.
+   * `length` (≥ 0), when the caller knows the whole body's size, is sent as Content-Length
+   * exactly as if the headers carried it, unless they already declare one (theirs wins); -1 or
+   * absent: unknown.
    */
-  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason?: string): void;
+  head(
+    status: number,
+    headers: ReadonlyArray<readonly [string, string]>,
+    reason?: string,
+    length?: number,
+  ): void;
   /**
    * Queues body bytes (the head is sent first). Queued bytes go out in the same tick's batch (a
    * microtask flush), so streamed chunks are not held back. Returns a promise when the caller

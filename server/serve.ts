@@ -9,7 +9,8 @@
  *   (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
- * - A sweeper runs every 250 ms and applies idle and header timeouts (`Connection.checkTimeout`).
+ * - A sweeper runs every `timeoutCheckIntervalMs` (250 ms) and applies idle and header timeouts
+ *   (`checkTimeout`); its clock reading also keeps the `Date` header current (`server/clock.ts`).
  * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc driver binds through FFI
  *   and serves every endpoint and connection from one event loop (`server/libc/listen.ts`),
  *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
@@ -50,13 +51,13 @@ import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
 import { chooseIo } from "./libc/backend.ts";
+import { createClock } from "./clock.ts";
 import { libcForInherited } from "./libc/inherit.ts";
 import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./libc/listen.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
-import { httpDate } from "./http/response_head.ts";
 import type { Logger } from "./log.ts";
 import {
   countConnection,
@@ -110,22 +111,6 @@ export interface Server {
   shutdown(graceMs?: number, delayMs?: number): Promise<void>;
   /** Number of open connections. */
   readonly connections: number;
-}
-
-function createClock(): EngineContext["clock"] {
-  let sec = Math.floor(Date.now() / 1000);
-  let date = httpDate(sec * 1000);
-  return {
-    now: () => Date.now(),
-    date() {
-      const s = Math.floor(Date.now() / 1000);
-      if (s !== sec) {
-        sec = s;
-        date = httpDate(s * 1000);
-      }
-      return date;
-    },
-  };
 }
 
 /** The configured listen addresses: every `--bind`, or `--host`:`--port`. */
@@ -219,7 +204,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   };
 
   const sweeper = setInterval(() => {
-    const now = Date.now();
+    const now = clock.now(); // also refreshes the Date header's reading (server/clock.ts)
     for (const c of conns) c.checkTimeout(now);
   }, config.timeoutCheckIntervalMs);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;

@@ -30,7 +30,24 @@
 import type { Limits } from "../config.ts";
 import { concatBytes } from "./bytes.ts";
 import { ChunkedDecoder } from "./chunked.ts";
-import { type ConnState, type CycleEvent, nextState } from "./cycle.ts";
+import {
+  type ConnState,
+  EVENT_BODY_END,
+  EVENT_CLOSE,
+  EVENT_CLOSED,
+  EVENT_DATA,
+  EVENT_REQUEST,
+  EVENT_REQUEST_BODY,
+  EVENT_RESPONSE_END,
+  EVENT_REUSE,
+  isRunning,
+  STATE_BODY,
+  STATE_CLOSED,
+  STATE_CLOSING,
+  STATE_IDLE,
+  STATES,
+  step,
+} from "./cycle.ts";
 import { encodeErrorResponse, ProtocolError, statusOf } from "./errors.ts";
 import { analyzeHead, type HeadInfo } from "./framing.ts";
 import type { OutputQueue } from "./output_queue.ts";
@@ -70,8 +87,8 @@ export type FinishResult = "reuse" | "drain" | "close";
 
 /** One connection's protocol state; see the module comment. */
 export class ConnectionCore {
-  /** Current state (see `cycle.ts`). */
-  state: ConnState = "idle";
+  /** Current state as a `STATE_*` number (see `cycle.ts`). */
+  #s = STATE_IDLE;
   /** The receive buffer (the driver reads into `writable()`). */
   readonly rb: ReceiveBuffer;
   /** The response side (head, body, framing, rollback). */
@@ -114,8 +131,13 @@ export class ConnectionCore {
     );
   }
 
-  #to(event: CycleEvent): void {
-    this.state = nextState(this.state, event);
+  /** Current state (see `cycle.ts`). */
+  get state(): ConnState {
+    return STATES[this.#s];
+  }
+
+  #to(event: number): void {
+    this.#s = step(this.#s, event);
   }
 
   // ---- Input ------------------------------------------------------------------------------
@@ -131,7 +153,7 @@ export class ConnectionCore {
   /** `n` bytes were read into `writable()`. */
   receive(n: number): void {
     this.rb.commit(n);
-    if (n > 0 && this.state === "idle") this.#to("data");
+    if (n > 0 && this.#s === STATE_IDLE) this.#to(EVENT_DATA);
   }
 
   /** A read failed or was abandoned: the lent view is returned unused. */
@@ -163,7 +185,7 @@ export class ConnectionCore {
     }
     if (result.kind === "partial") {
       this.#scanned = result.scanned;
-      if (this.state === "idle") this.#to("data");
+      if (this.#s === STATE_IDLE) this.#to(EVENT_DATA);
       return PARTIAL;
     }
     this.#scanned = 0;
@@ -175,7 +197,7 @@ export class ConnectionCore {
     } catch (err) {
       return this.#protocolError(err);
     }
-    if (this.state === "idle") this.#to("data");
+    if (this.#s === STATE_IDLE) this.#to(EVENT_DATA);
     this.#begin(head, info);
     return { kind: "request", head, info };
   }
@@ -212,7 +234,7 @@ export class ConnectionCore {
       head.minor,
       info.keepAlive && !this.#opts.server.shuttingDown && !this.#mustClose,
     );
-    this.#to(this.#bodyDone ? "request" : "request-body");
+    this.#to(this.#bodyDone ? EVENT_REQUEST : EVENT_REQUEST_BODY);
   }
 
   /** The current request head (the last one `nextRequest` returned). */
@@ -285,7 +307,7 @@ export class ConnectionCore {
 
   #endBody(): void {
     this.#bodyDone = true;
-    if (this.state === "body") this.#to("body-end");
+    if (this.#s === STATE_BODY) this.#to(EVENT_BODY_END);
   }
 
   /**
@@ -328,13 +350,17 @@ export class ConnectionCore {
     this.response.closeAfter = true;
   }
 
-  /** Sets the response head; throws `ResponseError` naming the broken rule. */
+  /**
+   * Sets the response head; throws `ResponseError` naming the broken rule. `length` (≥ 0): the
+   * body's known size, sent as Content-Length unless the headers declare one.
+   */
   responseHead(
     status: number,
     headers: ReadonlyArray<readonly [string, string]>,
     reason = "",
+    length = -1,
   ): void {
-    this.response.head(status, headers, reason);
+    this.response.head(status, headers, reason, length);
   }
 
   /** Queues a body chunk (the head first if still pending); see `QueueResult`. */
@@ -383,7 +409,7 @@ export class ConnectionCore {
     this.out.pushBytes(encodeErrorResponse(status, this.#opts.date(), this.#opts.serverHeader));
     this.response.status = status;
     this.#mustClose = true;
-    this.#to("close");
+    this.#to(EVENT_CLOSE);
     return status;
   }
 
@@ -414,7 +440,7 @@ export class ConnectionCore {
     if (keep && !this.#bodyDone) {
       if (this.#info!.expectContinue && !this.#continueSent) keep = false;
       else {
-        if (this.state === "body") this.#to("response-end");
+        if (this.#s === STATE_BODY) this.#to(EVENT_RESPONSE_END);
         return "drain";
       }
     }
@@ -428,14 +454,14 @@ export class ConnectionCore {
   }
 
   #settle(keep: boolean): FinishResult {
-    if (this.state === "closing" || this.state === "closed") return "close";
+    if (this.#s === STATE_CLOSING || this.#s === STATE_CLOSED) return "close";
     if (!keep) {
       this.#mustClose = true;
-      this.#to("close");
+      this.#to(EVENT_CLOSE);
       return "close";
     }
-    this.#to("reuse");
-    if (this.rb.length > 0) this.#to("data");
+    this.#to(EVENT_REUSE);
+    if (this.rb.length > 0) this.#to(EVENT_DATA);
     return "reuse";
   }
 
@@ -447,12 +473,12 @@ export class ConnectionCore {
   /** The connection must close (error, timeout, shutdown): no further request is read. */
   close(): void {
     this.#mustClose = true;
-    this.#to("close");
+    this.#to(EVENT_CLOSE);
   }
 
   /** The socket is gone (closed, reset or taken over). */
   closed(): void {
-    this.#to("closed");
+    this.#to(EVENT_CLOSED);
   }
 
   /** The connection is idle with nothing buffered: give grown buffer storage back. */
@@ -467,8 +493,7 @@ export class ConnectionCore {
 
   /** Whether a response is running (a request was dispatched and its exchange is not over). */
   get busy(): boolean {
-    const s = this.state;
-    return s === "body" || s === "responding" || s === "draining";
+    return isRunning(this.#s);
   }
 }
 

@@ -10,7 +10,9 @@
  * - `writeResponseHead(sink, parts)` writes a validated status and header list into a `HeadSink`
  *   (the output queue), adding Date/Server when the app did not, and the server-managed framing
  *   headers; `encodeResponseHead(parts)` returns the same bytes as one array. Status lines and the
- *   Date/Server lines are encoded once and reused.
+ *   Date/Server lines are encoded once and reused, and so is a `Name: value` line once the same
+ *   name was written with the same value twice in a row (up to 1024 names, values up to 256
+ *   characters); `checkResponseHeader` likewise skips the scan of a value that passed last time.
  * - `headerKind(name)` classifies a response header name (cached verdicts).
  * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
@@ -46,18 +48,40 @@ export const KIND_SERVER = 3;
 export const KIND_HOP_BY_HOP = 4;
 
 const MAX_CACHED_KINDS = 1024;
-const KINDS = new Map<string, number>();
+/** Values longer than this are never cached as encoded lines. */
+const MAX_CACHED_LINE_VALUE = 256;
+
+/**
+ * What is cached per response header name (apps send the same few names, mostly with the same
+ * values, on every response): its kind, the last value that passed `checkResponseHeader`, and
+ * the encoded `Name: value\r\n` line once a value repeated.
+ */
+interface NameEntry {
+  readonly kind: number;
+  /** The last value found valid for this name (never set for an invalid or hop-by-hop name). */
+  okValue: string | null;
+  /** The last value written; a repeat gets `line`. */
+  seen: string | null;
+  /** `line` encodes `Name: lineValue\r\n`. */
+  lineValue: string | null;
+  line: Uint8Array | null;
+}
+const NAMES = new Map<string, NameEntry>();
+
+function entryOf(name: string): NameEntry {
+  let e = NAMES.get(name);
+  if (e !== undefined) return e;
+  e = { kind: classifyName(name), okValue: null, seen: null, lineValue: null, line: null };
+  if (NAMES.size < MAX_CACHED_KINDS) NAMES.set(name, e);
+  return e;
+}
 
 /**
  * Classifies a response header name (case-insensitively): one of the `KIND_*` constants. Apps
  * send the same few names on every response, so verdicts are cached (up to 1024 names).
  */
 export function headerKind(name: string): number {
-  let kind = KINDS.get(name);
-  if (kind !== undefined) return kind;
-  kind = classifyName(name);
-  if (KINDS.size < MAX_CACHED_KINDS) KINDS.set(name, kind);
-  return kind;
+  return entryOf(name).kind;
 }
 
 function classifyName(name: string): number {
@@ -76,14 +100,18 @@ function classifyName(name: string): number {
 
 /** Returns `null` if the header may be sent, else the name of the broken rule. */
 export function checkResponseHeader(name: string, value: string): ResponseRule | null {
-  const kind = headerKind(name);
+  const e = entryOf(name);
+  const kind = e.kind;
   if (kind === KIND_INVALID) return "header-name-token";
+  // The value this name had last time was valid: the same string needs no second scan.
+  if (value === e.okValue) return null;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return "header-value-ctl";
     if (c > 0xff) return "header-value-latin1";
   }
-  if (kind === KIND_HOP_BY_HOP) return "hop-by-hop";
+  if (kind === KIND_HOP_BY_HOP) return "hop-by-hop"; // (never cached as valid)
+  e.okValue = value;
   return null;
 }
 
@@ -178,6 +206,11 @@ export interface ResponseHeadParts {
   framing: ResponseFraming;
   /** Adds `Connection: close` (true), `Connection: keep-alive` ("keep-alive") or nothing. */
   connection: "close" | "keep-alive" | "";
+  /**
+   * A Content-Length the server adds after the app's headers (-1 or absent: none); the caller
+   * makes sure the app sent none and that the status allows one.
+   */
+  length?: number;
   /** Extra server-owned header lines (already validated), e.g. Upgrade for 101. */
   extra?: string;
 }
@@ -193,6 +226,7 @@ export interface HeadSink {
 const STATUS_LINES = new Map<number, Uint8Array>();
 const COLON_SP = encodeLatin1(": ");
 const CRLF = encodeLatin1("\r\n");
+const CONTENT_LENGTH_PREFIX = encodeLatin1("Content-Length: ");
 const TE_CHUNKED = encodeLatin1("Transfer-Encoding: chunked\r\n");
 const CONNECTION_CLOSE = encodeLatin1("Connection: close\r\n");
 const CONNECTION_KEEP_ALIVE = encodeLatin1("Connection: keep-alive\r\n");
@@ -244,14 +278,33 @@ export function writeResponseHead(sink: HeadSink, p: ResponseHeadParts): number 
   for (let i = 0; i < h.length; i++) {
     const name = h[i][0];
     const value = h[i][1];
-    const kind = headerKind(name);
+    const e = entryOf(name);
+    const kind = e.kind;
     if (kind === KIND_DATE) hasDate = true;
     else if (kind === KIND_SERVER) hasServer = true;
-    sink.pushAscii(name);
-    sink.pushBytes(COLON_SP);
-    sink.pushAscii(value);
-    sink.pushBytes(CRLF);
+    if (value === e.lineValue) {
+      sink.pushBytes(e.line!);
+    } else {
+      sink.pushAscii(name);
+      sink.pushBytes(COLON_SP);
+      sink.pushAscii(value);
+      sink.pushBytes(CRLF);
+      // The second time in a row this name has this value, its line is encoded once for reuse.
+      if (value === e.seen && value.length <= MAX_CACHED_LINE_VALUE) {
+        e.line = encodeLatin1(`${name}: ${value}\r\n`);
+        e.lineValue = value;
+      } else {
+        e.seen = value;
+      }
+    }
     n += name.length + value.length + 4;
+  }
+  if (p.length !== undefined && p.length >= 0) {
+    const digits = String(p.length);
+    sink.pushBytes(CONTENT_LENGTH_PREFIX);
+    sink.pushAscii(digits);
+    sink.pushBytes(CRLF);
+    n += CONTENT_LENGTH_PREFIX.length + digits.length + 2;
   }
   if (!hasDate && !hasServer) {
     const lines = dateServerLines(p.date, p.server);

@@ -91,6 +91,8 @@ export class ResponseWriter {
   #minor = 1;
   #reason = "";
   #headers: ReadonlyArray<readonly [string, string]> = NO_HEADERS;
+  /** `declared` came from `head()`'s `length`, not from the app's headers: the server adds it. */
+  #addLength = false;
   #hasHead = false;
   #framing: ResponseFraming = "none";
   #sent = 0;
@@ -116,18 +118,30 @@ export class ResponseWriter {
     this.declared = -1;
     this.#reason = "";
     this.#headers = NO_HEADERS;
+    this.#addLength = false;
     this.#hasHead = false;
     this.#framing = "none";
     this.#sent = 0;
     this.#mark = null;
   }
 
-  /** Sets the response head; throws `ResponseError` naming the broken rule. */
-  head(status: number, headers: ReadonlyArray<readonly [string, string]>, reason = ""): void {
+  /**
+   * Sets the response head; throws `ResponseError` naming the broken rule. `length` (≥ 0) is the
+   * whole body's size when the caller knows it: it becomes the Content-Length unless `headers`
+   * declare one (theirs wins).
+   */
+  head(
+    status: number,
+    headers: ReadonlyArray<readonly [string, string]>,
+    reason = "",
+    length = -1,
+  ): void {
     if (this.headQueued) {
       throw new ResponseError("response-order", "head() after the head was sent");
     }
     this.declared = validateResponseHead(status, headers, reason);
+    this.#addLength = this.declared < 0 && length >= 0;
+    if (this.#addLength) this.declared = length;
     this.status = status;
     this.#reason = reason;
     this.#headers = headers;
@@ -139,10 +153,16 @@ export class ResponseWriter {
     const opts = this.#opts;
     const allowsBody = statusAllowsBody(this.status, this.#method);
     let headers = this.#headers;
+    /** A Content-Length the server writes itself (-1: none). */
+    let length = -1;
     if (this.declared >= 0) {
       this.#framing = allowsBody ? "length" : "none";
       if (!statusAllowsContentLength(this.status)) {
-        headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
+        if (!this.#addLength) {
+          headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
+        }
+      } else if (this.#addLength) {
+        length = this.declared;
       }
     } else if (!allowsBody) {
       this.#framing = "none";
@@ -150,7 +170,7 @@ export class ResponseWriter {
       // end() with no body written: the length is known to be 0.
       this.#framing = "length";
       this.declared = 0;
-      headers = [...headers, ["Content-Length", "0"]];
+      length = 0;
     } else if (this.#minor === 1) {
       this.#framing = "chunked";
     } else {
@@ -171,6 +191,7 @@ export class ResponseWriter {
       server: opts.serverHeader,
       framing: this.#framing,
       connection,
+      length,
     });
     this.headQueued = true;
     if (!this.keepAlive) this.closeAfter = true;

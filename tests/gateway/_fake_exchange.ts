@@ -234,13 +234,18 @@ function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal)
     return undefined;
   };
   const res: Responder = {
-    head(status, headers, reason) {
+    head(status, headers, reason, length = -1) {
       if (options.headError !== undefined) {
         throw new ResponseError("hop-by-hop", options.headError);
       }
       if (headSent) throw new Error("fake: head() after the head was sent");
       rec.calls.push("head");
-      rec.heads.push({ status, headers: headers.map(([n, v]) => [n, v]), reason });
+      const list: Array<[string, string]> = headers.map(([n, v]) => [n, v]);
+      // Like the engine: a known length is the Content-Length unless the headers declare one.
+      if (length >= 0 && !list.some(([n]) => n.toLowerCase() === "content-length")) {
+        list.push(["Content-Length", String(length)]);
+      }
+      rec.heads.push({ status, headers: list, reason });
     },
     write(chunk) {
       if (rec.ended) throw new Error("fake: write() after end()");

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { ConnectionCore, type CoreOptions } from "../../../server/http/connection_core.ts";
-import { CYCLE, CycleError, nextState } from "../../../server/http/cycle.ts";
+import { CYCLE, CycleError, EVENTS, nextState, STATES, step } from "../../../server/http/cycle.ts";
 import type { RequestHead } from "../../../server/http/request_head.ts";
 import { concatBytes, DEFAULT_LIMITS, latin1, waysFor } from "./_helpers.ts";
 
@@ -425,4 +425,68 @@ Deno.test("the cycle table: every state can close; unknown transitions are bugs"
   assert.throws(() => nextState("idle", "response-end"), CycleError);
   assert.throws(() => nextState("closing", "data"), CycleError);
   assert.throws(() => nextState("draining", "request"), CycleError);
+});
+
+Deno.test("the numeric cycle (step) agrees with the table for every state and event", () => {
+  assert.deepEqual([...STATES].sort(), Object.keys(CYCLE).sort());
+  let allowed = 0;
+  for (let si = 0; si < STATES.length; si++) {
+    for (let ei = 0; ei < EVENTS.length; ei++) {
+      const expected = CYCLE[STATES[si]][EVENTS[ei]];
+      if (expected === undefined) {
+        assert.throws(() => step(si, ei), CycleError, `${STATES[si]} on ${EVENTS[ei]}`);
+      } else {
+        assert.equal(STATES[step(si, ei)], expected, `${STATES[si]} on ${EVENTS[ei]}`);
+        allowed++;
+      }
+    }
+  }
+  assert.equal(allowed, 21); // the transitions CYCLE lists
+});
+
+/** One request answered with `responseHead(status, headers, "", length)` and `body`. */
+function answerWithLength(
+  method: string,
+  status: number,
+  headers: Array<[string, string]>,
+  length: number,
+  body: string,
+): string {
+  const core = new ConnectionCore(options());
+  feed(core, latin1(`${method} / HTTP/1.1\r\nHost: a\r\n\r\n`));
+  assert.equal(core.nextRequest().kind, "request");
+  core.responseHead(status, headers, "", length);
+  if (body !== "") core.responseBody(latin1(body));
+  core.responseEnd();
+  const verdict = core.finishExchange(false);
+  assert.equal(verdict, core.response.overrun ? "close" : "reuse");
+  return new TextDecoder("latin1").decode(concatBytes(...core.takeOutput()));
+}
+
+Deno.test("responseHead's known length is the Content-Length unless the app declared one", () => {
+  assert.equal(
+    answerWithLength("GET", 200, [["Content-Type", "text/plain"]], 5, "hello"),
+    `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: ${DATE}\r\n\r\nhello`,
+  );
+  // HEAD: the same head as GET, no body.
+  assert.equal(
+    answerWithLength("HEAD", 200, [], 5, ""),
+    `HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: ${DATE}\r\n\r\n`,
+  );
+  // The app's own Content-Length wins; the known length is not added a second time.
+  assert.equal(
+    answerWithLength("GET", 200, [["content-length", "2"]], 7, "ok"),
+    `HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: ${DATE}\r\n\r\nok`,
+  );
+  // A status that forbids Content-Length gets none.
+  assert.equal(
+    answerWithLength("GET", 204, [], 0, ""),
+    `HTTP/1.1 204 No Content\r\nDate: ${DATE}\r\n\r\n`,
+  );
+  // Bytes beyond the known length are dropped (it frames the body like a declared one).
+  // (the head is already queued when the overrun is seen; the connection then closes).
+  assert.equal(
+    answerWithLength("GET", 200, [], 2, "toolong"),
+    `HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: ${DATE}\r\n\r\nto`,
+  );
 });

@@ -225,3 +225,43 @@ Deno.test("the pre-encoded constants hold the exact bytes", () => {
   assert.equal(text(LAST_CHUNK), "0\r\n\r\n");
   assert.equal(text(CONTINUE_RESPONSE), "HTTP/1.1 100 Continue\r\n\r\n");
 });
+
+Deno.test("checkResponseHeader: a value that passed once does not excuse a bad one later", () => {
+  assert.equal(checkResponseHeader("X-Cache-Probe", "ok"), null);
+  assert.equal(checkResponseHeader("X-Cache-Probe", "ok"), null); // the cached verdict
+  assert.equal(checkResponseHeader("X-Cache-Probe", "a\r\nb"), "header-value-ctl");
+  assert.equal(checkResponseHeader("X-Cache-Probe", "\u0100"), "header-value-latin1");
+  assert.equal(checkResponseHeader("X-Cache-Probe", "ok"), null);
+  // A hop-by-hop name is refused whatever its value, also the empty one, every time.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(checkResponseHeader("Connection", ""), "hop-by-hop");
+    assert.equal(checkResponseHeader("Upgrade", "websocket"), "hop-by-hop");
+  }
+});
+
+Deno.test("writeResponseHead: a header line reused from its cache is byte-identical; a new value is written", () => {
+  const parts = (value: string): ResponseHeadParts => ({
+    status: 200,
+    headers: [["X-Line-Cache", value], ["X-Other", "1"]],
+    date: "Thu, 01 Jan 2026 00:00:00 GMT",
+    server: "",
+    framing: "length",
+    connection: "",
+    length: 3,
+  });
+  const first = text(encodeResponseHead(parts("same")));
+  assert.equal(
+    first,
+    "HTTP/1.1 200 OK\r\nX-Line-Cache: same\r\nX-Other: 1\r\nContent-Length: 3\r\n" +
+      "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n",
+  );
+  // The second and third time the line comes from the cache.
+  assert.equal(text(encodeResponseHead(parts("same"))), first);
+  assert.equal(text(encodeResponseHead(parts("same"))), first);
+  // A different value is never served from the stale line, nor is the old one after it.
+  assert.equal(text(encodeResponseHead(parts("other"))), first.replace("same", "other"));
+  assert.equal(text(encodeResponseHead(parts("same"))), first);
+  // Values are latin-1: a repeated one with code units 0x80-0xFF keeps them.
+  const latin = first.replace("same", "caf\xe9");
+  for (let i = 0; i < 3; i++) assert.equal(text(encodeResponseHead(parts("caf\xe9"))), latin);
+});
