@@ -14,7 +14,7 @@
  */
 import type { ConnAddr, Exchange, Responder } from "../server/exchange.ts";
 import type { RequestHead, TargetForm } from "../server/http/request_head.ts";
-import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
+import { withContentLength } from "../server/http/response_head.ts";
 import { STATUS_TEXT } from "../server/http/status.ts";
 import { StreamBodyReader, UNNAMED } from "./_shim_request.ts";
 import { ResponseError } from "../server/http/errors.ts";
@@ -180,10 +180,7 @@ export class StartResponseResponder implements Responder {
   ): void {
     if (this.#hasHead) throw new ResponseError("response-order", "head() after the head was sent");
     const text = reason !== "" ? reason : STATUS_TEXT[status] ?? "";
-    const list: Array<[string, string]> = headers.map(([n, v]) => [n, v]);
-    if (length >= 0 && !list.some(([n]) => headerKind(n) === KIND_CONTENT_LENGTH)) {
-      list.push(["Content-Length", String(length)]);
-    }
+    const list = withContentLength(headers, length).map(([n, v]): [string, string] => [n, v]);
     this.#startResponse(`${status} ${text}`, list);
     this.#hasHead = true;
     this.#headResolve();

@@ -21,7 +21,7 @@
  */
 import type { BodyReader, ConnAddr, Exchange, Responder } from "../server/exchange.ts";
 import type { RequestHead } from "../server/http/request_head.ts";
-import { validateResponseHead } from "../server/http/response_head.ts";
+import { validateResponseHead, withContentLength } from "../server/http/response_head.ts";
 import {
   describeError as describe,
   ERROR_CONTENT_TYPE,
@@ -210,11 +210,8 @@ export class ResponseShim implements Responder {
     if (this.#headSent) {
       throw new ResponseError("response-order", "head() after the head was sent");
     }
-    let declared = validateResponseHead(status, headers, reason);
-    if (declared < 0 && length >= 0) {
-      headers = [...headers, ["Content-Length", String(length)]];
-      declared = length;
-    }
+    headers = withContentLength(headers, length);
+    const declared = validateResponseHead(status, headers, reason);
     if (status > 599) throw new ResponseError("status-range", `${status} is not a final status`);
     this.#status = status;
     this.#reason = reason;

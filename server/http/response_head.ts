@@ -13,7 +13,8 @@
  *   Date/Server lines are encoded once and reused, and so is a `Name: value` line once the same
  *   name was written with the same value twice in a row (up to 1024 names, values up to 256
  *   characters); `checkResponseHeader` likewise skips the scan of a value that passed last time.
- * - `headerKind(name)` classifies a response header name (cached verdicts).
+ * - `headerKind(name)` classifies a response header name (cached verdicts);
+ *   `withContentLength(headers, length)` appends a known length unless one is declared.
  * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
 import { encodeLatin1, TCHAR } from "./bytes.ts";
@@ -113,6 +114,22 @@ export function checkResponseHeader(name: string, value: string): ResponseRule |
   if (kind === KIND_HOP_BY_HOP) return "hop-by-hop"; // (never cached as valid)
   e.okValue = value;
   return null;
+}
+
+/**
+ * `headers` plus a `Content-Length: length` pair when `length` ≥ 0 and none of them is a
+ * Content-Length (theirs wins); otherwise `headers` itself. For `Responder`s that hand a header
+ * list on instead of writing it (the engine's own writer adds the line without a copy).
+ */
+export function withContentLength(
+  headers: ReadonlyArray<readonly [string, string]>,
+  length: number,
+): ReadonlyArray<readonly [string, string]> {
+  if (length < 0) return headers;
+  for (let i = 0; i < headers.length; i++) {
+    if (headerKind(headers[i][0]) === KIND_CONTENT_LENGTH) return headers;
+  }
+  return [...headers, ["Content-Length", String(length)]];
 }
 
 /** Returns `null` for a valid status and reason phrase, else the broken rule. */

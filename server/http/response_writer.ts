@@ -157,12 +157,11 @@ export class ResponseWriter {
     let length = -1;
     if (this.declared >= 0) {
       this.#framing = allowsBody ? "length" : "none";
-      if (!statusAllowsContentLength(this.status)) {
-        if (!this.#addLength) {
-          headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
-        }
-      } else if (this.#addLength) {
-        length = this.declared;
+      const allowsLength = statusAllowsContentLength(this.status);
+      if (this.#addLength) {
+        if (allowsLength) length = this.declared;
+      } else if (!allowsLength) {
+        headers = headers.filter(([n]) => headerKind(n) !== KIND_CONTENT_LENGTH);
       }
     } else if (!allowsBody) {
       this.#framing = "none";

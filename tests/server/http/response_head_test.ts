@@ -14,6 +14,7 @@ import {
   httpDate,
   LAST_CHUNK,
   type ResponseHeadParts,
+  withContentLength,
 } from "../../../server/http/response_head.ts";
 import { latin1, mulberry32 } from "./_helpers.ts";
 
@@ -264,4 +265,16 @@ Deno.test("writeResponseHead: a header line reused from its cache is byte-identi
   // Values are latin-1: a repeated one with code units 0x80-0xFF keeps them.
   const latin = first.replace("same", "caf\xe9");
   for (let i = 0; i < 3; i++) assert.equal(text(encodeResponseHead(parts("caf\xe9"))), latin);
+});
+
+Deno.test("withContentLength: appends a known length unless one is declared", () => {
+  const h: Array<[string, string]> = [["Content-Type", "text/plain"]];
+  assert.deepEqual(withContentLength(h, 5), [["Content-Type", "text/plain"], [
+    "Content-Length",
+    "5",
+  ]]);
+  assert.deepEqual(h, [["Content-Type", "text/plain"]], "the input list is not changed");
+  assert.equal(withContentLength(h, -1), h);
+  const declared: Array<[string, string]> = [["content-length", "2"]];
+  assert.equal(withContentLength(declared, 7), declared, "the app's own value wins");
 });
