@@ -115,22 +115,29 @@ export class DenoConnection extends DriverConnection {
     if (core.eof) return Promise.resolve(null);
     const view = core.writable();
     if (view.length === 0) return Promise.reject(new ProtocolError("HEADERS_TOO_LARGE"));
-    const p = this.#conn.read(view).then((n) => {
-      this.#pendingRead = null;
-      countReceived(n ?? 0);
-      if (n !== null) core.receive(n);
-      else core.receiveEof();
-      if (this.closed) core.rb.release();
-      return n;
-    }, (err) => {
-      this.#pendingRead = null;
-      core.receiveNothing();
-      if (this.closed) core.rb.release();
-      throw err;
-    });
+    const p = this.#conn.read(view).then(this.#onRead, this.#onReadError);
     this.#pendingRead = p;
     return p;
   }
+
+  // Made once per connection: a read allocates no closures.
+  readonly #onRead = (n: number | null): number | null => {
+    const core = this.core;
+    this.#pendingRead = null;
+    countReceived(n ?? 0);
+    if (n !== null) core.receive(n);
+    else core.receiveEof();
+    if (this.closed) core.rb.release();
+    return n;
+  };
+
+  readonly #onReadError = (err: unknown): never => {
+    const core = this.core;
+    this.#pendingRead = null;
+    core.receiveNothing();
+    if (this.closed) core.rb.release();
+    throw err;
+  };
 
   /**
    * While an async handler runs with the body fully read, keep a read pending so a client that

@@ -105,7 +105,6 @@ export class ConnectionCore {
   #mustClose = false;
 
   // The current exchange's request side.
-  #head: RequestHead | null = null;
   #info: HeadInfo | null = null;
   #remaining = 0;
   #decoder: ChunkedDecoder | null = null;
@@ -210,7 +209,6 @@ export class ConnectionCore {
 
   #begin(head: RequestHead, info: HeadInfo): void {
     this.requests++;
-    this.#head = head;
     this.#info = info;
     const framing = info.framing;
     if (framing.kind === "length") {
@@ -235,11 +233,6 @@ export class ConnectionCore {
       info.keepAlive && !this.#opts.server.shuttingDown && !this.#mustClose,
     );
     this.#to(this.#bodyDone ? EVENT_REQUEST : EVENT_REQUEST_BODY);
-  }
-
-  /** The current request head (the last one `nextRequest` returned). */
-  get head(): RequestHead | null {
-    return this.#head;
   }
 
   // ---- Request body -----------------------------------------------------------------------
@@ -454,6 +447,7 @@ export class ConnectionCore {
   }
 
   #settle(keep: boolean): FinishResult {
+    this.#info = null; // Not kept alive while idle: shorter GC pauses under load.
     if (this.#s === STATE_CLOSING || this.#s === STATE_CLOSED) return "close";
     if (!keep) {
       this.#mustClose = true;

@@ -180,6 +180,7 @@ export class ResponseWriter {
       this.keepAlive = false;
     }
     const connection = !this.keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
+    this.#headers = NO_HEADERS; // Written below; not kept alive for the rest of the exchange.
     this.#mark = this.out.mark();
     this.#flushMark = this.flushes;
     this.bytesOut += writeResponseHead(this.out, {
@@ -309,6 +310,7 @@ export class ResponseWriter {
   /** Takes everything queued for writing, in order; counts a take. */
   takeOutput(): Uint8Array[] {
     this.flushes++;
+    this.#mark = null; // `rollback` is over once anything is taken.
     return this.out.take();
   }
 }
