@@ -309,8 +309,8 @@ export class ConnectionCore {
    * `100 Continue` or the declared length is more than we would drain.
    */
   #closesForUnreadBody(): boolean {
-    if (this.#bodyStarted || this.#bodyDone) return false;
-    const info = this.#info!;
+    const info = this.#info; // null once the exchange settled: nothing is unread any more.
+    if (info === null || this.#bodyStarted || this.#bodyDone) return false;
     return info.expectContinue ||
       (info.framing.kind === "length" &&
         info.framing.length - this.#bodyBytes > this.#opts.maxDrainBytes);
