@@ -57,6 +57,8 @@ function watch(fd: number): void {
 watch(lfd);
 
 const buf = new Uint8Array(16384);
+const BUF_LEN = BigInt(buf.length);
+const RESPONSE_LEN = BigInt(RESPONSE.length);
 const peer = new Uint8Array(128);
 const peerLen = new Uint32Array(1);
 const peerLenBytes = new Uint8Array(peerLen.buffer);
@@ -89,8 +91,8 @@ for (let turns = 1;; turns++) {
       }
       continue;
     }
-    const got = sym.recv(fd, buf, buf.length, 0);
-    if (got > 0) sym.send(fd, RESPONSE, RESPONSE.length, MSG_NOSIGNAL);
+    const got = sym.recv(fd, buf, BUF_LEN, 0);
+    if (got > 0) sym.send(fd, RESPONSE, RESPONSE_LEN, MSG_NOSIGNAL);
     else if (got === 0) sym.close(fd);
   }
   if (turns % 8 === 0) await yieldToEventLoop(); // as the real loop does, let timers run

@@ -69,6 +69,7 @@ export const LINGER_MS = 1000;
 /** Most bytes discarded during a lingering close. */
 export const LINGER_BYTES = 256 * 1024;
 const lingerScratch = new Uint8Array(16 * 1024);
+const LINGER_SCRATCH_LEN = BigInt(lingerScratch.length);
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -177,7 +178,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     if (view.length === 0) throw new ProtocolError("HEADERS_TOO_LARGE");
     const libc = this.#libc;
     for (;;) {
-      const n = libc.sym.recv(this.#fd, view, Math.min(view.length, MAX_IO_BYTES), 0);
+      const n = libc.sym.recv(this.#fd, view, BigInt(Math.min(view.length, MAX_IO_BYTES)), 0);
       if (n > 0) {
         countReceived(n);
         core.receive(n);
@@ -445,7 +446,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #lingerRead(): boolean {
     const sym = this.#libc.sym;
     for (;;) {
-      const n = sym.recv(this.#fd, lingerScratch, lingerScratch.length, 0);
+      const n = sym.recv(this.#fd, lingerScratch, LINGER_SCRATCH_LEN, 0);
       if (n > 0) {
         this.#lingered += n;
         if (this.#lingered <= LINGER_BYTES) continue;

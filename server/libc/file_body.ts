@@ -136,7 +136,7 @@ export class FileSend {
     while (this.sent < this.#count) {
       const want = Math.min(this.#count - this.sent, MAX_IO_BYTES);
       fileSendStats.calls++;
-      const n = sendfile(this.#out, this.#fd, this.#offsetBytes, want);
+      const n = sendfile(this.#out, this.#fd, this.#offsetBytes, BigInt(want));
       if (n > 0) {
         this.sent += n;
         fileSendStats.bytes += n;

@@ -203,7 +203,7 @@ export class EventLoop {
   #wake(): void {
     if (!this.#parked || this.#woken) return;
     this.#woken = true;
-    this.libc.sym.write(this.#efd, this.#wakeBytes, 8);
+    this.libc.sym.write(this.#efd, this.#wakeBytes, 8n);
   }
 
   /** Stops the loop and releases its descriptors; resolves once it ended. Idempotent. */
@@ -298,7 +298,7 @@ export class EventLoop {
     }
     if (this.#woken) {
       this.#woken = false;
-      this.libc.sym.read(this.#efd, this.#drainBytes, 8);
+      this.libc.sym.read(this.#efd, this.#drainBytes, 8n);
     }
     return n;
   }

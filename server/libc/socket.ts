@@ -254,7 +254,7 @@ export class PieceSender {
         const n = left === 0 ? 0 : libc.sym.send(
           this.#fd,
           off === 0 ? piece : piece.subarray(off),
-          Math.min(left, MAX_IO_BYTES),
+          BigInt(Math.min(left, MAX_IO_BYTES)),
           MSG_NOSIGNAL,
         );
         if (n < 0) {
@@ -393,7 +393,7 @@ export class LibcSocket implements SocketDuplex, FdHandler {
   #recv(p: Uint8Array): number {
     const libc = this.#libc;
     for (;;) {
-      const n = libc.sym.recv(this.#fd, p, Math.min(p.length, MAX_IO_BYTES), 0);
+      const n = libc.sym.recv(this.#fd, p, BigInt(Math.min(p.length, MAX_IO_BYTES)), 0);
       if (n >= 0) return n;
       const errno = libc.errno();
       if (errno === ERRNO.EAGAIN) return -1;
@@ -405,7 +405,7 @@ export class LibcSocket implements SocketDuplex, FdHandler {
   #send(p: Uint8Array): number {
     const libc = this.#libc;
     for (;;) {
-      const n = libc.sym.send(this.#fd, p, Math.min(p.length, MAX_IO_BYTES), MSG_NOSIGNAL);
+      const n = libc.sym.send(this.#fd, p, BigInt(Math.min(p.length, MAX_IO_BYTES)), MSG_NOSIGNAL);
       if (n >= 0) return n;
       const errno = libc.errno();
       if (errno === ERRNO.EAGAIN) return -1;

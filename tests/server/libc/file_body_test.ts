@@ -32,7 +32,7 @@ Deno.test({
       assert.ok(scanned > 2);
       assert.equal(fileSendStats.fallbacks, fallbacks);
       const buf = new Uint8Array(16);
-      const n = libc.sym.read(scanned, buf, 16);
+      const n = libc.sym.read(scanned, buf, 16n);
       assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "first");
       libc.sym.close(scanned);
       // No fd on that inode at all: -1, counted as a fallback.

@@ -39,7 +39,7 @@ Deno.test({
         fds.push(fd);
         loop.add(fd, {
           onEvents() {
-            libc.sym.read(fd, drain, 8);
+            libc.sym.read(fd, drain, 8n);
             seen.set(fd, (seen.get(fd) ?? 0) + 1);
             timeline.push("event");
             burn(1);
@@ -48,7 +48,7 @@ Deno.test({
         }, EPOLLIN | EPOLLET);
       }
       const ticker = setInterval(() => timeline.push("timer"), 0);
-      for (const fd of fds) libc.sym.write(fd, ONE, 8);
+      for (const fd of fds) libc.sym.write(fd, ONE, 8n);
       await all.promise;
       clearInterval(ticker);
       assert.equal(seen.size, COUNT);
@@ -113,12 +113,12 @@ Deno.test({
       // Always readable again: the loop never finds itself idle, so it never parks.
       loop.add(fd, {
         onEvents() {
-          libc.sym.read(fd, drain, 8);
+          libc.sym.read(fd, drain, 8n);
           burn(0.2);
-          if (busy) libc.sym.write(fd, ONE, 8);
+          if (busy) libc.sym.write(fd, ONE, 8n);
         },
       }, EPOLLIN | EPOLLET);
-      libc.sym.write(fd, ONE, 8);
+      libc.sym.write(fd, ONE, 8n);
       const t0 = performance.now();
       const timer = new Promise<number>((r) => setTimeout(() => r(performance.now() - t0), 5));
       const port = (listener.addr as Deno.NetAddr).port;
@@ -164,7 +164,7 @@ Deno.test({
         fds.push(fd);
         loop.add(fd, {
           onEvents() {
-            libc.sym.read(fd, drain, 8);
+            libc.sym.read(fd, drain, 8n);
             order.push(name);
             burn(1);
             after?.();
@@ -179,9 +179,9 @@ Deno.test({
       // the slice has left old work over.
       const old: number[] = [];
       for (let i = 0; i < COUNT; i++) {
-        old.push(make(`old${i}`, () => libc.sym.write(fresh[i], ONE, 8)));
+        old.push(make(`old${i}`, () => libc.sym.write(fresh[i], ONE, 8n)));
       }
-      for (const fd of old) libc.sym.write(fd, ONE, 8);
+      for (const fd of old) libc.sym.write(fd, ONE, 8n);
       await all.promise;
       const lastOld = order.findLastIndex((n) => n.startsWith("old"));
       const firstFresh = order.findIndex((n) => n.startsWith("fresh"));
