@@ -9,9 +9,11 @@
  *   neither works it returns `ok: false` with a reason a person can act on; it never throws.
  * - `capProcess()` creates a uniquely named group (`lsbaws-bench-<harness pid>-<n>`), sets the
  *   limit, and moves the whole process (every thread, via `cgroup.procs`; v1 falls back to each
- *   thread's id in `tasks`) into it. On any failure it removes what it created and throws.
- * - `releaseCap()` moves the process (if still alive) back to the group it came from and removes
- *   the group; it never throws. `releaseAllCaps()` does the same, synchronously, for every cap
+ *   thread's id in `tasks`) into it, and with it any `extraPids` (e.g. nginx's worker, a child
+ *   of the process held), which then share the one quota. On any failure it removes what it
+ *   created and throws.
+ * - `releaseCap()` moves the processes (those still alive) back to the group the first came
+ *   from and removes the group; it never throws. `releaseAllCaps()` does the same, synchronously, for every cap
  *   still held (for signal handlers). No group created here outlives the harness unless the
  *   harness itself is SIGKILLed.
  */
@@ -31,6 +33,8 @@ export interface CpuCap {
   dir: string;
   /** The capped process. */
   pid: number;
+  /** Further processes sharing the quota (absent: none). */
+  extraPids?: number[];
   /** The process's group before (path relative to `root`). */
   origin: string;
   /** CPU time allowed per period, microseconds. */
@@ -198,14 +202,15 @@ function moveProcess(version: 1 | 2, dir: string, pid: number): void {
 }
 
 /**
- * Creates a group limited to `quotaUs` per `periodUs` and moves `pid` into it; throws (having
- * removed the group) when any step fails.
+ * Creates a group limited to `quotaUs` per `periodUs` and moves `pid` (and `extraPids`) into it;
+ * throws (having removed the group) when any step fails.
  */
 export function capProcess(
   support: CpuCgroupSupport,
   pid: number,
   quotaUs: number,
   periodUs: number,
+  extraPids: readonly number[] = [],
 ): CpuCap {
   if (!support.ok) throw new Error(`no CPU cap available: ${support.reason}`);
   const { version, root } = support;
@@ -214,11 +219,21 @@ export function capProcess(
   const name = `lsbaws-bench-${Deno.pid}-${++counter}`;
   const dir = `${root}/${name}`;
   Deno.mkdirSync(dir);
-  const cap: CpuCap = { version, root, dir, pid, origin, quotaUs, periodUs };
+  const cap: CpuCap = {
+    version,
+    root,
+    dir,
+    pid,
+    origin,
+    quotaUs,
+    periodUs,
+    ...(extraPids.length ? { extraPids: [...extraPids] } : {}),
+  };
   active.add(cap);
   try {
     limitFiles(version, dir, quotaUs, periodUs);
     moveProcess(version, dir, pid);
+    for (const extra of extraPids) moveProcess(version, dir, extra);
     const now = cgroupOf(readText(`/proc/${pid}/cgroup`) ?? "", version);
     if (now !== `/${name}` && !now?.endsWith(`/${name}`)) {
       throw new Error(`process ${pid} is in ${now}, not in ${dir}`);
@@ -246,10 +261,12 @@ export function capExists(cap: CpuCap): boolean {
 
 function moveBack(cap: CpuCap): void {
   const back = `${cap.root}${cap.origin === "/" ? "" : cap.origin}`;
-  try {
-    moveProcess(cap.version, back, cap.pid);
-  } catch {
-    // the process is gone (or already elsewhere); rmdir below tells whether the group emptied
+  for (const pid of [cap.pid, ...(cap.extraPids ?? [])]) {
+    try {
+      moveProcess(cap.version, back, pid);
+    } catch {
+      // the process is gone (or already elsewhere); rmdir below tells whether the group emptied
+    }
   }
 }
 

@@ -245,6 +245,13 @@ function childPids(pid: number): number[] {
   return out;
 }
 
+/** The PIDs of the live descendants of `pid` (children first, then theirs). */
+export function descendantPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const child of childPids(pid)) out.push(child, ...descendantPids(child));
+  return out;
+}
+
 /**
  * CPU seconds of `pid` and its live descendants (e.g. nginx's master and worker); NaN when `pid`
  * is gone. A descendant that exits in between takes its time with it, so compare two readings

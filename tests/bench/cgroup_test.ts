@@ -116,6 +116,47 @@ Deno.test("capProcess holds a busy process to half a core and cleans up", async 
   }
 });
 
+Deno.test("capProcess with extra pids: two busy processes share one half-core quota", async () => {
+  const support = detectCpuCgroup();
+  const spawn = () =>
+    new Deno.Command("bash", {
+      args: ["-c", "while :; do :; done"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const a = spawn();
+  const b = spawn();
+  try {
+    if (!support.ok) {
+      assert.throws(() => capProcess(support, a.pid, 50_000, 100_000, [b.pid]), /no CPU cap/);
+      return;
+    }
+    const before = await Deno.readTextFile(`/proc/${b.pid}/cgroup`);
+    const cap = capProcess(support, a.pid, 50_000, 100_000, [b.pid]);
+    assert.deepEqual(cap.extraPids, [b.pid]);
+    const name = cap.dir.slice(cap.dir.lastIndexOf("/"));
+    for (const pid of [a.pid, b.pid]) {
+      const inside = cgroupOf(await Deno.readTextFile(`/proc/${pid}/cgroup`), cap.version);
+      assert(inside?.endsWith(name), `${pid} in ${inside}`);
+    }
+    const t0 = performance.now();
+    const c0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
+    await sleep(1000);
+    const wall = (performance.now() - t0) / 1000;
+    const share = (cpuSeconds(a.pid) + cpuSeconds(b.pid) - c0) / wall;
+    assert(share < 0.65, `the two capped processes used ${share.toFixed(2)} of a core together`);
+    assert.equal(await releaseCap(cap), true);
+    assert.equal(capExists(cap), false);
+    assert.equal(await Deno.readTextFile(`/proc/${b.pid}/cgroup`), before);
+  } finally {
+    for (const c of [a, b]) {
+      c.kill("SIGKILL");
+      await c.status;
+    }
+  }
+});
+
 Deno.test("releaseCap removes the group of a process that already exited", async () => {
   const support = detectCpuCgroup();
   const child = new Deno.Command("sleep", { args: ["30"], stdin: "null" }).spawn();

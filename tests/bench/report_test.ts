@@ -228,8 +228,13 @@ Deno.test("the targets are the issue's list, in its order, with its thresholds",
       ["idle-cost", "abs-max", 16],
       ["static-4k-rps", "ratio-min", 2.0],
       ["static-1m-rps", "ratio-min", 2.0],
+      ["static-1m-capped-rps", "ratio-min", 2.0],
       ["static-1m-efficiency", "ratio-min", 2.0],
     ],
+  );
+  assert.match(
+    all.find((t) => t.id === "static-1m-capped-rps")!.label,
+    /^static 1 MiB req\/s, servers capped at 0\.25 core ≥ 2\.0× Hono serveStatic$/,
   );
   const label = (id: string) => all.find((t) => t.id === id)!.label;
   assert.match(label("keepalive-rps"), /≥ 1\.0× Deno\.serve \(aim 1\.1×\)/);

@@ -12,11 +12,15 @@ import {
   ALL_SERVERS,
   type BenchResults,
   type BenchSettings,
+  CAPPED_SCENARIOS,
   judge,
   medianOf,
   metricsOf,
   rawTables,
+  scenarioLabel,
+  STATIC_FILE_BYTES,
   STATIC_SCENARIOS,
+  staticConns,
   type StaticRun,
   type StaticServerId,
   staticTable,
@@ -103,12 +107,21 @@ function results(): BenchResults {
 }
 
 Deno.test("the static scenarios are selectable and have their own servers and settings", () => {
-  assert.deepEqual(STATIC_SCENARIOS, ["static-4k", "static-1m"]);
+  assert.deepEqual(STATIC_SCENARIOS, ["static-4k", "static-1m", "static-1m-capped"]);
   for (const s of STATIC_SCENARIOS) assert(ALL_SCENARIOS.includes(s));
   const parsed = parseArgs(["--scenarios", "static-1m,static-4k", "--static-large-conns", "8"]);
   assert.deepEqual(parsed.settings.scenarios, ["static-4k", "static-1m"]);
   assert.equal(parsed.settings.staticConns, 64);
   assert.equal(parsed.settings.staticLargeConns, 8);
+  // The capped 1 MiB run: the same file size and connections, a quarter core per server.
+  assert.equal(STATIC_FILE_BYTES["static-1m-capped"], 1 << 20);
+  assert.equal(staticConns("static-1m-capped", parsed.settings), 8);
+  assert.equal(parsed.settings.staticCapQuotaUs, 25_000);
+  assert.equal(
+    scenarioLabel("static-1m-capped", parsed.settings),
+    "1 MiB file, keep-alive, 8 conns, servers capped at 0.25 core",
+  );
+  assert.deepEqual(CAPPED_SCENARIOS, ["keepalive-capped", "static-1m-capped"]);
   assert.throws(() => parseArgs(["--scenarios", "static-2m"]), /unknown scenario static-2m/);
   assert.deepEqual(ALL_STATIC_SERVERS, ["lsbaws-static", "nginx", "hono-static"]);
   assert.equal(STATIC_BASELINE, "hono-static");
