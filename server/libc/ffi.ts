@@ -250,8 +250,11 @@ const SYMBOLS = {
 type Buf = Uint8Array;
 
 /**
- * The C functions as called from TypeScript. Sizes are plain numbers: Deno converts a number for
- * a `usize` parameter (its declared TypeScript type is `bigint` only).
+ * The C functions as called from TypeScript. `size_t` parameters (`usize`) take a `bigint`: Deno
+ * also converts a number, but the optimised fast call expects a BigInt there and a number
+ * deoptimises the calling function on every call, so V8 recompiles it again and again on its
+ * worker thread (measured: a tenth of the server's core under keep-alive load, and the busy loop
+ * preempted for it, which set the p99 latency). `BigInt(n)` of a small value is cheap.
  */
 export interface LibcSymbols {
   /** `socket(domain, type, protocol)`. */
@@ -267,13 +270,13 @@ export interface LibcSymbols {
   /** `accept4(fd, addr, lenPtr, flags)`. */
   accept4(fd: number, addr: Buf, len: Buf, flags: number): number;
   /** `recv(fd, buf, len, flags)`. */
-  recv(fd: number, buf: Buf, len: number, flags: number): number;
+  recv(fd: number, buf: Buf, len: bigint, flags: number): number;
   /** `send(fd, buf, len, flags)`. */
-  send(fd: number, buf: Buf, len: number, flags: number): number;
+  send(fd: number, buf: Buf, len: bigint, flags: number): number;
   /** `read(fd, buf, len)`. */
-  read(fd: number, buf: Buf, len: number): number;
+  read(fd: number, buf: Buf, len: bigint): number;
   /** `write(fd, buf, len)`. */
-  write(fd: number, buf: Buf, len: number): number;
+  write(fd: number, buf: Buf, len: bigint): number;
   /** `shutdown(fd, how)`. */
   shutdown(fd: number, how: number): number;
   /** `close(fd)`. */
@@ -297,7 +300,7 @@ export interface LibcSymbols {
   /** `usleep(us)` on a helper thread. */
   usleep_nb(us: number): Promise<number>;
   /** `sendfile(out, in, offsetPtr, count)` (offsetPtr: an 8-byte `off_t`); null if missing. */
-  sendfile: ((out: number, inFd: number, offset: Buf, count: number) => number) | null;
+  sendfile: ((out: number, inFd: number, offset: Buf, count: bigint) => number) | null;
   /** `statx(dirfd, path, flags, mask, buf)`; null if missing. */
   statx: ((dirfd: number, path: Buf, flags: number, mask: number, buf: Buf) => number) | null;
   /** `open(path, flags)` (no `O_CREAT`, so no mode); null if missing. */
