@@ -469,7 +469,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     clearTimeout(this.#lingerTimer);
     if (this.hijacked) return;
     this.abortCtl?.abort();
-    this.#loop.remove(this.#fd);
+    this.#loop.forget(this.#fd); // the fd is this socket's only descriptor (SOCK_CLOEXEC)
     this.#libc.sym.close(this.#fd);
     this.core.rb.release();
     this.#sender.clear();

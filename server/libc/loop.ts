@@ -4,7 +4,8 @@
  *
  * Contract:
  * - `add(fd, handler, events)` registers `fd` (the caller picks level- or edge-triggered bits);
- *   `remove(fd)` unregisters it (before the caller closes it). Each registration carries a token
+ *   `remove(fd)` unregisters it (before the caller closes it; `forget(fd)` when the caller closes
+ *   the fd's only descriptor at once, see there). Each registration carries a token
  *   in `epoll_event.data` next to the fd, so an event that was already collected for a closed fd
  *   is never delivered to a later socket that reuses the number. Handlers must still treat every
  *   event as a hint: the syscall they make (`recv`, `accept4`, `send`) decides.
@@ -187,6 +188,17 @@ export class EventLoop {
     // Closing the fd would remove it too; an explicit DEL also covers duplicated descriptors.
     this.#ctl.fill(0);
     this.libc.sym.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
+  }
+
+  /**
+   * Forgets `fd` without `EPOLL_CTL_DEL`, for a caller about to close the only descriptor of its
+   * socket (accepted with `SOCK_CLOEXEC`, never duplicated): closing it takes it out of the epoll
+   * set, which saves a syscall per connection. Should the socket outlive the close for a moment
+   * (a child process between fork and exec still holds it), an event it raises meanwhile carries
+   * the old token and is dropped like any event of an unregistered fd.
+   */
+  forget(fd: number): void {
+    this.#entries.delete(fd);
   }
 
   /** Number of registered fds. */

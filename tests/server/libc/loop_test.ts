@@ -196,3 +196,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "libc loop: forget + close takes an fd out of the set; its number, reused, gets its own events",
+  ignore: !HAS_LIBC,
+  async fn() {
+    if (!loaded.ok) return;
+    const libc = loaded.libc;
+    const loop = new EventLoop(libc);
+    const drain = new Uint8Array(8);
+    let reused = -1;
+    try {
+      const old = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      let oldEvents = 0;
+      loop.add(old, { onEvents: () => oldEvents++ }, EPOLLIN);
+      const size = loop.size;
+      // Readable (level-triggered) but forgotten and closed before the loop saw it.
+      libc.sym.write(old, ONE, 8n);
+      loop.forget(old);
+      libc.sym.close(old);
+      assert.equal(loop.size, size - 1);
+      reused = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      assert.equal(reused, old, "the kernel hands out the lowest free number again");
+      const got = Promise.withResolvers<void>();
+      let newEvents = 0;
+      loop.add(reused, {
+        onEvents() {
+          libc.sym.read(reused, drain, 8n);
+          newEvents++;
+          got.resolve();
+        },
+      }, EPOLLIN);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(newEvents, 0, "no event of the closed fd reached the new registration");
+      libc.sym.write(reused, ONE, 8n);
+      await got.promise;
+      assert.equal(newEvents, 1);
+      assert.equal(oldEvents, 0, "the forgotten handler never ran");
+    } finally {
+      await loop.stop();
+      if (reused >= 0) libc.sym.close(reused);
+    }
+  },
+});
