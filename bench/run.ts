@@ -194,7 +194,7 @@ const HELP = `deno task bench [options]     (or: deno run -A --unstable-net benc
 
 A complete full run (all servers and scenarios, >= 3 rounds) rewrites the generated part of
 bench/RESULTS.md and the README table; partial runs only write the JSON file. The estimated
-duration is printed first (a full run: about 30 minutes, plus about a minute with --profile).`;
+duration is printed first (a full run: about 35 minutes, plus about a minute with --profile).`;
 
 /** Parses the command line into settings plus output options. */
 export function parseArgs(args: string[]): {
@@ -1570,7 +1570,7 @@ function notRunNote(s: BenchSettings): string {
   return `${partial.map((x) => SERVER_LABELS[x]).join(" and ")} ` +
     `${partial.length === 1 ? "leaves" : "leave"} out ${left.join(" and ")} ("not run"): the ` +
     `upload path does not depend on the socket backend, and leaving ` +
-    `${left.length === 1 ? "it" : "them"} out keeps a full run within about 30 minutes.`;
+    `${left.length === 1 ? "it" : "them"} out keeps a full run within about 35 minutes.`;
 }
 
 /** The Method bullet of the capped keep-alive scenario (with its skip reason, if skipped). */
@@ -1826,16 +1826,16 @@ const README_PLACEHOLDER = "<!-- BENCH -->";
 
 const RESULTS_TEMPLATE = `# Benchmark results
 
-How to run: \`deno task bench --profile\` (about 30 minutes, the estimate is printed first;
+How to run: \`deno task bench --profile\` (about 35 minutes, the estimate is printed first;
 \`--profile\` adds CPU profiles of the lsbaws servers; needs 2 cores, installs wrk and hey with
-apt-get when missing; the capped keep-alive scenario needs a writable cgroup cpu controller, usually
-root, and is skipped with the reason otherwise; the static-file scenarios compare lsbaws \`--static\`
+apt-get when missing; the capped scenarios (keep-alive, static 1 MiB) need a writable cgroup cpu
+controller, usually root, and are skipped with the reason otherwise; the static-file scenarios compare lsbaws \`--static\`
 with nginx, skipped with the reason when nginx is not installed, and with Hono's \`serveStatic\` on
 \`Deno.serve\`), \`deno task bench:smoke\` (harness check, seconds), \`deno task bench --help\`.
 A quicker loop while working on the engine:
 \`deno task bench --servers lsbaws-libc-fetch --scenarios keepalive,pipeline --rounds 1 --duration 5\`
 (writes only \`bench/results/latest.json\`); for static files:
-\`deno task bench --scenarios static-4k,static-1m --rounds 1\`.
+\`deno task bench --scenarios static-4k,static-1m,static-1m-capped --rounds 1\`.
 
 The section between the markers below is rewritten by every complete \`deno task bench\` run;
 everything outside them is kept.
@@ -1865,7 +1865,7 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
   const fmtFiles = [path];
   const readme = `${ROOT}/README.md`;
   const readmeText = await Deno.readTextFile(readme).catch(() => null);
-  const table = "`deno task bench --profile` (about 30 minutes; lsbaws on both socket " +
+  const table = "`deno task bench --profile` (about 35 minutes; lsbaws on both socket " +
     "backends, `--io libc` and `--io deno`, with the gateway and the fetch app, " +
     "`Deno.serve` and `node:http` serving the same apps, and lsbaws `--static`, nginx and " +
     "Hono's `serveStatic` serving the same files, server and load generators pinned to " +
