@@ -12,7 +12,9 @@
  *   then close; a failed write is the connection's fatal error).
  * - `DriverConnection` implements the socket-independent half of `ConnPort`:
  *   - `checkTimeout(now)` (the sweeper hook): past `deadline`, an idle keep-alive connection
- *     closes silently and an incomplete request head is answered `408` then closed.
+ *     closes silently and an incomplete request head is answered `408` then closed; it returns
+ *     the deadline still pending (0: none). Every deadline armed is also reported to
+ *     `ctx.onDeadline`, so the sweeper can sleep until the earliest one.
  *   - `afterBatch()` sets the deadline once a batch was served (head deadline while a partial
  *     head is buffered, keep-alive deadline when idle) and says whether to read on; `noteRead()`
  *     turns a keep-alive deadline into a head deadline once bytes arrive.
@@ -136,24 +138,35 @@ export abstract class DriverConnection implements ConnPort {
   }
 
   /** Sweeper hook: enforces idle and header timeouts. */
-  checkTimeout(now: number): void {
-    if (this.deadline === 0 || now < this.deadline || this.closed) return;
+  checkTimeout(now: number): number {
+    if (this.closed) return 0;
+    if (this.deadline === 0 || now < this.deadline) return this.deadline;
     const state = this.core.state;
     if (state === "idle") {
       this.close();
+      return 0;
     } else if (state === "head") {
       this.deadline = 0;
       this.core.queueTimeout();
       countProtocolError(this.core.status);
       this.flush().catch(ignore).finally(() => this.close());
+      return 0;
     }
+    return this.deadline; // a request runs: the deadline applies once it is idle again
+  }
+
+  /** Sets `deadline` to `ms` from now and reports it to the sweeper. */
+  #arm(ms: number): void {
+    const at = this.ctx.clock.now() + ms;
+    this.deadline = at;
+    this.ctx.onDeadline?.(at);
   }
 
   /** Arms the keep-alive deadline (nothing buffered between requests) and shrinks the buffer. */
   protected setIdle(): void {
     this.core.shrink();
     this.#idleDeadline = true;
-    this.deadline = this.ctx.clock.now() + this.ctx.config.keepAliveTimeoutMs;
+    this.#arm(this.ctx.config.keepAliveTimeoutMs);
   }
 
   /**
@@ -164,7 +177,7 @@ export abstract class DriverConnection implements ConnPort {
     const core = this.core;
     if (core.hasBuffered) {
       if (this.deadline === 0 || core.state !== "head") {
-        this.deadline = this.ctx.clock.now() + this.ctx.config.headersTimeoutMs;
+        this.#arm(this.ctx.config.headersTimeoutMs);
       }
       return true;
     }
@@ -177,7 +190,7 @@ export abstract class DriverConnection implements ConnPort {
   protected noteRead(): void {
     if (this.#idleDeadline) {
       this.#idleDeadline = false;
-      this.deadline = this.ctx.clock.now() + this.ctx.config.headersTimeoutMs;
+      this.#arm(this.ctx.config.headersTimeoutMs);
     }
   }
 

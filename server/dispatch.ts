@@ -67,6 +67,11 @@ export interface EngineContext {
   readonly state: ServerState;
   /** "https" for TLS listeners. */
   readonly scheme: "http" | "https";
+  /**
+   * Told every deadline (ms, `clock.now()` time) a connection arms, so the timeout sweeper can
+   * sleep until the earliest one (`server/serve.ts`).
+   */
+  readonly onDeadline?: (at: number) => void;
   /** Called when a request starts being handled (worker liveness bookkeeping hooks in here). */
   readonly onRequestStart?: (head: RequestHead) => void;
   /** Called after every finished request (worker recycling hooks in here). */

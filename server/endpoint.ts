@@ -19,8 +19,11 @@ export interface LiveConnection {
   run(): Promise<void>;
   /** Closes it now (idempotent). */
   close(): void;
-  /** Applies idle and header timeouts (called by the sweeper). */
-  checkTimeout(now: number): void;
+  /**
+   * Applies idle and header timeouts (called by the sweeper); returns the deadline (ms) still
+   * pending, 0 when none.
+   */
+  checkTimeout(now: number): number;
 }
 
 /** A bound address that accepts connections. */

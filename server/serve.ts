@@ -9,8 +9,14 @@
  *   (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
- * - A sweeper runs every `timeoutCheckIntervalMs` (250 ms) and applies idle and header timeouts
- *   (`checkTimeout`); its clock reading also keeps the `Date` header current (`server/clock.ts`).
+ * - A sweeper applies idle and header timeouts (`checkTimeout`) with a granularity of
+ *   `timeoutCheckIntervalMs` (250 ms) and refreshes the clock behind the `Date` header
+ *   (`server/clock.ts`). It runs within one interval of activity (connections report every
+ *   deadline they arm through `ctx.onDeadline`), then every interval while requests are in
+ *   flight, else at the earliest pending deadline, and not at all while no deadline is pending:
+ *   idle keep-alive connections with far deadlines and an idle server cost no wake-ups (on some
+ *   virtual machines each wake-up of a process costs milliseconds of CPU). Connections also read
+ *   the clock when bytes arrive after idling and when they arm a deadline.
  * - Socket backend (`config.io`, see `server/libc/backend.ts`): the libc driver binds through FFI
  *   and serves every endpoint and connection from one event loop (`server/libc/listen.ts`),
  *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
@@ -51,7 +57,7 @@ import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
 import { chooseIo } from "./libc/backend.ts";
-import { createClock } from "./clock.ts";
+import { type Clock, createClock } from "./clock.ts";
 import { libcForInherited } from "./libc/inherit.ts";
 import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./libc/listen.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
@@ -166,6 +172,12 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
+  const sweeper = createSweeper(
+    config.timeoutCheckIntervalMs,
+    clock,
+    () => conns,
+    () => state.inflight > 0,
+  );
   const ctx: EngineContext = {
     config,
     limits: limitsOf(config),
@@ -178,6 +190,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestStart: opts.onRequestStart,
     onRequestDone: opts.onRequestDone,
     resolveClient,
+    onDeadline: sweeper.arm,
   };
   const conns = new Set<LiveConnection>();
   const finished = Promise.withResolvers<void>();
@@ -193,7 +206,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   let websocketsClosing = false;
   const maybeFinished = () => {
     if (stopped && accepting === 0 && conns.size === 0 && !websocketsClosing) {
-      clearInterval(sweeper);
+      sweeper.stop();
       clearTimeout(graceTimer);
       logger.flush();
       unwatch();
@@ -203,10 +216,6 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     }
   };
 
-  const sweeper = setInterval(() => {
-    const now = clock.now(); // also refreshes the Date header's reading (server/clock.ts)
-    for (const c of conns) c.checkTimeout(now);
-  }, config.timeoutCheckIntervalMs);
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   function onConnection(c: LiveConnection): void {
@@ -298,4 +307,61 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     maybeFinished();
   }
   return server;
+}
+
+/** The timeout sweeper; see the module comment. */
+export interface Sweeper {
+  /** A connection armed a deadline at `at` (ms, clock time); see `createSweeper`. */
+  readonly arm: (at: number) => void;
+  /** Cancels the pending sweep; later `arm` calls are ignored. */
+  stop(): void;
+}
+
+/**
+ * A sweeper that calls `checkTimeout` on every connection of `conns()` and reads the clock:
+ * within `intervalMs` of any `arm` (activity), then every `intervalMs` while `busy()` (requests
+ * in flight: their responses' `Date` stays current) or a deadline is due, else at the earliest
+ * pending deadline; with no deadline pending and nothing armed it does not run at all. `arm`
+ * costs one comparison while a sweep is already due.
+ */
+export function createSweeper(
+  intervalMs: number,
+  clock: Clock,
+  conns: () => Iterable<LiveConnection>,
+  busy: () => boolean,
+): Sweeper {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let dueAt = Infinity;
+  let stopped = false;
+  const at = (when: number, now: number): void => {
+    if (stopped || when >= dueAt) return;
+    clearTimeout(timer);
+    dueAt = when;
+    timer = setTimeout(sweep, Math.max(0, when - now));
+  };
+  const sweep = (): void => {
+    timer = undefined;
+    dueAt = Infinity;
+    const now = clock.now(); // also refreshes the Date header's reading (server/clock.ts)
+    let earliest = Infinity;
+    for (const c of conns()) {
+      const d = c.checkTimeout(now);
+      if (d !== 0 && d < earliest) earliest = d;
+    }
+    const next = now + intervalMs;
+    if (busy()) at(next, now);
+    else if (earliest !== Infinity) at(Math.max(earliest, next), now);
+  };
+  return {
+    arm: (deadline: number): void => {
+      if (dueAt <= deadline || stopped) return;
+      const now = clock.now();
+      at(Math.min(deadline, now + intervalMs), now);
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
 }
