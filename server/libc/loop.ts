@@ -63,7 +63,10 @@ export interface LoopOptions {
   readonly sliceMs?: number;
   /** Most turns before yielding to the event loop. Default 64. */
   readonly sliceTurns?: number;
-  /** Longest park in the threaded `epoll_wait` (ms). Default 1000. */
+  /**
+   * Longest park in the threaded `epoll_wait` (ms; `defer` and `stop` end it early). Default 30000:
+   * each wake-up of an idle process costs CPU, and nothing needs a periodic one.
+   */
   readonly parkTimeoutMs?: number;
   /** Events collected per `epoll_wait`. Default 256. */
   readonly maxEvents?: number;
@@ -135,7 +138,7 @@ export class EventLoop {
     this.#max = opts.maxEvents ?? 256;
     this.#sliceMs = opts.sliceMs ?? 2;
     this.#sliceTurns = opts.sliceTurns ?? 64;
-    this.#parkTimeoutMs = opts.parkTimeoutMs ?? 1000;
+    this.#parkTimeoutMs = opts.parkTimeoutMs ?? 30_000;
     this.#onError = opts.onError ?? (() => {});
     this.#syncEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
     this.#syncView = new DataView(this.#syncEvents.buffer);
