@@ -80,6 +80,7 @@ import {
   detectCpuCgroup,
   releaseAllCaps,
   releaseCap,
+  type ThrottleStats,
   throttleStats,
 } from "./lib/cgroup.ts";
 import { ensureHey, type RateClient, rateProblem, runRate } from "./lib/rate.ts";
@@ -107,6 +108,7 @@ import {
   BASELINE,
   type BenchResults,
   type BenchSettings,
+  type CapInfo,
   CAPPED_SCENARIOS,
   closeConns,
   CONTAMINATED_PCT,
@@ -1051,23 +1053,31 @@ async function measureStaticRun(
       serverCpuPct,
       wrkCpuPct: use.childrenPct,
       otherCpuPct: use.machinePct - serverCpuPct - use.childrenPct - use.selfPct,
-      ...(cap && throttle0 && throttle1
-        ? {
-          cap: {
-            version: cap.version,
-            quotaUs: cap.quotaUs,
-            periodUs: cap.periodUs,
-            throttledPeriods: throttle1.throttled - throttle0.throttled,
-            periods: throttle1.periods - throttle0.periods,
-          },
-        }
-        : {}),
+      ...capInfo(cap, throttle0, throttle1),
     };
     if (isEmptyRun(wrk.requests, attempt)) continue;
     if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
     best.attempts = attempt;
     if (!shouldRetry(run.otherCpuPct, attempt, settings)) return best;
   }
+}
+
+/** The `cap` field of a capped run (the limit and its throttling over the timed run), else none. */
+function capInfo(
+  cap: CpuCap | null,
+  before: ThrottleStats | null,
+  after: ThrottleStats | null,
+): { cap?: CapInfo } {
+  if (!cap || !before || !after) return {};
+  return {
+    cap: {
+      version: cap.version,
+      quotaUs: cap.quotaUs,
+      periodUs: cap.periodUs,
+      throttledPeriods: after.throttled - before.throttled,
+      periods: after.periods - before.periods,
+    },
+  };
 }
 
 /** Logs one static-file run and records what makes its numbers untrustworthy. */
@@ -1267,17 +1277,7 @@ async function measureThroughput(
         otherCpuPct: use.machinePct - serverCpuPct - wrkCpuPct - use.selfPct,
         serverRssAfter: rssBytes(srv.pid),
         peakRss: Math.max(peak, Number.isFinite(hwm) ? hwm : 0),
-        ...(cap && throttle0 && throttle1
-          ? {
-            cap: {
-              version: cap.version,
-              quotaUs: cap.quotaUs,
-              periodUs: cap.periodUs,
-              throttledPeriods: throttle1.throttled - throttle0.throttled,
-              periods: throttle1.periods - throttle0.periods,
-            },
-          }
-          : {}),
+        ...capInfo(cap, throttle0, throttle1),
       };
       if (isEmptyRun(wrk.requests, attempt)) continue;
       if (!best || run.otherCpuPct < best.otherCpuPct) best = { ...run };
