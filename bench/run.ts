@@ -950,15 +950,8 @@ async function runStatic(
         try {
           for (const scenario of statics) {
             try {
-              const run = await measureStatic(
-                srv,
-                settings,
-                round,
-                server,
-                scenario,
-                files,
-                cgroup,
-              );
+              const job = { srv, settings, round, server, scenario, files };
+              const run = await measureStatic(job, cgroup);
               results.static!.push(run);
               logStatic(run, settings, problem);
             } catch (err) {
@@ -985,15 +978,8 @@ async function runStatic(
  * limited to `staticCapQuotaUs` per `capPeriodUs` and moved back (the group removed) afterwards,
  * also on failure.
  */
-async function measureStatic(
-  srv: ServerProcess,
-  settings: BenchSettings,
-  round: number,
-  server: StaticServerId,
-  scenario: ScenarioId,
-  files: Map<ScenarioId, StaticFile>,
-  cgroup: CpuCgroupSupport,
-): Promise<StaticRun> {
+async function measureStatic(job: StaticJob, cgroup: CpuCgroupSupport): Promise<StaticRun> {
+  const { srv, settings, scenario } = job;
   const cap = scenario === "static-1m-capped"
     ? capProcess(
       cgroup,
@@ -1004,7 +990,7 @@ async function measureStatic(
     )
     : null;
   try {
-    return await measureStaticRun(srv, settings, round, server, scenario, files, cap);
+    return await measureStaticRun(job, cap);
   } finally {
     if (cap && !(await releaseCap(cap))) {
       log(`  warning: could not remove ${cap.dir} yet (retried when the run ends)`);
@@ -1012,15 +998,18 @@ async function measureStatic(
   }
 }
 
-async function measureStaticRun(
-  srv: ServerProcess,
-  settings: BenchSettings,
-  round: number,
-  server: StaticServerId,
-  scenario: ScenarioId,
-  files: Map<ScenarioId, StaticFile>,
-  cap: CpuCap | null,
-): Promise<StaticRun> {
+/** What one static-file measurement runs against. */
+interface StaticJob {
+  srv: ServerProcess;
+  settings: BenchSettings;
+  round: number;
+  server: StaticServerId;
+  scenario: ScenarioId;
+  files: Map<ScenarioId, StaticFile>;
+}
+
+async function measureStaticRun(job: StaticJob, cap: CpuCap | null): Promise<StaticRun> {
+  const { srv, settings, round, server, scenario, files } = job;
   const file = files.get(scenario)!;
   const connections = staticConns(scenario, settings);
   const wrkOpts = {
