@@ -110,6 +110,7 @@ import {
   type BenchSettings,
   type CapInfo,
   CAPPED_SCENARIOS,
+  capShare,
   closeConns,
   CONTAMINATED_PCT,
   fmt,
@@ -1565,7 +1566,7 @@ function notRunNote(s: BenchSettings): string {
 /** The Method bullet of the capped keep-alive scenario (with its skip reason, if skipped). */
 function capNote(r: BenchResults): string {
   const s = r.settings;
-  const share = Number((s.capQuotaUs / s.capPeriodUs).toFixed(2));
+  const share = capShare(s);
   const reason = (r.skipped ?? []).find((x) => x.scenario === "keepalive-capped")?.reason;
   return `- Keep-alive with the server capped at ${share} core: the keep-alive wrk run again ` +
     `(on the same server process, after connection per request), with the ` +

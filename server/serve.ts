@@ -172,6 +172,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
+  const conns = new Set<LiveConnection>();
   const sweeper = createSweeper(
     config.timeoutCheckIntervalMs,
     clock,
@@ -192,7 +193,6 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     resolveClient,
     onDeadline: sweeper.arm,
   };
-  const conns = new Set<LiveConnection>();
   const finished = Promise.withResolvers<void>();
   let unwatch = () => {};
   if (config.metricsPath !== "") {

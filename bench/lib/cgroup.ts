@@ -13,9 +13,9 @@
  *   of the process held), which then share the one quota. On any failure it removes what it
  *   created and throws.
  * - `releaseCap()` moves the processes (those still alive) back to the group the first came
- *   from and removes the group; it never throws. `releaseAllCaps()` does the same, synchronously, for every cap
- *   still held (for signal handlers). No group created here outlives the harness unless the
- *   harness itself is SIGKILLed.
+ *   from and removes the group; it never throws. `releaseAllCaps()` does the same,
+ *   synchronously, for every cap still held (for signal handlers). No group created here
+ *   outlives the harness unless the harness itself is SIGKILLed.
  */
 
 /** Where CPU caps can be set, or why they cannot. */
@@ -33,8 +33,8 @@ export interface CpuCap {
   dir: string;
   /** The capped process. */
   pid: number;
-  /** Further processes sharing the quota (absent: none). */
-  extraPids?: number[];
+  /** Further processes sharing the quota. */
+  extraPids: number[];
   /** The process's group before (path relative to `root`). */
   origin: string;
   /** CPU time allowed per period, microseconds. */
@@ -227,7 +227,7 @@ export function capProcess(
     origin,
     quotaUs,
     periodUs,
-    ...(extraPids.length ? { extraPids: [...extraPids] } : {}),
+    extraPids: [...extraPids],
   };
   active.add(cap);
   try {
@@ -261,7 +261,7 @@ export function capExists(cap: CpuCap): boolean {
 
 function moveBack(cap: CpuCap): void {
   const back = `${cap.root}${cap.origin === "/" ? "" : cap.origin}`;
-  for (const pid of [cap.pid, ...(cap.extraPids ?? [])]) {
+  for (const pid of [cap.pid, ...cap.extraPids]) {
     try {
       moveProcess(cap.version, back, pid);
     } catch {

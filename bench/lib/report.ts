@@ -107,10 +107,15 @@ export const CAPPED_SCENARIOS: ScenarioId[] = ["keepalive-capped", "static-1m-ca
  */
 export const STATIC_CAP_QUOTA_US = 25_000;
 
+/** The hello server's CPU cap of `keepalive-capped`, as a share of one core. */
+export function capShare(settings: BenchSettings): number {
+  return Number((settings.capQuotaUs / settings.capPeriodUs).toFixed(2));
+}
+
 /** The static-file server's CPU cap of `static-1m-capped`, as a share of one core. */
 export function staticCapShare(settings: BenchSettings): number {
   const quota = settings.staticCapQuotaUs ?? STATIC_CAP_QUOTA_US;
-  return Number((quota / settings.capPeriodUs).toFixed(2));
+  return capShare({ ...settings, capQuotaUs: quota });
 }
 
 /** Size of the file each static-file scenario fetches, bytes. */
@@ -455,9 +460,7 @@ export function scenarioLabel(s: ScenarioId, settings: BenchSettings): string {
     case "close":
       return `connection per request, ${closeConns(settings)} conns`;
     case "keepalive-capped":
-      return `keep-alive, ${c} conns, server capped at ${
-        Number((settings.capQuotaUs / settings.capPeriodUs).toFixed(2))
-      } core`;
+      return `keep-alive, ${c} conns, server capped at ${capShare(settings)} core`;
     case "fixed-rate":
       return `${fmt(settings.rate, 0)} req/s offered for ${settings.rateDurationS} s, ` +
         `${settings.rateConns} conns`;
@@ -688,7 +691,7 @@ export function targetsFor(settings: BenchSettings): TargetDef[] {
   const out: TargetDef[] = [];
   const m = (s: ScenarioId, key: MetricDef["key"]) => metricsOf(s).find((x) => x.key === key)!;
   const has = (s: ScenarioId) => settings.scenarios.includes(s);
-  const cap = Number((settings.capQuotaUs / settings.capPeriodUs).toFixed(2));
+  const cap = capShare(settings);
   const issue: Array<
     [ScenarioId, MetricDef["key"], TargetDef["kind"], number, string]
   > = [
