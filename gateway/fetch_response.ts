@@ -24,10 +24,14 @@
  */
 import type { Exchange } from "../server/exchange.ts";
 import { utf8Length } from "../server/http/bytes.ts";
-import { headerKind, KIND_CONTENT_LENGTH } from "../server/http/response_head.ts";
+import { headerKind } from "../server/http/response_head.ts";
+import * as responseHeadModule from "../server/http/response_head.ts";
 import { rawHeaderList, staticBodyOf } from "./_deno_internals.ts";
 import { AppContractError, contractErrorOf } from "./errors.ts";
 import { contentLengthOf, fileOfResponse, prepareFile } from "./file_wrapper.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { KIND_CONTENT_LENGTH } = responseHeadModule;
 
 const encoder = new TextEncoder();
 

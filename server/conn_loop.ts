@@ -42,6 +42,9 @@ export const SERVE_CLOSE = 2;
 /** What `serveBuffered` decided. */
 export type ServeVerdict = 0 | 1 | 2;
 
+// Module-private copies for the hot paths (see `server/http/bytes.ts`).
+const READ = SERVE_READ, CLOSE_QUIET = SERVE_CLOSE_QUIET, CLOSE = SERVE_CLOSE;
+
 /** Serves every complete buffered request; see the module comment. */
 export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<ServeVerdict> {
   const core = conn.core;
@@ -53,27 +56,27 @@ export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<Se
       // Not a client error: a bug in the parser. Answer 500 and close.
       conn.ctx.logger.log("error", `internal parser error: ${describeError(err)}`);
       core.queueError(err);
-      return SERVE_CLOSE_QUIET;
+      return CLOSE_QUIET;
     }
     if (ev.kind === "partial") break;
     if (ev.kind === "error") {
       countProtocolError(ev.error.status);
       conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${ev.error.code}`);
-      return SERVE_CLOSE_QUIET;
+      return CLOSE_QUIET;
     }
     conn.deadline = 0;
     const served = serveRequest(conn, ev.head, ev.info);
     if (typeof served !== "boolean") return served.then((keep) => continueAfter(conn, keep));
-    if (!served || core.mustClose) return SERVE_CLOSE;
+    if (!served || core.mustClose) return CLOSE;
   }
-  return SERVE_READ;
+  return READ;
 }
 
 function continueAfter(
   conn: DriverConnection,
   keep: boolean,
 ): ServeVerdict | Promise<ServeVerdict> {
-  if (!keep || conn.core.mustClose) return SERVE_CLOSE;
+  if (!keep || conn.core.mustClose) return CLOSE;
   return serveBuffered(conn);
 }
 

@@ -26,7 +26,8 @@ import type { Clock } from "./clock.ts";
 import type { Config, Limits } from "./config.ts";
 import type { ConnAddr, Exchange, FileBody, Handler, Responder, SocketDuplex } from "./exchange.ts";
 import { readFileInto } from "./file_body.ts";
-import { type ConnectionCore, QUEUED_NOTHING, QUEUED_REF } from "./http/connection_core.ts";
+import type { ConnectionCore } from "./http/connection_core.ts";
+import * as connectionCoreModule from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
 import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
@@ -36,6 +37,9 @@ import type { Logger } from "./log.ts";
 import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { QUEUED_NOTHING, QUEUED_REF } = connectionCoreModule;
 
 /** What trusted proxy headers say about the original client. */
 export interface ClientView {

@@ -3,6 +3,13 @@
  *
  * Contract: pure data and pure functions over `Uint8Array`; no I/O, no imports. Each table is a
  * 256-entry `Uint8Array` (1 = allowed) built from the ABNF quoted beside it.
+ *
+ * Hot paths read module-private bindings (a convention every per-request module follows): an
+ * importing module copies the constants it uses into its own `const`s
+ * (`const { CR, TCHAR } = bytesModule;`), and a module that exports a constant its own hot code
+ * reads keeps a private copy next to it. V8 reads an imported or exported binding through its
+ * module cell and does not constant-fold it inside an inlined function: a parser-shaped loop ran
+ * ~30 % slower that way, and the whole server ~3 % (pipelined hello world, alternated runs).
  */
 
 /** Carriage return. */

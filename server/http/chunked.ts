@@ -14,21 +14,13 @@
  *   `maxTrailerBytes` (431), the decoded total by `maxBodyBytes` (413). Trailer fields are
  *   syntax-checked and kept in `trailers`.
  */
-import {
-  BACKSLASH,
-  CR,
-  DQUOTE,
-  EQUALS,
-  HEX_VALUE,
-  HTAB,
-  LF,
-  SEMICOLON,
-  SP,
-  TCHAR,
-} from "./bytes.ts";
+import * as bytesModule from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { parseFieldLine } from "./request_head.ts";
 import type { Limits } from "../config.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, HTAB, LF, SEMICOLON, SP, TCHAR } = bytesModule;
 
 /** Result of one `decode` call. */
 export interface ChunkedResult {

@@ -30,8 +30,18 @@
 import type { Limits } from "../config.ts";
 import { concatBytes } from "./bytes.ts";
 import { ChunkedDecoder } from "./chunked.ts";
-import {
-  type ConnState,
+import { type ConnState, isRunning, step } from "./cycle.ts";
+import * as cycleModule from "./cycle.ts";
+import { encodeErrorResponse, ProtocolError, statusOf } from "./errors.ts";
+import { analyzeHead, type HeadInfo } from "./framing.ts";
+import type { OutputQueue } from "./output_queue.ts";
+import { ReceiveBuffer } from "./receive_buffer.ts";
+import { parseRequestHead, type RequestHead } from "./request_head.ts";
+import * as responseHeadModule from "./response_head.ts";
+import { type QueueResult, ResponseWriter } from "./response_writer.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const {
   EVENT_BODY_END,
   EVENT_CLOSE,
   EVENT_CLOSED,
@@ -40,21 +50,13 @@ import {
   EVENT_REQUEST_BODY,
   EVENT_RESPONSE_END,
   EVENT_REUSE,
-  isRunning,
+  STATES,
   STATE_BODY,
   STATE_CLOSED,
   STATE_CLOSING,
   STATE_IDLE,
-  STATES,
-  step,
-} from "./cycle.ts";
-import { encodeErrorResponse, ProtocolError, statusOf } from "./errors.ts";
-import { analyzeHead, type HeadInfo } from "./framing.ts";
-import type { OutputQueue } from "./output_queue.ts";
-import { ReceiveBuffer } from "./receive_buffer.ts";
-import { parseRequestHead, type RequestHead } from "./request_head.ts";
-import { CONTINUE_RESPONSE } from "./response_head.ts";
-import { type QueueResult, ResponseWriter } from "./response_writer.ts";
+} = cycleModule;
+const { CONTINUE_RESPONSE } = responseHeadModule;
 
 export { QUEUED_COPY, QUEUED_NOTHING, QUEUED_REF, type QueueResult } from "./response_writer.ts";
 

@@ -150,6 +150,9 @@ export const EVENT_CLOSE = 6;
 /** `EVENTS` index of `closed`. */
 export const EVENT_CLOSED = 7;
 
+// Module-private copies for the hot paths (see `server/http/bytes.ts`).
+const BODY = STATE_BODY, RESPONDING = STATE_RESPONDING, DRAINING = STATE_DRAINING;
+
 const WIDTH = 8;
 /** `CYCLE` as numbers: `TABLE[state * WIDTH + event]` is the next state, -1 when not allowed. */
 const TABLE = new Int8Array(STATES.length * WIDTH).fill(-1);
@@ -170,7 +173,7 @@ export function step(state: number, event: number): number {
 
 /** Whether a connection in state number `s` runs a request (`body`, `responding`, `draining`). */
 export function isRunning(s: number): boolean {
-  return s === STATE_BODY || s === STATE_RESPONDING || s === STATE_DRAINING;
+  return s === BODY || s === RESPONDING || s === DRAINING;
 }
 
 /** Whether a connection in `state` is between requests or waiting for one (no request running). */

@@ -18,10 +18,13 @@
  * - RFC 9110 §10.1.1: `Expect: 100-continue` (HTTP/1.1 only, ignored on 1.0); any other
  *   expectation → 417.
  */
-import { HOST_CHAR, TCHAR } from "./bytes.ts";
+import * as bytesModule from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import type { RequestHead } from "./request_head.ts";
 import type { Limits } from "../config.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { HOST_CHAR, TCHAR } = bytesModule;
 
 /** How the request body is delimited. */
 export type BodyFraming =

@@ -19,6 +19,7 @@
 const SEGMENT_BYTES = 16 * 1024;
 /** Chunks at least this large are queued by reference instead of copied. */
 export const COPY_LIMIT = 8 * 1024;
+const copyLimit = COPY_LIMIT; // module-private copy for the hot path (see `bytes.ts`)
 const POOL_MAX = 256;
 const pool: Uint8Array[] = [];
 const encoder = new TextEncoder();
@@ -110,7 +111,7 @@ export class OutputQueue {
   pushBytes(b: Uint8Array): void {
     const n = b.length;
     if (n === 0) return;
-    if (n >= COPY_LIMIT) {
+    if (n >= copyLimit) {
       const seg = this.#seg;
       if (seg !== null && this.#len > this.#start) {
         this.#pieces.push(seg.subarray(this.#start, this.#len));

@@ -19,20 +19,13 @@
  *   `HTTP/1.0` or `HTTP/1.1`. One or more empty lines before the request line are skipped
  *   (RFC 9112 §2.2).
  */
-import {
-  COLON,
-  CR,
-  decodeLatin1,
-  decodeLowerAscii,
-  FIELD_VALUE_CHAR,
-  HTAB,
-  LF,
-  SP,
-  TARGET_CHAR,
-  TCHAR,
-} from "./bytes.ts";
+import { decodeLatin1, decodeLowerAscii } from "./bytes.ts";
+import * as bytesModule from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Limits } from "../config.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, SP, TARGET_CHAR, TCHAR } = bytesModule;
 
 /** The four request-target forms of RFC 9112 §3.2. */
 export type TargetForm = "origin" | "absolute" | "authority" | "asterisk";

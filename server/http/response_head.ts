@@ -17,9 +17,14 @@
  *   `withContentLength(headers, length)` appends a known length unless one is declared.
  * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
-import { encodeLatin1, TCHAR } from "./bytes.ts";
+import { encodeLatin1 } from "./bytes.ts";
+import * as bytesModule from "./bytes.ts";
 import { ResponseError, type ResponseRule } from "./errors.ts";
-import { STATUS_TEXT } from "./status.ts";
+import * as statusModule from "./status.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { TCHAR } = bytesModule;
+const { STATUS_TEXT } = statusModule;
 
 /** Hop-by-hop fields an app must not set (RFC 9110 §7.6.1; PEP 3333 "hop-by-hop"). */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -47,6 +52,9 @@ export const KIND_DATE = 2;
 export const KIND_SERVER = 3;
 /** `headerKind`: a hop-by-hop field (see `HOP_BY_HOP`). */
 export const KIND_HOP_BY_HOP = 4;
+// Module-private copies for the hot paths (see `server/http/bytes.ts`).
+const K_INVALID = KIND_INVALID, K_OTHER = KIND_OTHER, K_CONTENT_LENGTH = KIND_CONTENT_LENGTH;
+const K_DATE = KIND_DATE, K_SERVER = KIND_SERVER, K_HOP_BY_HOP = KIND_HOP_BY_HOP;
 
 const MAX_CACHED_KINDS = 1024;
 /** Values longer than this are never cached as encoded lines. */
@@ -86,24 +94,24 @@ export function headerKind(name: string): number {
 }
 
 function classifyName(name: string): number {
-  if (name.length === 0) return KIND_INVALID;
+  if (name.length === 0) return K_INVALID;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c > 0x7f || TCHAR[c] !== 1) return KIND_INVALID;
+    if (c > 0x7f || TCHAR[c] !== 1) return K_INVALID;
   }
   const lower = name.toLowerCase();
-  if (HOP_BY_HOP.has(lower)) return KIND_HOP_BY_HOP;
-  if (lower === "content-length") return KIND_CONTENT_LENGTH;
-  if (lower === "date") return KIND_DATE;
-  if (lower === "server") return KIND_SERVER;
-  return KIND_OTHER;
+  if (HOP_BY_HOP.has(lower)) return K_HOP_BY_HOP;
+  if (lower === "content-length") return K_CONTENT_LENGTH;
+  if (lower === "date") return K_DATE;
+  if (lower === "server") return K_SERVER;
+  return K_OTHER;
 }
 
 /** Returns `null` if the header may be sent, else the name of the broken rule. */
 export function checkResponseHeader(name: string, value: string): ResponseRule | null {
   const e = entryOf(name);
   const kind = e.kind;
-  if (kind === KIND_INVALID) return "header-name-token";
+  if (kind === K_INVALID) return "header-name-token";
   // The value this name had last time was valid: the same string needs no second scan.
   if (value === e.okValue) return null;
   for (let i = 0; i < value.length; i++) {
@@ -111,7 +119,7 @@ export function checkResponseHeader(name: string, value: string): ResponseRule |
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return "header-value-ctl";
     if (c > 0xff) return "header-value-latin1";
   }
-  if (kind === KIND_HOP_BY_HOP) return "hop-by-hop"; // (never cached as valid)
+  if (kind === K_HOP_BY_HOP) return "hop-by-hop"; // (never cached as valid)
   e.okValue = value;
   return null;
 }
@@ -127,7 +135,7 @@ export function withContentLength(
 ): ReadonlyArray<readonly [string, string]> {
   if (length < 0) return headers;
   for (let i = 0; i < headers.length; i++) {
-    if (headerKind(headers[i][0]) === KIND_CONTENT_LENGTH) return headers;
+    if (headerKind(headers[i][0]) === K_CONTENT_LENGTH) return headers;
   }
   return [...headers, ["Content-Length", String(length)]];
 }
@@ -163,7 +171,7 @@ export function validateResponseHead(
     const [name, value] = headers[i];
     const bad = checkResponseHeader(name, value);
     if (bad) throw new ResponseError(bad, `header ${JSON.stringify(name)}`);
-    if (headerKind(name) === KIND_CONTENT_LENGTH) {
+    if (headerKind(name) === K_CONTENT_LENGTH) {
       const n = parseContentLengthValue(value);
       if (n < 0 || (declared !== -1 && n !== declared)) {
         throw new ResponseError("content-length-digits", `content-length ${JSON.stringify(value)}`);
@@ -297,8 +305,8 @@ export function writeResponseHead(sink: HeadSink, p: ResponseHeadParts): number 
     const value = h[i][1];
     const e = entryOf(name);
     const kind = e.kind;
-    if (kind === KIND_DATE) hasDate = true;
-    else if (kind === KIND_SERVER) hasServer = true;
+    if (kind === K_DATE) hasDate = true;
+    else if (kind === K_SERVER) hasServer = true;
     if (value === e.lineValue) {
       sink.pushBytes(e.line!);
     } else {

@@ -27,17 +27,20 @@
  */
 import { utf8Length } from "./bytes.ts";
 import { ResponseError } from "./errors.ts";
-import { COPY_LIMIT, OutputQueue, type QueueMark } from "./output_queue.ts";
+import { OutputQueue, type QueueMark } from "./output_queue.ts";
+import * as outputQueueModule from "./output_queue.ts";
 import {
-  CRLF_BYTES,
   headerKind,
-  KIND_CONTENT_LENGTH,
-  LAST_CHUNK,
   type ResponseFraming,
   validateResponseHead,
   writeResponseHead,
 } from "./response_head.ts";
+import * as responseHeadModule from "./response_head.ts";
 import { statusAllowsBody, statusAllowsContentLength } from "./status.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { COPY_LIMIT } = outputQueueModule;
+const { CRLF_BYTES, KIND_CONTENT_LENGTH, LAST_CHUNK } = responseHeadModule;
 
 /** `body` result: nothing queued, bytes copied, or bytes queued by reference. */
 export type QueueResult = 0 | 1 | 2;
@@ -47,6 +50,8 @@ export const QUEUED_NOTHING = 0;
 export const QUEUED_COPY = 1;
 /** `body`: the bytes are queued by reference; the caller must wait until they are written. */
 export const QUEUED_REF = 2;
+// Module-private copies for the hot paths (see `server/http/bytes.ts`).
+const NOTHING = QUEUED_NOTHING, COPY = QUEUED_COPY, REF = QUEUED_REF;
 
 /** What the writer needs to know; plain data and two hooks. */
 export interface WriterOptions {
@@ -217,11 +222,11 @@ export class ResponseWriter {
   /** Queues `chunk`, or when it is null `text` (`n` UTF-8 bytes), under the chosen framing. */
   #push(chunk: Uint8Array | null, text: string, n: number): QueueResult {
     if (!this.headQueued) this.#queueHead();
-    if (n === 0) return QUEUED_NOTHING;
+    if (n === 0) return NOTHING;
     const out = this.out;
     switch (this.#framing) {
       case "none":
-        return QUEUED_NOTHING;
+        return NOTHING;
       case "length": {
         const room = this.declared - this.#sent;
         if (n > room) {
@@ -230,7 +235,7 @@ export class ResponseWriter {
           this.closeAfter = true;
           chunk = (chunk ?? UTF8.encode(text)).subarray(0, room);
           n = room;
-          if (n === 0) return QUEUED_NOTHING;
+          if (n === 0) return NOTHING;
         }
         if (chunk !== null) out.pushBytes(chunk);
         else out.pushUtf8(text, n);
@@ -250,7 +255,7 @@ export class ResponseWriter {
     }
     this.#sent += n;
     this.bytesOut += n;
-    return n >= COPY_LIMIT ? QUEUED_REF : QUEUED_COPY;
+    return n >= COPY_LIMIT ? REF : COPY;
   }
 
   /** How many of `n` file bytes the driver may send after the queued output; see the module comment. */

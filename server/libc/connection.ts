@@ -34,36 +34,28 @@
  * - `takeover` flushes the 101 head and hands the fd to a `LibcSocket` (re-registered with the
  *   loop); the driver never touches the fd again.
  */
-import { DriverConnection, ignore, SERVE_CLOSE, SERVE_READ, serveBuffered } from "../conn_loop.ts";
+import { DriverConnection, ignore, serveBuffered } from "../conn_loop.ts";
+import * as connLoopModule from "../conn_loop.ts";
 import type { ServeVerdict } from "../conn_loop.ts";
 import type { EngineContext } from "../dispatch.ts";
 import type { ConnAddr, FileBody, SocketDuplex } from "../exchange.ts";
 import { ProtocolError } from "../http/errors.ts";
 import { countReceived } from "../metrics.ts";
-import {
-  EPOLLHUP,
-  EPOLLRDHUP,
-  ERRNO,
-  type Libc,
-  LibcError,
-  MAX_IO_BYTES,
-  SHUT_WR,
-  toIoError,
-} from "./ffi.ts";
+import { type Libc, LibcError, toIoError } from "./ffi.ts";
+import * as ffiModule from "./ffi.ts";
 import { fileFdOf, FileSend } from "./file_body.ts";
 import type { EventLoop, FdHandler } from "./loop.ts";
-import {
-  CONN_EVENTS,
-  LibcSocket,
-  PieceSender,
-  READ_BITS,
-  socketAddr,
-  toConnAddr,
-  WRITE_BITS,
-} from "./socket.ts";
+import { LibcSocket, PieceSender, socketAddr, toConnAddr } from "./socket.ts";
+import * as socketModule from "./socket.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const { SERVE_CLOSE, SERVE_READ } = connLoopModule;
+const { EPOLLHUP, EPOLLRDHUP, ERRNO, MAX_IO_BYTES, SHUT_WR } = ffiModule;
+const { CONN_EVENTS, READ_BITS, WRITE_BITS } = socketModule;
 
 /** Reads per connection per event before it yields its turn. */
 export const READ_ROUNDS = 16;
+const readRounds = READ_ROUNDS; // module-private copy for #pump (see `server/http/bytes.ts`)
 /** Longest lingering close (see the module comment). */
 export const LINGER_MS = 1000;
 /** Most bytes discarded during a lingering close. */
@@ -223,7 +215,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
           if (!this.#afterServe(served)) return;
         }
         if (!this.#readable) return;
-        if (rounds === READ_ROUNDS) {
+        if (rounds === readRounds) {
           this.#deferPump();
           return;
         }

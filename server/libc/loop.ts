@@ -37,19 +37,21 @@
  * - A handler that throws is reported to `onError` and the loop goes on.
  */
 import { setImmediate } from "node:timers";
-import {
+import { type Libc, LibcError } from "./ffi.ts";
+import * as ffiModule from "./ffi.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
+  EPOLLIN,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLL_CTL_MOD,
   EPOLL_DATA_OFFSET,
   EPOLL_EVENT_BYTES,
-  EPOLLIN,
-  type Libc,
-  LibcError,
-} from "./ffi.ts";
+} = ffiModule;
 
 /** Receives the epoll event bits for its fd. */
 export interface FdHandler {

@@ -27,7 +27,14 @@
  *   Errors are the `Deno.errors` classes `toIoError` maps errno values to.
  */
 import type { ConnAddr, SocketDuplex } from "../exchange.ts";
-import {
+import { type Libc, LibcError, toIoError } from "./ffi.ts";
+import * as ffiModule from "./ffi.ts";
+import type { EventLoop, FdHandler } from "./loop.ts";
+import { decodeSockaddr, encodeSockaddr, type SockaddrSpec } from "./sockaddr.ts";
+import * as sockaddrModule from "./sockaddr.ts";
+
+// Module-private copies of imported constants (see `server/http/bytes.ts`).
+const {
   AF_UNIX,
   EPOLLERR,
   EPOLLET,
@@ -36,34 +43,25 @@ import {
   EPOLLOUT,
   EPOLLRDHUP,
   ERRNO,
+  FD_CLOEXEC,
   F_GETFD,
   F_GETFL,
   F_SETFD,
   F_SETFL,
-  FD_CLOEXEC,
-  type Libc,
-  LibcError,
   MAX_IO_BYTES,
   MSG_NOSIGNAL,
   O_NONBLOCK,
   SHUT_WR,
-  SO_ACCEPTCONN,
-  SO_REUSEADDR,
-  SO_REUSEPORT,
-  SO_TYPE,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
-  toIoError,
-} from "./ffi.ts";
-import type { EventLoop, FdHandler } from "./loop.ts";
-import {
-  decodeSockaddr,
-  encodeSockaddr,
-  SOCKADDR_STORAGE_BYTES,
-  type SockaddrSpec,
-} from "./sockaddr.ts";
+  SO_ACCEPTCONN,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_TYPE,
+} = ffiModule;
+const { SOCKADDR_STORAGE_BYTES } = sockaddrModule;
 
 /** Options for `listenSocket`. */
 export interface ListenOptions {
