@@ -203,8 +203,23 @@ function parseTransferEncoding(lines: string[]): BodyFraming {
   return CHUNKED;
 }
 
-/** Splits and validates `uri-host [":" port]` (RFC 9110 §7.2). */
-function splitHost(value: string): [string, string] {
+let lastHost = "";
+let lastSplit: readonly [string, string] = ["", ""];
+
+/**
+ * Splits and validates `uri-host [":" port]` (RFC 9110 §7.2). The last valid value is remembered:
+ * clients send the same Host on every request (and the parser hands out the same string for the
+ * same bytes), so a repeat costs one comparison.
+ */
+function splitHost(value: string): readonly [string, string] {
+  if (value === lastHost) return lastSplit;
+  const split = splitHostUncached(value);
+  lastHost = value;
+  lastSplit = split;
+  return split;
+}
+
+function splitHostUncached(value: string): readonly [string, string] {
   // Fast path: a reg-name or IPv4 address with an optional port, no brackets.
   if (value.charCodeAt(0) !== 0x5b) {
     const colon = value.indexOf(":");

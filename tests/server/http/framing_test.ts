@@ -309,3 +309,22 @@ Deno.test("applies HTTP/1.1 rules to an HTTP/1.2 head parsed from the wire (RFC 
     (e) => e instanceof ProtocolError && e.code === "MISSING_HOST",
   );
 });
+
+Deno.test("a remembered Host is reused only for the same value; a bad one after a good one is refused", () => {
+  const hostOf = (value: string) =>
+    analyzeHead(head({ headers: [["host", value]], noHost: true }), DEFAULT_LIMITS);
+  const a = hostOf("a.test:8080");
+  assert.deepStrictEqual([a.hostName, a.hostPort], ["a.test", "8080"]);
+  const again = hostOf("a.test:8080");
+  assert.deepStrictEqual([again.hostName, again.hostPort], ["a.test", "8080"]);
+  const b = hostOf("b.test");
+  assert.deepStrictEqual([b.hostName, b.hostPort], ["b.test", ""]);
+  for (const bad of ["a.test:80808", "a b", "a.test:8080 "]) {
+    assert.throws(
+      () => hostOf(bad),
+      (e: unknown) => e instanceof ProtocolError && e.code === "INVALID_HOST",
+    );
+  }
+  const c = hostOf("a.test:8080"); // after refusals: still split correctly
+  assert.deepStrictEqual([c.hostName, c.hostPort], ["a.test", "8080"]);
+});
