@@ -44,7 +44,6 @@ export type FetchHandler = (
 ) => Response | undefined | Promise<Response | undefined>;
 
 const NOT_FOUND = new TextEncoder().encode("Not Found\n");
-const NO_ERROR = Symbol("no error");
 
 /** Adapts a fetch handler to the engine; see the module comment. */
 export function fetchHandler(fn: FetchHandler): Handler {
@@ -57,66 +56,69 @@ export function fetchHandler(fn: FetchHandler): Handler {
     // or when writing the response finds the client gone.
     // The signal is created only if the app looks at it: `new Request(url, {signal})` alone
     // costs ~4.5 µs (Deno builds a dependent signal), more than the rest of the request.
+    // (No closures per request on the synchronous path: they are allocated only for a promise.)
     const lazy = new LazyAbort(ex);
-    const onAbort = () => lazy.abort(new DOMException("client disconnected", "AbortError"));
-    let bodyError: unknown = NO_ERROR;
-    const request = buildRequest(ex, lazy, (err) => {
-      bodyError = err;
-      lazy.abort(
-        new DOMException(`the request body failed: ${describeBriefly(err)}`, "AbortError"),
-      );
-    });
+    const request = buildRequest(ex, lazy);
     const info: ServeHandlerInfo = new HandlerInfo(ex);
-
-    const threw = (err: unknown): Promise<void> => {
-      lazy.detach();
-      abandonUpgrade(ex, err);
-      if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
-      if (err === bodyError) {
-        // The client's fault (APP-6's analogue): the engine answers with the error's own status.
-        ex.log("debug", `request body failed for ${ex.head.target}: ${describeBriefly(err)}`);
-        throw err;
-      }
-      ex.log(
-        "error",
-        `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${describeError(err)}`,
-      );
-      throw new AppError(err);
-    };
-    // After the response was sent (or sending failed): wire or detach request.signal, and
-    // abandon an upgrade the handler started but did not answer with 101.
-    const settle = (failed: boolean): void => {
-      // Sending failed (often: the client left, which the engine confirms by closing the
-      // connection after this returns); request.signal stays wired to that close.
-      if (failed && ex.res.aborted) onAbort();
-      if (!failed) lazy.detach();
-      // (An Error captures a stack trace, which costs microseconds: only build one when needed.)
-      if (hasPendingUpgrade(ex)) abandonUpgrade(ex, new Error("the handler did not answer 101"));
-    };
-    const respond = (resp: Response | undefined): void | Promise<void> => {
-      let sent: void | Promise<void>;
-      try {
-        sent = answer(ex, resp);
-      } catch (err) {
-        settle(true);
-        throw err;
-      }
-      if (sent === undefined) return settle(false);
-      return sent.then(() => settle(false), (err) => {
-        settle(true);
-        throw err;
-      });
-    };
-
     let resp: Response | undefined | Promise<Response | undefined>;
     try {
       resp = fn(request, info);
     } catch (err) {
-      return threw(err);
+      return threw(ex, lazy, err);
     }
-    if (resp instanceof Promise) return resp.then(respond, threw);
-    return respond(resp);
+    if (resp instanceof Promise) {
+      return resp.then((r) => respond(ex, lazy, r), (err) => threw(ex, lazy, err));
+    }
+    return respond(ex, lazy, resp);
   };
+}
+
+/** The handler threw (or its promise rejected): see the module comment for the mapping. */
+function threw(ex: Exchange, lazy: LazyAbort, err: unknown): Promise<void> {
+  lazy.detach();
+  abandonUpgrade(ex, err);
+  if (err instanceof WebSocketHandshakeError) return refuseHandshake(ex, err);
+  if (err === lazy.bodyError) {
+    // The client's fault (APP-6's analogue): the engine answers with the error's own status.
+    ex.log("debug", `request body failed for ${ex.head.target}: ${describeBriefly(err)}`);
+    throw err;
+  }
+  ex.log(
+    "error",
+    `fetch handler threw for ${ex.head.method} ${ex.head.target}: ${describeError(err)}`,
+  );
+  throw new AppError(err);
+}
+
+/**
+ * After the response was sent (or sending failed): wire or detach request.signal, and abandon an
+ * upgrade the handler started but did not answer with 101.
+ */
+function settle(ex: Exchange, lazy: LazyAbort, failed: boolean): void {
+  // Sending failed (often: the client left, which the engine confirms by closing the connection
+  // after this returns); request.signal stays wired to that close.
+  if (failed && ex.res.aborted) {
+    lazy.abort(new DOMException("client disconnected", "AbortError"));
+  }
+  if (!failed) lazy.detach();
+  // (An Error captures a stack trace, which costs microseconds: only build one when needed.)
+  if (hasPendingUpgrade(ex)) abandonUpgrade(ex, new Error("the handler did not answer 101"));
+}
+
+/** Sends the handler's answer, then settles the request's signal and upgrade. */
+function respond(ex: Exchange, lazy: LazyAbort, resp: Response | undefined): void | Promise<void> {
+  let sent: void | Promise<void>;
+  try {
+    sent = answer(ex, resp);
+  } catch (err) {
+    settle(ex, lazy, true);
+    throw err;
+  }
+  if (sent === undefined) return settle(ex, lazy, false);
+  return sent.then(() => settle(ex, lazy, false), (err) => {
+    settle(ex, lazy, true);
+    throw err;
+  });
 }
 
 /** Sends the handler's answer: 404 for none, a contract error for a non-Response, a 101, or it. */

@@ -12,7 +12,9 @@
  *   `_deno_internals.ts`) when that is available, else as a `Request` subclass whose `signal` is
  *   created on first use.
  * - `LazyAbort` is a request's abort signal, created on first use and tied to the engine's signal
- *   (the client went away) and to `abort()` (the request body failed).
+ *   (the client went away) and to `abort()`; a body read that fails calls `bodyFailed(err)`,
+ *   which remembers the error (`bodyError`, so the handler can tell the client's fault from its
+ *   own) and aborts.
  * - `exchangeOf(request)` returns the engine exchange behind a `Request` built here, else
  *   undefined (e.g. a request from `Deno.serve`, or a clone).
  * - `HandlerInfo` is the handler's second argument, shaped like `Deno.ServeHandlerInfo`:
@@ -20,6 +22,7 @@
  */
 import type { Exchange } from "../server/exchange.ts";
 import { attach, type CancelCallback, fastRequest, innerExchangeOf } from "./_deno_internals.ts";
+import { describeBriefly } from "./errors.ts";
 
 /** Connection information passed as the handler's second argument (like Deno.ServeHandlerInfo). */
 export interface ServeHandlerInfo {
@@ -34,6 +37,7 @@ export interface ServeHandlerInfo {
 }
 
 const EXCHANGE = Symbol("lsbaws.exchange");
+const NO_BODY_ERROR = Symbol("no body error");
 
 /** Returns the engine exchange behind a `Request` that lsbaws built (for WebSocket upgrades). */
 export function exchangeOf(request: Request): Exchange | undefined {
@@ -75,6 +79,7 @@ export function buildRequest(
         try {
           chunk = await reader.read(65536);
         } catch (err) {
+          if (signal instanceof LazyAbort) signal.bodyFailed(err);
           onBodyError?.(err);
           throw err;
         }
@@ -118,7 +123,9 @@ export class LazyAbort {
   #aborted = false;
   #reason: unknown = undefined;
   #linked = false;
-  #onEngineAbort = () => this.abort(new DOMException("client disconnected", "AbortError"));
+  #onEngineAbort: (() => void) | null = null;
+  /** The error reading the request body failed with (`bodyFailed`), if it did. */
+  bodyError: unknown = NO_BODY_ERROR;
 
   /** Ties the signal to `ex` (not created until `signal` is read). */
   constructor(ex: Exchange) {
@@ -133,8 +140,7 @@ export class LazyAbort {
       else if (this.#ex.res.aborted) {
         this.abort(new DOMException("client disconnected", "AbortError"));
       } else {
-        this.#ex.res.signal.addEventListener("abort", this.#onEngineAbort, { once: true });
-        this.#linked = true;
+        this.#link();
       }
     }
     return this.#ctrl.signal;
@@ -152,9 +158,21 @@ export class LazyAbort {
     if (this.#ex.res.aborted) {
       this.abort(new DOMException("client disconnected", "AbortError"));
     } else {
-      this.#ex.res.signal.addEventListener("abort", this.#onEngineAbort, { once: true });
-      this.#linked = true;
+      this.#link();
     }
+  }
+
+  /** Follows the engine's signal (the client went away). */
+  #link(): void {
+    this.#onEngineAbort ??= () => this.abort(new DOMException("client disconnected", "AbortError"));
+    this.#ex.res.signal.addEventListener("abort", this.#onEngineAbort, { once: true });
+    this.#linked = true;
+  }
+
+  /** Reading the request body failed with `err`: remembers it and aborts the signal. */
+  bodyFailed(err: unknown): void {
+    if (this.bodyError === NO_BODY_ERROR) this.bodyError = err;
+    this.abort(new DOMException(`the request body failed: ${describeBriefly(err)}`, "AbortError"));
   }
 
   /** Aborts with `reason` (only the first call counts). */
@@ -171,7 +189,7 @@ export class LazyAbort {
   /** Stops following the engine's signal (the exchange is over). */
   detach(): void {
     if (this.#linked) {
-      this.#ex.res.signal.removeEventListener("abort", this.#onEngineAbort);
+      this.#ex.res.signal.removeEventListener("abort", this.#onEngineAbort!);
       this.#linked = false;
     }
   }
