@@ -182,27 +182,37 @@ export function encodeByteString(value: string): string {
 
 /** ERR-1 to ERR-3: an error stream writing whole lines to `log` at level "error". */
 export function createErrorStream(log: Exchange["log"]): ErrorStream {
-  let pending = "";
-  function write(text: string): void {
-    let s = pending + String(text);
+  return new LogErrorStream(log);
+}
+
+/** The error stream: one object per request, its methods on the prototype (no closures). */
+class LogErrorStream implements ErrorStream {
+  readonly #log: Exchange["log"];
+  #pending = "";
+
+  constructor(log: Exchange["log"]) {
+    this.#log = log;
+  }
+
+  write(text: string): void {
+    let s = this.#pending + String(text);
     let nl = s.indexOf("\n");
     while (nl >= 0) {
-      log("error", s.slice(0, nl));
+      this.#log("error", s.slice(0, nl));
       s = s.slice(nl + 1);
       nl = s.indexOf("\n");
     }
-    pending = s;
+    this.#pending = s;
   }
-  return {
-    write,
-    writelines(lines: Iterable<string>): void {
-      for (const line of lines) write(line);
-    },
-    flush(): void {
-      if (pending === "") return;
-      const s = pending;
-      pending = "";
-      log("error", s);
-    },
-  };
+
+  writelines(lines: Iterable<string>): void {
+    for (const line of lines) this.write(line);
+  }
+
+  flush(): void {
+    if (this.#pending === "") return;
+    const s = this.#pending;
+    this.#pending = "";
+    this.#log("error", s);
+  }
 }
