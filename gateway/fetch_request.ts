@@ -2,7 +2,7 @@
  * The fetch path's request side: the `Request` and the `ServeHandlerInfo` a fetch handler gets.
  *
  * Contract:
- * - `buildRequest(ex, signal, onBodyError)` builds the `Request` once per request from the
+ * - `buildRequest(ex, signal)` builds the `Request` once per request from the
  *   already-parsed head (no re-parsing): the URL from the scheme, Host (or absolute-form
  *   authority) and target, exactly as received (as `Deno.serve`: `OPTIONS *` gives ".../*", a
  *   CONNECT authority-form target gives "/"); headers in wire order; a streamed body (a
@@ -46,14 +46,13 @@ export function exchangeOf(request: Request): Exchange | undefined {
 }
 
 /**
- * Builds the `Request` for an exchange (see the module comment). `onBodyError` is told when
- * reading the body fails (a limit, bad framing, the client gone) before the error reaches the
- * handler.
+ * Builds the `Request` for an exchange (see the module comment). With a `LazyAbort`, a body read
+ * that fails (a limit, bad framing, the client gone) is reported to its `bodyFailed` before the
+ * error reaches the handler.
  */
 export function buildRequest(
   ex: Exchange,
   signal?: AbortSignal | LazyAbort,
-  onBodyError?: (err: unknown) => void,
 ): Request {
   const head = ex.head;
   let url: string;
@@ -80,7 +79,6 @@ export function buildRequest(
           chunk = await reader.read(65536);
         } catch (err) {
           if (signal instanceof LazyAbort) signal.bodyFailed(err);
-          onBodyError?.(err);
           throw err;
         }
         if (chunk === null) controller.close();
