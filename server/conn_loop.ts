@@ -160,7 +160,7 @@ export abstract class DriverConnection implements ConnPort {
 
   /** Sets `deadline` to `ms` from now and reports it to the sweeper. */
   #arm(ms: number): void {
-    const at = this.ctx.clock.now() + ms;
+    const at = this.ctx.clock.recent() + ms;
     this.deadline = at;
     this.ctx.onDeadline?.(at);
   }

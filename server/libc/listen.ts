@@ -223,6 +223,7 @@ class LibcEndpoint implements Endpoint {
 
   run(ctx: EngineContext, onConnection: (c: LiveConnection) => void): Promise<void> {
     const loop = this.#loop;
+    loop.useClock(ctx.clock);
     return this.#listener.start(
       (fd, remote, local) => onConnection(new LibcConnection(loop, fd, remote, local, ctx)),
       { logger: ctx.logger, noDelay: true },

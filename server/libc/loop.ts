@@ -35,6 +35,10 @@
  * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
  *   registered fds belong to their owners and are left alone.
  * - A handler that throws is reported to `onError` and the loop goes on.
+ * - `useClock(clock)`: the loop holds `clock` (`hold()` ... `release()`) around each turn's
+ *   synchronous work, so the connections it dispatches share one clock reading for their
+ *   deadlines instead of reading the system clock twice per request (see `server/clock.ts`).
+ *   Work that continues after an `await` runs outside the turn and reads the clock afresh.
  */
 import { setImmediate } from "node:timers";
 import { type Libc, LibcError } from "./ffi.ts";
@@ -93,6 +97,16 @@ const THREADED_YIELD_MS = 25;
 /** How long the thread sits idle in such a yield (µs); see `#yield`. */
 const IDLE_YIELD_US = 100;
 
+/** What the loop holds around each turn (see `useClock`); `server/clock.ts`'s `Clock` is one. */
+export interface TurnClock {
+  /** Takes the turn's reading. */
+  hold(): void;
+  /** Ends the turn's reading. */
+  release(): void;
+}
+
+const NO_CLOCK: TurnClock = { hold() {}, release() {} };
+
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
   /** Synchronous polls made. */
@@ -135,6 +149,7 @@ export class EventLoop {
   #stopping = false;
   #timerArmed = false;
   #threadedYieldAt = 0;
+  #clock: TurnClock = NO_CLOCK;
   readonly #timerFired = (): void => {
     this.#timerArmed = false;
   };
@@ -217,6 +232,11 @@ export class EventLoop {
     return this.#entries.size;
   }
 
+  /** Holds `clock` around every turn's synchronous work from now on (see the module comment). */
+  useClock(clock: TurnClock): void {
+    this.#clock = clock;
+  }
+
   /** Runs `fn` on the loop's next turn (waking a parked loop). */
   defer(fn: () => void): void {
     this.#deferred.push(fn);
@@ -247,15 +267,29 @@ export class EventLoop {
       while (!this.#stopping) {
         this.stats.polls++;
         const deadline = sliceStart + this.#sliceMs;
-        const deferred = this.#runDeferred(deadline);
-        const n = sym.epoll_wait(ep, this.#syncEvents, this.#max, 0);
-        if (n > 0) this.#dispatch(this.#syncView, n, deadline, deferred);
+        const clock = this.#clock;
+        let deferred: boolean;
+        let n: number;
+        clock.hold();
+        try {
+          deferred = this.#runDeferred(deadline);
+          n = sym.epoll_wait(ep, this.#syncEvents, this.#max, 0);
+          if (n > 0) this.#dispatch(this.#syncView, n, deadline, deferred);
+        } finally {
+          clock.release();
+        }
         if (n <= 0 && !deferred) {
           const parked = await this.#park();
           sliceStart = performance.now();
           turns = 0;
           if (parked > 0) {
-            this.#dispatch(this.#parkView, parked, sliceStart + this.#sliceMs, false);
+            const held = this.#clock;
+            held.hold();
+            try {
+              this.#dispatch(this.#parkView, parked, sliceStart + this.#sliceMs, false);
+            } finally {
+              held.release();
+            }
           }
           continue;
         }

@@ -35,3 +35,29 @@ Deno.test("clock: the default source is the system clock", () => {
   assert.ok(n >= a && n <= Date.now());
   assert.equal(clock.date(), new Date(Math.floor(n / 1000) * 1000).toUTCString());
 });
+
+Deno.test("clock: recent() returns the held reading between hold() and release(), else a fresh one", () => {
+  let t = 1_000;
+  let reads = 0;
+  const clock = createClock(() => {
+    reads++;
+    return t;
+  });
+  t = 2_000;
+  assert.equal(clock.recent(), 2_000, "not held: a fresh reading");
+  clock.hold();
+  const before = reads;
+  t = 3_000;
+  assert.equal(clock.recent(), 2_000, "held: the reading hold() took");
+  assert.equal(clock.recent(), 2_000);
+  assert.equal(reads, before, "recent() must not read the source while held");
+  assert.equal(clock.now(), 3_000, "now() always reads the source");
+  assert.equal(
+    clock.date(),
+    "Thu, 01 Jan 1970 00:00:03 GMT",
+    "the date follows the latest reading",
+  );
+  clock.release();
+  t = 4_000;
+  assert.equal(clock.recent(), 4_000, "released: fresh again");
+});

@@ -79,7 +79,13 @@ function context(handler: Handler, over: Partial<typeof DEFAULTS> = {}): EngineC
       access() {},
       flush() {},
     } as unknown as EngineContext["logger"],
-    clock: { now: () => Date.now(), date: () => "Thu, 01 Jan 2026 00:00:00 GMT" },
+    clock: {
+      now: () => Date.now(),
+      recent: () => Date.now(),
+      hold() {},
+      release() {},
+      date: () => "Thu, 01 Jan 2026 00:00:00 GMT",
+    },
     state,
     scheme: "http",
   };

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLET, EPOLLIN, loadLibc } from "../../../server/libc/ffi.ts";
 import { EventLoop } from "../../../server/libc/loop.ts";
+import { createClock } from "../../../server/clock.ts";
 
 const loaded = loadLibc();
 const HAS_LIBC = loaded.ok;
@@ -237,6 +238,56 @@ Deno.test({
     } finally {
       await loop.stop();
       if (reused >= 0) libc.sym.close(reused);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "libc loop: useClock gives one turn's handlers one clock reading; after the turn it is fresh",
+  ignore: !HAS_LIBC,
+  async fn() {
+    if (!loaded.ok) return;
+    const libc = loaded.libc;
+    let source = 1_000;
+    const clock = createClock(() => ++source);
+    const loop = new EventLoop(libc);
+    loop.useClock(clock);
+    const fds: number[] = [];
+    try {
+      const drain = new Uint8Array(8);
+      const inTurn: number[] = [];
+      const afterAwait: number[] = [];
+      const all = Promise.withResolvers<void>();
+      for (let i = 0; i < 3; i++) {
+        const fd = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        assert.ok(fd >= 0);
+        fds.push(fd);
+        loop.add(fd, {
+          onEvents() {
+            libc.sym.read(fd, drain, 8n);
+            inTurn.push(clock.recent(), clock.recent());
+            Promise.resolve().then(() => {
+              afterAwait.push(clock.recent());
+              if (afterAwait.length === 3) all.resolve();
+            });
+          },
+        }, EPOLLIN | EPOLLET);
+      }
+      for (const fd of fds) libc.sym.write(fd, ONE, 8n);
+      await all.promise;
+      assert.equal(inTurn.length, 6);
+      assert.equal(new Set(inTurn).size, 1, `one reading for the whole turn: ${inTurn}`);
+      for (const t of afterAwait) assert.ok(t > inTurn[0], "continuations read the clock afresh");
+      assert.equal(new Set(afterAwait).size, 3, "each fresh read is its own");
+      // now() never returns a held reading.
+      clock.hold();
+      const held = clock.recent();
+      assert.ok(clock.now() > held);
+      clock.release();
+    } finally {
+      await loop.stop();
+      for (const fd of fds) libc.sym.close(fd);
     }
   },
 });
