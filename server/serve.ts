@@ -21,7 +21,9 @@
  *   and serves every endpoint and connection from one event loop (`server/libc/listen.ts`),
  *   stopped once the server finished; the deno driver uses `Deno.listen` (`server/deno/`). Both
  *   hand lifecycle only `Endpoint`s and `LiveConnection`s (`server/endpoint.ts`). `--io libc`
- *   that cannot be honoured rejects like a bind error; `auto` falling back logs why (info).
+ *   that cannot be honoured rejects like a bind error; `auto` falling back logs why (info). The
+ *   libc backend also returns the C heap's free memory to the system after bursts
+ *   (`server/libc/heap_trim.ts`), until the server finished.
  * - Inherited sockets (`options.inherited`: from the supervisor, or systemd socket activation):
  *   served instead of binding the configured addresses, through the libc driver only
  *   (`adoptLibcEndpoints`); the deno backend, TLS, or a descriptor that is not a listening stream
@@ -60,6 +62,7 @@ import { chooseIo } from "./libc/backend.ts";
 import { type Clock, createClock } from "./clock.ts";
 import { libcForInherited } from "./libc/inherit.ts";
 import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./libc/listen.ts";
+import { startHeapTrim } from "./libc/heap_trim.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
@@ -160,12 +163,15 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   let endpoints: Endpoint[];
   /** Ends the libc event loop once the server finished (null: deno driver). */
   let stopLoop: (() => Promise<void>) | null = null;
+  /** Ends the C heap trimming (null: deno driver, or a C library without it). */
+  let stopTrim: (() => void) | null = null;
   if (io.kind === "libc") {
     const bound = opts.inherited
       ? await adoptLibcEndpoints(io.libc, opts.inherited, logger)
       : await bindLibcEndpoints(io.libc, specs, bindOptions, logger);
     endpoints = bound.endpoints;
     stopLoop = bound.stop;
+    stopTrim = startHeapTrim(io.libc);
   } else {
     endpoints = await bindEndpoints(specs, bindOptions);
   }
@@ -211,6 +217,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
       logger.flush();
       unwatch();
       flushMetrics();
+      stopTrim?.();
       if (stopLoop) stopLoop().finally(() => finished.resolve());
       else finished.resolve();
     }

@@ -18,7 +18,8 @@
  * - Sizes returned by `recv`/`send`/`read`/`write`/`sendfile` are declared `i32` (the low half
  *   of `ssize_t`): callers never pass more than `MAX_IO_BYTES` at once, so the value is exact.
  * - The file calls (`sendfile`, `statx`, `open`) are optional symbols: a C library without them
- *   still loads, and those bindings are null (callers then read files the portable way).
+ *   still loads, and those bindings are null (callers then read files the portable way). So are
+ *   glibc's `mallinfo2` and `malloc_trim` (other C libraries lack them; see `heap_trim.ts`).
  * - Constants are the Linux values shared by x86_64 and aarch64 (asm-generic); `epoll_event` is
  *   packed (12 bytes) on x86_64 only, see `EPOLL_EVENT_BYTES`.
  */
@@ -214,6 +215,22 @@ export function toIoError(err: unknown): unknown {
   return cls === null ? err : new cls(err.message, { cause: err });
 }
 
+/** `struct mallinfo2`: ten `size_t` fields. */
+const MALLINFO2 = [
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+  "usize",
+] as const;
+/** Index of `fordblks` (bytes free inside the allocator's arenas) among `struct mallinfo2`'s fields. */
+export const MALLINFO2_FREE = 8;
+
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -244,6 +261,8 @@ const SYMBOLS = {
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "i32", optional: true },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32", optional: true },
   open: { parameters: ["buffer", "i32"], result: "i32", optional: true },
+  mallinfo2: { parameters: [], result: { struct: MALLINFO2 }, optional: true },
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -305,6 +324,10 @@ export interface LibcSymbols {
   statx: ((dirfd: number, path: Buf, flags: number, mask: number, buf: Buf) => number) | null;
   /** `open(path, flags)` (no `O_CREAT`, so no mode); null if missing. */
   open: ((path: Buf, flags: number) => number) | null;
+  /** glibc's `mallinfo2()`: `struct mallinfo2` (see `MALLINFO2_FREE`); null if missing. */
+  mallinfo2: (() => Uint8Array) | null;
+  /** glibc's `malloc_trim(pad)`; null if missing. */
+  malloc_trim: ((pad: bigint) => number) | null;
 }
 
 /** The loaded bindings. */
