@@ -11,6 +11,11 @@ const loaded = loadLibc();
 const HAS_LIBC = loaded.ok;
 const MiB = 1024 * 1024;
 
+/** Says on stderr why a test did not run its check. */
+function skipped(why: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`heap_trim_test: skipped: ${why}\n`));
+}
+
 Deno.test("heap trim: trims when 4 MiB more are free than at the last low point, not on every check", () => {
   let free = 0;
   let trimmed = 0;
@@ -46,7 +51,7 @@ Deno.test({
     if (!loaded.ok) return;
     const ops = glibcHeapOps(loaded.libc);
     if (ops === null) {
-      console.log("skipped: this C library has no mallinfo2/malloc_trim (not glibc)");
+      skipped("this C library has no mallinfo2/malloc_trim (not glibc)");
       return;
     }
     const c = Deno.dlopen("libc.so.6", {
@@ -97,7 +102,7 @@ Deno.test({
     if (!loaded.ok) return;
     const stop = startHeapTrim(loaded.libc, { intervalMs: 5 });
     if (stop === null) {
-      console.log("skipped: this C library has no mallinfo2/malloc_trim (not glibc)");
+      skipped("this C library has no mallinfo2/malloc_trim (not glibc)");
       return;
     }
     await new Promise((r) => setTimeout(r, 30));
