@@ -8,12 +8,14 @@
  *   small chunks into the segment and keeps large ones (≥ `COPY_LIMIT`) as their own piece, so big
  *   bodies are never copied; `pushChunkHeader(n)` writes a chunk-size line.
  * - `take()` hands out everything queued, in order, as a list of views, and starts a fresh
- *   segment. The views stay valid until the *next* `take()`: the caller writes them completely
- *   before taking again (the connection serialises its writes).
+ *   segment. The list and its views stay valid until the *next* `take()`: the caller writes them
+ *   completely before taking again (the connection serialises its writes). Two lists alternate,
+ *   so taking allocates no list.
  * - Segment buffers come from a shared pool and go back to it when a queue is drained, so an idle
  *   connection holds no output memory.
- * - `mark()`/`truncate(mark)` drop what was queued after a mark, for replacing a response that
- *   failed before any of it was taken.
+ * - `mark(into?)`/`truncate(mark)` drop what was queued after a mark, for replacing a response
+ *   that failed before any of it was taken; `mark(into)` fills the caller's record instead of
+ *   allocating one (a response writer keeps one for all its responses).
  */
 
 const SEGMENT_BYTES = 16 * 1024;
@@ -35,11 +37,16 @@ function getSegment(min: number): Uint8Array {
 
 /** A position in the queue, from `mark()`. */
 export interface QueueMark {
-  readonly pieces: number;
-  readonly seg: Uint8Array | null;
-  readonly start: number;
-  readonly len: number;
-  readonly size: number;
+  /** Pieces queued. */
+  pieces: number;
+  /** The current segment. */
+  seg: Uint8Array | null;
+  /** Where the segment's unqueued region starts. */
+  start: number;
+  /** Bytes used in the segment. */
+  len: number;
+  /** Bytes queued. */
+  size: number;
 }
 
 function putSegment(s: Uint8Array): void {
@@ -53,6 +60,8 @@ export class OutputQueue {
   #start = 0;
   #len = 0;
   #pieces: Uint8Array[] = [];
+  /** The list handed out by the last take(), reused by the next take(). */
+  #lentPieces: Uint8Array[] = [];
   #size = 0;
   /** Segment handed out by the last take(), recycled on the next take(). */
   #lentSeg: Uint8Array | null = null;
@@ -137,15 +146,23 @@ export class OutputQueue {
     this.pushAscii(n.toString(16) + "\r\n");
   }
 
-  /** The current end of the queue. */
-  mark(): QueueMark {
-    return {
-      pieces: this.#pieces.length,
-      seg: this.#seg,
-      start: this.#start,
-      len: this.#len,
-      size: this.#size,
-    };
+  /** The current end of the queue, written into `into` when given. */
+  mark(into?: QueueMark): QueueMark {
+    if (into === undefined) {
+      return {
+        pieces: this.#pieces.length,
+        seg: this.#seg,
+        start: this.#start,
+        len: this.#len,
+        size: this.#size,
+      };
+    }
+    into.pieces = this.#pieces.length;
+    into.seg = this.#seg;
+    into.start = this.#start;
+    into.len = this.#len;
+    into.size = this.#size;
+    return into;
   }
 
   /**
@@ -171,7 +188,11 @@ export class OutputQueue {
     const out = this.#pieces;
     const seg = this.#seg;
     if (seg !== null && this.#len > this.#start) out.push(seg.subarray(this.#start, this.#len));
-    this.#pieces = [];
+    // The list handed out by the previous take() is free again (see the module comment).
+    const next = this.#lentPieces;
+    next.length = 0;
+    this.#lentPieces = out;
+    this.#pieces = next;
     this.#size = 0;
     this.#lentSeg = seg;
     this.#seg = null;
@@ -182,6 +203,7 @@ export class OutputQueue {
 
   /** Returns pooled memory once the last taken views have been written and nothing is queued. */
   release(): void {
+    this.#lentPieces.length = 0; // Written: an idle queue keeps no view of a large body alive.
     if (this.#lentSeg !== null) {
       putSegment(this.#lentSeg);
       this.#lentSeg = null;

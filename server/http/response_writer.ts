@@ -101,7 +101,9 @@ export class ResponseWriter {
   #hasHead = false;
   #framing: ResponseFraming = "none";
   #sent = 0;
-  #mark: QueueMark | null = null;
+  /** Where this response's head starts in `out` (valid while `#marked`); one record, reused. */
+  readonly #markSlot: QueueMark = { pieces: 0, seg: null, start: 0, len: 0, size: 0 };
+  #marked = false;
   #flushMark = 0;
 
   /** Creates the writer for a connection. */
@@ -127,7 +129,8 @@ export class ResponseWriter {
     this.#hasHead = false;
     this.#framing = "none";
     this.#sent = 0;
-    this.#mark = null;
+    this.#marked = false;
+    this.#markSlot.seg = null; // An idle connection keeps no segment alive.
   }
 
   /**
@@ -186,7 +189,8 @@ export class ResponseWriter {
     }
     const connection = !this.keepAlive ? "close" : this.#minor === 0 ? "keep-alive" : "";
     this.#headers = NO_HEADERS; // Written below; not kept alive for the rest of the exchange.
-    this.#mark = this.out.mark();
+    this.out.mark(this.#markSlot);
+    this.#marked = true;
     this.#flushMark = this.flushes;
     this.bytesOut += writeResponseHead(this.out, {
       status: this.status,
@@ -307,7 +311,7 @@ export class ResponseWriter {
   rollback(): boolean {
     if (!this.headQueued) return true;
     if (this.flushes !== this.#flushMark) return false;
-    if (this.#mark !== null) this.out.truncate(this.#mark);
+    if (this.#marked) this.out.truncate(this.#markSlot);
     this.headQueued = false;
     return true;
   }
@@ -315,7 +319,8 @@ export class ResponseWriter {
   /** Takes everything queued for writing, in order; counts a take. */
   takeOutput(): Uint8Array[] {
     this.flushes++;
-    this.#mark = null; // `rollback` is over once anything is taken.
+    this.#marked = false; // `rollback` is over once anything is taken.
+    this.#markSlot.seg = null;
     return this.out.take();
   }
 }

@@ -79,6 +79,41 @@ Deno.test("truncate keeps earlier bytes when later pushes crossed a segment boun
   assert.equal(String.fromCharCode(...drain(q)), first + "!");
 });
 
+Deno.test("mark(into) fills the caller's record; truncate to it works like a fresh mark", () => {
+  const q = new OutputQueue();
+  const slot = { pieces: -1, seg: null, start: -1, len: -1, size: -1 };
+  q.pushAscii("keep");
+  assert.strictEqual(q.mark(slot), slot);
+  assert.equal(slot.size, 4);
+  q.pushAscii("drop");
+  q.pushBytes(new Uint8Array(COPY_LIMIT));
+  q.truncate(slot);
+  assert.equal(String.fromCharCode(...drain(q)), "keep");
+});
+
+Deno.test("take alternates two lists; release forgets the written one (no large body kept)", () => {
+  const q = new OutputQueue();
+  const big = new Uint8Array(COPY_LIMIT).fill(9);
+  q.pushAscii("a");
+  const first = q.take();
+  assert.deepStrictEqual(first.map((p) => [...p]), [[0x61]]);
+  q.pushBytes(big);
+  const second = q.take();
+  assert.notStrictEqual(second, first);
+  assert.strictEqual(second[0], big);
+  assert.equal(first.length, 0); // valid only until the next take(), which emptied it for reuse
+  q.pushAscii("b");
+  const third = q.take();
+  assert.strictEqual(third, first); // reused, refilled
+  assert.deepStrictEqual(third.map((p) => [...p]), [[0x62]]);
+  q.pushBytes(big);
+  const fourth = q.take();
+  assert.strictEqual(fourth, second);
+  assert.strictEqual(fourth[0], big);
+  q.release(); // written: the list that held `big` is emptied
+  assert.equal(fourth.length, 0);
+});
+
 Deno.test("writeResponseHead into a queue gives exactly encodeResponseHead's bytes and length", () => {
   const cases = [
     { headers: [["Content-Type", "text/plain"], ["Content-Length", "5"]] as [string, string][] },
