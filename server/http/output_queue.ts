@@ -146,17 +146,8 @@ export class OutputQueue {
     this.pushAscii(n.toString(16) + "\r\n");
   }
 
-  /** The current end of the queue, written into `into` when given. */
-  mark(into?: QueueMark): QueueMark {
-    if (into === undefined) {
-      return {
-        pieces: this.#pieces.length,
-        seg: this.#seg,
-        start: this.#start,
-        len: this.#len,
-        size: this.#size,
-      };
-    }
+  /** The current end of the queue, written into `into` (a new record when not given). */
+  mark(into: QueueMark = { pieces: 0, seg: null, start: 0, len: 0, size: 0 }): QueueMark {
     into.pieces = this.#pieces.length;
     into.seg = this.#seg;
     into.start = this.#start;
