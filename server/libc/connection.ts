@@ -88,6 +88,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #mode = MODE_BUSY;
   #watching = false;
   #deferred = false;
+  #pumpLater: (() => void) | undefined;
   #fill: FillWaiter | null = null;
   readonly #sender: PieceSender;
   /** The file body being sent after the queued output, if any. */
@@ -236,10 +237,14 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #deferPump(): void {
     if (this.#deferred) return;
     this.#deferred = true;
-    this.#loop.defer(() => {
-      this.#deferred = false;
-      this.#pump();
-    });
+    // One callback per connection, made on first use: a closure per deferral would stay alive
+    // until the next turn (young-generation survivors; see `EventLoop.#queue`).
+    this.#loop.defer(
+      this.#pumpLater ??= () => {
+        this.#deferred = false;
+        this.#pump();
+      },
+    );
   }
 
   /**

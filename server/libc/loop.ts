@@ -16,7 +16,7 @@
  *   run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
  *   then it yields to the event loop (a `setImmediate`; every 25 ms or so also a threaded 0.1 ms
- *   sleep; and a 0 ms timer kept armed, see `#yield`), so timers, `fetch()`, signals, Deno's own
+ *   sleep; and a 1 ms interval timer while busy, see `#yield`), so timers, `fetch()`, signals, Deno's own
  *   sockets, file reads and other async work of the program keep running under load. The slice
  *   is checked between events too: once it is used up, the deferred callbacks not yet run and
  *   the events not yet dispatched wait for the turn after the yield (never dropped: an
@@ -89,6 +89,15 @@ interface Entry {
   readonly token: number;
 }
 
+/** An element of the deferred queue (see `EventLoop.#queue`). */
+type Deferred = number | (() => void);
+
+/**
+ * Tokens wrap below 2^30 so that they, like fds and the event bits epoll reports, are V8 small
+ * integers: stored in the deferred queue without a heap number each.
+ */
+const TOKEN_MAX = 0x3fffffff;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 /**
  * Longest time between two yields that include a threaded poll (see `#yield`). Each costs the
@@ -110,6 +119,9 @@ export interface TurnClock {
 }
 
 const NO_CLOCK: TurnClock = { hold() {}, release() {} };
+
+/** The busy loop's interval timer callback: its only job is to be due (see `#yield`). */
+function tick(): void {}
 
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
@@ -146,17 +158,26 @@ export class EventLoop {
   readonly #sliceTurns: number;
   readonly #parkTimeoutMs: number;
   readonly #onError: (err: unknown) => void;
-  #deferred: Array<() => void> = [];
-  #spare: Array<() => void> = [];
+  /**
+   * The deferred work, oldest first, in `#queue[#qStart..#qEnd)`: a callback (`defer`) is one
+   * element, an event a used-up slice left over is three small integers (fd, token, events). The
+   * array is reused, never emptied with `length = 0` (which drops V8's backing store, so every
+   * turn would grow a new one) and never given a closure per event: under load most events wait
+   * a turn, and whatever deferring allocated was still alive at the next young-generation GC, one
+   * piece per busy connection, which V8 answers by growing the young generation (see
+   * `bench/RESULTS.md`). Consumed callback slots are overwritten with 0, so the queue holds no
+   * connection alive.
+   */
+  readonly #queue: Deferred[] = [];
+  #qStart = 0;
+  #qEnd = 0;
   #parked = false;
   #woken = false;
   #stopping = false;
-  #timerArmed = false;
+  /** The 1 ms ticker kept while the loop is busy (see `#yield`); cleared when it parks. */
+  #ticker: ReturnType<typeof setInterval> | undefined;
   #threadedYieldAt = 0;
   #clock: TurnClock = NO_CLOCK;
-  readonly #timerFired = (): void => {
-    this.#timerArmed = false;
-  };
   readonly #done: Promise<void>;
 
   /** Creates the epoll instance and starts the loop. Throws `LibcError`. */
@@ -200,7 +221,7 @@ export class EventLoop {
   /** Registers `fd` with `events` (epoll bits, `EPOLLET` for edge-triggered). Throws `LibcError`. */
   add(fd: number, handler: FdHandler, events: number): void {
     const token = this.#nextToken;
-    this.#nextToken = token === 0xffffffff ? 1 : token + 1;
+    this.#nextToken = token === TOKEN_MAX ? 1 : token + 1;
     this.#ctlOp(EPOLL_CTL_ADD, fd, events, token);
     this.#entries.set(fd, { handler, token });
   }
@@ -243,7 +264,7 @@ export class EventLoop {
 
   /** Runs `fn` on the loop's next turn (waking a parked loop). */
   defer(fn: () => void): void {
-    this.#deferred.push(fn);
+    this.#queue[this.#qEnd++] = fn;
     this.#wake();
   }
 
@@ -307,6 +328,7 @@ export class EventLoop {
         }
       }
     } finally {
+      this.#stopTicker();
       sym.close(this.#efd);
       sym.close(this.#ep);
     }
@@ -317,34 +339,49 @@ export class EventLoop {
    * line for the next turn); true if there were any.
    */
   #runDeferred(deadline: number): boolean {
-    const list = this.#deferred;
-    if (list.length === 0) return false;
-    this.#deferred = this.#spare;
-    let i = 0;
-    for (; i < list.length; i++) {
-      if (i > 0 && Date.now() >= deadline) break;
+    const q = this.#queue;
+    const end = this.#qEnd; // what is deferred while these run waits for the next turn
+    let i = this.#qStart;
+    if (i === end) return false;
+    const first = i;
+    while (i < end) {
+      if (i > first && Date.now() >= deadline) break;
+      const item = q[i];
+      if (typeof item === "number") {
+        this.#qStart = i + 3;
+        this.#deliver(item, q[i + 1] as number, q[i + 2] as number);
+        i += 3;
+        continue;
+      }
+      q[i] = 0;
+      this.#qStart = ++i;
       try {
-        list[i]();
+        item();
       } catch (err) {
         this.#onError(err);
       }
     }
-    if (i < list.length) {
-      const rest = list.slice(i);
-      for (const fn of this.#deferred) rest.push(fn);
-      this.#deferred.length = 0;
-      this.#spare = this.#deferred;
-      this.#deferred = rest;
-    } else {
-      this.#spare = list;
-    }
-    list.length = 0;
+    this.#compact();
     return true;
+  }
+
+  /** Moves the queue's live part to the front (slots past it are zeroed: no stale callbacks). */
+  #compact(): void {
+    const start = this.#qStart;
+    if (start === 0) return;
+    const q = this.#queue;
+    const end = this.#qEnd;
+    if (start < end) q.copyWithin(0, start, end);
+    const len = end - start;
+    q.fill(0, len, end);
+    this.#qStart = 0;
+    this.#qEnd = len;
   }
 
   /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */
   async #park(): Promise<number> {
     this.stats.parks++;
+    this.#stopTicker();
     this.#parked = true;
     let n: number;
     try {
@@ -379,11 +416,22 @@ export class EventLoop {
       const events = view.getUint32(off, true);
       if ((i > 0 || progressed) && Date.now() >= deadline) {
         this.stats.deferredEvents++;
-        this.#deferred.push(() => this.#deliver(fd, token, events));
+        const q = this.#queue;
+        const end = this.#qEnd;
+        q[end] = fd;
+        q[end + 1] = token;
+        q[end + 2] = events;
+        this.#qEnd = end + 3;
       } else {
         this.#deliver(fd, token, events);
       }
     }
+  }
+
+  #stopTicker(): void {
+    if (this.#ticker === undefined) return;
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
   }
 
   /** Calls `fd`'s handler, unless `fd` was unregistered (or reused) since the event was seen. */
@@ -407,13 +455,16 @@ export class EventLoop {
    * (measured under load). So each yield is a `setImmediate`; at least every
    * `THREADED_YIELD_MS` it is preceded by a threaded `usleep(IDLE_YIELD_US)`, which leaves the
    * thread idle for a known ~0.2 ms, long enough for the runtime to poll its I/O and timers;
-   * and a 0 ms timer is kept armed across yields (armed again once it fired), never waited for,
-   * so due timers run. The timer is unref'd: it never keeps a stopping process alive.
+   * and a 1 ms interval timer runs while the loop is busy, never waited for, so that a timer is
+   * always due and due timers run. One interval serves the whole busy spell (a 0 ms timeout armed
+   * again after every yield made a timer object and a timer-map entry ~500 times a second, and
+   * the armed one was alive at every young-generation GC); it is unref'd (it never keeps a
+   * stopping process alive) and cleared when the loop parks or stops.
    */
   async #yield(): Promise<void> {
-    if (!this.#timerArmed) {
-      this.#timerArmed = true;
-      Deno.unrefTimer(setTimeout(this.#timerFired, 0));
+    if (this.#ticker === undefined) {
+      this.#ticker = setInterval(tick, 1);
+      Deno.unrefTimer(this.#ticker);
     }
     const now = Date.now();
     if (now - this.#threadedYieldAt >= THREADED_YIELD_MS) {
