@@ -16,9 +16,9 @@
  *   run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
  *   then it yields to the event loop (a `setImmediate`; every 25 ms or so also a threaded 0.1 ms
- *   sleep; and a 1 ms interval timer while busy, see `#yield`), so timers, `fetch()`, signals, Deno's own
- *   sockets, file reads and other async work of the program keep running under load. The slice
- *   is checked between events too: once it is used up, the deferred callbacks not yet run and
+ *   sleep; and a 1 ms interval timer while busy, see `#yield`), so timers, `fetch()`, signals,
+ *   Deno's own sockets, file reads and other async work of the program keep running under load.
+ *   The slice is checked between events too: once it is used up, the deferred callbacks not yet run and
  *   the events not yet dispatched wait for the turn after the yield (never dropped: an
  *   edge-triggered fd reports an edge once), the events joining the back of the queue. Work is
  *   served first come, first served: what waited runs before what arrived later, so under load
