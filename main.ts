@@ -47,7 +47,7 @@ import {
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
-import { AppLoadError } from "./gateway/errors.ts";
+import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { loadApp, parseAppSpec } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
@@ -62,7 +62,6 @@ import {
   type SharedListeners,
   takeListenFds,
 } from "./server/libc/inherit.ts";
-import { createReloader, loadErrorLocation } from "./server/process/reload.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket.ts";
 
@@ -226,12 +225,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         return EXIT_USAGE;
       }
       try {
-        const reloader = reloadApp === null ? undefined : createReloader({
-          app: reloadApp,
-          dirs: config.reloadDir,
-          cwd: deps.cwd,
-          logger,
-        });
+        // Imported only here: the reloader's path handling loads Deno's Node compatibility
+        // modules, memory a server process would otherwise keep for nothing.
+        const reloader = reloadApp === null
+          ? undefined
+          : (await import("./server/process/reload.ts")).createReloader({
+            app: reloadApp,
+            dirs: config.reloadDir,
+            cwd: deps.cwd,
+            logger,
+          });
         return await runSupervisor(args, config, {
           logger,
           deps,

@@ -15,6 +15,8 @@
  *   for messages an app may see, such as an `AppError`'s or an abort reason; log lines with the
  *   stack use `describeError` from `server/http/errors.ts`), `typeName(value)` ("null",
  *   `typeof`, or the class name) and `describeType(value)` (`typeof`, or "a ClassName").
+ * - `loadErrorLocation(err)` finds where an app's import threw (`file:line:col`), so a load error
+ *   whose message lacks it can name it.
  * This module imports only the engine's error model.
  */
 import { HttpError, ResponseError, type ResponseRule } from "../server/http/errors.ts";
@@ -133,4 +135,13 @@ export function typeName(value: unknown): string {
 export function describeType(value: unknown): string {
   if (value === null || typeof value !== "object") return String(typeof value);
   return `a ${(value as object).constructor?.name ?? "object"}`;
+}
+
+/** Where an app's import threw: the first `file:line:col` of its cause's stack, or null. */
+export function loadErrorLocation(err: unknown): string | null {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause !== undefined) e = e.cause;
+  if (!(e instanceof Error) || typeof e.stack !== "string") return null;
+  const m = /\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/m.exec(e.stack);
+  return m ? m[1] : null;
 }

@@ -14,8 +14,7 @@
  * - Every failure is an `AppLoadError` whose message names the file and the export, lists the
  *   exports that do exist, and hints at the fix when exactly one export is callable.
  */
-import { resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileUrlPath, moduleFileUrl } from "./_file_url.ts";
 import { AppLoadError } from "./errors.ts";
 import { installUpgradeWebSocket } from "./websocket.ts";
 
@@ -75,7 +74,7 @@ export async function loadApp(spec: string, options: LoadAppOptions): Promise<Lo
   installUpgradeWebSocket(); // before the app is imported: frameworks bind it when they load
   const parsed = parseAppSpec(spec);
   const exportName = parsed.exportPath.join(".");
-  const url = resolveModuleUrl(parsed.module, options.cwd, spec);
+  const url = await resolveModuleUrl(parsed.module, options.cwd, spec);
   const file = url.href;
   const shown = await checkFile(url, spec, exportName);
   let mod: Record<string, unknown>;
@@ -104,7 +103,7 @@ export async function loadApp(spec: string, options: LoadAppOptions): Promise<Lo
 }
 
 /** Resolves a module reference to an absolute `file:` URL. */
-function resolveModuleUrl(module: string, cwd: string, spec: string): URL {
+async function resolveModuleUrl(module: string, cwd: string, spec: string): Promise<URL> {
   if (module.startsWith(FILE_SCHEME)) {
     try {
       return new URL(module);
@@ -112,7 +111,7 @@ function resolveModuleUrl(module: string, cwd: string, spec: string): URL {
       throw new AppLoadError("spec", `invalid file: URL ${JSON.stringify(module)}`, { spec });
     }
   }
-  return pathToFileURL(resolve(cwd, module));
+  return await moduleFileUrl(cwd, module);
 }
 
 /** Throws `not_found` unless `url` names an existing file; returns its path for messages. */
@@ -120,7 +119,7 @@ async function checkFile(url: URL, spec: string, exportName: string): Promise<st
   const file = url.href;
   let path: string;
   try {
-    path = fileURLToPath(url);
+    path = await fileUrlPath(url);
   } catch {
     throw new AppLoadError("spec", `${file} is not a local file URL`, { spec, file });
   }

@@ -20,8 +20,6 @@
  * - `settled(ok)` recomputes the module graph: after a successful reload it replaces the watched
  *   module set (new imports are watched, dropped ones no longer), after a failed one the new set
  *   is added to the old one.
- * - `loadErrorLocation(err)` finds where an app's import threw (`file:line:col`), so a load error
- *   whose message lacks it can name it.
  */
 import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,15 +82,6 @@ export async function moduleGraph(
   } catch {
     return null;
   }
-}
-
-/** Where an app's import threw: the first `file:line:col` of its cause's stack, or null. */
-export function loadErrorLocation(err: unknown): string | null {
-  let e: unknown = err;
-  while (e instanceof Error && e.cause !== undefined) e = e.cause;
-  if (!(e instanceof Error) || typeof e.stack !== "string") return null;
-  const m = /\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/m.exec(e.stack);
-  return m ? m[1] : null;
 }
 
 /** Options for `createReloader`. */

@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import {
   createReloader,
   isIgnoredPath,
-  loadErrorLocation,
   localModules,
   moduleGraph,
 } from "../../../server/process/reload.ts";
+import { loadErrorLocation } from "../../../gateway/errors.ts";
 import { createLogger } from "../../../server/log.ts";
 import { rawOnce, runLoad } from "../../_support/load.ts";
 import { delay, type Proc, startLsbaws } from "../../_support/proc.ts";
