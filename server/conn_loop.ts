@@ -30,7 +30,7 @@ import { ConnectionCore } from "./http/connection_core.ts";
 import { describeError, ProtocolError } from "./http/errors.ts";
 import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
 import type { ConnAddr, SocketDuplex } from "./exchange.ts";
-import { isPeerGone } from "./io_errors.ts";
+import { isPeerGone, logPeerGone } from "./io_errors.ts";
 import { countProtocolError } from "./metrics.ts";
 
 /** `serveBuffered`: everything buffered was served; read more. */
@@ -251,7 +251,7 @@ export abstract class DriverConnection implements ConnPort {
   protected onFatal(err: unknown): void {
     const logger = this.ctx.logger;
     if (isPeerGone(err)) {
-      logger.log("debug", `connection ended: ${describeError(err)}`);
+      logPeerGone(logger, "connection ended", err);
     } else if (err instanceof ProtocolError) {
       countProtocolError(err.status);
       logger.log("info", `connection closed: ${err.code}`);

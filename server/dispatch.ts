@@ -32,7 +32,7 @@ import { describeError, HttpError, ProtocolError, ResponseError } from "./http/e
 import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
-import { isPeerGone } from "./io_errors.ts";
+import { isPeerGone, logPeerGone } from "./io_errors.ts";
 import type { Logger } from "./log.ts";
 import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
@@ -467,7 +467,7 @@ async function answerFailure(port: ConnPort, ex: EngineExchange, err: unknown): 
   const core = port.core;
   const head = ex.head;
   if (isPeerGone(err)) {
-    ctx.logger.log("debug", `client went away: ${describeError(err)}`);
+    logPeerGone(ctx.logger, "client went away", err);
     port.close();
     return;
   }
