@@ -76,6 +76,7 @@ function context(handler: Handler, over: Partial<typeof DEFAULTS> = {}): EngineC
     logger: {
       accessEnabled: false,
       log() {},
+      enabled: () => false,
       access() {},
       flush() {},
     } as unknown as EngineContext["logger"],
