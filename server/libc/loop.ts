@@ -18,8 +18,8 @@
  *   then it yields to the event loop (a `setImmediate`; every 25 ms or so also a threaded 0.1 ms
  *   sleep; and a 1 ms interval timer while busy, see `#yield`), so timers, `fetch()`, signals,
  *   Deno's own sockets, file reads and other async work of the program keep running under load.
- *   The slice is checked between events too: once it is used up, the deferred callbacks not yet run and
- *   the events not yet dispatched wait for the turn after the yield (never dropped: an
+ *   The slice is checked between events too: once it is used up, the deferred callbacks not yet
+ *   run and the events not yet dispatched wait for the turn after the yield (never dropped: an
  *   edge-triggered fd reports an edge once), the events joining the back of the queue. Work is
  *   served first come, first served: what waited runs before what arrived later, so under load
  *   no connection waits more than about one pass over the others (before, fresh events went
@@ -35,7 +35,8 @@
  * - Buffer ownership (the threaded call runs concurrently with JS): only synchronous calls touch
  *   JS-owned buffers. The threaded wait (the park) writes into `#parkEvents`, a buffer used for
  *   nothing else and never read until its promise settled; the synchronous poll has its own
- *   `#syncEvents`, and no synchronous `epoll_wait` runs while a threaded one is in flight. Receive and send buffers are only ever passed to synchronous calls.
+ *   `#syncEvents`, and no synchronous `epoll_wait` runs while a threaded one is in flight.
+ *   Receive and send buffers are only ever passed to synchronous calls.
  * - `stop()` ends the loop (waking it if parked), then closes the epoll fd and the eventfd;
  *   registered fds belong to their owners and are left alone.
  * - A handler that throws is reported to `onError` and the loop goes on.
@@ -159,7 +160,7 @@ export class EventLoop {
   readonly #parkTimeoutMs: number;
   readonly #onError: (err: unknown) => void;
   /**
-   * The deferred work, oldest first, in `#queue[#qStart..#qEnd)`: a callback (`defer`) is one
+   * The deferred work, oldest first, in `#queue[0..#qEnd)`: a callback (`defer`) is one
    * element, an event a used-up slice left over is three small integers (fd, token, events). The
    * array is reused, never emptied with `length = 0` (which drops V8's backing store, so every
    * turn would grow a new one) and never given a closure per event: under load most events wait
@@ -169,7 +170,6 @@ export class EventLoop {
    * connection alive.
    */
   readonly #queue: Deferred[] = [];
-  #qStart = 0;
   #qEnd = 0;
   #parked = false;
   #woken = false;
@@ -341,41 +341,29 @@ export class EventLoop {
   #runDeferred(deadline: number): boolean {
     const q = this.#queue;
     const end = this.#qEnd; // what is deferred while these run waits for the next turn
-    let i = this.#qStart;
-    if (i === end) return false;
-    const first = i;
+    if (end === 0) return false;
+    let i = 0;
     while (i < end) {
-      if (i > first && Date.now() >= deadline) break;
+      if (i > 0 && Date.now() >= deadline) break;
       const item = q[i];
       if (typeof item === "number") {
-        this.#qStart = i + 3;
         this.#deliver(item, q[i + 1] as number, q[i + 2] as number);
         i += 3;
         continue;
       }
-      q[i] = 0;
-      this.#qStart = ++i;
+      q[i++] = 0;
       try {
         item();
       } catch (err) {
         this.#onError(err);
       }
     }
-    this.#compact();
+    // Move what is left (and what was deferred meanwhile) to the front; zero the slots behind it.
+    const now = this.#qEnd;
+    q.copyWithin(0, i, now);
+    q.fill(0, now - i, now);
+    this.#qEnd = now - i;
     return true;
-  }
-
-  /** Moves the queue's live part to the front (slots past it are zeroed: no stale callbacks). */
-  #compact(): void {
-    const start = this.#qStart;
-    if (start === 0) return;
-    const q = this.#queue;
-    const end = this.#qEnd;
-    if (start < end) q.copyWithin(0, start, end);
-    const len = end - start;
-    q.fill(0, len, end);
-    this.#qStart = 0;
-    this.#qEnd = len;
   }
 
   /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */
@@ -428,6 +416,7 @@ export class EventLoop {
     }
   }
 
+  /** Clears the busy spell's interval timer, if any. */
   #stopTicker(): void {
     if (this.#ticker === undefined) return;
     clearInterval(this.#ticker);

@@ -34,7 +34,8 @@ const MAX_MEDIAN_SURVIVED = 6 * 1024;
 if (HAS_LIBC && !HAS_WRK) {
   Deno.stderr.writeSync(
     new TextEncoder().encode(
-      "young_gen_test: skipped, wrk is not installed (it needs a client that saturates the server)\n",
+      "young_gen_test: skipped, wrk is not installed " +
+        "(it needs a client that saturates the server)\n",
     ),
   );
 }
