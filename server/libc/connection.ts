@@ -9,11 +9,11 @@
  *   buffered before the next read (pipelining). A connection reads at most `READ_ROUNDS` times per
  *   event, then comes back on the loop's next turn (`EventLoop.defer`), so one pipelining client
  *   cannot hold the loop.
- * - Writes: `flush()` sends the core's output with synchronous `send(MSG_NOSIGNAL)`; on `EAGAIN`
- *   the rest waits for `EPOLLOUT` and `flush()` resolves once everything is written. While a
- *   write is pending no further request is read (back-pressure), and `afterWrite()` makes writers
- *   wait past the high-water mark (shared logic). A failed write closes the connection and rejects
- *   every waiter.
+ * - Writes (`server/libc/outbox.ts`): `flush()` sends the core's output with synchronous
+ *   `send(MSG_NOSIGNAL)`; on `EAGAIN` the rest waits for `EPOLLOUT` and `flush()` resolves once
+ *   everything is written. While a write is pending no further request is read (back-pressure),
+ *   and `afterWrite()` makes writers wait past the high-water mark (shared logic). A failed write
+ *   closes the connection and rejects every waiter.
  * - File bodies (`sendFile`): the fd `file_body.ts` finds for the file is sent with nonblocking
  *   `sendfile` right after the queued output, as part of the same write: a full socket waits for
  *   `EPOLLOUT` like any write (no request is read meanwhile), a failed one (`EPIPE`,
@@ -24,10 +24,9 @@
  *   that arrive meanwhile are the next pipelined request and stay buffered.
  * - Closing after a final response (an error, `Connection: close`): when request bytes may still
  *   come or sit unread (a body not read to its end, bytes buffered, the socket readable), the
- *   driver shuts down its sending side first and discards what the client still sends (at most
- *   `LINGER_BYTES`, for at most `LINGER_MS`) before closing, so the kernel does not answer unread
- *   request bytes with a reset that destroys the response in flight (RFC 9112 §9.6); otherwise
- *   it closes at once, as nginx's lingering close does. `close()` itself closes at once.
+ *   driver lingers (`server/libc/linger.ts`: shut down the sending side, discard what the client
+ *   still sends, then close; RFC 9112 §9.6); otherwise it closes at once, as nginx's lingering
+ *   close does. `close()` itself closes at once.
  * - Timeouts: the server's sweeper calls `checkTimeout` (shared logic); body reads have their own
  *   timer (`bodyTimeoutMs`).
  * - Metrics: bytes read are reported to `server/metrics.ts` (the same call any driver makes).
@@ -44,26 +43,25 @@ import { countReceived } from "../metrics.ts";
 import { type Libc, LibcError, toIoError } from "./ffi.ts";
 import * as ffiModule from "./ffi.ts";
 import { fileFdOf, FileSend } from "./file_body.ts";
+import { Linger } from "./linger.ts";
 import type { EventLoop, FdHandler } from "./loop.ts";
-import { LibcSocket, PieceSender, socketAddr, toConnAddr } from "./socket.ts";
+import { Outbox } from "./outbox.ts";
+import { LibcSocket, socketAddr, toConnAddr } from "./socket.ts";
 import * as socketModule from "./socket.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
 const { SERVE_CLOSE, SERVE_READ } = connLoopModule;
-const { EPOLLHUP, EPOLLRDHUP, ERRNO, MAX_IO_BYTES, SHUT_WR } = ffiModule;
+const { EPOLLHUP, EPOLLRDHUP, ERRNO, MAX_IO_BYTES } = ffiModule;
 const { CONN_EVENTS, READ_BITS, WRITE_BITS } = socketModule;
 
 /** Reads per connection per event before it yields its turn. */
 export const READ_ROUNDS = 16;
 const readRounds = READ_ROUNDS; // module-private copy for #pump (see `server/http/bytes.ts`)
-/** Longest lingering close (see the module comment). */
-export const LINGER_MS = 1000;
-/** Most bytes discarded during a lingering close. */
-export const LINGER_BYTES = 256 * 1024;
-const lingerScratch = new Uint8Array(16 * 1024);
-const LINGER_SCRATCH_LEN = BigInt(lingerScratch.length);
 
-const RESOLVED: Promise<void> = Promise.resolve();
+/** The error pending writes and body reads reject with once the connection closed. */
+function closedError(): Error {
+  return new Deno.errors.BadResource("connection closed");
+}
 
 const MODE_REQUEST = 0; // reading the next request
 const MODE_BUSY = 1; // a handler or a write is in progress: do not read requests
@@ -90,13 +88,11 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #deferred = false;
   #pumpLater: (() => void) | undefined;
   #fill: FillWaiter | null = null;
-  readonly #sender: PieceSender;
-  /** The file body being sent after the queued output, if any. */
-  #file: FileSend | null = null;
-  #writeWait: PromiseWithResolvers<void> | null = null;
+  /** The write side (`server/libc/outbox.ts`). */
+  readonly #out: Outbox;
   #fatalSeen = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #lingered = -1;
+  /** The lingering close under way (`server/libc/linger.ts`), if any. */
+  #linger: Linger | null = null;
   readonly #done = Promise.withResolvers<void>();
 
   /** Wraps an accepted, nonblocking `fd`; `local` may be null (looked up on first use). */
@@ -111,7 +107,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.#loop = loop;
     this.#libc = loop.libc;
     this.#fd = fd;
-    this.#sender = new PieceSender(loop.libc, fd);
+    this.#out = new Outbox(loop.libc, fd, this.core, () => this.close());
     this.remote = toConnAddr(remote);
     this.#local = local === null ? null : toConnAddr(local);
   }
@@ -145,11 +141,11 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   /** `FdHandler`: readiness changed. */
   onEvents(events: number): void {
     if (this.closed) return;
-    if (this.#lingered >= 0) {
-      this.#lingerRead();
+    if (this.#linger !== null) {
+      this.#linger.read();
       return;
     }
-    if ((events & WRITE_BITS) !== 0 && this.#writeWait !== null) this.#resumeWrite();
+    if ((events & WRITE_BITS) !== 0) this.#out.onWritable();
     if ((events & READ_BITS) !== 0 && !this.closed) {
       this.#readable = true;
       if ((events & (EPOLLRDHUP | EPOLLHUP)) !== 0) this.#hup = true;
@@ -260,8 +256,13 @@ export class LibcConnection extends DriverConnection implements FdHandler {
       else sent.catch(ignore).finally(() => this.#lingerClose());
       return false;
     }
+    return this.#flushThenRead();
+  }
+
+  /** Sends the queued output; true when the caller should read on now (see `#afterServe`). */
+  #flushThenRead(): boolean {
     const sent = this.flush();
-    if (this.#writeWait !== null) {
+    if (this.#out.waiting) {
       this.#mode = MODE_BUSY;
       sent.then(() => {
         if (this.#resumeReading()) this.#pump();
@@ -342,67 +343,17 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     f.resolve(n > 0);
   }
 
-  /**
-   * Writes everything queued with synchronous sends; resolves at once when the socket took it
-   * all, else once `EPOLLOUT` let the rest out. A failed write closes the connection and rejects.
-   */
+  /** Writes everything queued; see `Outbox.flush`. */
   flush(): Promise<void> {
-    if (this.#writeWait !== null) return this.#writeWait.promise;
-    if (this.core.out.size === 0 && this.#file === null) return RESOLVED;
-    if (this.closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
-    let done: boolean;
-    try {
-      done = this.#send();
-    } catch (err) {
-      this.close();
-      return Promise.reject(err);
-    }
-    if (done) return RESOLVED;
-    const w = Promise.withResolvers<void>();
-    w.promise.catch(ignore); // Waiters handle the error; the connection is closed already.
-    this.#writeWait = w;
-    return w.promise;
-  }
-
-  /** Sends the queued output, then the file body (if any): true once all of it went out. */
-  #send(): boolean {
-    for (;;) {
-      if (!this.#sender.send(this.core)) return false;
-      const f = this.#file;
-      if (f === null || !f.step()) return f === null;
-      this.#file = null;
-      f.close();
-      if (this.core.out.size === 0) return true;
-    }
+    return this.#out.flush();
   }
 
   /** `ConnPort.sendFile`: the file goes out with `sendfile` after the queued output. */
   sendFile(body: FileBody, count: number): Promise<number> | null {
-    if (this.closed || this.#file !== null) return null;
+    if (this.closed || this.#out.sendingFile) return null;
     const fd = fileFdOf(this.#libc, body);
     if (fd < 0) return null;
-    const f = new FileSend(this.#libc, this.#fd, fd, body.offset, count);
-    this.#file = f;
-    return this.flush().then(() => f.sent, (err) => {
-      f.close();
-      throw err;
-    });
-  }
-
-  #resumeWrite(): void {
-    const w = this.#writeWait!;
-    let done: boolean;
-    try {
-      done = this.#send();
-    } catch (err) {
-      this.#writeWait = null;
-      this.close();
-      w.reject(err);
-      return;
-    }
-    if (!done) return;
-    this.#writeWait = null;
-    w.resolve();
+    return this.#out.sendFile(new FileSend(this.#libc, this.#fd, fd, body.offset, count));
   }
 
   /** Hands the socket to a protocol-switching handler; see `Exchange.takeover`. */
@@ -415,6 +366,7 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.hijacked = true;
     this.closed = true;
     core.closed();
+    this.#out.fail(closedError); // nothing is left to send; later flushes reject
     const buffered = core.rb.view().slice();
     core.rb.consume(buffered.length);
     this.#loop.remove(this.#fd);
@@ -425,36 +377,18 @@ export class LibcConnection extends DriverConnection implements FdHandler {
 
   /** Half-closes, discards late input, then closes; see the module comment. */
   #lingerClose(): void {
-    if (this.closed || this.#lingered >= 0) return;
+    if (this.closed || this.#linger !== null) return;
     const core = this.core;
     // Nothing unread and nothing more announced: close at once, as nginx does (lingering
     // costs a shutdown, a read and a timer per connection for nothing).
     const quiet = !core.hasBuffered && core.bodyDone && !this.#readable;
-    if (quiet || core.eof || this.#libc.sym.shutdown(this.#fd, SHUT_WR) < 0) {
+    if (quiet || core.eof) {
       this.close();
       return;
     }
     this.#mode = MODE_BUSY;
-    this.#lingered = 0;
-    if (this.#lingerRead()) this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
-  }
-
-  /** Discards input while lingering; true when the socket is still open (would block). */
-  #lingerRead(): boolean {
-    const sym = this.#libc.sym;
-    for (;;) {
-      const n = sym.recv(this.#fd, lingerScratch, LINGER_SCRATCH_LEN, 0);
-      if (n > 0) {
-        this.#lingered += n;
-        if (this.#lingered <= LINGER_BYTES) continue;
-      } else if (n < 0) {
-        const errno = this.#libc.errno();
-        if (errno === ERRNO.EINTR) continue;
-        if (errno === ERRNO.EAGAIN) return true;
-      }
-      this.close(); // EOF, an error, or too much input
-      return false;
-    }
+    this.#linger = new Linger(this.#libc, this.#fd, () => this.close());
+    if (!this.#linger.start()) this.close();
   }
 
   /** Closes the socket (idempotent); pending writes and body reads reject. */
@@ -463,25 +397,18 @@ export class LibcConnection extends DriverConnection implements FdHandler {
     this.closed = true;
     this.core.closed();
     this.#done.resolve();
-    clearTimeout(this.#lingerTimer);
+    this.#linger?.cancel();
     if (this.hijacked) return;
     this.abortCtl?.abort();
     this.#loop.forget(this.#fd); // the fd is this socket's only descriptor (SOCK_CLOEXEC)
     this.#libc.sym.close(this.#fd);
     this.core.rb.release();
-    this.#sender.clear();
-    this.#file?.close();
-    this.#file = null;
-    const w = this.#writeWait;
+    this.#out.fail(closedError);
     const f = this.#fill;
-    if (w === null && f === null) return;
-    const err = new Deno.errors.BadResource("connection closed");
-    this.#writeWait = null;
-    w?.reject(err);
     if (f !== null) {
       this.#fill = null;
       clearTimeout(f.timer);
-      f.reject(err);
+      f.reject(closedError());
     }
   }
 

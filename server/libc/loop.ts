@@ -16,8 +16,8 @@
  *   run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
  *   then it yields to the event loop (a `setImmediate`; every 25 ms or so also a threaded 0.1 ms
- *   sleep; and a 1 ms interval timer while busy, see `#yield`), so timers, `fetch()`, signals,
- *   Deno's own sockets, file reads and other async work of the program keep running under load.
+ *   sleep; and a 1 ms interval timer while busy: `server/libc/yield.ts`), so timers, `fetch()`,
+ *   signals, Deno's own sockets, file reads and other async work keep running under load.
  *   The slice is checked between events too: once it is used up, the deferred callbacks not yet
  *   run and the events not yet dispatched wait for the turn after the yield (never dropped: an
  *   edge-triggered fd reports an edge once), the events joining the back of the queue. Work is
@@ -45,9 +45,9 @@
  *   deadlines instead of reading the system clock twice per request (see `server/clock.ts`).
  *   Work that continues after an `await` runs outside the turn and reads the clock afresh.
  */
-import { setImmediate } from "node:timers";
 import { type Libc, LibcError } from "./ffi.ts";
 import * as ffiModule from "./ffi.ts";
+import { BusyYield } from "./yield.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
 const {
@@ -100,17 +100,6 @@ type Deferred = number | (() => void);
 const TOKEN_MAX = 0x3fffffff;
 
 const RESOLVED: Promise<void> = Promise.resolve();
-/**
- * Longest time between two yields that include a threaded poll (see `#yield`). Each costs the
- * thread ~0.2 ms idle, and requests that arrive meanwhile wait: at 10 ms the keep-alive p99 was
- * ~10 % higher and req/s ~3 % lower than at 25 ms, while a `fetch()` awaited under full load
- * answered in 2-8 ms with 10, 25, 50 ms or none (the runtime polls its I/O more often than this
- * bound; the bound is the backstop).
- */
-const THREADED_YIELD_MS = 25;
-/** How long the thread sits idle in such a yield (µs); see `#yield`. */
-const IDLE_YIELD_US = 100;
-
 /** What the loop holds around each turn (see `useClock`); `server/clock.ts`'s `Clock` is one. */
 export interface TurnClock {
   /** Takes the turn's reading. */
@@ -120,9 +109,6 @@ export interface TurnClock {
 }
 
 const NO_CLOCK: TurnClock = { hold() {}, release() {} };
-
-/** The busy loop's interval timer callback: its only job is to be due (see `#yield`). */
-function tick(): void {}
 
 /** Counters for tests and diagnostics. */
 export interface LoopStats {
@@ -174,9 +160,8 @@ export class EventLoop {
   #parked = false;
   #woken = false;
   #stopping = false;
-  /** The 1 ms ticker kept while the loop is busy (see `#yield`); cleared when it parks. */
-  #ticker: ReturnType<typeof setInterval> | undefined;
-  #threadedYieldAt = 0;
+  /** Yields while busy (`server/libc/yield.ts`); told when the loop parks or stops. */
+  readonly #yielder: BusyYield;
   #clock: TurnClock = NO_CLOCK;
   readonly #done: Promise<void>;
 
@@ -188,6 +173,7 @@ export class EventLoop {
     this.#sliceTurns = opts.sliceTurns ?? 64;
     this.#parkTimeoutMs = opts.parkTimeoutMs ?? 30_000;
     this.#onError = opts.onError ?? (() => {});
+    this.#yielder = new BusyYield(libc);
     this.#syncEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
     this.#syncView = new DataView(this.#syncEvents.buffer);
     this.#parkEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
@@ -320,7 +306,7 @@ export class EventLoop {
         }
         if (++turns >= this.#sliceTurns || Date.now() - sliceStart >= this.#sliceMs) {
           this.stats.yields++;
-          await this.#yield();
+          await this.#yielder.yield();
           sliceStart = Date.now();
           turns = 0;
         } else {
@@ -328,7 +314,7 @@ export class EventLoop {
         }
       }
     } finally {
-      this.#stopTicker();
+      this.#yielder.idle();
       sym.close(this.#efd);
       sym.close(this.#ep);
     }
@@ -369,7 +355,7 @@ export class EventLoop {
   /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */
   async #park(): Promise<number> {
     this.stats.parks++;
-    this.#stopTicker();
+    this.#yielder.idle();
     this.#parked = true;
     let n: number;
     try {
@@ -416,13 +402,6 @@ export class EventLoop {
     }
   }
 
-  /** Clears the busy spell's interval timer, if any. */
-  #stopTicker(): void {
-    if (this.#ticker === undefined) return;
-    clearInterval(this.#ticker);
-    this.#ticker = undefined;
-  }
-
   /** Calls `fd`'s handler, unless `fd` was unregistered (or reused) since the event was seen. */
   #deliver(fd: number, token: number, events: number): void {
     const e = this.#entries.get(fd);
@@ -432,34 +411,5 @@ export class EventLoop {
     } catch (err) {
       this.#onError(err);
     }
-  }
-
-  /**
-   * Yields to the event loop for real. No one primitive is enough in Deno: `setImmediate` lets
-   * the event loop turn, but while it always has something ready the runtime polls its own I/O
-   * (sockets, signals, `fetch()`) only every few dozen turns; it polls that I/O for sure only
-   * when the thread has nothing to run. Waiting for a 0 ms timer gives it that, but leaves the
-   * thread idle for the timer's 1-2 ms granularity (about a fifth of the time at one such wait
-   * every 10 ms); a threaded call that returns at once does not reliably give it either
-   * (measured under load). So each yield is a `setImmediate`; at least every
-   * `THREADED_YIELD_MS` it is preceded by a threaded `usleep(IDLE_YIELD_US)`, which leaves the
-   * thread idle for a known ~0.2 ms, long enough for the runtime to poll its I/O and timers;
-   * and a 1 ms interval timer runs while the loop is busy, never waited for, so that a timer is
-   * always due and due timers run. One interval serves the whole busy spell (a 0 ms timeout armed
-   * again after every yield made a timer object and a timer-map entry ~500 times a second, and
-   * the armed one was alive at every young-generation GC); it is unref'd (it never keeps a
-   * stopping process alive) and cleared when the loop parks or stops.
-   */
-  async #yield(): Promise<void> {
-    if (this.#ticker === undefined) {
-      this.#ticker = setInterval(tick, 1);
-      Deno.unrefTimer(this.#ticker);
-    }
-    const now = Date.now();
-    if (now - this.#threadedYieldAt >= THREADED_YIELD_MS) {
-      this.#threadedYieldAt = now;
-      await this.libc.sym.usleep_nb(IDLE_YIELD_US);
-    }
-    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
