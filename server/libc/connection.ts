@@ -9,6 +9,13 @@
  *   buffered before the next read (pipelining). A connection reads at most `READ_ROUNDS` times per
  *   event, then comes back on the loop's next turn (`EventLoop.defer`), so one pipelining client
  *   cannot hold the loop.
+ * - Within a loop turn (`EventLoop.inTurn`), a connection waiting for a request makes its read
+ *   when its event comes and serves what it read in the turn's work phase (`queueWork`); a
+ *   keep-alive response a synchronous handler produced there is sent at the end of the turn
+ *   (`queueFlush`), unless the queued output already reached the high-water mark. No request is
+ *   read while its predecessor's response waits for that send (as while a write waits for
+ *   `EPOLLOUT`). Outside a turn (an async handler's continuation) it reads, serves and sends at
+ *   once.
  * - Writes (`server/libc/outbox.ts`): `flush()` sends the core's output with synchronous
  *   `send(MSG_NOSIGNAL)`; on `EAGAIN` the rest waits for `EPOLLOUT` and `flush()` resolves once
  *   everything is written. While a write is pending no further request is read (back-pressure),
@@ -48,6 +55,7 @@ import type { EventLoop, FdHandler } from "./loop.ts";
 import { Outbox } from "./outbox.ts";
 import { LibcSocket, socketAddr, toConnAddr } from "./socket.ts";
 import * as socketModule from "./socket.ts";
+import type { TurnWork } from "./turn_queues.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
 const { SERVE_CLOSE, SERVE_READ } = connLoopModule;
@@ -73,7 +81,7 @@ interface FillWaiter {
 }
 
 /** Serves one accepted fd until it closes; see the module comment. */
-export class LibcConnection extends DriverConnection implements FdHandler {
+export class LibcConnection extends DriverConnection implements FdHandler, TurnWork {
   readonly remote: ConnAddr;
   readonly #loop: EventLoop;
   readonly #libc: Libc;
@@ -86,6 +94,8 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #mode = MODE_BUSY;
   #watching = false;
   #deferred = false;
+  /** Queued for the loop's work phase (`runWork` not yet run). */
+  #workQueued = false;
   #pumpLater: (() => void) | undefined;
   #fill: FillWaiter | null = null;
   /** The write side (`server/libc/outbox.ts`). */
@@ -156,7 +166,41 @@ export class LibcConnection extends DriverConnection implements FdHandler {
   #onReadable(): void {
     if (this.#fill !== null) this.#fillRead();
     else if (this.#watching) this.#watchRead();
-    else if (this.#mode === MODE_REQUEST) this.#pump();
+    else if (this.#mode === MODE_REQUEST) {
+      if (this.#loop.inTurn) this.#readForWork();
+      else this.#pump();
+    }
+  }
+
+  /**
+   * Reads now and serves in the loop's work phase (see the module comment). A pump already
+   * queued (work, or a deferred pump) reads for itself.
+   */
+  #readForWork(): void {
+    if (this.#workQueued || this.#deferred) return;
+    let n: number;
+    try {
+      n = this.#recv();
+    } catch (err) {
+      this.#fatal(err);
+      return;
+    }
+    if (n === -1) return;
+    if (n > 0) this.noteRead();
+    this.#workQueued = true;
+    this.#loop.queueWork(this);
+  }
+
+  /** `TurnWork`: serves what `#readForWork` read (EOF included: `#pump` reads it again). */
+  runWork(): void {
+    this.#workQueued = false;
+    if (this.#mode === MODE_REQUEST && !this.closed) this.#pump();
+  }
+
+  /** `TurnWork`: the end-of-turn send `#afterServe` queued; then reading resumes. */
+  runFlush(): void {
+    if (this.closed) return;
+    if (this.#flushThenRead()) this.#pump();
   }
 
   /** Reads once: bytes read (> 0), 0 at EOF, -1 would block. Throws the mapped error. */
@@ -254,6 +298,11 @@ export class LibcConnection extends DriverConnection implements FdHandler {
       const sent = this.flush();
       if (v === SERVE_CLOSE) sent.then(() => this.#lingerClose(), (err) => this.#fatal(err));
       else sent.catch(ignore).finally(() => this.#lingerClose());
+      return false;
+    }
+    if (this.#loop.inTurn && !this.#out.waiting && this.core.out.size < this.highWater) {
+      this.#mode = MODE_BUSY; // nothing is read until the send (see the module comment)
+      this.#loop.queueFlush(this);
       return false;
     }
     return this.#flushThenRead();

@@ -11,22 +11,25 @@
  *   event as a hint: the syscall they make (`recv`, `accept4`, `send`) decides.
  * - A turn: first the callbacks queued with `defer` in earlier turns (a handler that stopped at
  *   its budget comes back here, and so do events a used-up slice left over), oldest first; then
- *   a synchronous `epoll_wait` with timeout 0 and every ready fd's handler. Between turns the
- *   loop awaits a resolved promise, so promise continuations (async handlers, the driver's own)
- *   run.
+ *   a synchronous `epoll_wait` with timeout 0 and every ready fd's handler; then the work those
+ *   handlers queued with `queueWork`; last the writes queued with `queueFlush`. So a connection
+ *   can read when its event comes, serve in the work phase and send at the end of the turn: the
+ *   turn's reads run back to back, then its requests, then its sends, as `Deno.serve`'s runtime
+ *   batches them (under keep-alive load ~5 % less CPU per request than read, serve and send per
+ *   connection in turn; `bench/RESULTS.md`). `inTurn` is true while callbacks, handlers and work
+ *   run (only then may `queueWork`/`queueFlush` be called), false while the writes run. Between
+ *   turns the loop awaits a resolved promise, so promise continuations run.
  * - Fairness: the loop never holds the thread much longer than `sliceMs` (or `sliceTurns` turns):
- *   then it yields to the event loop (a `setImmediate`; every 25 ms or so also a threaded 0.1 ms
- *   sleep; and a 1 ms interval timer while busy: `server/libc/yield.ts`), so timers, `fetch()`,
- *   signals, Deno's own sockets, file reads and other async work keep running under load.
- *   The slice is checked between events too: once it is used up, the deferred callbacks not yet
- *   run and the events not yet dispatched wait for the turn after the yield (never dropped: an
- *   edge-triggered fd reports an edge once), the events joining the back of the queue. Work is
- *   served first come, first served: what waited runs before what arrived later, so under load
- *   no connection waits more than about one pass over the others (before, fresh events went
- *   first every turn and a deferred connection could wait for dozens of turns: 60 ms p99 with
- *   pipelining). At least one callback or event runs per turn, so work progresses. Time is read
- *   with `Date.now()` (~37 ns here; `performance.now()` is a runtime op at ~75 ns, and a busy turn
- *   checks the clock once per event, ~57 events per turn under keep-alive load): whole
+ *   then it yields to the event loop (`server/libc/yield.ts`), so timers, `fetch()`, signals,
+ *   Deno's own sockets, file reads and other async work of the program keep running under load.
+ *   The slice is checked between events and work items too: once it is used up, what was not
+ *   yet run waits for the turn after the yield (never dropped: an edge-triggered fd reports an
+ *   edge once; queued writes always go out at the end of their turn). Work is served first
+ *   come, first served: what waited runs before what arrived later, so under load no connection
+ *   waits more than about one pass over the others (before, fresh events went first every turn
+ *   and a deferred connection could wait for dozens of turns: 60 ms p99 with pipelining). At
+ *   least one callback or event runs per turn, so work progresses. Time is read with
+ *   `Date.now()` (~37 ns here; `performance.now()` is a runtime op at ~75 ns): whole
  *   milliseconds, so a 2 ms slice lasts 1-3 ms, and a wall-clock step at worst ends one slice
  *   early or leaves it to `sliceTurns` and `maxEvents`.
  * - Idle: when a turn found nothing and nothing is deferred, the loop parks in the
@@ -47,6 +50,7 @@
  */
 import { type Libc, LibcError } from "./ffi.ts";
 import * as ffiModule from "./ffi.ts";
+import { TurnQueues, type TurnWork } from "./turn_queues.ts";
 import { BusyYield } from "./yield.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
@@ -120,6 +124,8 @@ export interface LoopStats {
   yields: number;
   /** Events handed to the next turn because the slice was used up while dispatching. */
   deferredEvents: number;
+  /** Queued work items handed to the next turn because the slice was used up. */
+  deferredWork: number;
 }
 
 /** One epoll instance and its dispatch loop; see the module comment. */
@@ -127,7 +133,13 @@ export class EventLoop {
   /** The bindings. */
   readonly libc: Libc;
   /** Counters (see `LoopStats`). */
-  readonly stats: LoopStats = { polls: 0, parks: 0, yields: 0, deferredEvents: 0 };
+  readonly stats: LoopStats = {
+    polls: 0,
+    parks: 0,
+    yields: 0,
+    deferredEvents: 0,
+    deferredWork: 0,
+  };
   readonly #ep: number;
   readonly #efd: number;
   readonly #entries = new Map<number, Entry>();
@@ -157,6 +169,9 @@ export class EventLoop {
    */
   readonly #queue: Deferred[] = [];
   #qEnd = 0;
+  /** The work and writes queued for the end of the turn (`queueWork`, `queueFlush`). */
+  readonly #turn: TurnQueues;
+  #inTurn = false;
   #parked = false;
   #woken = false;
   #stopping = false;
@@ -174,6 +189,7 @@ export class EventLoop {
     this.#parkTimeoutMs = opts.parkTimeoutMs ?? 30_000;
     this.#onError = opts.onError ?? (() => {});
     this.#yielder = new BusyYield(libc);
+    this.#turn = new TurnQueues(this.#onError);
     this.#syncEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
     this.#syncView = new DataView(this.#syncEvents.buffer);
     this.#parkEvents = new Uint8Array(this.#max * EPOLL_EVENT_BYTES);
@@ -248,6 +264,31 @@ export class EventLoop {
     this.#clock = clock;
   }
 
+  /**
+   * True while a turn's deferred callbacks, event handlers and queued work run: `queueWork` and
+   * `queueFlush` may be called then (see the module comment).
+   */
+  get inTurn(): boolean {
+    return this.#inTurn;
+  }
+
+  /**
+   * Runs `h.runWork()` in this turn's work phase, after every event of the turn was handed out
+   * (or in a later turn's, if the slice is used up first). Only while `inTurn`; a handler queues
+   * itself at most once until its `runWork` ran.
+   */
+  queueWork(h: TurnWork): void {
+    this.#turn.queueWork(h);
+  }
+
+  /**
+   * Runs `h.runFlush()` at the end of this turn, after its work phase (with `inTurn` false, so
+   * writes made then go out at once). Only while `inTurn`; at most once per handler and turn.
+   */
+  queueFlush(h: TurnWork): void {
+    this.#turn.queueFlush(h);
+  }
+
   /** Runs `fn` on the loop's next turn (waking a parked loop). */
   defer(fn: () => void): void {
     this.#queue[this.#qEnd++] = fn;
@@ -281,24 +322,32 @@ export class EventLoop {
         const clock = this.#clock;
         let deferred: boolean;
         let n: number;
+        let worked: boolean;
         clock.hold();
+        this.#inTurn = true;
         try {
           deferred = this.#runDeferred(deadline);
           n = sym.epoll_wait(ep, this.#syncEvents, this.#max, 0);
           if (n > 0) this.#dispatch(this.#syncView, n, deadline, deferred);
+          worked = this.#finishTurn(deadline);
         } finally {
+          this.#inTurn = false;
           clock.release();
         }
-        if (n <= 0 && !deferred) {
+        if (n <= 0 && !deferred && !worked) {
           const parked = await this.#park();
           sliceStart = Date.now();
           turns = 0;
           if (parked > 0) {
             const held = this.#clock;
+            const parkDeadline = sliceStart + this.#sliceMs;
             held.hold();
+            this.#inTurn = true;
             try {
-              this.#dispatch(this.#parkView, parked, sliceStart + this.#sliceMs, false);
+              this.#dispatch(this.#parkView, parked, parkDeadline, false);
+              this.#finishTurn(parkDeadline);
             } finally {
+              this.#inTurn = false;
               held.release();
             }
           }
@@ -350,6 +399,21 @@ export class EventLoop {
     q.fill(0, now - i, now);
     this.#qEnd = now - i;
     return true;
+  }
+
+  /**
+   * The turn's work phase, then its writes: runs the queued work until `deadline` (at least one
+   * item; the rest stay first in line for the next turn), then every queued write with `inTurn`
+   * false. True if any work ran or is left.
+   */
+  #finishTurn(deadline: number): boolean {
+    const t = this.#turn;
+    const ran = t.runWork(deadline);
+    const left = t.pendingWork;
+    this.stats.deferredWork += left;
+    this.#inTurn = false;
+    t.runFlushes();
+    return ran || left > 0;
   }
 
   /** Waits in the threaded `epoll_wait`; the number of events it left in `#parkEvents`. */

@@ -1,7 +1,8 @@
 /**
  * `server/libc/loop.ts` on its own, over eventfds: a turn stops dispatching once its slice is used
  * up, so timers run between slow handlers, and the events it did not dispatch yet are delivered
- * on a later turn (each exactly once, none lost); deferred callbacks are bounded the same way.
+ * on a later turn (each exactly once, none lost); deferred callbacks are bounded the same way;
+ * a turn runs its handlers, then the work they queued, then the writes they queued.
  */
 import assert from "node:assert/strict";
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLET, EPOLLIN, loadLibc } from "../../../server/libc/ffi.ts";
@@ -285,6 +286,74 @@ Deno.test({
       const held = clock.recent();
       assert.ok(clock.now() > held);
       clock.release();
+    } finally {
+      await loop.stop();
+      for (const fd of fds) libc.sym.close(fd);
+    }
+  },
+});
+
+Deno.test({
+  name: "libc loop: a turn runs every ready handler, then their queued work, then their writes",
+  ignore: !HAS_LIBC,
+  async fn() {
+    if (!loaded.ok) return;
+    const libc = loaded.libc;
+    const loop = new EventLoop(libc);
+    const fds: number[] = [];
+    try {
+      const drain = new Uint8Array(8);
+      const log: string[] = [];
+      const done = Promise.withResolvers<void>();
+      const COUNT = 4;
+      let flushed = 0;
+      for (let i = 0; i < COUNT; i++) {
+        const fd = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        assert.ok(fd >= 0);
+        fds.push(fd);
+        const h = {
+          onEvents() {
+            libc.sym.read(fd, drain, 8n);
+            log.push(`event ${i} ${loop.inTurn}`);
+            loop.queueWork(h);
+          },
+          runWork() {
+            log.push(`work ${i} ${loop.inTurn}`);
+            loop.queueFlush(h);
+          },
+          runFlush() {
+            log.push(`flush ${i} ${loop.inTurn}`);
+            if (++flushed === COUNT) done.resolve();
+          },
+        };
+        loop.add(fd, h, EPOLLIN | EPOLLET);
+      }
+      // A trigger whose handler makes all four ready at once, so the next turn's poll finds them
+      // together (writes from outside could be split over turns by a waking park).
+      const trigger = libc.sym.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      fds.push(trigger);
+      loop.add(trigger, {
+        onEvents() {
+          libc.sym.read(trigger, drain, 8n);
+          for (const fd of fds.slice(0, COUNT)) libc.sym.write(fd, ONE, 8n);
+        },
+      }, EPOLLIN | EPOLLET);
+      assert.equal(loop.inTurn, false, "outside a turn");
+      libc.sym.write(trigger, ONE, 8n);
+      await done.promise;
+      const kinds = log.map((l) => l.split(" ")[0]);
+      assert.deepEqual(
+        kinds,
+        [
+          ...Array(COUNT).fill("event"),
+          ...Array(COUNT).fill("work"),
+          ...Array(COUNT).fill("flush"),
+        ],
+        log.join(", "),
+      );
+      assert.ok(log.filter((l) => !l.startsWith("flush")).every((l) => l.endsWith("true")));
+      assert.ok(log.filter((l) => l.startsWith("flush")).every((l) => l.endsWith("false")));
+      assert.equal(loop.stats.deferredWork, 0);
     } finally {
       await loop.stop();
       for (const fd of fds) libc.sym.close(fd);
