@@ -90,6 +90,8 @@ export abstract class DriverConnection implements ConnPort {
   deadline = 0;
   /** Set once a handler took the socket over (protocol switch). */
   hijacked = false;
+  /** Position in the server's live set (`server/live_set.ts`); -1 when not in it. */
+  liveSlot = -1;
   dispatching = false;
   /** Set by `close()`. */
   protected closed = false;

@@ -9,12 +9,14 @@
  * - `Endpoint.run(ctx, onConnection)` accepts until the endpoint is closed and resolves then;
  *   each accepted connection is handed to `onConnection`, which runs it.
  * - `Endpoint.close()` stops accepting (idempotent).
- * - `LiveConnection.run()` serves until the connection closes and never rejects.
+ * - `LiveConnection.run()` serves until the connection closes and never rejects; its `liveSlot`
+ *   belongs to the server's `LiveSet` (`server/live_set.ts`).
  */
 import type { EngineContext } from "./dispatch.ts";
+import type { LiveSlot } from "./live_set.ts";
 
 /** What lifecycle needs of a connection, whatever the driver. */
-export interface LiveConnection {
+export interface LiveConnection extends LiveSlot {
   /** Serves the connection until it closes; never rejects. */
   run(): Promise<void>;
   /** Closes it now (idempotent). */

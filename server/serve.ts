@@ -58,6 +58,7 @@ import { limitsOf } from "./config.ts";
 import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
+import { LiveSet } from "./live_set.ts";
 import { chooseIo } from "./libc/backend.ts";
 import { type Clock, createClock } from "./clock.ts";
 import { libcForInherited } from "./libc/inherit.ts";
@@ -178,7 +179,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
 
   const state: ServerState = { shuttingDown: false, inflight: 0, requests: 0 };
   const clock = createClock();
-  const conns = new Set<LiveConnection>();
+  const conns = new LiveSet<LiveConnection>(); // not a `Set`: see server/live_set.ts
   const sweeper = createSweeper(
     config.timeoutCheckIntervalMs,
     clock,

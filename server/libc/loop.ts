@@ -142,7 +142,13 @@ export class EventLoop {
   };
   readonly #ep: number;
   readonly #efd: number;
-  readonly #entries = new Map<number, Entry>();
+  /**
+   * Registrations by fd number (fds are small, dense integers). Not a `Map`: a connection per
+   * request adds and deletes an entry each, and V8's replaced hash tables keep their successors
+   * alive (see `server/live_set.ts`).
+   */
+  readonly #entries: (Entry | undefined)[] = [];
+  #count = 0;
   #nextToken = 1;
   readonly #max: number;
   readonly #syncEvents: Uint8Array;
@@ -225,19 +231,22 @@ export class EventLoop {
     const token = this.#nextToken;
     this.#nextToken = token === TOKEN_MAX ? 1 : token + 1;
     this.#ctlOp(EPOLL_CTL_ADD, fd, events, token);
-    this.#entries.set(fd, { handler, token });
+    const entries = this.#entries;
+    while (entries.length <= fd) entries.push(undefined); // stays a fast array, never sparse
+    if (entries[fd] === undefined) this.#count++;
+    entries[fd] = { handler, token };
   }
 
   /** Changes the events `fd` is watched for (0: none for now). Throws `LibcError`. */
   modify(fd: number, events: number): void {
-    const e = this.#entries.get(fd);
+    const e = this.#entries[fd];
     if (e === undefined) return;
     this.#ctlOp(EPOLL_CTL_MOD, fd, events, e.token);
   }
 
   /** Unregisters `fd` (call before closing it); unknown fds are ignored. */
   remove(fd: number): void {
-    if (!this.#entries.delete(fd)) return;
+    if (!this.#drop(fd)) return;
     // Closing the fd would remove it too; an explicit DEL also covers duplicated descriptors.
     this.#ctl.fill(0);
     this.libc.sym.epoll_ctl(this.#ep, EPOLL_CTL_DEL, fd, this.#ctl);
@@ -251,12 +260,20 @@ export class EventLoop {
    * the old token and is dropped like any event of an unregistered fd.
    */
   forget(fd: number): void {
-    this.#entries.delete(fd);
+    this.#drop(fd);
+  }
+
+  /** Removes `fd`'s registration; false if there was none. */
+  #drop(fd: number): boolean {
+    if (this.#entries[fd] === undefined) return false;
+    this.#entries[fd] = undefined;
+    this.#count--;
+    return true;
   }
 
   /** Number of registered fds. */
   get size(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
   /** Holds `clock` around every turn's synchronous work from now on (see the module comment). */
@@ -468,7 +485,7 @@ export class EventLoop {
 
   /** Calls `fd`'s handler, unless `fd` was unregistered (or reused) since the event was seen. */
   #deliver(fd: number, token: number, events: number): void {
-    const e = this.#entries.get(fd);
+    const e = this.#entries[fd];
     if (e === undefined || e.token !== token) return;
     try {
       e.handler.onEvents(events);

@@ -13,6 +13,7 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A connection whose pending deadline the test sets; counts the sweeps that checked it. */
 function fakeConn(): LiveConnection & { deadline: number; checks: number[] } {
   return {
+    liveSlot: -1,
     deadline: 0,
     checks: [],
     run: () => Promise.resolve(),
