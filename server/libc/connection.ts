@@ -96,6 +96,8 @@ export class LibcConnection extends DriverConnection implements FdHandler, TurnW
   #deferred = false;
   /** Queued for the loop's work phase (`runWork` not yet run). */
   #workQueued = false;
+  /** What the batch whose send waits for the end of the turn decided (`#afterServe`). */
+  #flushVerdict: ServeVerdict = SERVE_READ;
   #pumpLater: (() => void) | undefined;
   #fill: FillWaiter | null = null;
   /** The write side (`server/libc/outbox.ts`). */
@@ -200,7 +202,8 @@ export class LibcConnection extends DriverConnection implements FdHandler, TurnW
   /** `TurnWork`: the end-of-turn send `#afterServe` queued; then reading resumes. */
   runFlush(): void {
     if (this.closed) return;
-    if (this.#flushThenRead()) this.#pump();
+    if (this.#flushVerdict !== SERVE_READ) this.#closeAfterFlush(this.#flushVerdict);
+    else if (this.#flushThenRead()) this.#pump();
   }
 
   /** Reads once: bytes read (> 0), 0 at EOF, -1 would block. Throws the mapped error. */
@@ -293,19 +296,28 @@ export class LibcConnection extends DriverConnection implements FdHandler, TurnW
    */
   #afterServe(v: ServeVerdict): boolean {
     if (this.closed) return false;
-    if (v !== SERVE_READ) {
-      this.#mode = MODE_BUSY;
-      const sent = this.flush();
-      if (v === SERVE_CLOSE) sent.then(() => this.#lingerClose(), (err) => this.#fatal(err));
-      else sent.catch(ignore).finally(() => this.#lingerClose());
-      return false;
-    }
     if (this.#loop.inTurn && !this.#out.waiting && this.core.out.size < this.highWater) {
       this.#mode = MODE_BUSY; // nothing is read until the send (see the module comment)
+      this.#flushVerdict = v;
       this.#loop.queueFlush(this);
       return false;
     }
+    if (v !== SERVE_READ) {
+      this.#closeAfterFlush(v);
+      return false;
+    }
     return this.#flushThenRead();
+  }
+
+  /** Sends the queued output, then closes (lingering if need be); see `#afterServe`. */
+  #closeAfterFlush(v: ServeVerdict): void {
+    this.#mode = MODE_BUSY;
+    const sent = this.flush();
+    if (this.#out.waiting) {
+      if (v === SERVE_CLOSE) sent.then(() => this.#lingerClose(), (err) => this.#fatal(err));
+      else sent.catch(ignore).finally(() => this.#lingerClose());
+    } else if (this.closed) sent.catch(v === SERVE_CLOSE ? (err) => this.#fatal(err) : ignore);
+    else this.#lingerClose();
   }
 
   /** Sends the queued output; true when the caller should read on now (see `#afterServe`). */
