@@ -9,7 +9,7 @@
  * generation and dies there, it keeps every later table, and every connection they held, alive
  * through the young-generation collections until the next full collection. Measured with `wrk
  * -c16 -H "Connection: close"`: a few seconds in, ~5 MB survived each scavenge, the young
- * generation grew to 32 MiB per semi-space, scavenges took 9-14 ms (p99 ~9 ms against ~1 ms) and
+ * generation grew to 32 MiB, scavenges took 9-14 ms (p99 ~9 ms against ~1 ms) and
  * the process's RSS reached ~140 MiB. An array whose members know their own position has no
  * such chain.
  *

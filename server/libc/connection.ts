@@ -10,12 +10,12 @@
  *   event, then comes back on the loop's next turn (`EventLoop.defer`), so one pipelining client
  *   cannot hold the loop.
  * - Within a loop turn (`EventLoop.inTurn`), a connection waiting for a request makes its read
- *   when its event comes and serves what it read in the turn's work phase (`queueWork`); a
- *   keep-alive response a synchronous handler produced there is sent at the end of the turn
- *   (`queueFlush`), unless the queued output already reached the high-water mark. No request is
- *   read while its predecessor's response waits for that send (as while a write waits for
- *   `EPOLLOUT`). Outside a turn (an async handler's continuation) it reads, serves and sends at
- *   once.
+ *   when its event comes and serves what it read in the turn's work phase (`queueWork`); the
+ *   responses synchronous handlers produced there are sent at the end of the turn (`queueFlush`),
+ *   unless the queued output already reached the high-water mark, and a connection that closes
+ *   after them closes then. No request is read while its predecessor's response waits for that
+ *   send (as while a write waits for `EPOLLOUT`). Outside a turn (an async handler's
+ *   continuation) it reads, serves and sends at once.
  * - Writes (`server/libc/outbox.ts`): `flush()` sends the core's output with synchronous
  *   `send(MSG_NOSIGNAL)`; on `EAGAIN` the rest waits for `EPOLLOUT` and `flush()` resolves once
  *   everything is written. While a write is pending no further request is read (back-pressure),

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { LiveSet, type LiveSlot } from "../../server/live_set.ts";
+import { HAS_WRK, runWrk, scavengeSurvivors } from "../_support/gc_trace.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 interface Item extends LiveSlot {
@@ -59,14 +60,6 @@ Deno.test("LiveSet: iteration walks a copy (members may leave meanwhile)", () =>
   assert.equal(s.size, 0);
 });
 
-const HAS_WRK = (() => {
-  try {
-    return new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().code !== 127;
-  } catch {
-    return false;
-  }
-})();
 /** The 90th percentile of bytes surviving a scavenge that still passes (before: 4-6 MB). */
 const MAX_P90_SURVIVED = 1024 * 1024;
 const IO = Deno.env.get("LSBAWS_TEST_IO") ?? "auto";
@@ -90,20 +83,18 @@ Deno.test({
     );
     let wrkOut = "";
     try {
-      const out = await new Deno.Command("wrk", {
-        args: ["-t1", "-c16", "-d8s", "-H", "Connection: close", `http://127.0.0.1:${p.port()}/`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      wrkOut = new TextDecoder().decode(out.stdout);
-      assert.ok(out.success, `wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+      wrkOut = await runWrk([
+        "-t1",
+        "-c16",
+        "-d8s",
+        "-H",
+        "Connection: close",
+        `http://127.0.0.1:${p.port()}/`,
+      ]);
     } finally {
       await p.stop();
     }
-    const survived = p.out.flatMap((line) => {
-      const m = /"gc":"s".*"new_space_survived":(\d+)/.exec(line);
-      return m ? [Number(m[1])] : [];
-    }).sort((a, b) => a - b);
+    const survived = scavengeSurvivors(p.out);
     assert.ok(survived.length >= 20, `only ${survived.length} scavenges traced:\n${wrkOut}`);
     const p90 = survived[Math.floor(survived.length * 0.9)];
     const median = survived[Math.floor(survived.length / 2)];

@@ -14,18 +14,11 @@
  * (about 2 KB now, whatever the connection count).
  */
 import assert from "node:assert/strict";
+import { HAS_WRK, runWrk, scavengeSurvivors } from "../../_support/gc_trace.ts";
 import { startLsbaws } from "../../_support/proc.ts";
 import { loadLibc } from "../../../server/libc/ffi.ts";
 
 const HAS_LIBC = loadLibc().ok;
-const HAS_WRK = (() => {
-  try {
-    return new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().code !== 127;
-  } catch {
-    return false;
-  }
-})();
 /** Connections: enough that most of them wait a turn behind a used-up slice. */
 const CONNECTIONS = 256;
 /** Median bytes surviving a scavenge that still passes (the old loop: ~21 KB here). */
@@ -50,20 +43,11 @@ Deno.test({
     );
     let wrkOut = "";
     try {
-      const out = await new Deno.Command("wrk", {
-        args: ["-t1", `-c${CONNECTIONS}`, "-d3s", `http://127.0.0.1:${p.port()}/`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      wrkOut = new TextDecoder().decode(out.stdout);
-      assert.ok(out.success, `wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+      wrkOut = await runWrk(["-t1", `-c${CONNECTIONS}`, "-d3s", `http://127.0.0.1:${p.port()}/`]);
     } finally {
       await p.stop();
     }
-    const survived = p.out.flatMap((line) => {
-      const m = /"gc":"s".*"new_space_survived":(\d+)/.exec(line);
-      return m ? [Number(m[1])] : [];
-    }).sort((a, b) => a - b);
+    const survived = scavengeSurvivors(p.out);
     assert.ok(survived.length >= 20, `only ${survived.length} scavenges traced:\n${wrkOut}`);
     const median = survived[Math.floor(survived.length / 2)];
     Deno.stderr.writeSync(
