@@ -201,9 +201,7 @@ export class LibcConnection extends DriverConnection implements FdHandler, TurnW
 
   /** `TurnWork`: the end-of-turn send `#afterServe` queued; then reading resumes. */
   runFlush(): void {
-    if (this.closed) return;
-    if (this.#flushVerdict !== SERVE_READ) this.#closeAfterFlush(this.#flushVerdict);
-    else if (this.#flushThenRead()) this.#pump();
+    if (!this.closed && this.#finishBatch(this.#flushVerdict)) this.#pump();
   }
 
   /** Reads once: bytes read (> 0), 0 at EOF, -1 would block. Throws the mapped error. */
@@ -302,11 +300,17 @@ export class LibcConnection extends DriverConnection implements FdHandler, TurnW
       this.#loop.queueFlush(this);
       return false;
     }
-    if (v !== SERVE_READ) {
-      this.#closeAfterFlush(v);
-      return false;
-    }
-    return this.#flushThenRead();
+    return this.#finishBatch(v);
+  }
+
+  /**
+   * Sends the batch's output, then closes or resumes reading as `v` says; true when the caller
+   * should read on now.
+   */
+  #finishBatch(v: ServeVerdict): boolean {
+    if (v === SERVE_READ) return this.#flushThenRead();
+    this.#closeAfterFlush(v);
+    return false;
   }
 
   /** Sends the queued output, then closes (lingering if need be); see `#afterServe`. */

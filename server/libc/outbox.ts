@@ -13,13 +13,12 @@
  * - `sendFile(file)` queues a file body behind the output and resolves with the bytes sent once
  *   it went out; a failed write closes the file.
  */
+import { ignore } from "../conn_loop.ts";
 import type { FileSend } from "./file_body.ts";
 import type { Libc } from "./ffi.ts";
 import { type OutputSource, PieceSender } from "./socket.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-function ignore(): void {}
 
 /** One connection's write side; see the module comment. */
 export class Outbox {
