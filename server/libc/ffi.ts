@@ -40,7 +40,7 @@ export const SO_TYPE = 3, SO_ACCEPTCONN = 30;
 /** TCP and IPv6 levels and options. */
 export const IPPROTO_TCP = 6, TCP_NODELAY = 1, IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
 /** `send`/`recv` flags. */
-export const MSG_NOSIGNAL = 0x4000;
+export const MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000;
 /** `shutdown` directions. */
 export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
 /** `fcntl` commands and flags. */

@@ -66,6 +66,11 @@ export class Outbox {
     return w.promise;
   }
 
+  /** The connection closes right after what is queued now (see `PieceSender.closing`). */
+  closing(): void {
+    this.#sender.closing();
+  }
+
   /** The socket became writable: resumes a waiting write. */
   onWritable(): void {
     const w = this.#wait;

@@ -49,6 +49,7 @@ const {
   F_SETFD,
   F_SETFL,
   MAX_IO_BYTES,
+  MSG_MORE,
   MSG_NOSIGNAL,
   O_NONBLOCK,
   SHUT_WR,
@@ -224,6 +225,7 @@ export class PieceSender {
   #pieces: Uint8Array[] | null = null;
   #index = 0;
   #offset = 0;
+  #flags = MSG_NOSIGNAL;
 
   /** A sender for `fd`. */
   constructor(libc: Libc, fd: number) {
@@ -253,7 +255,7 @@ export class PieceSender {
           this.#fd,
           off === 0 ? piece : piece.subarray(off),
           BigInt(Math.min(left, MAX_IO_BYTES)),
-          MSG_NOSIGNAL,
+          this.#flags,
         );
         if (n < 0) {
           const errno = libc.errno();
@@ -272,6 +274,15 @@ export class PieceSender {
     }
     src.out.release();
     return true;
+  }
+
+  /**
+   * The socket is closed or half-closed right after this output: sends from now on carry
+   * `MSG_MORE`, so the kernel holds the last segment and the close's FIN rides on it (one
+   * segment less per connection; the close or `shutdown` pushes what is held).
+   */
+  closing(): void {
+    this.#flags = MSG_NOSIGNAL | MSG_MORE;
   }
 
   /** Forgets the pieces left over (the connection closed). */
