@@ -51,6 +51,7 @@ import type { SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
 import { InboundFrames, messageData } from "./websocket_inbound.ts";
 import { WebSocketEvents } from "./websocket_events.ts";
+import { IdleWatch } from "./websocket_idle.ts";
 import { closeSocket, WebSocketTransport } from "./websocket_io.ts";
 
 /** After failing a connection, how long the peer's input is drained before TCP is closed. */
@@ -145,7 +146,6 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   #state = CONNECTING;
   #binaryType: BinaryType = "arraybuffer";
   readonly #max: number;
-  readonly #idleMs: number;
   readonly #closeMs: number;
   readonly #log: WebSocketLog;
   #io: WebSocketTransport | null = null;
@@ -153,8 +153,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   #closeSent = false;
   #pendingClose: { code?: number; reason: string } | null = null;
   #ending = false;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #pinged = false;
+  readonly #idle: IdleWatch;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> = [];
 
@@ -164,9 +163,19 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
     this.protocol = options.protocol ?? "";
     this.url = options.url ?? "";
     this.#max = options.maxMessageBytes ?? defaults.websocketMaxMessageBytes;
-    this.#idleMs = options.idleTimeout === undefined
+    const idleMs = options.idleTimeout === undefined
       ? defaults.websocketIdleTimeoutMs
       : options.idleTimeout * 1000;
+    this.#idle = new IdleWatch(
+      idleMs,
+      () => this.#state === OPEN && !this.#ending,
+      () => this.#push(encodeFrame(Opcode.PING), 0),
+      () => {
+        const reason = "No response from ping frame.";
+        this.#log("info", `websocket: idle timeout; closing with 1001`);
+        this.#fail(1001, reason, new Error(reason));
+      },
+    );
     this.#closeMs = options.closeTimeout === undefined
       ? defaults.websocketCloseTimeoutMs
       : options.closeTimeout * 1000;
@@ -253,7 +262,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   #startClose(code: number | undefined, reason: string): void {
     this.#state = CLOSING;
     this.#sendClose(code, reason);
-    this.#clearIdle();
+    this.#idle.clear();
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
       this.#log("debug", "websocket: no close frame from the peer in time; closing");
@@ -275,7 +284,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
     }
     const io = new WebSocketTransport(conn, this.#inbound, {
       received: () => {
-        this.#touch();
+        this.#idle.touch();
         this.#process();
       },
       overflow: () => this.#fail(1009, "receive buffer full"),
@@ -292,7 +301,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
       this.#startClose(pending.code, pending.reason);
     } else {
       this.#state = OPEN;
-      this.#armIdle();
+      this.#idle.arm();
       this.dispatchEvent(new Event("open"));
     }
     void io.run(buffered);
@@ -400,7 +409,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
     if (this.#ending) return;
     this.#ending = true;
     if (this.#state !== CLOSED) this.#state = CLOSING;
-    this.#clearIdle();
+    this.#idle.clear();
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     this.#io?.drainInput();
@@ -432,38 +441,6 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
 
   #resolveClosed(): void {
     for (const w of this.#closedWaiters.splice(0)) w();
-  }
-
-  // --- idle handling -------------------------------------------------------------------------
-
-  #armIdle(): void {
-    if (this.#idleMs <= 0 || this.#ending) return;
-    this.#clearIdle();
-    this.#pinged = false;
-    this.#idleTimer = setTimeout(() => this.#onIdle(), this.#idleMs / 2);
-  }
-
-  #touch(): void {
-    if (this.#idleTimer !== undefined) this.#armIdle();
-  }
-
-  #clearIdle(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-  }
-
-  #onIdle(): void {
-    this.#idleTimer = undefined;
-    if (this.#state !== OPEN || this.#ending) return;
-    if (!this.#pinged) {
-      this.#pinged = true;
-      this.#push(encodeFrame(Opcode.PING), 0);
-      this.#idleTimer = setTimeout(() => this.#onIdle(), this.#idleMs / 2);
-      return;
-    }
-    const reason = "No response from ping frame.";
-    this.#log("info", `websocket: idle timeout; closing with 1001`);
-    this.#fail(1001, reason, new Error(reason));
   }
 
   /** Queues a frame (writing starts at once). */

@@ -340,3 +340,39 @@ Deno.test("setWebSocketDefaults: options left out take the websocket settings", 
     setWebSocketDefaults(DEFAULTS);
   }
 });
+
+Deno.test("idle timer: frames only note the time; the timer re-arms itself for the quiet rest", async () => {
+  const realSet = globalThis.setTimeout;
+  let armed = 0;
+  // Counts the timers websocket.ts arms (it uses the global setTimeout); the rest pass through.
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    armed++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  const ws = new ServerWebSocket({ idleTimeout: 0.3 }); // ping after 150 ms of quiet
+  const conn = new FakeConn();
+  try {
+    attach(ws, conn);
+    let echoed = 0;
+    ws.onmessage = () => echoed++;
+    const started = Date.now();
+    for (let i = 0; i < 8; i++) {
+      conn.push(encodeFrame(Opcode.TEXT, enc.encode(`m${i}`), { mask: MASK }));
+      await new Promise((r) => realSet(r, 50)); // a frame every 50 ms: never quiet for 150
+    }
+    await until(() => echoed === 8);
+    const pings = conn.frames().filter((f) => f.opcode === Opcode.PING).length;
+    assert.equal(pings, 0, "no ping while frames keep coming");
+    assert.equal(ws.readyState, ServerWebSocket.OPEN);
+    // One timer at open, then one per ~150 ms of elapsed time; not one per frame.
+    const bound = 2 + Math.ceil((Date.now() - started) / 150);
+    assert.ok(armed <= bound, `${armed} timers armed for 8 frames (at most ${bound})`);
+    // Then quiet: the ping comes about half the idle time after the last frame.
+    await until(() => conn.frames().some((f) => f.opcode === Opcode.PING), 1000);
+  } finally {
+    globalThis.setTimeout = realSet;
+    ws.close();
+    conn.end();
+    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+  }
+});
