@@ -5,7 +5,8 @@
  *
  * Contract:
  * - `run(initial)` first yields one macrotask (so nothing is delivered in the task that fired
- *   `open`), feeds the bytes that arrived with the upgrade request, then reads until EOF. After
+ *   `open`) with `setImmediate`, not a 0 ms timer, which waited 1-2 ms and churned the runtime's
+ *   timer table; it feeds the bytes that arrived with the upgrade request, then reads until EOF. After
  *   each chunk it calls `received()`. Once `drainInput()` was called, input is read and dropped
  *   (so our close frame is not lost to a TCP reset) and a read error counts as EOF. `run` never
  *   rejects: EOF goes to `eof()`, a read error to `readFailed(err)`.
@@ -18,6 +19,7 @@
  * - `linger(ms)` half-closes and waits up to `ms` for the peer's EOF; `close()` closes the socket.
  * This file and `server/connection.ts` are the only ones that read or write sockets.
  */
+import { setImmediate } from "node:timers";
 import { encodeFrame, Opcode } from "./http/websocket_frame.ts";
 import { type InboundFrames, READ_SIZE } from "./websocket_inbound.ts";
 import { countWebSocketOpened } from "./metrics.ts";
@@ -81,7 +83,7 @@ export class WebSocketTransport {
   /** The read loop; see the module comment. Never rejects. */
   async run(initial: Uint8Array): Promise<void> {
     try {
-      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setImmediate(r));
       if (initial.length > 0) this.#ingest(initial);
       let discard: Uint8Array | null = null;
       while (!this.#eof) {

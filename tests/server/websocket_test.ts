@@ -376,3 +376,30 @@ Deno.test("idle timer: frames only note the time; the timer re-arms itself for t
     await until(() => ws.readyState === ServerWebSocket.CLOSED);
   }
 });
+
+Deno.test("attach arms no timer: the read loop starts a macrotask later through setImmediate", async () => {
+  const realSet = globalThis.setTimeout;
+  let armed = 0;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    armed++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  const ws = new ServerWebSocket(opts); // no idle timer
+  const conn = new FakeConn();
+  let opened = false;
+  let early = false;
+  ws.onopen = () => opened = true;
+  ws.onmessage = () => early ||= !opened;
+  try {
+    attach(ws, conn, encodeFrame(Opcode.TEXT, enc.encode("with the upgrade"), { mask: MASK }));
+    const got = await nextEvent<MessageEvent>(ws, "message");
+    assert.equal(got.data, "with the upgrade");
+    assert.equal(early, false, "no message in the task that fired open");
+    assert.equal(armed, 0, "the transport armed a timer (a 0 ms timeout waits 1-2 ms)");
+  } finally {
+    globalThis.setTimeout = realSet;
+    ws.close();
+    conn.end();
+    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+  }
+});
