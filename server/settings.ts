@@ -200,7 +200,7 @@ export const SETTING_ROWS = [
     max: 1 << 24,
     default: 2048,
     doc:
-      "First read of a request and buffer kept by an idle connection (memory per idle connection).",
+      "First read of a request or WebSocket, and buffer kept by an idle connection (memory per idle connection).",
     group: "limits",
   },
   {

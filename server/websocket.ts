@@ -60,7 +60,10 @@ const LINGER_MS = 1000;
 /** Process-wide defaults for options a socket is created without (the `websocket*` settings). */
 export type WebSocketDefaults = Pick<
   Config,
-  "websocketMaxMessageBytes" | "websocketIdleTimeoutMs" | "websocketCloseTimeoutMs"
+  | "websocketMaxMessageBytes"
+  | "websocketIdleTimeoutMs"
+  | "websocketCloseTimeoutMs"
+  | "idleReadBufferBytes"
 >;
 
 let defaults: WebSocketDefaults = DEFAULTS;
@@ -68,7 +71,13 @@ let defaults: WebSocketDefaults = DEFAULTS;
 /** Sets the defaults for sockets created from now on (see the module comment). */
 export function setWebSocketDefaults(config: WebSocketDefaults): void {
   const { websocketMaxMessageBytes, websocketIdleTimeoutMs, websocketCloseTimeoutMs } = config;
-  defaults = { websocketMaxMessageBytes, websocketIdleTimeoutMs, websocketCloseTimeoutMs };
+  const { idleReadBufferBytes } = config;
+  defaults = {
+    websocketMaxMessageBytes,
+    websocketIdleTimeoutMs,
+    websocketCloseTimeoutMs,
+    idleReadBufferBytes,
+  };
 }
 
 /** Log hook: the exchange's error log. */
@@ -187,7 +196,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
         // A broken log hook must not break the socket.
       }
     };
-    this.#inbound = new InboundFrames(this.#max);
+    this.#inbound = new InboundFrames(this.#max, defaults.idleReadBufferBytes);
   }
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */

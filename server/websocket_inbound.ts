@@ -9,6 +9,11 @@
  * - A message over `maxMessageBytes` is refused from its frame header, before its payload is
  *   buffered; that and every other violation throws `WebSocketProtocolError` (with its close
  *   code: 1002, 1007 or 1009).
+ * - The buffer starts at `idleBytes` and asks for `READ_SIZE` only once a read filled it, as an
+ *   HTTP connection's does (`server/http/receive_buffer.ts`); `release()` (the socket closed)
+ *   returns idle-sized storage to that module's pool. A 64 KiB buffer per socket from the start
+ *   was ~4x the socket's heap, and its external memory made V8 collect garbage at every few
+ *   sockets under connect/close churn (about a hundred full collections a second).
  * - `messageData(bytes, binaryType)` is what a `message` event carries for a binary message.
  */
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
@@ -25,10 +30,19 @@ export class InboundFrames {
   readonly #rb: ReceiveBuffer;
   readonly #asm: MessageAssembler;
 
-  /** Creates an empty buffer for messages of at most `maxMessageBytes`. */
-  constructor(maxMessageBytes: number) {
+  /** Creates an empty buffer (of `idleBytes`) for messages of at most `maxMessageBytes`. */
+  constructor(maxMessageBytes: number, idleBytes = READ_SIZE) {
     this.#asm = new MessageAssembler(maxMessageBytes);
-    this.#rb = new ReceiveBuffer(READ_SIZE, maxMessageBytes + MAX_HEADER_BYTES + READ_SIZE);
+    this.#rb = new ReceiveBuffer(
+      READ_SIZE,
+      maxMessageBytes + MAX_HEADER_BYTES + READ_SIZE,
+      idleBytes,
+    );
+  }
+
+  /** The socket closed: hands the storage back (false while a read still holds a view). */
+  release(): boolean {
+    return this.#rb.release();
   }
 
   /** Room to read into (empty only if the buffer is full, which the frame limit prevents). */

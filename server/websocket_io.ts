@@ -85,10 +85,8 @@ export class WebSocketTransport {
     try {
       await new Promise((r) => setImmediate(r));
       if (initial.length > 0) this.#ingest(initial);
-      let discard: Uint8Array | null = null;
       while (!this.#eof) {
-        const view = this.#draining ? (discard ??= new Uint8Array(READ_SIZE)) : this.#inbound
-          .writable();
+        const view = this.#draining ? DISCARD : this.#inbound.writable();
         if (view.length === 0) {
           this.#hooks.overflow();
           continue;
@@ -102,6 +100,8 @@ export class WebSocketTransport {
     } catch (err) {
       if (this.#draining) return this.#onEof();
       this.#hooks.readFailed(err);
+    } finally {
+      this.#inbound.release(); // no read holds a view any more
     }
   }
 
@@ -230,6 +230,12 @@ export class WebSocketTransport {
     }
   }
 }
+
+/**
+ * Where a closing socket's input is read and dropped: one buffer for all of them (its contents
+ * are never looked at), not 64 KiB per socket.
+ */
+const DISCARD = new Uint8Array(READ_SIZE);
 
 /** Closes a socket nobody will use (a second attach, or one arriving while the socket ends). */
 export function closeSocket(conn: SocketDuplex): void {

@@ -403,3 +403,28 @@ Deno.test("attach arms no timer: the read loop starts a macrotask later through 
     await until(() => ws.readyState === ServerWebSocket.CLOSED);
   }
 });
+
+Deno.test("the receive buffer starts at the idle read size and grows once a read fills it", async () => {
+  const sizes: number[] = [];
+  const conn = new FakeConn();
+  const read = conn.read.bind(conn);
+  conn.read = (buf: Uint8Array) => {
+    sizes.push(buf.length);
+    return read(buf);
+  };
+  const ws = new ServerWebSocket(opts);
+  const big = "x".repeat(10_000); // more than the idle buffer holds
+  try {
+    attach(ws, conn);
+    const got = nextEvent<MessageEvent>(ws, "message");
+    await until(() => sizes.length > 0);
+    conn.push(encodeFrame(Opcode.TEXT, enc.encode(big), { mask: MASK }));
+    assert.equal((await got).data, big);
+    assert.equal(sizes[0], DEFAULTS.idleReadBufferBytes, "first read: the idle size, not 64 KiB");
+    assert.ok(Math.max(...sizes) >= 64 * 1024, `reads grew: ${sizes.join(", ")}`);
+  } finally {
+    ws.close();
+    conn.end();
+    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+  }
+});
