@@ -52,6 +52,7 @@ import { isPeerGone } from "./io_errors.ts";
 import { InboundFrames, messageData } from "./websocket_inbound.ts";
 import { WebSocketEvents } from "./websocket_events.ts";
 import { IdleWatch } from "./websocket_idle.ts";
+import { LiveSet, type LiveSlot } from "./live_set.ts";
 import { closeSocket, WebSocketTransport } from "./websocket_io.ts";
 
 /** After failing a connection, how long the peer's input is drained before TCP is closed. */
@@ -111,7 +112,12 @@ const ATTACH = Symbol("lsbaws.websocket.attach");
 const ABANDON = Symbol("lsbaws.websocket.abandon");
 const SHUTDOWN = Symbol("lsbaws.websocket.shutdown");
 
-const LIVE = new Set<ServerWebSocket>();
+/** A live socket's entry in `LIVE` (not a `Set`: see `server/live_set.ts`). */
+interface LiveEntry extends LiveSlot {
+  readonly ws: ServerWebSocket;
+}
+
+const LIVE = new LiveSet<LiveEntry>();
 const utf8 = new TextEncoder();
 
 interface Ending {
@@ -163,6 +169,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   #pendingClose: { code?: number; reason: string } | null = null;
   #ending = false;
   readonly #idle: IdleWatch;
+  readonly #live: LiveEntry = { ws: this, liveSlot: -1 };
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> = [];
 
@@ -304,7 +311,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
       },
     });
     this.#io = io;
-    LIVE.add(this);
+    LIVE.add(this.#live);
     const pending = this.#pendingClose;
     if (pending) {
       this.#startClose(pending.code, pending.reason);
@@ -436,7 +443,7 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
     io.close();
     this.#state = CLOSED;
     io.clear();
-    LIVE.delete(this);
+    LIVE.delete(this.#live);
     if (e.error !== undefined) {
       this.dispatchEvent(
         new ErrorEvent("error", { error: e.error, message: describe(e.error) }),
@@ -482,5 +489,5 @@ export function liveWebSockets(): number {
  * them are closed; meant for graceful shutdown.
  */
 export function closeAll(code = 1001, reason = "server shutting down"): Promise<void> {
-  return Promise.all([...LIVE].map((ws) => ws[SHUTDOWN](code, reason))).then(() => {});
+  return Promise.all([...LIVE].map((e) => e.ws[SHUTDOWN](code, reason))).then(() => {});
 }

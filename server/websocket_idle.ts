@@ -1,33 +1,72 @@
 /**
- * A WebSocket's idle timeout: after `idleMs / 2` without a frame from the peer, ping; after
- * another `idleMs / 2` still without one, give up.
+ * WebSocket idle timeouts: after `idleMs / 2` without a frame from the peer, ping; after another
+ * `idleMs / 2` still without one, give up. All sockets of the process share one timer.
  *
  * Contract:
- * - `arm()` starts watching (at open); `touch()` notes a frame; `clear()` stops (idempotent).
- *   `idleMs <= 0` disables it: `arm()` does nothing.
- * - `touch()` only records the time (`Date.now()`) and forgets an outstanding ping: the timer
- *   is not re-armed per frame. When it fires it compares the time of the last frame and, if the
- *   peer was not quiet long enough, re-arms itself for the rest. A `clearTimeout` and a
- *   `setTimeout` per frame had cost the server ~3 µs of its ~9 µs per echoed message.
- * - When the quiet time is reached, `onPing()` is called once (the caller sends a ping); when it
- *   is reached again with no frame since, `onTimeout()` (the caller fails the connection). Both
- *   are skipped while `active()` is false (the socket is closing).
+ * - `IdleWatch.arm()` starts watching (at open); `touch()` notes a frame; `clear()` stops
+ *   (idempotent). `idleMs <= 0` disables it: `arm()` does nothing.
+ * - `touch()` only records the time (`Date.now()`) and forgets an outstanding ping.
+ * - One sweep timer serves every watched socket: it runs at the earliest deadline (last frame or
+ *   ping + `idleMs / 2`), but no sooner than `SWEEP_SHARE` of the shortest half-time among the
+ *   watched sockets after the previous sweep (at least `MIN_SWEEP_MS`), so a ping or a timeout
+ *   comes at most that much late (60 s half-times: under 4 s; 150 ms: under 10 ms). The timer
+ *   exists only while some socket is watched.
+ * - When a socket's quiet time is reached, `onPing()` is called once (the caller sends a ping);
+ *   when it is reached again with no frame since, the watch ends and `onTimeout()` is called (the
+ *   caller fails the connection). A socket that is no longer `active()` (closing) is dropped.
+ * - Why one timer: a timer per socket re-armed per frame cost the server ~3 µs of its ~9 µs per
+ *   echoed message; and the runtime keeps its timers in a `Map` by id, whose insert and delete per
+ *   socket made V8 keep closed sockets alive through young-generation collections under
+ *   connect/close churn (the mechanism is described in `server/live_set.ts`).
  */
+import { LiveSet, type LiveSlot } from "./live_set.ts";
 
-/** The idle timer of one socket; see the module comment. */
-export class IdleWatch {
-  readonly #halfMs: number;
+/** The sweep's delay floor as a share of the shortest watched half-time. */
+const SWEEP_SHARE = 1 / 16;
+/** The sweep's delay floor in ms, whatever the half-times. */
+const MIN_SWEEP_MS = 5;
+
+const WATCHED = new LiveSet<IdleWatch>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let dueAt = Infinity;
+
+function schedule(at: number, now: number): void {
+  if (at >= dueAt) return;
+  if (timer !== undefined) clearTimeout(timer);
+  dueAt = at;
+  timer = setTimeout(sweep, Math.max(0, at - now));
+}
+
+function sweep(): void {
+  timer = undefined;
+  dueAt = Infinity;
+  const now = Date.now();
+  let earliest = Infinity;
+  let shortest = Infinity;
+  for (const w of WATCHED) {
+    const next = w.check(now);
+    if (next < earliest) earliest = next;
+    if (next !== Infinity && w.halfMs < shortest) shortest = w.halfMs;
+  }
+  if (earliest === Infinity) return;
+  schedule(Math.max(earliest, now + Math.max(MIN_SWEEP_MS, shortest * SWEEP_SHARE)), now);
+}
+
+/** The idle timeout of one socket; see the module comment. */
+export class IdleWatch implements LiveSlot {
+  /** Half the idle timeout (ms): the quiet time before a ping, and the time a ping has. */
+  readonly halfMs: number;
+  /** Position among the watched sockets (`LiveSet`). */
+  liveSlot = -1;
   readonly #active: () => boolean;
   readonly #onPing: () => void;
   readonly #onTimeout: () => void;
-  readonly #fire = (): void => this.#onTimer();
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #lastFrameAt = 0;
   #pinged = false;
 
   /** Watches with `idleMs` (≤ 0: never); the callbacks as in the module comment. */
   constructor(idleMs: number, active: () => boolean, onPing: () => void, onTimeout: () => void) {
-    this.#halfMs = idleMs / 2;
+    this.halfMs = idleMs / 2;
     this.#active = active;
     this.#onPing = onPing;
     this.#onTimeout = onTimeout;
@@ -35,41 +74,50 @@ export class IdleWatch {
 
   /** Starts watching from now. */
   arm(): void {
-    if (this.#halfMs <= 0) return;
-    this.clear();
+    if (this.halfMs <= 0) return;
+    const now = Date.now();
     this.#pinged = false;
-    this.#lastFrameAt = Date.now();
-    this.#timer = setTimeout(this.#fire, this.#halfMs);
+    this.#lastFrameAt = now;
+    if (this.liveSlot < 0) WATCHED.add(this);
+    schedule(now + this.halfMs, now);
   }
 
   /** A frame came from the peer. */
   touch(): void {
-    if (this.#timer === undefined) return;
+    if (this.liveSlot < 0) return;
     this.#lastFrameAt = Date.now();
     this.#pinged = false;
   }
 
   /** Stops watching. */
   clear(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (!WATCHED.delete(this) || WATCHED.size > 0 || timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    dueAt = Infinity;
   }
 
-  #onTimer(): void {
-    this.#timer = undefined;
-    if (!this.#active()) return;
-    const quiet = Date.now() - this.#lastFrameAt;
-    if (quiet < this.#halfMs) {
-      this.#timer = setTimeout(this.#fire, this.#halfMs - quiet);
-      return;
+  /** The sweep: acts if the quiet time is reached; returns the next deadline (Infinity: done). */
+  check(now: number): number {
+    if (!this.#active()) {
+      this.clear();
+      return Infinity;
     }
+    const due = this.#lastFrameAt + this.halfMs;
+    if (now < due) return due;
     if (this.#pinged) {
+      this.clear();
       this.#onTimeout();
-      return;
+      return Infinity;
     }
     this.#pinged = true;
-    this.#lastFrameAt = Date.now(); // the reply is due within the next half
-    this.#timer = setTimeout(this.#fire, this.#halfMs);
+    this.#lastFrameAt = now; // the reply is due within the next half
     this.#onPing();
+    return now + this.halfMs;
   }
+}
+
+/** Sockets watched now (tests). */
+export function watchedSockets(): number {
+  return WATCHED.size;
 }

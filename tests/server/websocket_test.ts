@@ -428,3 +428,45 @@ Deno.test("the receive buffer starts at the idle read size and grows once a read
     await until(() => ws.readyState === ServerWebSocket.CLOSED);
   }
 });
+
+Deno.test("idle timeouts: sockets share one timer; each still gets its ping at its own time", async () => {
+  const realSet = globalThis.setTimeout;
+  let armed = 0;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    armed++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  const many: [ServerWebSocket, FakeConn][] = [];
+  const quick = new ServerWebSocket({ idleTimeout: 0.2 });
+  const slow = new ServerWebSocket({ idleTimeout: 0.6 });
+  const qc = new FakeConn();
+  const sc = new FakeConn();
+  try {
+    for (let i = 0; i < 50; i++) {
+      const pair: [ServerWebSocket, FakeConn] = [
+        new ServerWebSocket({ idleTimeout: 30 }),
+        new FakeConn(),
+      ];
+      attach(...pair);
+      many.push(pair);
+    }
+    assert.ok(armed <= 2, `${armed} timers for 50 sockets`);
+    const started = Date.now();
+    attach(slow, sc);
+    attach(quick, qc);
+    const ping = (c: FakeConn) => c.frames().some((f) => f.opcode === Opcode.PING);
+    await until(() => ping(qc), 2000);
+    const quickAt = Date.now() - started;
+    assert.equal(ping(sc), false, "the 0.6 s socket is not pinged with the 0.2 s one");
+    await until(() => ping(sc), 2000);
+    const slowAt = Date.now() - started;
+    assert.ok(quickAt >= 90 && slowAt >= 290, `pings at ${quickAt} and ${slowAt} ms`);
+  } finally {
+    globalThis.setTimeout = realSet;
+    for (const [ws, c] of [...many, [quick, qc], [slow, sc]] as [ServerWebSocket, FakeConn][]) {
+      ws.close();
+      c.end();
+    }
+    await until(() => [quick, slow, ...many.map((p) => p[0])].every((w) => w.readyState === 3));
+  }
+});
