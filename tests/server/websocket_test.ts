@@ -114,6 +114,24 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
+/**
+ * Counts the timers armed from now on (websocket.ts uses the global `setTimeout`); they still run.
+ * `restore()` puts the real `setTimeout` back.
+ */
+function countTimers(): { armed: number; realSet: typeof setTimeout; restore(): void } {
+  const realSet = globalThis.setTimeout;
+  const counter = {
+    armed: 0,
+    realSet,
+    restore: () => void (globalThis.setTimeout = realSet),
+  };
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    counter.armed++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  return counter;
+}
+
 const opts = { idleTimeout: 0 };
 
 Deno.test("surface: constants, defaults, binaryType, url and protocol", () => {
@@ -341,14 +359,8 @@ Deno.test("setWebSocketDefaults: options left out take the websocket settings", 
   }
 });
 
-Deno.test("idle timer: frames only note the time; the timer re-arms itself for the quiet rest", async () => {
-  const realSet = globalThis.setTimeout;
-  let armed = 0;
-  // Counts the timers websocket.ts arms (it uses the global setTimeout); the rest pass through.
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    armed++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
+Deno.test("idle timer: frames only note the time; no timer is armed per frame", async () => {
+  const timers = countTimers();
   const ws = new ServerWebSocket({ idleTimeout: 0.3 }); // ping after 150 ms of quiet
   const conn = new FakeConn();
   try {
@@ -358,7 +370,7 @@ Deno.test("idle timer: frames only note the time; the timer re-arms itself for t
     const started = Date.now();
     for (let i = 0; i < 8; i++) {
       conn.push(encodeFrame(Opcode.TEXT, enc.encode(`m${i}`), { mask: MASK }));
-      await new Promise((r) => realSet(r, 50)); // a frame every 50 ms: never quiet for 150
+      await new Promise((r) => timers.realSet(r, 50)); // a frame every 50 ms: never quiet for 150
     }
     await until(() => echoed === 8);
     const pings = conn.frames().filter((f) => f.opcode === Opcode.PING).length;
@@ -366,11 +378,14 @@ Deno.test("idle timer: frames only note the time; the timer re-arms itself for t
     assert.equal(ws.readyState, ServerWebSocket.OPEN);
     // One timer at open, then one per ~150 ms of elapsed time; not one per frame.
     const bound = 2 + Math.ceil((Date.now() - started) / 150);
-    assert.ok(armed <= bound, `${armed} timers armed for 8 frames (at most ${bound})`);
+    assert.ok(
+      timers.armed <= bound,
+      `${timers.armed} timers armed for 8 frames (at most ${bound})`,
+    );
     // Then quiet: the ping comes about half the idle time after the last frame.
     await until(() => conn.frames().some((f) => f.opcode === Opcode.PING), 1000);
   } finally {
-    globalThis.setTimeout = realSet;
+    timers.restore();
     ws.close();
     conn.end();
     await until(() => ws.readyState === ServerWebSocket.CLOSED);
@@ -378,12 +393,7 @@ Deno.test("idle timer: frames only note the time; the timer re-arms itself for t
 });
 
 Deno.test("attach arms no timer: the read loop starts a macrotask later through setImmediate", async () => {
-  const realSet = globalThis.setTimeout;
-  let armed = 0;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    armed++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
+  const timers = countTimers();
   const ws = new ServerWebSocket(opts); // no idle timer
   const conn = new FakeConn();
   let opened = false;
@@ -395,9 +405,9 @@ Deno.test("attach arms no timer: the read loop starts a macrotask later through 
     const got = await nextEvent<MessageEvent>(ws, "message");
     assert.equal(got.data, "with the upgrade");
     assert.equal(early, false, "no message in the task that fired open");
-    assert.equal(armed, 0, "the transport armed a timer (a 0 ms timeout waits 1-2 ms)");
+    assert.equal(timers.armed, 0, "the transport armed a timer (a 0 ms timeout waits 1-2 ms)");
   } finally {
-    globalThis.setTimeout = realSet;
+    timers.restore();
     ws.close();
     conn.end();
     await until(() => ws.readyState === ServerWebSocket.CLOSED);
@@ -430,12 +440,7 @@ Deno.test("the receive buffer starts at the idle read size and grows once a read
 });
 
 Deno.test("idle timeouts: sockets share one timer; each still gets its ping at its own time", async () => {
-  const realSet = globalThis.setTimeout;
-  let armed = 0;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    armed++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
+  const timers = countTimers();
   const many: [ServerWebSocket, FakeConn][] = [];
   const quick = new ServerWebSocket({ idleTimeout: 0.2 });
   const slow = new ServerWebSocket({ idleTimeout: 0.6 });
@@ -450,7 +455,7 @@ Deno.test("idle timeouts: sockets share one timer; each still gets its ping at i
       attach(...pair);
       many.push(pair);
     }
-    assert.ok(armed <= 2, `${armed} timers for 50 sockets`);
+    assert.ok(timers.armed <= 2, `${timers.armed} timers for 50 sockets`);
     const started = Date.now();
     attach(slow, sc);
     attach(quick, qc);
@@ -462,7 +467,7 @@ Deno.test("idle timeouts: sockets share one timer; each still gets its ping at i
     const slowAt = Date.now() - started;
     assert.ok(quickAt >= 90 && slowAt >= 290, `pings at ${quickAt} and ${slowAt} ms`);
   } finally {
-    globalThis.setTimeout = realSet;
+    timers.restore();
     for (const [ws, c] of [...many, [quick, qc], [slow, sc]] as [ServerWebSocket, FakeConn][]) {
       ws.close();
       c.end();
