@@ -71,8 +71,12 @@ let defaults: WebSocketDefaults = DEFAULTS;
 
 /** Sets the defaults for sockets created from now on (see the module comment). */
 export function setWebSocketDefaults(config: WebSocketDefaults): void {
-  const { websocketMaxMessageBytes, websocketIdleTimeoutMs, websocketCloseTimeoutMs } = config;
-  const { idleReadBufferBytes } = config;
+  const {
+    websocketMaxMessageBytes,
+    websocketIdleTimeoutMs,
+    websocketCloseTimeoutMs,
+    idleReadBufferBytes,
+  } = config;
   defaults = {
     websocketMaxMessageBytes,
     websocketIdleTimeoutMs,

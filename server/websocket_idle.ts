@@ -116,8 +116,3 @@ export class IdleWatch implements LiveSlot {
     return now + this.halfMs;
   }
 }
-
-/** Sockets watched now (tests). */
-export function watchedSockets(): number {
-  return WATCHED.size;
-}

@@ -31,7 +31,7 @@ export class InboundFrames {
   readonly #asm: MessageAssembler;
 
   /** Creates an empty buffer (of `idleBytes`) for messages of at most `maxMessageBytes`. */
-  constructor(maxMessageBytes: number, idleBytes = READ_SIZE) {
+  constructor(maxMessageBytes: number, idleBytes: number) {
     this.#asm = new MessageAssembler(maxMessageBytes);
     this.#rb = new ReceiveBuffer(
       READ_SIZE,

@@ -114,6 +114,13 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
+/** Closes `ws`, ends its connection and waits until it is CLOSED. */
+async function closeBoth(ws: ServerWebSocket, conn: FakeConn): Promise<void> {
+  ws.close();
+  conn.end();
+  await until(() => ws.readyState === ServerWebSocket.CLOSED);
+}
+
 /**
  * Counts the timers armed from now on (websocket.ts uses the global `setTimeout`); they still run.
  * `restore()` puts the real `setTimeout` back.
@@ -386,9 +393,7 @@ Deno.test("idle timer: frames only note the time; no timer is armed per frame", 
     await until(() => conn.frames().some((f) => f.opcode === Opcode.PING), 1000);
   } finally {
     timers.restore();
-    ws.close();
-    conn.end();
-    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+    await closeBoth(ws, conn);
   }
 });
 
@@ -408,9 +413,7 @@ Deno.test("attach arms no timer: the read loop starts a macrotask later through 
     assert.equal(timers.armed, 0, "the transport armed a timer (a 0 ms timeout waits 1-2 ms)");
   } finally {
     timers.restore();
-    ws.close();
-    conn.end();
-    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+    await closeBoth(ws, conn);
   }
 });
 
@@ -433,9 +436,7 @@ Deno.test("the receive buffer starts at the idle read size and grows once a read
     assert.equal(sizes[0], DEFAULTS.idleReadBufferBytes, "first read: the idle size, not 64 KiB");
     assert.ok(Math.max(...sizes) >= 64 * 1024, `reads grew: ${sizes.join(", ")}`);
   } finally {
-    ws.close();
-    conn.end();
-    await until(() => ws.readyState === ServerWebSocket.CLOSED);
+    await closeBoth(ws, conn);
   }
 });
 
@@ -468,10 +469,7 @@ Deno.test("idle timeouts: sockets share one timer; each still gets its ping at i
     assert.ok(quickAt >= 90 && slowAt >= 290, `pings at ${quickAt} and ${slowAt} ms`);
   } finally {
     timers.restore();
-    for (const [ws, c] of [...many, [quick, qc], [slow, sc]] as [ServerWebSocket, FakeConn][]) {
-      ws.close();
-      c.end();
-    }
-    await until(() => [quick, slow, ...many.map((p) => p[0])].every((w) => w.readyState === 3));
+    const all: [ServerWebSocket, FakeConn][] = [...many, [quick, qc], [slow, sc]];
+    await Promise.all(all.map(([ws, c]) => closeBoth(ws, c)));
   }
 });

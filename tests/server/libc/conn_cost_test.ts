@@ -20,16 +20,13 @@ async function closeExchange(port: number, pauseMs: number): Promise<string> {
   try {
     if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-    const chunks: Uint8Array[] = [];
+    const dec = new TextDecoder();
     const buf = new Uint8Array(4096);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      chunks.push(buf.slice(0, n));
+    let text = "";
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      text += dec.decode(buf.subarray(0, n), { stream: true });
     }
-    return new TextDecoder().decode(
-      chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
-    );
+    return text + dec.decode();
   } finally {
     conn.close();
   }
