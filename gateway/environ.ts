@@ -46,8 +46,8 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
     "lsbaws.version": VERSION,
     "lsbaws.url_scheme": ex.scheme,
     "lsbaws.input": input,
-    // Bound: `ex.log` may be a method that uses `this` (the engine's exchange is a class).
-    "lsbaws.errors": createErrorStream((level, msg) => ex.log(level, msg)),
+    // `ex.log` may be called detached and holds no exchange (see `Exchange.log`).
+    "lsbaws.errors": createErrorStream(ex.log),
     "lsbaws.multithread": true,
     "lsbaws.multiprocess": config.workers > 1,
     "lsbaws.run_once": false,

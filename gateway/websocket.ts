@@ -144,7 +144,8 @@ export function upgradeWebSocket(
     maxMessageBytes: options.maxMessageBytes,
     idleTimeout: options.idleTimeout,
     closeTimeout: options.closeTimeout,
-    log: (level, msg) => ex.log(level, msg),
+    // Not a closure over `ex`: the socket outlives the exchange (see `Exchange.log`).
+    log: ex.log,
   });
   PENDING.set(ex, socket);
   return { socket, response: new Response(null, { status: 101, headers }) };

@@ -33,7 +33,7 @@ import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
 import { isPeerGone, logPeerGone } from "./io_errors.ts";
-import type { Logger } from "./log.ts";
+import { detachedLog, type LogFunction, type Logger } from "./log.ts";
 import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
@@ -323,8 +323,9 @@ class EngineExchange implements Exchange {
     this.#port.core.markCloseAfter();
   }
 
-  log(level: "debug" | "info" | "warning" | "error", msg: string): void {
-    this.#port.ctx.logger.log(level, msg);
+  /** The server logger's `log`, detached (see `Exchange.log`): shared, it holds no exchange. */
+  get log(): LogFunction {
+    return detachedLog(this.#port.ctx.logger);
   }
 
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {

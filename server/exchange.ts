@@ -134,7 +134,11 @@ export interface Exchange {
   readonly requestId: string;
   /** Completes when the response was fully written (or failed). */
   readonly completed: Promise<void>;
-  /** Error-log hook for handlers (`lsbaws.errors`). */
+  /**
+   * Error-log hook for handlers (`lsbaws.errors`). It may be called detached from the exchange
+   * (`const log = ex.log`), and should not keep the exchange alive: the gateway hands it to the
+   * request's error stream and to a WebSocket, which outlive the exchange.
+   */
   readonly log: (level: "debug" | "info" | "warning" | "error", msg: string) => void;
   /**
    * Protocol switch (RFC 9110 §7.8, used for WebSockets): sends `head` (a complete

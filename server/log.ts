@@ -9,6 +9,7 @@
  *   costs one write per batch rather than one per request.
  * - Access-log values are escaped: the common format quotes and backslash-escapes request
  *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
+ * - `detachedLog(logger)` is `logger.log` as a function of its own, one per logger.
  */
 
 /** Error-log severity, lowest first. */
@@ -64,6 +65,30 @@ export interface Logger {
   flush(): void;
   /** Flushes and releases files. */
   close(): void;
+}
+
+/** A logger's `log`, as a function of its own. */
+export type LogFunction = (level: LogLevel, message: string) => void;
+
+/** One detached `log` per logger (a server has one): see `detachedLog`. */
+const DETACHED = new WeakMap<Logger, LogFunction>();
+let lastLogger: Logger | null = null;
+let lastLog: LogFunction | null = null;
+
+/**
+ * `logger.log` as a function that may be called on its own, the same function for every call
+ * with the same logger, so a per-request caller (an exchange's `log`) makes no closure of its own.
+ */
+export function detachedLog(logger: Logger): LogFunction {
+  if (logger === lastLogger) return lastLog!; // a server has one logger: no lookup per request
+  let fn = DETACHED.get(logger);
+  if (fn === undefined) {
+    fn = (level, message) => logger.log(level, message);
+    DETACHED.set(logger, fn);
+  }
+  lastLogger = logger;
+  lastLog = fn;
+  return fn;
 }
 
 /** Where log lines go (injected so tests can capture them). */

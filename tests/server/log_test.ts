@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
 import { startLsbaws } from "../_support/proc.ts";
-import { fdSink } from "../../server/log.ts";
+import { createLogger, detachedLog, fdSink } from "../../server/log.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 /** Generated ids: a random per-process prefix and a counter (server/http/request_id.ts). */
@@ -117,4 +117,20 @@ Deno.test("a log sink whose reader is gone drops output instead of throwing", ()
   sink.write("first line\n");
   sink.write("second line\n");
   assert.equal(calls, 1);
+});
+
+Deno.test("detachedLog: logger.log as one shared function, callable on its own", () => {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "info",
+    accessLog: "",
+    accessLogFormat: "common",
+    errorSink: { write: (text) => void lines.push(text) },
+  });
+  const log = detachedLog(logger);
+  assert.equal(detachedLog(logger), log, "one function per logger");
+  log("error", "boom");
+  log("debug", "below the level");
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /\[ERROR\] boom/);
 });
