@@ -63,7 +63,7 @@ import {
   takeListenFds,
 } from "./server/libc/inherit.ts";
 import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
-import { setWebSocketDefaults } from "./server/websocket.ts";
+import { setWebSocketDefaults } from "./server/websocket_options.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";

@@ -33,12 +33,12 @@
  *   see and end every socket of this process.
  * - Options left out fall back to the process defaults: `--websocket-max-message-bytes`,
  *   `--websocket-idle-timeout-ms` and `--websocket-close-timeout-ms` once `setWebSocketDefaults`
- *   was called (by `main.ts`), else the same values as `Deno.upgradeWebSocket`.
+ *   was called (by `main.ts`), else the same values as `Deno.upgradeWebSocket`
+ *   (`server/websocket_options.ts`).
  * - This file is the object apps see; message assembly is in `server/websocket_inbound.ts`, the
  *   socket I/O in `server/websocket_io.ts`, the `on<event>` properties in
  *   `server/websocket_events.ts`.
  */
-import { type Config, DEFAULTS } from "./config.ts";
 import {
   encodeClosePayload,
   encodeFrame,
@@ -51,61 +51,33 @@ import type { SocketDuplex } from "./exchange.ts";
 import { isPeerGone } from "./io_errors.ts";
 import { InboundFrames, messageData } from "./websocket_inbound.ts";
 import { WebSocketEvents } from "./websocket_events.ts";
-import { IdleWatch } from "./websocket_idle.ts";
+import {
+  IDLE_ACTIVE,
+  IDLE_PING,
+  IDLE_TIMEOUT,
+  type IdleOwner,
+  IdleWatch,
+} from "./websocket_idle.ts";
 import { LiveSet, type LiveSlot } from "./live_set.ts";
-import { closeSocket, WebSocketTransport } from "./websocket_io.ts";
+import {
+  type ServerWebSocketOptions,
+  webSocketDefaults,
+  type WebSocketLog,
+} from "./websocket_options.ts";
+
+import {
+  closeSocket,
+  OVERFLOW,
+  PEER_EOF,
+  READ_FAILED,
+  RECEIVED,
+  type TransportHooks,
+  WebSocketTransport,
+  WRITE_FAILED,
+} from "./websocket_io.ts";
 
 /** After failing a connection, how long the peer's input is drained before TCP is closed. */
 const LINGER_MS = 1000;
-
-/** Process-wide defaults for options a socket is created without (the `websocket*` settings). */
-export type WebSocketDefaults = Pick<
-  Config,
-  | "websocketMaxMessageBytes"
-  | "websocketIdleTimeoutMs"
-  | "websocketCloseTimeoutMs"
-  | "idleReadBufferBytes"
->;
-
-let defaults: WebSocketDefaults = DEFAULTS;
-
-/** Sets the defaults for sockets created from now on (see the module comment). */
-export function setWebSocketDefaults(config: WebSocketDefaults): void {
-  const {
-    websocketMaxMessageBytes,
-    websocketIdleTimeoutMs,
-    websocketCloseTimeoutMs,
-    idleReadBufferBytes,
-  } = config;
-  defaults = {
-    websocketMaxMessageBytes,
-    websocketIdleTimeoutMs,
-    websocketCloseTimeoutMs,
-    idleReadBufferBytes,
-  };
-}
-
-/** Log hook: the exchange's error log. */
-export type WebSocketLog = (level: "debug" | "info" | "warning" | "error", msg: string) => void;
-
-/** Options for a server socket. */
-export interface ServerWebSocketOptions {
-  /** The negotiated subprotocol ("" when none). */
-  readonly protocol?: string;
-  /** The URL the socket was opened on (reported as `url`; "" when unknown). */
-  readonly url?: string;
-  /** Largest message (after reassembly) accepted; larger ones close with 1009. */
-  readonly maxMessageBytes?: number;
-  /**
-   * Seconds without any frame from the peer before it is pinged (at half) and then closed with
-   * 1001 (at the full time); 0 disables. Default 30, as `Deno.upgradeWebSocket`.
-   */
-  readonly idleTimeout?: number;
-  /** Seconds to wait for the peer's close frame after `close()` (default 5). */
-  readonly closeTimeout?: number;
-  /** Where to log protocol errors (info) and I/O errors (debug). */
-  readonly log?: WebSocketLog;
-}
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -116,9 +88,15 @@ const ATTACH = Symbol("lsbaws.websocket.attach");
 const ABANDON = Symbol("lsbaws.websocket.abandon");
 const SHUTDOWN = Symbol("lsbaws.websocket.shutdown");
 
-/** A live socket's entry in `LIVE` (not a `Set`: see `server/live_set.ts`). */
-interface LiveEntry extends LiveSlot {
-  readonly ws: ServerWebSocket;
+/**
+ * A live socket's entry in `LIVE` (not a `Set`: see `server/live_set.ts`). A class, not an object
+ * literal, whose allocation site V8 may pretenure: an entry in the old generation pointing at its
+ * young socket kept closed sockets alive through young-generation GCs (`bench/RESULTS.md`).
+ */
+class LiveEntry implements LiveSlot {
+  liveSlot = -1;
+  /** Creates the entry of `ws`. */
+  constructor(readonly ws: ServerWebSocket) {}
 }
 
 const LIVE = new LiveSet<LiveEntry>();
@@ -137,7 +115,8 @@ function describe(err: unknown): string {
 }
 
 /** A server-side WebSocket with the browser/Deno `WebSocket` surface; see the module comment. */
-export class ServerWebSocket extends WebSocketEvents implements WebSocket {
+export class ServerWebSocket extends WebSocketEvents
+  implements WebSocket, IdleOwner, TransportHooks {
   /** readyState: the opening handshake has not completed. */
   static readonly CONNECTING = CONNECTING;
   /** readyState: messages can be sent and received. */
@@ -166,47 +145,33 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
   #binaryType: BinaryType = "arraybuffer";
   readonly #max: number;
   readonly #closeMs: number;
-  readonly #log: WebSocketLog;
+  readonly #logHook: WebSocketLog | undefined;
   #io: WebSocketTransport | null = null;
   #inbound: InboundFrames;
   #closeSent = false;
   #pendingClose: { code?: number; reason: string } | null = null;
   #ending = false;
   readonly #idle: IdleWatch;
-  readonly #live: LiveEntry = { ws: this, liveSlot: -1 };
+  readonly #live: LiveEntry = new LiveEntry(this);
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> = [];
 
   /** Creates a socket in `CONNECTING`; see `ServerWebSocketOptions`. */
   constructor(options: ServerWebSocketOptions = {}) {
     super();
+    const defaults = webSocketDefaults();
     this.protocol = options.protocol ?? "";
     this.url = options.url ?? "";
     this.#max = options.maxMessageBytes ?? defaults.websocketMaxMessageBytes;
     const idleMs = options.idleTimeout === undefined
       ? defaults.websocketIdleTimeoutMs
       : options.idleTimeout * 1000;
-    this.#idle = new IdleWatch(
-      idleMs,
-      () => this.#state === OPEN && !this.#ending,
-      () => this.#push(encodeFrame(Opcode.PING), 0),
-      () => {
-        const reason = "No response from ping frame.";
-        this.#log("info", `websocket: idle timeout; closing with 1001`);
-        this.#fail(1001, reason, new Error(reason));
-      },
-    );
+    // No closure in here captures the socket: see `server/websocket_idle.ts`.
+    this.#idle = new IdleWatch(idleMs, this);
     this.#closeMs = options.closeTimeout === undefined
       ? defaults.websocketCloseTimeoutMs
       : options.closeTimeout * 1000;
-    const log = options.log;
-    this.#log = (level, msg) => {
-      try {
-        log?.(level, msg);
-      } catch {
-        // A broken log hook must not break the socket.
-      }
-    };
+    this.#logHook = options.log;
     this.#inbound = new InboundFrames(this.#max, defaults.idleReadBufferBytes);
   }
 
@@ -296,24 +261,59 @@ export class ServerWebSocket extends WebSocketEvents implements WebSocket {
     this.#push(encodeFrame(Opcode.CLOSE, encodeClosePayload(code, reason)), 0);
   }
 
+  /** Logs through the log hook; a broken hook must not break the socket. */
+  #log(level: "debug" | "info" | "warning" | "error", msg: string): void {
+    try {
+      this.#logHook?.(level, msg);
+    } catch {
+      // Ignored: see above.
+    }
+  }
+
+  // Internal callbacks of the idle watch (`IdleOwner`) and the transport (`TransportHooks`):
+  // methods, not closures over the socket (see `server/websocket_idle.ts`).
+  [IDLE_ACTIVE](): boolean {
+    return this.#state === OPEN && !this.#ending;
+  }
+
+  [IDLE_PING](): void {
+    this.#push(encodeFrame(Opcode.PING), 0);
+  }
+
+  [IDLE_TIMEOUT](): void {
+    const reason = "No response from ping frame.";
+    this.#log("info", `websocket: idle timeout; closing with 1001`);
+    this.#fail(1001, reason, new Error(reason));
+  }
+
+  [RECEIVED](): void {
+    this.#idle.touch();
+    this.#process();
+  }
+
+  [OVERFLOW](): void {
+    this.#fail(1009, "receive buffer full");
+  }
+
+  [PEER_EOF](): void {
+    this.#onEof();
+  }
+
+  [READ_FAILED](err: unknown): void {
+    this.#onIoError("read", err);
+  }
+
+  [WRITE_FAILED](err: unknown): void {
+    if (!this.#ending) this.#onIoError("write", err);
+  }
+
   /** Internal (see `attachSocket`). */
   [ATTACH](conn: SocketDuplex, buffered: Uint8Array): void {
     if (this.#io !== null || this.#ending) {
       closeSocket(conn);
       return;
     }
-    const io = new WebSocketTransport(conn, this.#inbound, {
-      received: () => {
-        this.#idle.touch();
-        this.#process();
-      },
-      overflow: () => this.#fail(1009, "receive buffer full"),
-      eof: () => this.#onEof(),
-      readFailed: (err) => this.#onIoError("read", err),
-      writeFailed: (err) => {
-        if (!this.#ending) this.#onIoError("write", err);
-      },
-    });
+    const io = new WebSocketTransport(conn, this.#inbound, this);
     this.#io = io;
     LIVE.add(this.#live);
     const pending = this.#pendingClose;

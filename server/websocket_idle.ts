@@ -11,15 +11,37 @@
  *   watched sockets after the previous sweep (at least `MIN_SWEEP_MS`), so a ping or a timeout
  *   comes at most that much late (60 s half-times: under 4 s; 150 ms: under 10 ms). The timer
  *   exists only while some socket is watched.
- * - When a socket's quiet time is reached, `onPing()` is called once (the caller sends a ping);
- *   when it is reached again with no frame since, the watch ends and `onTimeout()` is called (the
- *   caller fails the connection). A socket that is no longer `active()` (closing) is dropped.
+ * - The watch calls back into its owner (`IdleOwner`, the socket itself) through three
+ *   symbol-keyed methods: when a socket's quiet time is reached, `[IDLE_PING]()` is called once
+ *   (the owner sends a ping); when it is reached again with no frame since, the watch ends and
+ *   `[IDLE_TIMEOUT]()` is called (the owner fails the connection). A socket that is no longer
+ *   `[IDLE_ACTIVE]()` (closing) is dropped. Methods, not closures: a closure made per socket in
+ *   its constructor (capturing the socket) kept every closed socket, and what it referenced, alive
+ *   through the next young-generation GC under connect/close churn (measured; see
+ *   `bench/RESULTS.md`).
  * - Why one timer: a timer per socket re-armed per frame cost the server ~3 µs of its ~9 µs per
  *   echoed message; and the runtime keeps its timers in a `Map` by id, whose insert and delete per
  *   socket made V8 keep closed sockets alive through young-generation collections under
  *   connect/close churn (the mechanism is described in `server/live_set.ts`).
  */
 import { LiveSet, type LiveSlot } from "./live_set.ts";
+
+/** `IdleOwner`: still open and watched? */
+export const IDLE_ACTIVE: unique symbol = Symbol("lsbaws.websocket.idleActive");
+/** `IdleOwner`: the quiet time was reached; send a ping. */
+export const IDLE_PING: unique symbol = Symbol("lsbaws.websocket.idlePing");
+/** `IdleOwner`: the ping went unanswered; fail the connection. */
+export const IDLE_TIMEOUT: unique symbol = Symbol("lsbaws.websocket.idleTimeout");
+
+/** What an `IdleWatch` calls back (see the module comment). */
+export interface IdleOwner {
+  /** False once the socket is closing: the watch drops it. */
+  [IDLE_ACTIVE](): boolean;
+  /** Sends a ping. */
+  [IDLE_PING](): void;
+  /** Fails the connection (no frame within the ping's half-time). */
+  [IDLE_TIMEOUT](): void;
+}
 
 /** The sweep's delay floor as a share of the shortest watched half-time. */
 const SWEEP_SHARE = 1 / 16;
@@ -58,18 +80,14 @@ export class IdleWatch implements LiveSlot {
   readonly halfMs: number;
   /** Position among the watched sockets (`LiveSet`). */
   liveSlot = -1;
-  readonly #active: () => boolean;
-  readonly #onPing: () => void;
-  readonly #onTimeout: () => void;
+  readonly #owner: IdleOwner;
   #lastFrameAt = 0;
   #pinged = false;
 
-  /** Watches with `idleMs` (≤ 0: never); the callbacks as in the module comment. */
-  constructor(idleMs: number, active: () => boolean, onPing: () => void, onTimeout: () => void) {
+  /** Watches `owner` with `idleMs` (≤ 0: never); see the module comment. */
+  constructor(idleMs: number, owner: IdleOwner) {
     this.halfMs = idleMs / 2;
-    this.#active = active;
-    this.#onPing = onPing;
-    this.#onTimeout = onTimeout;
+    this.#owner = owner;
   }
 
   /** Starts watching from now. */
@@ -99,7 +117,7 @@ export class IdleWatch implements LiveSlot {
 
   /** The sweep: acts if the quiet time is reached; returns the next deadline (Infinity: done). */
   check(now: number): number {
-    if (!this.#active()) {
+    if (!this.#owner[IDLE_ACTIVE]()) {
       this.clear();
       return Infinity;
     }
@@ -107,12 +125,12 @@ export class IdleWatch implements LiveSlot {
     if (now < due) return due;
     if (this.#pinged) {
       this.clear();
-      this.#onTimeout();
+      this.#owner[IDLE_TIMEOUT]();
       return Infinity;
     }
     this.#pinged = true;
     this.#lastFrameAt = now; // the reply is due within the next half
-    this.#onPing();
+    this.#owner[IDLE_PING]();
     return now + this.halfMs;
   }
 }

@@ -1,7 +1,9 @@
 /**
  * WebSocket I/O on a taken-over connection: the read loop that feeds `InboundFrames`, the single
  * write queue, and the end of the TCP connection. It knows nothing about events or states; the
- * socket object (`server/websocket.ts`) reacts through `TransportHooks`.
+ * socket object (`server/websocket.ts`) reacts through `TransportHooks`: symbol-keyed methods of
+ * the socket itself, not a closure per hook and socket (closures a socket makes over itself kept
+ * closed sockets alive through young-generation GCs under churn; see `server/websocket_idle.ts`).
  *
  * Contract:
  * - `run(initial)` first yields one macrotask (so nothing is delivered in the task that fired
@@ -28,18 +30,29 @@ import type { SocketDuplex } from "./exchange.ts";
 /** Most bytes of small frames coalesced into one write. */
 const COALESCE_BYTES = 64 * 1024;
 
-/** How the socket object learns what happened on the connection. */
+/** `TransportHooks`: bytes were committed to the inbound buffer. */
+export const RECEIVED: unique symbol = Symbol("lsbaws.websocket.received");
+/** `TransportHooks`: the inbound buffer is full (unreachable: frames are capped below its size). */
+export const OVERFLOW: unique symbol = Symbol("lsbaws.websocket.overflow");
+/** `TransportHooks`: the peer ended its side (or a read failed while input was only drained). */
+export const PEER_EOF: unique symbol = Symbol("lsbaws.websocket.eof");
+/** `TransportHooks`: reading failed. */
+export const READ_FAILED: unique symbol = Symbol("lsbaws.websocket.readFailed");
+/** `TransportHooks`: writing failed; the queue was dropped. */
+export const WRITE_FAILED: unique symbol = Symbol("lsbaws.websocket.writeFailed");
+
+/** How the socket object learns what happened on the connection (see the module comment). */
 export interface TransportHooks {
   /** Bytes were committed to the inbound buffer. */
-  received(): void;
-  /** The inbound buffer is full (unreachable: frames are capped below its size). */
-  overflow(): void;
-  /** The peer ended its side (or a read failed while input was only drained). */
-  eof(): void;
+  [RECEIVED](): void;
+  /** The inbound buffer is full. */
+  [OVERFLOW](): void;
+  /** The peer ended its side. */
+  [PEER_EOF](): void;
   /** Reading failed. */
-  readFailed(err: unknown): void;
+  [READ_FAILED](err: unknown): void;
   /** Writing failed; the queue was dropped. */
-  writeFailed(err: unknown): void;
+  [WRITE_FAILED](err: unknown): void;
 }
 
 type OutItem = { frame: Uint8Array; app: number } | { blob: Blob };
@@ -88,18 +101,18 @@ export class WebSocketTransport {
       while (!this.#eof) {
         const view = this.#draining ? DISCARD : this.#inbound.writable();
         if (view.length === 0) {
-          this.#hooks.overflow();
+          this.#hooks[OVERFLOW]();
           continue;
         }
         const n = await this.#conn.read(view);
         if (n === null) return this.#onEof();
         if (this.#draining) continue;
         this.#inbound.commit(n);
-        this.#hooks.received();
+        this.#hooks[RECEIVED]();
       }
     } catch (err) {
       if (this.#draining) return this.#onEof();
-      this.#hooks.readFailed(err);
+      this.#hooks[READ_FAILED](err);
     } finally {
       this.#inbound.release(); // no read holds a view any more
     }
@@ -110,19 +123,19 @@ export class WebSocketTransport {
     let off = 0;
     while (off < bytes.length && !this.#draining) {
       const view = this.#inbound.writable();
-      if (view.length === 0) return this.#hooks.overflow();
+      if (view.length === 0) return this.#hooks[OVERFLOW]();
       const n = Math.min(view.length, bytes.length - off);
       view.set(bytes.subarray(off, off + n));
       this.#inbound.commit(n);
       off += n;
-      this.#hooks.received();
+      this.#hooks[RECEIVED]();
     }
   }
 
   #onEof(): void {
     this.#eof = true;
     for (const w of this.#eofWaiters.splice(0)) w();
-    this.#hooks.eof();
+    this.#hooks[PEER_EOF]();
   }
 
   /** Queues an encoded frame carrying `appBytes` of application payload and starts writing. */
@@ -195,7 +208,7 @@ export class WebSocketTransport {
       }
     } catch (err) {
       this.clear();
-      this.#hooks.writeFailed(err);
+      this.#hooks[WRITE_FAILED](err);
     } finally {
       this.#writing = false;
       for (const w of this.#drainWaiters.splice(0)) w();

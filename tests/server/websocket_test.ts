@@ -15,12 +15,8 @@ import {
   parseFrame,
 } from "../../server/http/websocket_frame.ts";
 import { DEFAULTS } from "../../server/config.ts";
-import {
-  abandonSocket,
-  attachSocket,
-  ServerWebSocket,
-  setWebSocketDefaults,
-} from "../../server/websocket.ts";
+import { abandonSocket, attachSocket, ServerWebSocket } from "../../server/websocket.ts";
+import { setWebSocketDefaults } from "../../server/websocket_options.ts";
 
 const MASK = new Uint8Array([9, 8, 7, 6]);
 const enc = new TextEncoder();
