@@ -64,7 +64,6 @@ import {
   webSocketDefaults,
   type WebSocketLog,
 } from "./websocket_options.ts";
-
 import {
   closeSocket,
   OVERFLOW,
