@@ -58,7 +58,9 @@ export function estimateRun(s: BenchSettings): RunEstimate {
     if (hellos.length) {
       hello += START_S +
         hellos.filter((x) => THROUGHPUT_SCENARIOS.includes(x)).length * timed +
-        (hellos.includes("fixed-rate") ? s.warmupS + s.rateDurationS + RUN_OVERHEAD_S : 0);
+        (hellos.includes("fixed-rate")
+          ? (s.rateWarmupS ?? s.warmupS) + s.rateDurationS + RUN_OVERHEAD_S
+          : 0);
     }
     for (const x of ["upload-length", "upload-chunked"]) {
       if (has(x) && runsScenario(server, x)) {

@@ -174,6 +174,11 @@ export interface BenchSettings {
   staticCapQuotaUs?: number;
   /** Seconds the fixed rate is offered per timed run. */
   rateDurationS: number;
+  /**
+   * Seconds of untimed warm-up at the fixed rate before its timed runs (absent in results of
+   * older harness versions, which warmed up for `warmupS`).
+   */
+  rateWarmupS?: number;
   /** Fixed-rate client: hey when available ("auto"), or forced. */
   rateClient: "auto" | RateClient;
   /** Longest wait for a quiet machine before each timed run, seconds (0: no wait). */
