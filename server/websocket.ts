@@ -295,7 +295,10 @@ export class ServerWebSocket extends WebSocketEvents
   }
 
   [PEER_EOF](): void {
-    this.#onEof();
+    if (!this.#ending) {
+      this.#log("debug", "websocket: peer closed TCP without a close frame");
+      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
+    }
   }
 
   [READ_FAILED](err: unknown): void {
@@ -414,13 +417,6 @@ export class ServerWebSocket extends WebSocketEvents
     this.#state = CLOSING;
     this.#sendClose(code, reason);
     this.#end({ wasClean: false, code, reason, linger: true, error });
-  }
-
-  #onEof(): void {
-    if (!this.#ending) {
-      this.#log("debug", "websocket: peer closed TCP without a close frame");
-      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
-    }
   }
 
   /** Tears down once: flush, (linger), close TCP, then fire `error`? and `close`. */

@@ -9,13 +9,13 @@
  * - `run(initial)` first yields one macrotask (so nothing is delivered in the task that fired
  *   `open`) with `setImmediate`, not a 0 ms timer, which waited 1-2 ms and churned the runtime's
  *   timer table; it feeds the bytes that arrived with the upgrade request, then reads until EOF. After
- *   each chunk it calls `received()`. Once `drainInput()` was called, input is read and dropped
+ *   each chunk it calls `[RECEIVED]()`. Once `drainInput()` was called, input is read and dropped
  *   (so our close frame is not lost to a TCP reset) and a read error counts as EOF. `run` never
- *   rejects: EOF goes to `eof()`, a read error to `readFailed(err)`.
+ *   rejects: EOF goes to `[PEER_EOF]()`, a read error to `[READ_FAILED](err)`.
  * - Writing: frames (and `Blob`s, encoded when their turn comes) go out in order through one
  *   writer, so frames never interleave; small frames queued back to back are coalesced into one
  *   write of at most 64 KiB. `bufferedAmount` counts queued application payload bytes. A write
- *   error drops the queue and calls `writeFailed(err)`. `drained()` resolves once the queue is
+ *   error drops the queue and calls `[WRITE_FAILED](err)`. `drained()` resolves once the queue is
  *   empty (or writing failed); nothing here rejects.
  * - Each transport counts one opened session in the metrics (`server/metrics.ts`).
  * - `linger(ms)` half-closes and waits up to `ms` for the peer's EOF; `close()` closes the socket.
