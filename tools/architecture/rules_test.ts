@@ -8,7 +8,8 @@
  *    loader reach apps/.
  * 3. gateway/** imports at runtime from server/ only server/http/** (plus the WebSocket
  *    exception below) and only types from the rest of server/; only the loader imports
- *    dynamically (besides the literal modules `LAZY_IMPORTS` lists, loaded lazily for memory).
+ *    dynamically (besides the literal modules `LAZY_IMPORTS` lists, loaded lazily for memory,
+ *    which main.ts then must not reach through its runtime imports).
  * 4. Only the socket driver(s) bind, connect, accept, read or write sockets: any use of
  *    `Deno.listen`/`connect`/`serve`/… or of FFI (`Deno.dlopen`, the libc driver's system calls)
  *    and any access on a value whose type is a Deno socket type (whatever the variable is
@@ -72,12 +73,21 @@ const APP_ENTRY = "gateway/mod.ts";
 const LOADER_FILES = ["gateway/loader.ts"];
 /**
  * Literal modules a file may import lazily to keep them out of a server's memory (Deno's Node
- * compatibility modules cost ~0.8 MB of V8 heap once loaded): file → the specifiers it may
- * `import()`. Never an app, never a computed specifier.
+ * compatibility modules cost ~0.8 MB of V8 heap once loaded; the supervisor, the worker link, the
+ * static responder and the deno driver ~0.7 MiB of anonymous memory in a server that does not use
+ * them): file → the specifiers it may `import()`. Never an app, never a computed specifier.
  */
 const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "gateway/_file_url.ts": ["node:path", "node:url"],
-  "main.ts": ["server/process/reload.ts"],
+  "main.ts": [
+    "server/process/handover.ts",
+    "server/process/heartbeat.ts",
+    "server/process/reload.ts",
+    "server/process/supervisor.ts",
+    "server/process/worker.ts",
+    "server/static/mod.ts",
+  ],
+  "server/serve.ts": ["server/deno/listen.ts", "server/static/mod.ts"],
 };
 /**
  * The upgrade shim creates and starts the engine's WebSocket: these gateway files may import
@@ -248,6 +258,34 @@ function dynamicImportViolations(edges: readonly Edge[]): Violation[] {
     .map(({ file, imp }) => importViolation(file, imp, "dynamic import outside the loader"));
 }
 
+/**
+ * Rule 3: a module listed in `lazy` is not loaded at start anyway, i.e. not reachable from main.ts
+ * through runtime imports (type-only and dynamic imports are not followed).
+ */
+function eagerLazyViolations(
+  edges: readonly Edge[],
+  lazy: Record<string, readonly string[]> = LAZY_IMPORTS,
+): Violation[] {
+  const next = new Map<string, string[]>();
+  for (const { file, imp } of edges) {
+    if (imp.kind === "value") next.set(file, [...(next.get(file) ?? []), imp.target]);
+  }
+  const loaded = new Set(["main.ts"]);
+  const todo = ["main.ts"];
+  while (todo.length > 0) {
+    for (const t of next.get(todo.pop()!) ?? []) {
+      if (!loaded.has(t)) loaded.add(t), todo.push(t);
+    }
+  }
+  return Object.entries(lazy).flatMap(([file, targets]) =>
+    targets.filter((t) => loaded.has(t)).map((t) => ({
+      file,
+      line: 1,
+      what: `imports ${t} lazily, but main.ts loads it at start`,
+    }))
+  );
+}
+
 Deno.test("rule 3: gateway imports server/http at runtime and only types from the rest of server", () => {
   fail("gateway/ → server/ imports", gatewayImportViolations(importsUnder("gateway/")));
 });
@@ -255,6 +293,10 @@ Deno.test("rule 3: gateway imports server/http at runtime and only types from th
 Deno.test("rule 3: only the loader imports dynamically", () => {
   const edges = importsUnder("server/", "gateway/", "main.ts");
   fail("dynamic imports", dynamicImportViolations(edges));
+});
+
+Deno.test("rule 3: what is imported lazily is not loaded at start anyway", () => {
+  fail("lazy imports", eagerLazyViolations(importsUnder("server/", "gateway/", "main.ts")));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -521,6 +563,16 @@ Deno.test("rules 1-3, 6 fixture: each import and size rule reports its violation
   ]);
   assert.deepEqual(found(dynamicImportViolations(edges)), [
     "server/a.ts → dynamic import outside the loader: dynamic import of server/b.ts",
+  ]);
+  const lazy = { "main.ts": ["server/b.ts", "server/c.ts", "node:path"] };
+  const startEdges = [
+    edge("main.ts", "server/a.ts"),
+    edge("server/a.ts", "server/b.ts"),
+    edge("server/a.ts", "server/c.ts", "type"),
+    edge("main.ts", "node:path", "dynamic"),
+  ];
+  assert.deepEqual(found(eagerLazyViolations(startEdges, lazy)), [
+    "main.ts → imports server/b.ts lazily, but main.ts loads it at start",
   ]);
   const sizes = new Map([["server/a.ts", SIZE_BUDGET + 1], ["server/b.ts", SIZE_BUDGET]]);
   assert.deepEqual(found(sizeViolations(sizes)), [
