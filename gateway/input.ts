@@ -7,6 +7,11 @@
  *   which the `BodyReader` reports as `null` (IN-2).
  * - Bytes read from the `BodyReader` but not yet consumed are kept in a queue of chunks, shared by
  *   `read`, `readline` and `stream`; nothing is copied unless a result spans chunks.
+ * - `read(n)` that needs more than is queued, from a `BodyReader` with `readInto`, allocates its
+ *   result once and has the engine decode the body straight into it (one copy instead of one per
+ *   piece plus one to join them): when the body declares its length the result is sized to what
+ *   is left of it; a chunked body does this for `n` up to `MAX_READ_INTO_BYTES` (1 MiB), and a
+ *   result cut short by the end of the body is copied to its own size.
  * - A rejected `BodyReader.read()` is passed on unchanged and remembered, so that `isInputError`
  *   can tell the runner to hand it to the engine unwrapped (APP-6).
  * - Reads MUST NOT overlap: the app awaits one before starting the next (as with any file).
@@ -17,6 +22,8 @@ import type { Input } from "./types.ts";
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
 const INPUT_ERRORS = new WeakSet<object>();
+/** The largest `read(n)` of a chunked body filled in place (its total size is not known). */
+const MAX_READ_INTO_BYTES = 1 << 20;
 
 /** Wraps the engine's body reader as the app-facing `Input` (`lsbaws.input`). */
 export function createInput(body: BodyReader): Input {
@@ -44,6 +51,10 @@ class BodyInput implements Input {
   async read(n?: number): Promise<Uint8Array> {
     const want = n === undefined || n < 0 ? Infinity : Math.floor(n);
     if (want === 0) return EMPTY;
+    if (this.#queued < want && !this.#eof && this.#body.readInto !== undefined) {
+      const size = this.#readIntoSize(want);
+      if (size > this.#queued) return this.#readInto(size);
+    }
     // Ask the body for no more than is missing, so a read(n) is normally one body chunk and
     // not a concatenation (fewer copies and allocations on large uploads).
     while (this.#queued < want && await this.#fill(want - this.#queued));
@@ -100,6 +111,43 @@ class BodyInput implements Input {
     return this.#stream;
   }
 
+  /** The size of the buffer `read(want)` fills in place (see the module comment); 0: it does not. */
+  #readIntoSize(want: number): number {
+    const declared = this.#body.contentLength;
+    // `bytesRead` counts what the body delivered, the queued bytes included.
+    if (declared !== null) return Math.min(want, this.#queued + declared - this.#body.bytesRead);
+    return want <= MAX_READ_INTO_BYTES ? want : 0;
+  }
+
+  /** Fills one buffer of `size` (> queued) bytes: the queue first, then the body straight in. */
+  async #readInto(size: number): Promise<Uint8Array> {
+    const out = new Uint8Array(size);
+    let filled = 0;
+    for (const chunk of this.#queue) {
+      out.set(chunk, filled);
+      filled += chunk.length;
+    }
+    this.#queue.length = 0;
+    this.#queued = 0;
+    while (filled < size) {
+      let n: number;
+      try {
+        n = await this.#body.readInto!(out.subarray(filled));
+      } catch (err) {
+        markInputError(err);
+        throw err;
+      }
+      if (n === 0) {
+        this.#eof = true;
+        break;
+      }
+      filled += n;
+    }
+    if (this.#body.done) this.#eof = true; // IN-2: no read past a body known to be complete.
+    // Cut short by the end of a chunked body: do not keep the unused tail alive.
+    return filled === size ? out : out.slice(0, filled);
+  }
+
   /** Pulls one chunk from the body into the queue; false at the end of the body. */
   async #fill(max = Infinity): Promise<boolean> {
     if (this.#eof) return false;
@@ -107,7 +155,7 @@ class BodyInput implements Input {
     try {
       chunk = await this.#body.read(max === Infinity ? undefined : max);
     } catch (err) {
-      if (typeof err === "object" && err !== null) INPUT_ERRORS.add(err);
+      markInputError(err);
       throw err;
     }
     if (chunk === null) {
@@ -159,4 +207,9 @@ class BodyInput implements Input {
     }
     return out;
   }
+}
+
+/** Remembers `err` as raised by a body read (see `isInputError`). */
+function markInputError(err: unknown): void {
+  if (typeof err === "object" && err !== null) INPUT_ERRORS.add(err);
 }

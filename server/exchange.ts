@@ -40,6 +40,13 @@ export interface BodyReader {
    * went away.
    */
   read(max?: number): Promise<Uint8Array | null>;
+  /**
+   * Like `read(target.length)`, but copies the bytes into `target` from its start: resolves to
+   * how many were written (at least 1), or 0 once the body is complete. Same `100 Continue` and
+   * errors as `read`; an empty `target` is a `RangeError`. Optional: a reader that hands its
+   * chunks on without copying leaves it out.
+   */
+  readInto?(target: Uint8Array): Promise<number>;
   /** True once the whole body has been received and decoded. */
   readonly done: boolean;
   /** Total decoded body bytes delivered so far. */

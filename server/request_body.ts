@@ -3,8 +3,9 @@
  *
  * Contract:
  * - Decoding (Content-Length or chunked), limits and the single copy into the returned chunk
- *   happen in `ConnectionCore.takeBody`; this class only waits for more bytes through
- *   `BodySource.fill()`, which belongs to the socket driver.
+ *   (`read`) or the caller's buffer (`readInto`) happen in `ConnectionCore.takeBody` /
+ *   `takeBodyInto`; this class only waits for more bytes through `BodySource.fill()`, which
+ *   belongs to the socket driver.
  * - The first `read()` calls `core.markBodyRead()`, which queues `100 Continue` exactly when the
  *   app first asks for the body and the client waits for it.
  * - Any failure (malformed chunk, limit, timeout, client gone) is remembered in `failure` and
@@ -62,20 +63,37 @@ export class RequestBody implements BodyReader {
   }
 
   /** See `BodyReader.read`. */
-  async read(max = 0): Promise<Uint8Array | null> {
+  read(max = 0): Promise<Uint8Array | null> {
+    return this.#pull(max, null) as Promise<Uint8Array | null>;
+  }
+
+  /** See `BodyReader.readInto`. */
+  readInto(target: Uint8Array): Promise<number> {
+    if (target.length === 0) return Promise.reject(new RangeError("readInto: empty target"));
+    return this.#pull(0, target) as Promise<number>;
+  }
+
+  /** `read(max)` when `target` is null, else `readInto(target)` (0 for the end of the body). */
+  async #pull(max: number, target: Uint8Array | null): Promise<Uint8Array | number | null> {
+    const end = target === null ? null : 0;
     if (this.failure !== null) throw this.failure;
     if (this.#detached) {
-      if (this.#finalDone) return null;
+      if (this.#finalDone) return end;
       throw new ProtocolError("INCOMPLETE_BODY", "the exchange is over");
     }
     const core = this.#core;
-    if (core.bodyDone) return null;
+    if (core.bodyDone) return end;
     core.markBodyRead();
     try {
       while (true) {
-        const chunk = core.takeBody(max);
-        if (chunk !== null) return chunk;
-        if (core.bodyDone) return null;
+        if (target === null) {
+          const chunk = core.takeBody(max);
+          if (chunk !== null) return chunk;
+        } else {
+          const n = core.takeBodyInto(target);
+          if (n > 0) return n;
+        }
+        if (core.bodyDone) return end;
         if (!(await this.#source.fill())) {
           throw new ProtocolError("INCOMPLETE_BODY", "connection closed mid-body");
         }

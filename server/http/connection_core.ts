@@ -8,8 +8,8 @@
  *   pipelined request already buffered is served before the next read) and returns it, or
  *   `partial` (read more), or the `ProtocolError` that ends the connection.
  * - Body: `takeBody(max)` decodes Content-Length or chunked framing straight out of the receive
- *   buffer (one copy, into the returned chunk) and enforces the body limits; `bodyDone` says the
- *   body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
+ *   buffer (one copy, into the returned chunk; `takeBodyInto(target)` copies into the caller's
+ *   buffer instead) and enforces the body limits; `bodyDone` says the body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
  *   it and no part of the final response was queued (RFC 9110 §10.1.1, §15.2).
  * - Response: `responseHead`, `responseBody`/`responseText` (and, for a file the driver sends
  *   itself, `responseFileRoom`/`responseFileSent`) and `responseEnd` hand the app's
@@ -213,19 +213,10 @@ export class ConnectionCore {
     this.requests++;
     this.#info = info;
     const framing = info.framing;
-    if (framing.kind === "length") {
-      this.#remaining = framing.length;
-      this.#decoder = null;
-      this.#bodyDone = framing.length === 0;
-    } else if (framing.kind === "chunked") {
-      this.#remaining = 0;
-      this.#decoder = new ChunkedDecoder(this.#opts.limits);
-      this.#bodyDone = false;
-    } else {
-      this.#remaining = 0;
-      this.#decoder = null;
-      this.#bodyDone = true;
-    }
+    const chunked = framing.kind === "chunked";
+    this.#remaining = framing.kind === "length" ? framing.length : 0;
+    this.#decoder = chunked ? new ChunkedDecoder(this.#opts.limits) : null;
+    this.#bodyDone = !chunked && this.#remaining === 0;
     this.#bodyStarted = false;
     this.#bodyBytes = 0;
     this.#continueSent = false;
@@ -244,19 +235,9 @@ export class ConnectionCore {
     return this.#bodyDone;
   }
 
-  /** Whether the app asked for the body at all. */
-  get bodyStarted(): boolean {
-    return this.#bodyStarted;
-  }
-
   /** Decoded body bytes delivered so far. */
   get bodyBytes(): number {
     return this.#bodyBytes;
-  }
-
-  /** Whether `100 Continue` was queued for this request. */
-  get continueSent(): boolean {
-    return this.#continueSent;
   }
 
   /** The app asked for the body: queue `100 Continue` if the client waits for it. */
@@ -276,28 +257,51 @@ export class ConnectionCore {
    * framing or an exceeded limit.
    */
   takeBody(max = 0): Uint8Array | null {
+    const pieces = this.#bodyPieces(max);
+    if (pieces === null || pieces.length === 0) return null;
+    // The pieces are views into the receive buffer: one copy, owned by the caller.
+    const out = pieces.length === 1 ? pieces[0].slice() : concatBytes(pieces);
+    this.#bodyBytes += out.length;
+    return out;
+  }
+
+  /**
+   * Like `takeBody(target.length)`, but copies the bytes into `target` from its start instead of
+   * allocating: returns how many were copied, 0 when none are buffered, the body is complete or
+   * `target` is empty.
+   */
+  takeBodyInto(target: Uint8Array): number {
+    const pieces = target.length === 0 ? null : this.#bodyPieces(target.length);
+    let n = 0;
+    for (const piece of pieces ?? []) {
+      target.set(piece, n);
+      n += piece.length;
+    }
+    this.#bodyBytes += n;
+    return n;
+  }
+
+  /**
+   * Consumes the buffered body bytes (at most `max` when > 0) and returns them as views into the
+   * receive buffer, valid until it is next written; null when none are buffered or the body is
+   * complete. Throws like `takeBody`.
+   */
+  #bodyPieces(max: number): Uint8Array[] | null {
     if (this.#bodyDone) return null;
     const buf = this.rb;
     if (buf.length === 0) return null;
-    let out: Uint8Array | null = null;
     if (this.#decoder === null) {
-      let n = Math.min(buf.length, this.#remaining);
-      if (max > 0 && n > max) n = max;
-      out = buf.view().slice(0, n);
+      const n = Math.min(buf.length, this.#remaining, max > 0 ? max : Infinity);
+      const piece = buf.view().subarray(0, n);
       buf.consume(n);
       this.#remaining -= n;
       if (this.#remaining === 0) this.#endBody();
-    } else {
-      const r = this.#decoder.decode(buf.view(), max);
-      // Decoded pieces are views into the receive buffer: one copy, owned by the caller.
-      if (r.data.length === 1) out = r.data[0].slice();
-      else if (r.data.length > 1) out = concatBytes(r.data);
-      buf.consume(r.consumed);
-      if (r.done) this.#endBody();
-      if (out !== null && out.length === 0) out = null;
+      return [piece];
     }
-    if (out !== null) this.#bodyBytes += out.length;
-    return out;
+    const r = this.#decoder.decode(buf.view(), max);
+    buf.consume(r.consumed);
+    if (r.done) this.#endBody();
+    return r.data;
   }
 
   #endBody(): void {

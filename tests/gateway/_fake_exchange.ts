@@ -30,6 +30,8 @@ export interface FakeOptions {
   contentLength?: number | null;
   /** Thrown by the body read that follows the last chunk. */
   bodyError?: unknown;
+  /** Give the body reader `readInto` (copying from the chunks, as the engine's does). */
+  readInto?: boolean;
   /** `write()` behaviour: return undefined (default), a resolved-later promise, or never resolve. */
   writes?: "sync" | "backpressure" | "hang";
   /** Make `head()` throw a `ResponseError` with this detail. */
@@ -62,6 +64,8 @@ export interface Recorder {
   logs: Array<[string, string]>;
   /** Number of `body.read()` calls. */
   bodyReads: number;
+  /** Number of `body.readInto()` calls. */
+  bodyReadsInto: number;
   /** `sendFile()` calls: offset and length (recorded as "sendFile" in `calls`). */
   files: Array<{ offset: number; length: number }>;
 }
@@ -90,6 +94,7 @@ export function fakeExchange(options: FakeOptions = {}): Fake {
     ended: false,
     logs: [],
     bodyReads: 0,
+    bodyReadsInto: 0,
     files: [],
   };
   const controller = new AbortController();
@@ -191,18 +196,22 @@ function fakeBody(options: FakeOptions, rec: Recorder): BodyReader {
   const total = chunks.reduce((n, c) => n + c.length, 0);
   let index = 0;
   let bytesRead = 0;
-  return {
+  /** What `readInto` left of the current chunk. */
+  let rest: Uint8Array | null = null;
+  const reader: BodyReader = {
     contentLength: options.contentLength !== undefined ? options.contentLength : total,
     get done() {
-      return index >= chunks.length;
+      // A body that ends in `bodyError` is never complete (the engine's `done` means decoded).
+      return index >= chunks.length && rest === null && options.bodyError === undefined;
     },
     get bytesRead() {
       return bytesRead;
     },
     read(): Promise<Uint8Array | null> {
       rec.bodyReads++;
-      if (index < chunks.length) {
-        const chunk = chunks[index++].slice();
+      if (rest !== null || index < chunks.length) {
+        const chunk = (rest ?? chunks[index++]).slice();
+        rest = null;
         bytesRead += chunk.length;
         return Promise.resolve(chunk);
       }
@@ -210,6 +219,22 @@ function fakeBody(options: FakeOptions, rec: Recorder): BodyReader {
       return Promise.resolve(null);
     },
   };
+  if (options.readInto) {
+    reader.readInto = (target: Uint8Array): Promise<number> => {
+      rec.bodyReadsInto++;
+      const from = rest ?? (index < chunks.length ? chunks[index++] : null);
+      if (from === null) {
+        if (options.bodyError !== undefined) return Promise.reject(options.bodyError);
+        return Promise.resolve(0);
+      }
+      const n = Math.min(from.length, target.length);
+      target.set(from.subarray(0, n));
+      rest = n < from.length ? from.subarray(n) : null;
+      bytesRead += n;
+      return Promise.resolve(n);
+    };
+  }
+  return reader;
 }
 
 function fakeResponder(options: FakeOptions, rec: Recorder, signal: AbortSignal): Responder {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
 const RULE_LINE = /^ \* - ([A-Z]+-\d+)( \(server\))?:/gm;
-const TEST_NAME = /Deno\.test\(\s*"([A-Z]+-\d+):/g;
+const TEST_NAME = /Deno\.test\(\s*["`]([A-Z]+-\d+):/g;
 
 async function specRules(): Promise<{ app: string[]; server: string[] }> {
   const text = await Deno.readTextFile(new URL("gateway/types.ts", ROOT));

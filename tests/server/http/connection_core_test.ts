@@ -18,6 +18,8 @@ const DATE = "Thu, 01 Jan 2026 00:00:00 GMT";
 interface AppPlan {
   /** Read the whole body before answering (default true). */
   readBody?: boolean;
+  /** Read it with `takeBodyInto` and a target of this many bytes instead of `takeBody`. */
+  readInto?: number;
   /** Response status (default 200). */
   status?: number;
   /** Declare Content-Length (default true). */
@@ -113,8 +115,15 @@ function run(
         }
         if ((cur.plan.readBody ?? true) && !cur.answered) {
           core.markBodyRead();
-          let chunk;
-          while ((chunk = core.takeBody()) !== null) cur.body.push(chunk);
+          const into = cur.plan.readInto;
+          if (into === undefined) {
+            let chunk;
+            while ((chunk = core.takeBody()) !== null) cur.body.push(chunk);
+          } else {
+            const target = new Uint8Array(into);
+            let n;
+            while ((n = core.takeBodyInto(target)) > 0) cur.body.push(target.slice(0, n));
+          }
           if (!core.bodyDone) return;
         }
         if (!cur.answered) answer();
@@ -206,6 +215,28 @@ Deno.test("decodes a Content-Length body and a chunked body with trailers", () =
   assert.ok(r.out.includes("POST /a 5:hello"));
   assert.ok(r.out.includes("POST /b 5:abcde"));
   assert.equal(r.state, "idle");
+});
+
+Deno.test("takeBodyInto copies the same body bytes as takeBody, whatever the cuts and target size", () => {
+  const input = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world" +
+    "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    "3;x=y\r\nabc\r\n1\r\nd\r\n7\r\nefghijk\r\n0\r\nX-T: 1\r\n\r\n" + GET;
+  const plain = allWays(input);
+  assert.ok(plain.out.includes("POST /a 11:hello world"));
+  assert.ok(plain.out.includes("POST /b 11:abcdefghijk"));
+  for (const size of [1, 2, 3, 5, 64]) {
+    assert.deepStrictEqual(allWays(input, () => ({ readInto: size })), plain, `target ${size}`);
+  }
+  // An empty target copies nothing and leaves the body to the next call.
+  const core = new ConnectionCore(options());
+  feed(core, latin1("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"));
+  assert.equal(core.nextRequest().kind, "request");
+  assert.equal(core.takeBodyInto(new Uint8Array(0)), 0);
+  const target = new Uint8Array(8);
+  assert.equal(core.takeBodyInto(target), 2);
+  assert.equal(core.bodyDone, true);
+  assert.equal(core.bodyBytes, 2);
+  assert.equal(core.takeBodyInto(target), 0);
 });
 
 Deno.test("streams chunked on HTTP/1.1 and close-delimited on HTTP/1.0 when no length is declared", () => {
