@@ -111,7 +111,7 @@ class BodyInput implements Input {
     return this.#stream;
   }
 
-  /** The size of the buffer `read(want)` fills in place (see the module comment); 0: it does not. */
+  /** The size of the buffer `read(want)` fills in place (see the module comment), or 0. */
   #readIntoSize(want: number): number {
     const declared = this.#body.contentLength;
     // `bytesRead` counts what the body delivered, the queued bytes included.

@@ -9,8 +9,9 @@
  *   `partial` (read more), or the `ProtocolError` that ends the connection.
  * - Body: `takeBody(max)` decodes Content-Length or chunked framing straight out of the receive
  *   buffer (one copy, into the returned chunk; `takeBodyInto(target)` copies into the caller's
- *   buffer instead) and enforces the body limits; `bodyDone` says the body is complete. The first `markBodyRead()` queues `100 Continue` when the client waits for
- *   it and no part of the final response was queued (RFC 9110 §10.1.1, §15.2).
+ *   buffer instead) and enforces the body limits; `bodyDone` says the body is complete. The first
+ *   `markBodyRead()` queues `100 Continue` when the client waits for it and no part of the final
+ *   response was queued (RFC 9110 §10.1.1, §15.2).
  * - Response: `responseHead`, `responseBody`/`responseText` (and, for a file the driver sends
  *   itself, `responseFileRoom`/`responseFileSent`) and `responseEnd` hand the app's
  *   response to the connection's `ResponseWriter` (response_writer.ts), which validates it and
@@ -282,9 +283,8 @@ export class ConnectionCore {
   }
 
   /**
-   * Consumes the buffered body bytes (at most `max` when > 0) and returns them as views into the
-   * receive buffer, valid until it is next written; null when none are buffered or the body is
-   * complete. Throws like `takeBody`.
+   * Consumes up to `max` (> 0) or all buffered body bytes, as views into the receive buffer valid
+   * until it is next written; null when none are buffered or the body is complete.
    */
   #bodyPieces(max: number): Uint8Array[] | null {
     if (this.#bodyDone) return null;
