@@ -98,6 +98,38 @@ Deno.test("httpDate formats IMF-fixdate (RFC 9110 §5.6.7)", () => {
   assert.equal(httpDate(Date.UTC(2024, 11, 31, 1, 2, 3)), "Tue, 31 Dec 2024 01:02:03 GMT");
 });
 
+Deno.test("httpDate agrees with Date's UTC fields from 1601 to 9999, leap days and century years included", () => {
+  const viaDate = (ms: number) => {
+    const d = new Date(ms);
+    const p = (n: number) => String(n).padStart(2, "0");
+    return `${"SunMonTueWedThuFriSat".substr(d.getUTCDay() * 3, 3)}, ${p(d.getUTCDate())} ${
+      "JanFebMarAprMayJunJulAugSepOctNovDec".substr(d.getUTCMonth() * 3, 3)
+    } ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${
+      p(d.getUTCSeconds())
+    } GMT`;
+  };
+  const from = Date.UTC(1601, 0, 1);
+  const to = Date.UTC(9999, 11, 31, 23, 59, 59);
+  const instants = [
+    from,
+    to,
+    -1,
+    Date.UTC(1900, 1, 28),
+    Date.UTC(1900, 2, 1),
+    Date.UTC(2100, 1, 28),
+  ];
+  // Every day of 1999-2001 at a moving time of day, then a seeded sample of the whole range.
+  for (let day = Date.UTC(1999, 0, 1), i = 0; day < Date.UTC(2002, 0, 1); day += 86_400_000, i++) {
+    instants.push(day + ((i * 7_919_000) % 86_400_000));
+  }
+  let seed = 12345;
+  for (let i = 0; i < 20_000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    instants.push(from + Math.floor((seed / 2147483648) * (to - from)));
+  }
+  for (const ms of instants) assert.equal(httpDate(ms), viaDate(ms), `at ${ms}`);
+});
+
 Deno.test("httpDate round-trips through Date.parse for random instants", () => {
   const rand = mulberry32(0x5eed);
   const re =
