@@ -67,6 +67,7 @@ import { adoptLibcEndpoints, bindLibcEndpoints, type InheritedSocket } from "./l
 import { startHeapTrim } from "./libc/heap_trim.ts";
 import { createGatekeeper, type ServerState } from "./policy.ts";
 import type { Handler } from "./exchange.ts";
+import type { StaticHandler } from "./static/mod.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import type { Logger } from "./log.ts";
 import {
@@ -135,7 +136,7 @@ export function listenSpecsOf(config: Config): ListenAddr[] {
 export async function serve(handler: Handler, config: Config, opts: ServeOptions): Promise<Server> {
   const logger = opts.logger;
   // The static responder and the deno driver are imported only when used (see the contract).
-  let statics = null;
+  let statics: StaticHandler | null = null;
   if (config.staticMounts.length > 0) {
     const { createStaticHandler, parseStaticMounts } = await import("./static/mod.ts");
     statics = createStaticHandler(parseStaticMounts(config.staticMounts), {

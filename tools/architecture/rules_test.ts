@@ -274,7 +274,9 @@ function eagerLazyViolations(
   const todo = ["main.ts"];
   while (todo.length > 0) {
     for (const t of next.get(todo.pop()!) ?? []) {
-      if (!loaded.has(t)) loaded.add(t), todo.push(t);
+      if (loaded.has(t)) continue;
+      loaded.add(t);
+      todo.push(t);
     }
   }
   return Object.entries(lazy).flatMap(([file, targets]) =>
