@@ -168,3 +168,51 @@ Deno.test("pooled storage never shows a previous connection's bytes", () => {
     assert.equal(next.release(), true);
   }
 });
+
+Deno.test("reuses a view while its window is unchanged and makes a new one when it moves", () => {
+  const rb = new ReceiveBuffer(16, 64);
+  put(rb, latin1("GET / HTTP/1.1\r\n"));
+  const v = rb.view();
+  assert.strictEqual(rb.view(), v, "same window, same view");
+  rb.consume(4);
+  const moved = rb.view();
+  assert.notStrictEqual(moved, v);
+  assert.deepStrictEqual(moved, latin1("/ HTTP/1.1\r\n"));
+  rb.consume(moved.length);
+  // Every request of a keep-alive connection reads into the same free region.
+  const w = rb.writable();
+  rb.commit(0);
+  assert.strictEqual(rb.writable(), w, "same free region, same view");
+  rb.commit(0);
+  put(rb, latin1("abc"));
+  assert.notStrictEqual(rb.writable(), w, "the free region moved");
+  rb.commit(0);
+  assert.deepStrictEqual(rb.view(), latin1("abc"));
+});
+
+Deno.test("views of replaced storage are never handed out again (growth, shrink, release)", () => {
+  const rb = new ReceiveBuffer(8, 64, 4);
+  const idle = rb.writable();
+  assert.equal(idle.length, 4);
+  idle.set([1, 2, 3, 4]);
+  rb.commit(4); // a full read: the next read asks for readSize, so the storage grows
+  const grown = rb.writable();
+  assert.notStrictEqual(grown.buffer, idle.buffer, "growth replaced the storage");
+  grown.set([5, 6]);
+  rb.commit(2);
+  assert.deepStrictEqual([...rb.view()], [1, 2, 3, 4, 5, 6]);
+  rb.consume(6);
+  const emptyGrown = rb.writable(); // the next read's view, at the same offset (0) as after shrink
+  rb.commit(0);
+  assert.strictEqual(emptyGrown.buffer, grown.buffer);
+  rb.shrink(); // idle again: back to idle-sized storage
+  const after = rb.writable();
+  assert.notStrictEqual(after.buffer, grown.buffer, "no view of the grown storage survives");
+  after.set([9]);
+  rb.commit(1);
+  assert.deepStrictEqual([...rb.view()], [9]);
+  rb.consume(1);
+  assert.equal(rb.release(), true);
+  assert.equal(rb.view().length, 0);
+  assert.equal(rb.writable().length, 0, "a released buffer offers no view of pooled storage");
+});
