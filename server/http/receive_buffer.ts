@@ -49,11 +49,11 @@ export class ReceiveBuffer {
   #offered = 0;
   #lent = false;
   #maxBytes: number;
-  /** The last `view()` and the window it shows (see the module comment). */
+  /** The last `view()` and the window it shows, -1: none (see the module comment). */
   #view: Uint8Array = EMPTY;
-  #viewStart = 0;
-  #viewEnd = 0;
-  /** The last `writable()` view and where it starts. */
+  #viewStart = -1;
+  #viewEnd = -1;
+  /** The last `writable()` view and where it starts, -1: none. */
   #tail: Uint8Array = EMPTY;
   #tailStart = -1;
 
@@ -97,8 +97,8 @@ export class ReceiveBuffer {
   #setStorage(b: Uint8Array): void {
     this.#buf = b;
     this.#view = EMPTY;
-    this.#viewStart = 0;
-    this.#viewEnd = 0;
+    this.#viewStart = -1;
+    this.#viewEnd = -1;
     this.#tail = EMPTY;
     this.#tailStart = -1;
   }
@@ -126,7 +126,7 @@ export class ReceiveBuffer {
   view(): Uint8Array {
     const start = this.#start;
     const end = this.#end;
-    if (start !== this.#viewStart || end !== this.#viewEnd || this.#view === EMPTY) {
+    if (start !== this.#viewStart || end !== this.#viewEnd) {
       this.#view = this.#buf.subarray(start, end);
       this.#viewStart = start;
       this.#viewEnd = end;
