@@ -27,7 +27,8 @@
  * Imports: the request side of the fetch path (`exchangeOf`), never the handler (no cycle).
  */
 import type { Exchange, SocketDuplex } from "../server/exchange.ts";
-import { checkResponseHeader, encodeResponseHead, httpDate } from "../server/http/response_head.ts";
+import { checkResponseHeader, encodeResponseHead } from "../server/http/response_head.ts";
+import { httpDate } from "../server/http/http_date.ts";
 import {
   acceptKey,
   checkHandshake,

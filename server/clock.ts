@@ -18,7 +18,7 @@
  *   deadlines (bytes arrived, response flushed), so holding saves two clock reads per request
  *   (~40 ns each here). `now()` always reads the system clock (the access log's durations).
  */
-import { httpDate } from "./http/response_head.ts";
+import { httpDate } from "./http/http_date.ts";
 
 /** The clock an engine shares between its connections. */
 export interface Clock {

@@ -11,3 +11,4 @@ export * from "./request_head.ts";
 export * from "./framing.ts";
 export * from "./chunked.ts";
 export * from "./response_head.ts";
+export * from "./http_date.ts";

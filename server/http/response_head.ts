@@ -13,13 +13,18 @@
  *   Date/Server lines are encoded once and reused, and so is a `Name: value` line once the same
  *   name was written with the same value twice in a row (up to 1024 names, values up to 256
  *   characters); `checkResponseHeader` likewise skips the scan of a value that passed last time.
+ * - Whole heads are remembered too (up to 16 fields): `validateResponseHead` accepts the same
+ *   status, reason and header names and values as the last head it accepted without checking
+ *   them again, and `writeResponseHead` writes a head whose parts all equal the previous head's
+ *   as one copy of its bytes (encoded when the parts repeat, up to 2 KiB). Parts are compared by
+ *   value on every call, so a header list changed in place is never served from a stale copy.
  * - `headerKind(name)` classifies a response header name (cached verdicts);
  *   `withContentLength(headers, length)` appends a known length unless one is declared.
- * - `httpDate(ms)` formats an IMF-fixdate (RFC 9110 §5.6.7).
  */
 import { encodeLatin1 } from "./bytes.ts";
 import * as bytesModule from "./bytes.ts";
 import { ResponseError, type ResponseRule } from "./errors.ts";
+import { HeaderListMemo } from "./header_list_memo.ts";
 import * as statusModule from "./status.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
@@ -161,6 +166,30 @@ export function validateResponseHead(
   headers: ReadonlyArray<readonly [string, string]>,
   reason = "",
 ): number {
+  const ok = lastValid;
+  if (status === ok.status && reason === ok.reason && ok.fields.matches(headers)) {
+    return ok.declared;
+  }
+  const declared = checkResponseHead(status, headers, reason);
+  ok.status = status;
+  ok.reason = reason;
+  ok.declared = declared;
+  ok.fields.record(headers);
+  return declared;
+}
+
+/**
+ * The last head `validateResponseHead` accepted and its result: the same status, reason and
+ * header names and values are accepted again without a scan.
+ */
+const lastValid = { status: -1, reason: "", declared: -1, fields: new HeaderListMemo() };
+
+/** `validateResponseHead` without the memo of the last accepted head. */
+function checkResponseHead(
+  status: number,
+  headers: ReadonlyArray<readonly [string, string]>,
+  reason: string,
+): number {
   const rule = checkStatus(status, reason);
   if (rule) throw new ResponseError(rule, `invalid status ${status}`);
   if (status < 200 && status !== 101) {
@@ -193,41 +222,6 @@ function parseContentLengthValue(s: string): number {
     v = v * 10 + d;
   }
   return v;
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
-}
-
-/**
- * Formats `ms` since the epoch as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. Integer
- * arithmetic, no `Date`: a server that logs nothing then never runs V8's date code, whose pages
- * stay out of its memory (~0.4 MiB of the `deno` binary, `bench/RESULTS.md`).
- */
-export function httpDate(ms: number): string {
-  const secs = Math.floor(ms / 1000);
-  const days = Math.floor(secs / 86400);
-  const t = secs - days * 86400;
-  // Gregorian date from a day count (H. Hinnant's civil_from_days), in integers.
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) -
-      Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 2 : mp - 10;
-  const year = yoe + era * 400 + (month <= 1 ? 1 : 0);
-  const weekday = (((days + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday
-  return `${DAYS[weekday]}, ${pad2(day)} ${MONTHS[month]} ${year} ${pad2(Math.floor(t / 3600))}:${
-    pad2(Math.floor(t / 60) % 60)
-  }:${pad2(t % 60)} GMT`;
 }
 
 /** How the response body is delimited on the wire. */
@@ -299,12 +293,84 @@ function dateServerLines(date: string, server: string): Uint8Array {
   return cachedDateServer;
 }
 
+/** Encoded heads longer than this are never kept whole. */
+const MAX_MEMO_BYTES = 2048;
+
+/**
+ * The last head written, by its parts, and its whole encoding once the same parts came twice in
+ * a row. Apps answer request after request with the same status and headers; within the same
+ * second (the Date line) such a head is then one copy instead of a line-by-line encoding.
+ */
+const memo = {
+  status: -1,
+  reason: "",
+  date: "",
+  server: "",
+  framing: "",
+  connection: "",
+  length: -1,
+  extra: "",
+  /** The encoding of these parts; null until they repeat, or when too long to keep. */
+  bytes: null as Uint8Array | null,
+  /** These parts encode to more than `MAX_MEMO_BYTES`: always written line by line. */
+  tooLong: false,
+  fields: new HeaderListMemo(),
+};
+
+/** Whether `p` has exactly the parts recorded in `memo` (strings compared by value). */
+function sameAsMemo(p: ResponseHeadParts): boolean {
+  const m = memo;
+  return p.status === m.status && p.date === m.date && p.server === m.server &&
+    p.framing === m.framing && p.connection === m.connection && (p.reason ?? "") === m.reason &&
+    lengthOf(p) === m.length && (p.extra ?? "") === m.extra && m.fields.matches(p.headers);
+}
+
+/** Records `p`'s parts in `memo` (its bytes not yet known). */
+function recordMemo(p: ResponseHeadParts): void {
+  const m = memo;
+  m.bytes = null;
+  m.tooLong = false;
+  m.status = p.status;
+  m.reason = p.reason ?? "";
+  m.date = p.date;
+  m.server = p.server;
+  m.framing = p.framing;
+  m.connection = p.connection;
+  m.length = lengthOf(p);
+  m.extra = p.extra ?? "";
+  m.fields.record(p.headers);
+}
+
+/** The Content-Length the server adds, -1 for none. */
+function lengthOf(p: ResponseHeadParts): number {
+  return p.length !== undefined && p.length >= 0 ? p.length : -1;
+}
+
 /**
  * Writes the status line and header block, ending with the empty line, to `sink`; returns the
  * number of bytes written. Date and Server are added unless the app sent them; the framing and
- * connection lines come last.
+ * connection lines come last. A head whose parts equal the previous head's (status, reason,
+ * every header name and value, date, server, framing, connection, length, extra) is written from
+ * the previous head's bytes, encoded once when the parts repeat (at most 16 fields, 2 KiB).
  */
 export function writeResponseHead(sink: HeadSink, p: ResponseHeadParts): number {
+  if (!sameAsMemo(p)) {
+    recordMemo(p);
+    return writeHeadLines(sink, p);
+  }
+  let bytes = memo.bytes;
+  if (bytes === null) {
+    if (memo.tooLong) return writeHeadLines(sink, p);
+    bytes = encodeResponseHead(p);
+    if (bytes.length > MAX_MEMO_BYTES) memo.tooLong = true;
+    else memo.bytes = bytes;
+  }
+  sink.pushBytes(bytes);
+  return bytes.length;
+}
+
+/** `writeResponseHead` without the whole-head memo: line by line. */
+function writeHeadLines(sink: HeadSink, p: ResponseHeadParts): number {
   let n: number;
   if (p.reason === undefined || p.reason === "") {
     const line = statusLine(p.status);
@@ -384,7 +450,7 @@ export function writeResponseHead(sink: HeadSink, p: ResponseHeadParts): number 
 /** Encodes the status line and header block, ending with the empty line. */
 export function encodeResponseHead(p: ResponseHeadParts): Uint8Array {
   const bytes: number[] = [];
-  writeResponseHead({
+  writeHeadLines({
     pushAscii(s: string) {
       for (let i = 0; i < s.length; i++) {
         const c = s.charCodeAt(i);

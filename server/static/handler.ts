@@ -44,7 +44,7 @@
  */
 import type { Exchange } from "../exchange.ts";
 import type { RequestHead } from "../http/request_head.ts";
-import { httpDate } from "../http/response_head.ts";
+import { httpDate } from "../http/http_date.ts";
 import { STATUS_TEXT } from "../http/status.ts";
 import {
   acceptedCodings,

@@ -11,11 +11,14 @@ import {
   encodeChunkHeader,
   encodeResponseHead,
   HOP_BY_HOP,
-  httpDate,
   LAST_CHUNK,
   type ResponseHeadParts,
+  validateResponseHead,
   withContentLength,
+  writeResponseHead,
 } from "../../../server/http/response_head.ts";
+import { ResponseError } from "../../../server/http/errors.ts";
+import { httpDate } from "../../../server/http/http_date.ts";
 import { latin1, mulberry32 } from "./_helpers.ts";
 
 const text = (b: Uint8Array) => String.fromCharCode(...b);
@@ -309,4 +312,129 @@ Deno.test("withContentLength: appends a known length unless one is declared", ()
   assert.equal(withContentLength(h, -1), h);
   const declared: Array<[string, string]> = [["content-length", "2"]];
   assert.equal(withContentLength(declared, 7), declared, "the app's own value wins");
+});
+
+/** Runs `writeResponseHead` into a sink that records its bytes and how they were pushed. */
+function writeRecorded(p: ResponseHeadParts): { text: string; n: number; pushes: number } {
+  let out = "";
+  let pushes = 0;
+  const n = writeResponseHead({
+    pushAscii(s: string) {
+      out += s;
+      pushes++;
+    },
+    pushBytes(b: Uint8Array) {
+      out += text(b);
+      pushes++;
+    },
+  }, p);
+  return { text: out, n, pushes };
+}
+
+Deno.test("writeResponseHead: a head repeated with the same parts is written whole from one copy", () => {
+  const p = (): ResponseHeadParts =>
+    parts({ headers: [["Content-Type", "text/plain"], ["X-Memo", "1"]], length: 13 });
+  const expected = text(encodeResponseHead(p()));
+  for (let i = 0; i < 4; i++) {
+    const r = writeRecorded(p()); // A fresh parts object and header list every time, as apps do.
+    assert.equal(r.text, expected, `write ${i + 1}`);
+    assert.equal(r.n, expected.length, `write ${i + 1}: the byte count`);
+    // From the second write on, the head is one push of the encoded whole.
+    if (i >= 1) assert.equal(r.pushes, 1, `write ${i + 1}: pushes`);
+  }
+});
+
+Deno.test("writeResponseHead: any part that differs from the previous head is written anew", () => {
+  const base: ResponseHeadParts = parts({
+    status: 200,
+    headers: [["Content-Type", "text/plain"], ["X-Memo", "1"]],
+    server: "lsbaws",
+    length: 13,
+  });
+  const variants: Array<[string, Partial<ResponseHeadParts>]> = [
+    ["status", { status: 404 }],
+    ["reason", { reason: "Fine" }],
+    ["header value", { headers: [["Content-Type", "text/html"], ["X-Memo", "1"]] }],
+    ["header name", { headers: [["Content-Type", "text/plain"], ["X-Memo2", "1"]] }],
+    ["one header fewer", { headers: [["Content-Type", "text/plain"]] }],
+    ["one header more", {
+      headers: [["Content-Type", "text/plain"], ["X-Memo", "1"], ["X-More", "2"]],
+    }],
+    ["date", { date: "Mon, 07 Nov 1994 08:49:37 GMT" }],
+    ["server", { server: "other" }],
+    ["framing", { framing: "chunked", length: undefined }],
+    ["connection", { connection: "close" }],
+    ["length", { length: 14 }],
+    ["no length", { length: undefined }],
+    ["extra", { extra: "Upgrade: websocket\r\n" }],
+  ];
+  for (const [what, over] of variants) {
+    const variant = { ...base, ...over };
+    writeRecorded(base);
+    assert.equal(writeRecorded(base).text, text(encodeResponseHead(base)), `${what}: base`);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(writeRecorded(variant).text, text(encodeResponseHead(variant)), what);
+    }
+  }
+  // A header list the app changes in place between responses is read again.
+  const headers: Array<[string, string]> = [["X-Memo", "a"]];
+  const shared = parts({ headers });
+  writeRecorded(shared);
+  writeRecorded(shared);
+  headers[0][1] = "b";
+  assert.match(writeRecorded(shared).text, /\r\nX-Memo: b\r\n/);
+});
+
+Deno.test("writeResponseHead: heads too long or with too many fields to keep whole stay exact", () => {
+  const long = parts({ headers: [["X-Long", "v".repeat(3000)]], length: 1 });
+  const many = parts({
+    headers: Array.from({ length: 20 }, (_, i) => [`X-F${i}`, `${i}`] as [string, string]),
+  });
+  for (const p of [long, many]) {
+    const expected = text(encodeResponseHead(p));
+    for (let i = 0; i < 4; i++) assert.equal(writeRecorded(p).text, expected);
+  }
+});
+
+Deno.test("validateResponseHead: an accepted head is accepted again, and no part of a changed one escapes the checks", () => {
+  const good: Array<[string, string]> = [["Content-Type", "text/plain"], ["Content-Length", "5"]];
+  for (let i = 0; i < 3; i++) assert.equal(validateResponseHead(200, good, ""), 5);
+  assert.equal(
+    validateResponseHead(200, [["Content-Type", "text/plain"], ["Content-Length", "6"]]),
+    6,
+  );
+  assert.equal(validateResponseHead(200, good, ""), 5);
+  const rejects: Array<[string, () => unknown, string]> = [
+    [
+      "a CTL in a value",
+      () => validateResponseHead(200, [["Content-Type", "a\r\nb"], good[1]]),
+      "header-value-ctl",
+    ],
+    [
+      "a bad name",
+      () => validateResponseHead(200, [["Content Type", "text/plain"], good[1]]),
+      "header-name-token",
+    ],
+    [
+      "a hop-by-hop name",
+      () => validateResponseHead(200, [["Connection", "close"], good[1]]),
+      "hop-by-hop",
+    ],
+    [
+      "a bad length",
+      () => validateResponseHead(200, [good[0], ["Content-Length", "x"]]),
+      "content-length-digits",
+    ],
+    ["a 1xx status", () => validateResponseHead(100, good), "status-range"],
+    ["a bad reason", () => validateResponseHead(200, good, "O\nK"), "reason-ctl"],
+  ];
+  for (const [what, call, rule] of rejects) {
+    assert.equal(validateResponseHead(200, good, ""), 5, `${what}: the good head first`);
+    assert.throws(call, (err: unknown) => err instanceof ResponseError && err.rule === rule, what);
+  }
+  // A list the app changes in place is checked again.
+  const list: Array<[string, string]> = [["X-A", "ok"]];
+  assert.equal(validateResponseHead(200, list), -1);
+  list[0][1] = "bad\r\n";
+  assert.throws(() => validateResponseHead(200, list), ResponseError);
 });
