@@ -20,3 +20,15 @@ Deno.test("fresh ids are unique and valid", () => {
   assert.notEqual(a, b);
   assert.ok(isValidRequestId(a) && isValidRequestId(b));
 });
+
+Deno.test("fresh ids count up in base 36 without leading zeros, across every digit carry", () => {
+  const first = nextRequestId();
+  const prefix = first.slice(0, first.indexOf("-") + 1);
+  let n = parseInt(first.slice(prefix.length), 36);
+  assert.equal(first, prefix + n.toString(36));
+  // 50,000 ids cross the carries into the third and fourth digit (36² = 1,296; 36³ = 46,656).
+  for (let i = 0; i < 50_000; i++) {
+    n++;
+    assert.equal(nextRequestId(), prefix + n.toString(36));
+  }
+});
