@@ -300,16 +300,28 @@ const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
 /** Positions (and hashes, for the string cache) of the request line's pieces. */
 interface LineOffsets {
-  readonly methodEnd: number;
-  readonly methodHash: number;
-  readonly targetStart: number;
-  readonly targetEnd: number;
-  readonly targetHash: number;
-  readonly minor: 0 | 1;
+  methodEnd: number;
+  methodHash: number;
+  targetStart: number;
+  targetEnd: number;
+  targetHash: number;
+  minor: 0 | 1;
   /** Position of the line's CR. */
-  readonly end: number;
+  end: number;
 }
 
+/** Where `parseRequestLine` puts its result: one record, reused (the parser is synchronous). */
+const lineOffsets: LineOffsets = {
+  methodEnd: 0,
+  methodHash: 0,
+  targetStart: 0,
+  targetEnd: 0,
+  targetHash: 0,
+  minor: 1,
+  end: 0,
+};
+
+/** Validates the request line starting at `start`; returns `lineOffsets`, filled in. */
 function parseRequestLine(buf: Uint8Array, start: number): LineOffsets {
   let i = start;
   let methodHash = 0;
@@ -356,15 +368,15 @@ function parseRequestLine(buf: Uint8Array, start: number): LineOffsets {
   // falls back to 1.0 for both; we report the version whose rules we actually apply, which is also
   // the response's version and the only value the gateway contract allows (1.0 or 1.1).
   if (major !== 1) throw new ProtocolError("UNSUPPORTED_VERSION");
-  return {
-    methodEnd: i,
-    methodHash,
-    targetStart: ts,
-    targetEnd: j,
-    targetHash,
-    minor: minor === 0 ? 0 : 1,
-    end,
-  };
+  const line = lineOffsets;
+  line.methodEnd = i;
+  line.methodHash = methodHash;
+  line.targetStart = ts;
+  line.targetEnd = j;
+  line.targetHash = targetHash;
+  line.minor = minor === 0 ? 0 : 1;
+  line.end = end;
+  return line;
 }
 
 const ABSOLUTE_RE = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^/?@]+(?:[/?]|$)/;

@@ -32,6 +32,7 @@ import * as outputQueueModule from "./output_queue.ts";
 import {
   headerKind,
   type ResponseFraming,
+  type ResponseHeadParts,
   validateResponseHead,
   writeResponseHead,
 } from "./response_head.ts";
@@ -103,6 +104,17 @@ export class ResponseWriter {
   #sent = 0;
   /** Where this response's head starts in `out` (valid while `#marked`); one record, reused. */
   readonly #markSlot: QueueMark = { pieces: 0, seg: null, start: 0, len: 0, size: 0 };
+  /** The parts handed to `writeResponseHead`, one record reused (it keeps none of them). */
+  readonly #parts: ResponseHeadParts = {
+    status: 200,
+    reason: "",
+    headers: NO_HEADERS,
+    date: "",
+    server: "",
+    framing: "none",
+    connection: "",
+    length: -1,
+  };
   #marked = false;
   #flushMark = 0;
 
@@ -192,16 +204,17 @@ export class ResponseWriter {
     this.out.mark(this.#markSlot);
     this.#marked = true;
     this.#flushMark = this.flushes;
-    this.bytesOut += writeResponseHead(this.out, {
-      status: this.status,
-      reason: this.#reason,
-      headers,
-      date: opts.date(),
-      server: opts.serverHeader,
-      framing: this.#framing,
-      connection,
-      length,
-    });
+    const parts = this.#parts;
+    parts.status = this.status;
+    parts.reason = this.#reason;
+    parts.headers = headers;
+    parts.date = opts.date();
+    parts.server = opts.serverHeader;
+    parts.framing = this.#framing;
+    parts.connection = connection;
+    parts.length = length;
+    this.bytesOut += writeResponseHead(this.out, parts);
+    parts.headers = NO_HEADERS; // Not kept alive for the rest of the exchange.
     this.headQueued = true;
     if (!this.keepAlive) this.closeAfter = true;
   }
