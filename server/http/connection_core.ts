@@ -179,9 +179,10 @@ export class ConnectionCore {
    * `body` or `responding`); an `error` has already queued its response and moved to `closing`.
    */
   nextRequest(): RequestEvent {
+    const rb = this.rb;
     let result;
     try {
-      result = parseRequestHead(this.rb.view(), this.#opts.limits, this.#scanned);
+      result = parseRequestHead(rb.storage, this.#opts.limits, this.#scanned, rb.start, rb.end);
     } catch (err) {
       return this.#protocolError(err);
     }
@@ -191,17 +192,16 @@ export class ConnectionCore {
       return PARTIAL;
     }
     this.#scanned = 0;
-    this.rb.consume(result.consumed);
-    const head = result.head;
+    rb.consume(result.consumed);
     let info: HeadInfo;
     try {
-      info = analyzeHead(head, this.#opts.limits);
+      info = analyzeHead(result.head, this.#opts.limits);
     } catch (err) {
       return this.#protocolError(err);
     }
     if (this.#s === STATE_IDLE) this.#to(EVENT_DATA);
-    this.#begin(head, info);
-    return { kind: "request", head, info };
+    this.#begin(result.head, info);
+    return { kind: "request", head: result.head, info };
   }
 
   #protocolError(err: unknown): RequestEvent {

@@ -15,7 +15,8 @@
  *   connection and leaves this buffer empty and unusable (`view()` is empty, `writable()` offers
  *   nothing), so no later reader can see a successor's bytes. It refuses while a view is lent.
  *   Pooled storage may hold a previous connection's bytes, but only bytes between the cursors are
- *   ever exposed.
+ *   ever exposed: `view()` is that window, and `storage` (with `start` and `end`) is for
+ *   the request parser, which reads only inside the window it is given, without making a view.
  * - Views are reused: `view()` and `writable()` return the same object as their previous call
  *   when the window (storage and cursors) is the same, as it is for every request of a
  *   keep-alive connection whose requests fit one read (a `subarray` per call was ~1 % of a
@@ -120,6 +121,24 @@ export class ReceiveBuffer {
   /** Number of unconsumed bytes. */
   get length(): number {
     return this.#end - this.#start;
+  }
+
+  /**
+   * The storage the unconsumed bytes lie in, at `[start, end)`: the same bytes as
+   * `view()` without making a view (invalidated likewise).
+   */
+  get storage(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Where the unconsumed bytes start in `storage`. */
+  get start(): number {
+    return this.#start;
+  }
+
+  /** Where the unconsumed bytes end in `storage`. */
+  get end(): number {
+    return this.#end;
   }
 
   /** The unconsumed bytes (a view; invalidated by `writable()`/`compact()`). */

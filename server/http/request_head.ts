@@ -59,11 +59,19 @@ type HeadLimits = Pick<Limits, "maxRequestLineBytes" | "maxHeadBytes" | "maxHead
 /**
  * Parses one request head from the start of `buf`. See the module comment for the contract.
  * `scanFrom` is the `scanned` value of a previous partial result for the same bytes (default 0).
+ * `from` and `to` bound the bytes looked at (default: all of `buf`): the result is the one for
+ * `buf.subarray(from, to)` (`consumed` and `scanned` count from `from`), without making that view.
  */
-export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom = 0): HeadResult {
-  const len = buf.length;
+export function parseRequestHead(
+  buf: Uint8Array,
+  limits: HeadLimits,
+  scanFrom = 0,
+  from = 0,
+  to = buf.length,
+): HeadResult {
+  const len = to;
   // RFC 9112 §2.2: ignore at least one empty line (CRLF) received before the request line.
-  let start = 0;
+  let start = from;
   while (start + 1 < len && buf[start] === CR && buf[start + 1] === LF) start += 2;
   if (start < len && buf[start] === LF) throw new ProtocolError("INVALID_LINE_ENDING", "bare LF");
   if (start < len && buf[start] === CR && start + 1 >= len) return { kind: "partial", scanned: 0 };
@@ -71,7 +79,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
 
   // Phase 1: find the end of the head, checking line endings. Resume at the last line start.
   // (Byte loops, not indexOf: for header-sized lines a loop is several times cheaper.)
-  let lineStart = scanFrom > start ? scanFrom : start;
+  let lineStart = from + scanFrom > start ? from + scanFrom : start;
   let end = -1;
   let i = lineStart;
   while (i < len) {
@@ -102,7 +110,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
     // A complete head may take maxHeadBytes + 4 bytes (its final CRLF CRLF, checked below) and
     // needs at least one more byte than we have, so refuse only what can no longer fit.
     if (len - start > limits.maxHeadBytes + 3) throw new ProtocolError("HEADERS_TOO_LARGE");
-    return { kind: "partial", scanned: lineStart };
+    return { kind: "partial", scanned: lineStart - from };
   }
   if (end - start > limits.maxHeadBytes + 4) throw new ProtocolError("HEADERS_TOO_LARGE");
 
@@ -135,7 +143,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits, scanFrom =
     minor: line.minor,
     headers,
   };
-  return { kind: "complete", head, consumed: end };
+  return { kind: "complete", head, consumed: end - from };
 }
 
 /**

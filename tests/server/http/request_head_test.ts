@@ -6,14 +6,17 @@ import assert from "node:assert/strict";
 import { parseFieldLine, parseRequestHead } from "../../../server/http/request_head.ts";
 import { ProtocolError, type ProtocolErrorCode } from "../../../server/http/errors.ts";
 import {
+  decodeEscapes,
   DEFAULT_LIMITS,
   driveHead,
   feedAllWays,
   latin1,
+  mulberry32,
   NEXT_REQUEST,
   withLimits,
 } from "./_helpers.ts";
 import type { Limits } from "../../../server/config.ts";
+import { INVALID_FILES, VALID_FILES } from "../../fixtures/requests/index.ts";
 
 const HOST = "Host: example.com\r\n";
 
@@ -427,6 +430,54 @@ Deno.test("throws only ProtocolError for every single-byte mutation of a request
         parseRequestHead(mutated, DEFAULT_LIMITS);
       } catch (e) {
         assert.ok(e instanceof ProtocolError, `byte ${i} = 0x${b.toString(16)}: ${e}`);
+      }
+    }
+  }
+});
+
+/** `parseRequestHead`'s result, or the code of the `ProtocolError` it threw. */
+function outcome(run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof ProtocolError) return `ProtocolError ${e.code}`;
+    throw e;
+  }
+}
+
+Deno.test("a window of a larger buffer parses exactly as the same bytes on their own", () => {
+  const rand = mulberry32(0x5eed);
+  const JUNK = [0x0d, 0x0a, 0x20, 0x3a, 0x00, 0x47, 0x7f, 0xff];
+  const junk = (n: number) => Array.from({ length: n }, () => JUNK[Math.floor(rand() * 8)]);
+  const inputs = [...VALID_FILES, ...INVALID_FILES].map(([, http]) => decodeEscapes(http));
+  inputs.push(latin1(`\r\n\r\n${REQ}${HOST}\r\nGET /next HTTP/1.1\r\n`));
+  for (const bytes of inputs) {
+    for (let round = 0; round < 4; round++) {
+      const before = junk(Math.floor(rand() * 9));
+      const buf = new Uint8Array([...before, ...bytes, ...junk(Math.floor(rand() * 9))]);
+      const from = before.length;
+      // Every cut, so partial heads (and `scanned`, passed back) are compared too.
+      const cut = Math.floor(rand() * (bytes.length + 1));
+      for (const n of [bytes.length, cut]) {
+        const alone = bytes.subarray(0, n);
+        const expected = outcome(() => parseRequestHead(alone, DEFAULT_LIMITS));
+        const got = outcome(() => parseRequestHead(buf, DEFAULT_LIMITS, 0, from, from + n));
+        assert.deepStrictEqual(got, expected, `${n} of ${bytes.length} bytes`);
+        const r = expected as { kind?: string; scanned?: number };
+        if (r.kind === "partial") {
+          assert.deepStrictEqual(
+            outcome(() => parseRequestHead(buf, DEFAULT_LIMITS, r.scanned, from, from + n)),
+            expected,
+            "with scanned passed back",
+          );
+          assert.deepStrictEqual(
+            outcome(() =>
+              parseRequestHead(buf, DEFAULT_LIMITS, r.scanned, from, from + bytes.length)
+            ),
+            outcome(() => parseRequestHead(bytes, DEFAULT_LIMITS, r.scanned)),
+            "resumed with the rest",
+          );
+        }
       }
     }
   }
