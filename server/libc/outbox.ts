@@ -7,7 +7,9 @@
  *   given to `sendFile` (`FileSend`: `sendfile`); it resolves at once when the socket took it
  *   all, else once `onWritable()` (the connection's `EPOLLOUT`) let the rest out. While a write
  *   waits (`waiting`), `flush()` returns the same promise.
- * - A failed send calls `close` (the connection's) and rejects the waiter with the mapped error;
+ * - A failed send calls `close` (the connection's) and rejects the waiter with the mapped error
+ *   (every promise `flush()` rejects is marked handled, so a flush nobody waits for cannot end
+ *   the process with an unhandled rejection);
  *   the connection's close calls `fail(err)`, which drops what is queued, closes the file and
  *   rejects a waiter still there with `err`.
  * - `sendFile(file)` queues a file body behind the output and resolves with the bytes sent once
@@ -19,6 +21,17 @@ import type { Libc } from "./ffi.ts";
 import { type OutputSource, PieceSender } from "./socket.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * A promise rejected with `err` that is already marked handled: a caller that flushes without
+ * waiting (the end of a batch) must not turn a client that went away into an unhandled rejection,
+ * which would end the process; the connection is closed already.
+ */
+function rejected(err: unknown): Promise<void> {
+  const p = Promise.reject(err);
+  p.catch(ignore);
+  return p;
+}
 
 /** One connection's write side; see the module comment. */
 export class Outbox {
@@ -51,13 +64,13 @@ export class Outbox {
   flush(): Promise<void> {
     if (this.#wait !== null) return this.#wait.promise;
     if (this.#src.out.size === 0 && this.#file === null) return RESOLVED;
-    if (this.#failed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    if (this.#failed) return rejected(new Deno.errors.BadResource("connection closed"));
     let done: boolean;
     try {
       done = this.#send();
     } catch (err) {
       this.#close();
-      return Promise.reject(err);
+      return rejected(err);
     }
     if (done) return RESOLVED;
     const w = Promise.withResolvers<void>();
