@@ -16,6 +16,8 @@ export const MAX_MEMO_FIELDS = 16;
 export class HeaderListMemo {
   /** Fields remembered; -1 when nothing is (no list matches). */
   #count = -1;
+  /** Slots holding strings of an earlier list (cleared when a shorter one is recorded). */
+  #used = 0;
   readonly #names: string[] = new Array<string>(MAX_MEMO_FIELDS).fill("");
   readonly #values: string[] = new Array<string>(MAX_MEMO_FIELDS).fill("");
 
@@ -30,11 +32,14 @@ export class HeaderListMemo {
 
   /** Remembers `list` (or nothing, when it has more than `MAX_MEMO_FIELDS` fields). */
   record(list: ReadonlyArray<readonly [string, string]>): void {
-    const n = list.length <= MAX_MEMO_FIELDS ? list.length : 0;
-    this.#count = list.length <= MAX_MEMO_FIELDS ? list.length : -1;
-    for (let i = 0; i < MAX_MEMO_FIELDS; i++) {
-      this.#names[i] = i < n ? list[i][0] : "";
-      this.#values[i] = i < n ? list[i][1] : "";
+    const fits = list.length <= MAX_MEMO_FIELDS;
+    const n = fits ? list.length : 0;
+    this.#count = fits ? n : -1;
+    for (let i = 0; i < n; i++) {
+      this.#names[i] = list[i][0];
+      this.#values[i] = list[i][1];
     }
+    for (let i = n; i < this.#used; i++) this.#names[i] = this.#values[i] = "";
+    this.#used = n;
   }
 }

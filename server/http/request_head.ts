@@ -79,7 +79,8 @@ export function parseRequestHead(
 
   // Phase 1: find the end of the head, checking line endings. Resume at the last line start.
   // (Byte loops, not indexOf: for header-sized lines a loop is several times cheaper.)
-  let lineStart = from + scanFrom > start ? from + scanFrom : start;
+  const resumeAt = from + scanFrom;
+  let lineStart = resumeAt > start ? resumeAt : start;
   let end = -1;
   let i = lineStart;
   while (i < len) {
