@@ -4,9 +4,9 @@
  *
  * Contract:
  * - `listenUnix(path)` binds a socket under a private name in the same directory
- *   (`<path>.lsbaws-<pid>`), makes it private (0600), then `rename(2)`s it over `path`. The
- *   rename is atomic: a client connecting to `path` reaches either the previous listener or this
- *   one, never nothing. An existing socket at `path` (stale, or a predecessor's) is replaced; any
+ *   (`<path>.lsbaws-<pid>`), makes it private (0600), then `rename(2)`s it over `path`
+ *   (`server/unix_path.ts`, shared with the libc driver). The rename is atomic: a client
+ *   connecting to `path` reaches either the previous listener or this one, never nothing. An existing socket at `path` (stale, or a predecessor's) is replaced; any
  *   other kind of file is left alone and the bind fails with `Deno.errors.AddrInUse`.
  * - The returned listener reports `path` as its address, and as the `localAddr` of every
  *   connection it accepts (the private name is an implementation detail).
@@ -15,33 +15,16 @@
  *   while a final shutdown removes it. Deno's own unlink on close applies to the private name,
  *   which no longer exists by then.
  */
-
-/** The private name a process binds before renaming it over `path`. */
-export function privateSocketPath(path: string, pid: number = Deno.pid): string {
-  return `${path}.lsbaws-${pid}`;
-}
+import { publishUnixPath, removeUnixPathIfOurs } from "../unix_path.ts";
 
 /** Binds `path` as described in the module comment. */
 export async function listenUnix(path: string): Promise<Deno.Listener> {
-  try {
-    if (!(await Deno.lstat(path)).isSocket) {
-      throw new Deno.errors.AddrInUse(`${path} exists and is not a socket`);
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  const staging = privateSocketPath(path);
-  await Deno.remove(staging).catch(() => {}); // Left over by an earlier process with this pid.
-  const inner = Deno.listen({ transport: "unix", path: staging });
-  try {
-    await Deno.chmod(staging, 0o600).catch(() => {});
-    const inode = (await Deno.lstat(staging)).ino;
-    await Deno.rename(staging, path);
-    return new HandoverListener(inner, { transport: "unix", path }, inode);
-  } catch (err) {
-    inner.close();
-    throw err;
-  }
+  const { listener, inode } = await publishUnixPath(
+    path,
+    (staging) => Deno.listen({ transport: "unix", path: staging }),
+    (inner) => inner.close(),
+  );
+  return new HandoverListener(listener, { transport: "unix", path }, inode);
 }
 
 /** A unix listener bound under a private name and published at `addr.path`. */
@@ -67,12 +50,7 @@ class HandoverListener implements Deno.Listener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      const st = Deno.lstatSync(this.addr.path);
-      if (this.#inode !== null && st.ino === this.#inode) Deno.removeSync(this.addr.path);
-    } catch {
-      // Already gone.
-    }
+    removeUnixPathIfOurs(this.addr.path, this.#inode);
     this.#inner.close();
   }
 

@@ -30,7 +30,8 @@
 import { bindSpecOf, type ListenAddr } from "../address.ts";
 import { chooseIo, type IoSetting } from "./backend.ts";
 import { type Libc, toIoError } from "./ffi.ts";
-import { type InheritedSocket, publishUnixSocket, removeUnixPathIfOurs } from "./listen.ts";
+import { type InheritedSocket, publishUnixSocket } from "./listen.ts";
+import { removeUnixPathIfOurs } from "../unix_path.ts";
 export type { InheritedSocket } from "./listen.ts";
 import { adoptListenSocket, closeSocket, listenSocket } from "./socket.ts";
 

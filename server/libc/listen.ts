@@ -9,13 +9,13 @@
  *   closed, the loop is stopped and the error propagates, mapped to `Deno.errors` (`toIoError`)
  *   so it reads like `Deno.listen`'s. `stop()` on the result ends the loop once the server
  *   finished (every endpoint and connection closed).
- * - Unix sockets are published like the `deno` driver's (`server/deno/unix_listener.ts`): bound
+ * - Unix sockets are published like the `deno` driver's (`server/unix_path.ts`): bound
  *   under a private name, made private (0600), then renamed over the path, so the path always
  *   names a live listener during a handover; an existing non-socket file fails the bind with
  *   `Deno.errors.AddrInUse`; `close()` removes the path only while it still holds this socket.
  * - `adoptLibcEndpoints(libc, sockets, logger)` serves inherited listening sockets instead of
- *   binding (see its comment); `publishUnixSocket` and `removeUnixPathIfOurs` are the unix
- *   publishing steps, shared with the supervisor's own listeners (`server/libc/inherit.ts`).
+ *   binding (see its comment); `publishUnixSocket` is the unix publishing step, shared with the
+ *   supervisor's own listeners (`server/libc/inherit.ts`).
  * - `Endpoint.run` accepts with `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` until `EAGAIN` (at most
  *   `ACCEPT_BATCH` per event; the listener is level-triggered, so the rest come on the next
  *   poll), and hands each fd over as a `LibcConnection`. Running out of descriptors or memory
@@ -33,7 +33,7 @@ import type { EngineContext } from "../dispatch.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
-import { privateSocketPath } from "../deno/unix_listener.ts";
+import { publishUnixPath, removeUnixPathIfOurs } from "../unix_path.ts";
 import { LibcConnection } from "./connection.ts";
 import {
   EFD_CLOEXEC,
@@ -304,43 +304,19 @@ export interface PublishedUnixSocket {
 
 /**
  * Creates a listening unix socket under a private name, makes it 0600 and renames it over `path`
- * (see the module comment); an existing non-socket file fails with `Deno.errors.AddrInUse`.
+ * (`publishUnixPath`); an existing non-socket file fails with `Deno.errors.AddrInUse`.
  */
 export async function publishUnixSocket(
   libc: Libc,
   path: string,
   opts: ListenOptions,
 ): Promise<PublishedUnixSocket> {
-  try {
-    if (!(await Deno.lstat(path)).isSocket) {
-      throw new Deno.errors.AddrInUse(`${path} exists and is not a socket`);
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  const staging = privateSocketPath(path);
-  await Deno.remove(staging).catch(() => {}); // Left over by an earlier process with this pid.
-  const { fd } = listenSocket(libc, { transport: "unix", path: staging }, opts);
-  try {
-    await Deno.chmod(staging, 0o600).catch(() => {});
-    const inode = (await Deno.lstat(staging)).ino;
-    await Deno.rename(staging, path);
-    return { fd, inode };
-  } catch (err) {
-    closeSocket(libc, fd);
-    await Deno.remove(staging).catch(() => {});
-    throw err;
-  }
-}
-
-/** Removes the unix socket file at `path` if it is still the one with `inode` (sync, quiet). */
-export function removeUnixPathIfOurs(path: string, inode: number | null): void {
-  if (inode === null) return;
-  try {
-    if (Deno.lstatSync(path).ino === inode) Deno.removeSync(path);
-  } catch {
-    // Already gone.
-  }
+  const { listener, inode } = await publishUnixPath(
+    path,
+    (staging) => listenSocket(libc, { transport: "unix", path: staging }, opts).fd,
+    (fd) => closeSocket(libc, fd),
+  );
+  return { fd: listener, inode };
 }
 
 /**
