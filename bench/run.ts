@@ -1876,7 +1876,7 @@ async function writeMarkdown(r: BenchResults): Promise<void> {
     `${targetsTable(r)}\n\n` +
     `Medians of ${r.settings.rounds} rounds ([n=k]: of its k rounds undisturbed by other ` +
     `processes), ratio to Deno.serve in brackets (static files: lsbaws over Hono's ` +
-    `\`serveStatic\` and over nginx); ${r.machine.cpus}, ` +
+    `\`serveStatic\` and over nginx); cpus: ${r.machine.cpus}, ` +
     `${r.machine.date.slice(0, 10)}, engine ${r.machine["engine sources"] ?? "?"}.`;
   let updated = readmeText === null
     ? null
