@@ -23,7 +23,9 @@
  *   as gunicorn does. The variables are unset (`deps.unsetEnv`) so children never see them.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
- *   and TTOU need the supervisor; a single process logs that and carries on.
+ *   and TTOU need the supervisor; a single process logs that and carries on. USR1 is ignored by
+ *   every role (`deps.ignoreSigusr1`: Deno would start its inspector on it). In the real process
+ *   a signal listener stays subscribed until exit (see `processDeps`).
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
@@ -64,6 +66,11 @@ import {
 } from "./server/libc/inherit.ts";
 import type { WorkerLink } from "./server/process/worker.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
+import {
+  ignoreSigusr1,
+  LIBC_SIGNAL_IO,
+  PROCESS_SIGNAL_IO,
+} from "./server/process/inspector_signal.ts";
 
 /** The lsbaws version. */
 export const VERSION = "0.1.0";
@@ -89,6 +96,12 @@ export interface MainDeps {
   readTextFile?(path: string): string;
   /** Removes a variable from the process environment (socket activation); default: none. */
   unsetEnv?(name: string): void;
+  /**
+   * Makes the process ignore SIGUSR1, which would otherwise start Deno's inspector
+   * (`server/process/inspector_signal.ts`), through the libc backend's bindings when `libc` (the
+   * process serves with that backend); null, or why it could not. Default: not called.
+   */
+  ignoreSigusr1?(libc: boolean): Promise<string | null>;
 }
 
 /** `path` resolved against `cwd` (absolute paths, including `C:\` ones, are kept). */
@@ -121,14 +134,25 @@ export function processDeps(): MainDeps {
     stdout: stdoutSink(),
     stderr: stderrSink(),
     onSignal(signal, handler) {
+      let active = true;
+      const listener = () => {
+        if (active) handler();
+      };
       try {
-        Deno.addSignalListener(signal, handler);
+        Deno.addSignalListener(signal, listener);
       } catch {
         return () => {};
       }
-      return () => Deno.removeSignalListener(signal, handler);
+      // The listener stays subscribed until the process exits; "removing" it only silences it.
+      // Unsubscribed, the signal would take its default action again, and a TERM that arrives
+      // between the end of `main` and `Deno.exit` (a retired worker, say) would kill the
+      // process instead of letting it exit 0.
+      return () => {
+        active = false;
+      };
     },
     unsetEnv: (name) => Deno.env.delete(name),
+    ignoreSigusr1: (libc) => ignoreSigusr1(libc ? LIBC_SIGNAL_IO : PROCESS_SIGNAL_IO),
   };
 }
 
@@ -191,6 +215,11 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     errorSink: deps.stderr,
   });
   try {
+    // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
+    const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
+    if (typeof usr1 === "string") {
+      logger.log("debug", `SIGUSR1 is not ignored (${usr1}): Deno starts its inspector on it`);
+    }
     const workerId = deps.env[WORKER_ENV];
     let activation: InheritedSocket[] | null = null;
     if (workerId === undefined) {

@@ -263,6 +263,7 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32", optional: true },
   mallinfo2: { parameters: [], result: { struct: MALLINFO2 }, optional: true },
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
+  signal: { parameters: ["i32", "usize"], result: "usize", optional: true },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -328,6 +329,8 @@ export interface LibcSymbols {
   mallinfo2: (() => Uint8Array) | null;
   /** glibc's `malloc_trim(pad)`; null if missing. */
   malloc_trim: ((pad: bigint) => number) | null;
+  /** `signal(sig, handler)` (a handler value such as `SIG_IGN`); the previous one; null if missing. */
+  signal: ((sig: number, handler: bigint) => number | bigint) | null;
 }
 
 /** The loaded bindings. */
@@ -367,6 +370,26 @@ const REAL_PROBE: LoadProbe = {
   ffiPermission: () => Deno.permissions.querySync({ name: "ffi" }).state,
   open: openLibc,
 };
+
+/**
+ * `signal(sig, handler)` through a library handle of its own, with `signal` as a `nonblocking`
+ * symbol (one call on a helper thread; no call trampoline is compiled for it), closed after the
+ * call; resolves to the previous disposition. For a process that does not load the backend's
+ * bindings (`server/process/inspector_signal.ts`).
+ */
+export async function signalOnce(sig: number, handler: bigint): Promise<bigint> {
+  const lib = Deno.dlopen(
+    "libc.so.6",
+    {
+      signal: { parameters: ["i32", "usize"], result: "usize", nonblocking: true },
+    } as const,
+  );
+  try {
+    return BigInt(await lib.symbols.signal(sig, handler));
+  } finally {
+    lib.close();
+  }
+}
 
 let cached: LoadResult | null = null;
 
