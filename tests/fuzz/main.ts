@@ -1,13 +1,18 @@
 /**
- * `deno task fuzz`: the long fuzz run against lsbaws processes (see `tests/fuzz/runner.ts`).
+ * `deno task fuzz`: the long fuzz run against lsbaws processes (HTTP: `tests/fuzz/runner.ts`;
+ * WebSocket: `tests/fuzz/ws_runner.ts`).
  *
- * Contract: `deno run -A --unstable-net tests/fuzz/main.ts [--cases N] [--seed S] [--io libc|deno]
- * [--concurrency C] [--time-limit-ms MS] [--only ID,ID...]` runs N cases (default 50,000) with
- * seed S (default `$LSBAWS_FUZZ_SEED`, else a random one; always printed first), prints progress
- * and then the summary to stdout, and exits 0 when the run found nothing, 1 otherwise (2 on a
- * usage error). It stops by itself at the time limit (default 15 minutes).
+ * Contract: `deno run -A --unstable-net tests/fuzz/main.ts [--mode http|websocket] [--cases N]
+ * [--seed S] [--io libc|deno] [--concurrency C] [--time-limit-ms MS] [--only ID,ID...]` runs N
+ * cases (default 50,000) of the mode's generator (default `http`: malformed requests against two
+ * apps; `websocket`: client frame sequences against apps/websocket.ts) with seed S (default
+ * `$LSBAWS_FUZZ_SEED`, else a random one; always printed first), prints progress and then the
+ * summary to stdout, and exits 0 when the run found nothing, 1 otherwise (2 on a usage error,
+ * such as a mode other than `http` or `websocket`). It stops by itself at the time limit (default
+ * 15 minutes).
  */
 import { formatSummary, runFuzz } from "./runner.ts";
+import { formatWsSummary, runWsFuzz } from "./ws_runner.ts";
 
 const out = new TextEncoder();
 
@@ -17,6 +22,8 @@ function print(line: string): void {
 
 /** Parsed command line of the fuzz CLI. */
 export interface FuzzArgs {
+  /** What is fuzzed: HTTP/1.1 requests or WebSocket frames. */
+  mode: "http" | "websocket";
   /** Number of cases. */
   cases: number;
   /** Run seed. */
@@ -35,6 +42,7 @@ export interface FuzzArgs {
 export function parseFuzzArgs(args: readonly string[], env: Record<string, string>): FuzzArgs {
   const envSeed = env.LSBAWS_FUZZ_SEED;
   const parsed: FuzzArgs = {
+    mode: "http",
     cases: 50_000,
     seed: envSeed ? Number(envSeed) : Math.floor(Math.random() * 2 ** 31),
     io: "libc",
@@ -56,6 +64,10 @@ export function parseFuzzArgs(args: readonly string[], env: Record<string, strin
     else if (a === "--time-limit-ms") parsed.timeLimitMs = int(a, args[++i]);
     else if (a === "--only") {
       parsed.only = (args[++i] ?? "").split(",").map((s) => int(a, s));
+    } else if (a === "--mode") {
+      const v = args[++i];
+      if (v !== "http" && v !== "websocket") throw new Error("--mode must be http or websocket");
+      parsed.mode = v;
     } else if (a === "--io") {
       const v = args[++i];
       if (v !== "libc" && v !== "deno") throw new Error("--io must be libc or deno");
@@ -77,6 +89,11 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   print(`fuzz: seed ${args.seed} (reproduce with --seed ${args.seed} or LSBAWS_FUZZ_SEED)`);
+  if (args.mode === "websocket") {
+    const summary = await runWsFuzz({ ...args, progress: print });
+    print(formatWsSummary(summary));
+    Deno.exit(summary.failures.length === 0 ? 0 : 1);
+  }
   const summary = await runFuzz({ ...args, progress: print });
   print(formatSummary(summary));
   Deno.exit(summary.failures.length === 0 ? 0 : 1);
