@@ -23,9 +23,10 @@
  *   as gunicorn does. The variables are unset (`deps.unsetEnv`) so children never see them.
  * - Signals while serving: TERM/INT drain (stop accepting, finish in-flight requests within
  *   `--shutdown-grace-ms`, exit 0); a second TERM/INT or QUIT closes everything now. HUP, TTIN
- *   and TTOU need the supervisor; a single process logs that and carries on. USR1 is ignored by
- *   every role (`deps.ignoreSigusr1`: Deno would start its inspector on it). In the real process
- *   a signal listener stays subscribed until exit (see `processDeps`).
+ *   and TTOU need the supervisor; a single process logs that and carries on. USR2 is ignored
+ *   with a warning (no binary upgrade). USR1 is ignored by every role (`deps.ignoreSigusr1`:
+ *   Deno would start its inspector on it). In the real process a signal listener stays
+ *   subscribed until exit (see `processDeps`).
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
@@ -214,6 +215,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     accessLogFormat: config.accessLogFormat,
     errorSink: deps.stderr,
   });
+  let offUsr2 = () => {};
   try {
     // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
     const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
@@ -221,6 +223,15 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       logger.log("debug", `SIGUSR1 is not ignored (${usr1}): Deno starts its inspector on it`);
     }
     const workerId = deps.env[WORKER_ENV];
+    // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
+    // end the process at once, so it is ignored, with a warning outside the workers.
+    offUsr2 = deps.onSignal("SIGUSR2", () => {
+      if (workerId !== undefined) return;
+      logger.log(
+        "warning",
+        "SIGUSR2 ignored: there is no binary upgrade; HUP is a rolling restart",
+      );
+    });
     let activation: InheritedSocket[] | null = null;
     if (workerId === undefined) {
       try {
@@ -297,6 +308,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       link?.inherited ?? activation,
     );
   } finally {
+    offUsr2();
     logger.close();
   }
 }

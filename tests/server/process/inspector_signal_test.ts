@@ -1,6 +1,7 @@
 /**
  * SIGUSR1 (server/process/inspector_signal.ts, main.ts). Deno starts its V8 inspector on
- * 127.0.0.1:9229 when it gets SIGUSR1, and every lsbaws role ignores the signal instead. The
+ * 127.0.0.1:9229 when it gets SIGUSR1, and every lsbaws role ignores the signal instead. SIGUSR2
+ * (gunicorn's binary upgrade) is ignored too, with a warning. The
  * tests cover the steps on fakes, a subprocess that makes the calls in both orders, and real
  * lsbaws processes: a single one, and a supervisor with its workers. Also here: a signal
  * listener that `main` is done with stays subscribed until the process exits
@@ -105,7 +106,7 @@ Deno.test("without it (or in the wrong order), this Deno starts its inspector on
   }
 });
 
-Deno.test("lsbaws ignores SIGUSR1 in a single process and in a supervisor and its workers", async () => {
+Deno.test("lsbaws ignores SIGUSR1 in a single process and in a supervisor and its workers (and SIGUSR2, with a warning)", async () => {
   const single = await startLsbaws(["-p", "0", "apps/hello.ts"]);
   const multi = await startLsbaws(["-w", "2", "-p", "0", "apps/hello.ts"]);
   try {
@@ -115,6 +116,12 @@ Deno.test("lsbaws ignores SIGUSR1 in a single process and in a supervisor and it
     single.signal("SIGUSR1");
     multi.signal("SIGUSR1");
     for (const w of workers) Deno.kill(w, "SIGUSR1");
+    // gunicorn's binary upgrade signal: its default action would end the process at once.
+    single.signal("SIGUSR2");
+    multi.signal("SIGUSR2");
+    Deno.kill(workers[0], "SIGUSR2");
+    await single.waitForErr(/SIGUSR2 ignored: there is no binary upgrade/);
+    await multi.waitForErr(/SIGUSR2 ignored: there is no binary upgrade/);
     await delay(500);
     for (const p of [single, multi]) {
       const res = await fetch(`http://127.0.0.1:${p.port()}/`);
