@@ -3,32 +3,21 @@
  * lsbaws processes, per socket backend (`$LSBAWS_TEST_IO` alone when set; libc only where it
  * loads). Each run must end clean: processes alive, every oracle held, `GET /` still 200, the fd
  * count back to its baseline, nothing uncaught in stderr. The seed is fixed (1) unless
- * `$LSBAWS_FUZZ_SEED` sets one; `deno task fuzz` is the long run.
+ * `$LSBAWS_FUZZ_SEED` sets one; `deno task fuzz` is the long run. The per-backend tests and the
+ * clean-run checks are tests/fuzz/ci.ts's.
  */
 import assert from "node:assert/strict";
 import { formatSummary, runFuzz } from "../fuzz/runner.ts";
 import { generateCase } from "../fuzz/generator.ts";
-import { testIo } from "../_support/server.ts";
-import { loadLibc } from "../../server/libc/ffi.ts";
+import { assertCleanRun, CI_SEED, testEachBackend } from "../fuzz/ci.ts";
 
-const SEED = Number(Deno.env.get("LSBAWS_FUZZ_SEED") ?? "1");
-const only = testIo();
-const BACKENDS = only === null || only === "auto" ? (["libc", "deno"] as const) : [only];
-
-for (const io of BACKENDS) {
-  Deno.test({
-    name: `[io=${io}] fuzz: 3,000 malformed and truncated requests leave the server clean`,
-    ignore: io === "libc" && !loadLibc().ok,
-    fn: async () => {
-      const summary = await runFuzz({ cases: 3000, seed: SEED, io, timeLimitMs: 60_000 });
-      const text = formatSummary(summary);
-      assert.deepEqual(summary.failures, [], text);
-      assert.equal(summary.skipped, 0, `the run hit its time limit:\n${text}`);
-      assert.ok(summary.verdictsChecked > 500, text);
-      for (const f of summary.fds) assert.ok(f.end <= f.baseline, text);
-    },
-  });
-}
+testEachBackend(
+  "fuzz: 3,000 malformed and truncated requests leave the server clean",
+  async (io) => {
+    const summary = await runFuzz({ cases: 3000, seed: CI_SEED, io, timeLimitMs: 60_000 });
+    assertCleanRun(summary, formatSummary(summary), 500);
+  },
+);
 
 Deno.test("fuzz generator: a case depends only on (seed, id) and seeds differ", () => {
   const a = generateCase(7, 123);

@@ -5,35 +5,22 @@
  * certain verdicts: echoes, pongs and Close replies, or exactly 1002/1007/1009), a fresh round
  * trip still works, the fd count back to its baseline, nothing uncaught in stderr. The seed is
  * fixed (1) unless `$LSBAWS_FUZZ_SEED` sets one; `deno task fuzz --mode websocket` is the long run.
- * The generator's determinism and coverage are checked here too.
+ * The per-backend tests and the clean-run checks are tests/fuzz/ci.ts's. The generator's
+ * determinism and coverage are checked here too.
  */
 import assert from "node:assert/strict";
 import { formatWsSummary, runWsFuzz } from "../fuzz/ws_runner.ts";
 import { generateWsCase, WS_KINDS } from "../fuzz/ws_generator.ts";
-import { testIo } from "../_support/server.ts";
-import { loadLibc } from "../../server/libc/ffi.ts";
+import { assertCleanRun, CI_SEED, testEachBackend } from "../fuzz/ci.ts";
 
-const SEED = Number(Deno.env.get("LSBAWS_FUZZ_SEED") ?? "1");
-const only = testIo();
-const BACKENDS = only === null || only === "auto" ? (["libc", "deno"] as const) : [only];
-
-for (const io of BACKENDS) {
-  Deno.test({
-    name: `[io=${io}] websocket fuzz: 2,000 frame sequences leave the server clean`,
-    ignore: io === "libc" && !loadLibc().ok,
-    fn: async () => {
-      const summary = await runWsFuzz({ cases: 2000, seed: SEED, io, timeLimitMs: 60_000 });
-      const text = formatWsSummary(summary);
-      assert.deepEqual(summary.failures, [], text);
-      assert.equal(summary.skipped, 0, `the run hit its time limit:\n${text}`);
-      assert.ok(summary.verdictsChecked > 1200, text);
-      for (const v of ["echo", "close:1002", "close:1007", "close:1009"]) {
-        assert.ok((summary.verdicts[v] ?? 0) >= 40, `few "${v}" verdicts:\n${text}`);
-      }
-      for (const f of summary.fds) assert.ok(f.end <= f.baseline, text);
-    },
-  });
-}
+testEachBackend("websocket fuzz: 2,000 frame sequences leave the server clean", async (io) => {
+  const summary = await runWsFuzz({ cases: 2000, seed: CI_SEED, io, timeLimitMs: 60_000 });
+  const text = formatWsSummary(summary);
+  assertCleanRun(summary, text, 1200);
+  for (const v of ["echo", "close:1002", "close:1007", "close:1009"]) {
+    assert.ok((summary.verdicts[v] ?? 0) >= 40, `few "${v}" verdicts:\n${text}`);
+  }
+});
 
 Deno.test("websocket fuzz generator: a case depends only on (seed, id); kinds and shapes covered", () => {
   assert.deepEqual(generateWsCase(7, 123), generateWsCase(7, 123));

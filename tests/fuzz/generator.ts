@@ -4,8 +4,9 @@
  *
  * Contract:
  * - `generateCase(seed, id)` depends only on its arguments: every case draws from its own
- *   mulberry32 stream derived from (seed, id), so case `id` of a run can be rebuilt alone
- *   (`deno task fuzz --seed S --only ID`) without generating the cases before it.
+ *   mulberry32 stream derived from (seed, id) (`caseSeed` and `Rng` of tests/fuzz/common.ts), so
+ *   case `id` of a run can be rebuilt alone (`deno task fuzz --seed S --only ID`) without
+ *   generating the cases before it.
  * - Sources are the request fixtures (tests/fixtures/requests/, decoded with their escape
  *   convention) and random garbage. Mutations: bit/byte flips, deletions, insertions of
  *   CR/LF/NUL/high bytes/SP/colons, duplicated headers, values and lines beyond the default
@@ -26,10 +27,11 @@
  *   before the body is read).
  */
 import { INVALID_FILES, VALID_FILES } from "../fixtures/requests/index.ts";
-import { decodeEscapes, mulberry32 } from "../server/http/_helpers.ts";
+import { concatBytes, decodeEscapes } from "../server/http/_helpers.ts";
 import { analyzeHead } from "../../server/http/framing.ts";
 import { parseRequestHead } from "../../server/http/request_head.ts";
 import { DEFAULTS, limitsOf } from "../../server/config.ts";
+import { caseSeed, pickDelivery, pickWeighted, Rng } from "./common.ts";
 
 /** The outcome known for one request of a case, in stream order. */
 export type Verdict =
@@ -170,55 +172,8 @@ export const SOURCE_COUNTS = {
   knownInvalid: KNOWN_INVALID.length,
 };
 
-/** A small PRNG wrapper with the helpers the mutators need. */
-class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = mulberry32(seed);
-  }
-  /** Float in [0, 1). */
-  float(): number {
-    return this.#next();
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-  /** Integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-}
-
-/** Mixes the run seed and the case id into one 32-bit seed (murmur3's finalizer, twice). */
-export function caseSeed(seed: number, id: number): number {
-  const mix = (x: number) => {
-    let h = x >>> 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-    return (h ^ (h >>> 16)) >>> 0;
-  };
-  return mix(mix(seed) + Math.imul(id + 1, 0x9e3779b9));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function insertAt(b: Uint8Array, at: number, x: Uint8Array): Uint8Array {
-  return concat(b.subarray(0, at), x, b.subarray(at));
+  return concatBytes(b.subarray(0, at), x, b.subarray(at));
 }
 
 /** Header lines of a source's head as [start, end) offsets (end excludes the CRLF). */
@@ -304,7 +259,7 @@ function prefixVerdicts(pieces: readonly Piece[]): Verdict[] {
 
 function pipeline(pieces: readonly Piece[]): Built {
   return {
-    bytes: concat(...pieces.map((p) => p.bytes)),
+    bytes: concatBytes(...pieces.map((p) => p.bytes)),
     expect: prefixVerdicts(pieces),
     base: pieces.map((p) => p.base).join("+"),
   };
@@ -327,7 +282,7 @@ function randomDamage(r: Rng): Built {
     } else if (op === 1) {
       const at = r.int(b.length);
       const len = r.range(1, Math.min(8, b.length - at));
-      b = concat(b.subarray(0, at), b.subarray(at + len));
+      b = concatBytes(b.subarray(0, at), b.subarray(at + len));
     } else {
       b = insertAt(b, r.int(b.length + 1), r.pick(INSERTS));
     }
@@ -356,7 +311,7 @@ function duplicateHeader(r: Rng): Built {
   if (lines.length === 0) return randomDamage(r);
   const line = r.pick(lines);
   const name = headerName(s.bytes, line);
-  const copy = concat(s.bytes.subarray(line[0], line[1]), enc.encode("\r\n"));
+  const copy = concatBytes(s.bytes.subarray(line[0], line[1]), enc.encode("\r\n"));
   const bytes = insertAt(s.bytes, line[1] + 2, copy);
   const known = name === "host" || name === "content-length";
   return { bytes, expect: known ? [REJECT] : [], base: `${s.name}#dup:${name}` };
@@ -388,7 +343,7 @@ function missingHost(r: Rng): Built {
   const s = r.pick(cands);
   const host = headerLines(s).find((l) => headerName(s.bytes, l) === "host");
   if (!host) return randomDamage(r);
-  const bytes = concat(s.bytes.subarray(0, host[0]), s.bytes.subarray(host[1] + 2));
+  const bytes = concatBytes(s.bytes.subarray(0, host[0]), s.bytes.subarray(host[1] + 2));
   return { bytes, expect: [REJECT], base: s.name };
 }
 
@@ -484,7 +439,7 @@ function garbage(r: Rng): Built {
   for (let i = 0; i < len; i++) b[i] = ascii ? r.range(0x20, 0x7e) : r.int(256);
   if (ascii) { for (let k = r.int(8); k > 0; k--) b[r.int(len)] = r.pick([13, 10, 0x3a]); }
   const prefix = r.pick(["", "GET / HTTP/1.1\r\n", "GET / HTTP/1.1\r\nHost: x\r\n", "POST "]);
-  return { bytes: concat(enc.encode(prefix), b), expect: [], base: "garbage" };
+  return { bytes: concatBytes(enc.encode(prefix), b), expect: [], base: "garbage" };
 }
 
 /** A valid or known-invalid fixture sent unchanged (the transport is what varies). */
@@ -506,7 +461,6 @@ const MUTATORS: ReadonlyArray<readonly [string, number, (r: Rng) => Built]> = [
   ["garbage", 9, garbage],
   ["unchanged", 8, unchanged],
 ];
-const TOTAL_WEIGHT = MUTATORS.reduce((n, [, w]) => n + w, 0);
 
 /** Names of every mutation kind, in a stable order. */
 export const KINDS: readonly string[] = MUTATORS.map(([k]) => k);
@@ -514,30 +468,16 @@ export const KINDS: readonly string[] = MUTATORS.map(([k]) => k);
 /** Builds case `id` of the run seeded with `seed` (see the module comment). */
 export function generateCase(seed: number, id: number): FuzzCase {
   const r = new Rng(caseSeed(seed, id));
-  let roll = r.int(TOTAL_WEIGHT);
-  let kind = MUTATORS[0][0];
-  let build = MUTATORS[0][2];
-  for (const [k, w, f] of MUTATORS) {
-    if (roll < w) {
-      kind = k;
-      build = f;
-      break;
-    }
-    roll -= w;
-  }
+  const [kind, , build] = pickWeighted(r, MUTATORS);
   const built = build(r);
   const bytes = built.bytes;
   // Transport: byte by byte only for a few short inputs (it is slow by design).
-  let delivery: Delivery = "whole";
-  const cuts: number[] = [];
-  if (bytes.length > 1 && bytes.length <= 400 && r.chance(0.01)) delivery = "bytewise";
-  else if (bytes.length > 1 && r.chance(0.3)) {
-    delivery = "split";
-    const n = r.range(1, 4);
-    const set = new Set<number>();
-    for (let k = 0; k < n; k++) set.add(r.range(1, bytes.length - 1));
-    cuts.push(...[...set].sort((a, b) => a - b));
-  }
+  const { delivery, cuts } = pickDelivery(
+    r,
+    bytes.length,
+    { bytewise: 0.01, split: 0.3, maxCuts: 4 },
+    () => r.range(1, bytes.length - 1),
+  );
   const roll2 = r.float();
   const ending: Ending = roll2 < 0.6
     ? "halfclose"

@@ -4,8 +4,9 @@
  *
  * Contract:
  * - `generateWsCase(seed, id)` depends only on its arguments: every case draws from its own
- *   mulberry32 stream derived from (seed, id) (`caseSeed` of tests/fuzz/generator.ts, salted), so
- *   case `id` can be rebuilt alone (`deno task fuzz --mode websocket --seed S --only ID`).
+ *   mulberry32 stream derived from (seed, id) (`caseSeed` and `Rng` of tests/fuzz/common.ts, the
+ *   seed salted), so case `id` can be rebuilt alone (`deno task fuzz --mode websocket --seed S
+ *   --only ID`).
  * - A case is the valid opening handshake `HANDSHAKE` (to apps/websocket.ts, the echo app), then
  *   client frames built from a valid base of 1-5 items (text, binary, fragmented text or binary
  *   with a ping and sometimes a pong between fragments, ping, unsolicited pong; often ended by a
@@ -29,8 +30,8 @@
  *   The server must run with `WS_MAX_MESSAGE_BYTES` as its message limit. Valid text never starts
  *   with "!" (the echo app reads "!close ..." as a command).
  */
-import { mulberry32 } from "../server/http/_helpers.ts";
-import { caseSeed } from "./generator.ts";
+import { concatBytes } from "../server/http/_helpers.ts";
+import { caseSeed, pickDelivery, pickWeighted, Rng } from "./common.ts";
 
 /** The message limit the server under test must run with (70,000: all three length forms). */
 export const WS_MAX_MESSAGE_BYTES = 70_000;
@@ -103,34 +104,6 @@ export interface WsCase {
   readonly replies: readonly ServerFrame[];
 }
 
-/** A small PRNG wrapper (mulberry32) with the helpers the builders need. */
-class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = mulberry32(seed);
-  }
-  float(): number {
-    return this.#next();
-  }
-  int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-}
-
 /** A client frame before encoding. */
 interface CFrame {
   fin: boolean;
@@ -150,16 +123,6 @@ interface CFrame {
   violation?: 1002 | 1007 | 1009;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Encodes one client frame exactly as described (this generator's own encoder). */
 function encode(f: CFrame): Uint8Array {
   const len = f.declared ?? f.payload.length;
@@ -177,7 +140,7 @@ function encode(f: CFrame): Uint8Array {
   if (f.masked) head.push(...f.mask);
   const body = f.payload.slice();
   if (f.masked) { for (let i = 0; i < body.length; i++) body[i] ^= f.mask[i & 3]; }
-  return concat(Uint8Array.from(head), body);
+  return concatBytes(Uint8Array.from(head), body);
 }
 
 function frame(r: Rng, opcode: number, payload: Uint8Array, fin = true): CFrame {
@@ -253,7 +216,7 @@ function invalidText(r: Rng, n: number): { bytes: Uint8Array; how: string } {
   const [how, bad] = r.pick(BAD_UTF8);
   const text = validText(r, Math.max(0, n - bad.length));
   const at = r.pick(charStarts(text));
-  return { bytes: concat(text.subarray(0, at), Uint8Array.from(bad), text.subarray(at)), how };
+  return { bytes: concatBytes(text.subarray(0, at), Uint8Array.from(bad), text.subarray(at)), how };
 }
 
 /** A data message size: mostly small, sometimes 16-bit, rarely 64-bit or exactly the limit. */
@@ -273,7 +236,7 @@ const VALID_CODES = [1000, 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
 const INVALID_CODES = [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
 
 function closePayload(code: number, reason: Uint8Array): Uint8Array {
-  return concat(Uint8Array.from([code >> 8, code & 0xff]), reason);
+  return concatBytes(Uint8Array.from([code >> 8, code & 0xff]), reason);
 }
 
 // ---- Base items ------------------------------------------------------------------------------
@@ -365,7 +328,7 @@ function repliesTo(frames: readonly CFrame[], k: number): ServerFrame[] {
         parts = [];
       }
       parts.push(f.payload);
-      if (f.fin) out.push({ opcode: op, payload: concat(...parts) });
+      if (f.fin) out.push({ opcode: op, payload: concatBytes(...parts) });
     }
   }
   return out;
@@ -565,8 +528,8 @@ function damage(r: Rng, e: Encoded): void {
     if (at < e.safeFrom) e.certain = false;
     if (op === 0) b[at] ^= 1 << r.int(8);
     else if (op === 1) b[at] = r.int(256);
-    else if (op === 2) b = concat(b.subarray(0, at), b.subarray(at + r.range(1, 8)));
-    else b = concat(b.subarray(0, at), r.bytes(r.range(1, 6)), b.subarray(at));
+    else if (op === 2) b = concatBytes(b.subarray(0, at), b.subarray(at + r.range(1, 8)));
+    else b = concatBytes(b.subarray(0, at), r.bytes(r.range(1, 6)), b.subarray(at));
   }
   e.bytes = b;
 }
@@ -586,7 +549,7 @@ function garbageTail(r: Rng, e: Encoded): void {
     ? r.bytes(n)
     : encode(frame(r, r.pick([Op.TEXT, Op.PING, Op.CLOSE, 3, Op.CONT]), r.bytes(n % 100)));
   if (e.bytes.length < e.safeFrom) e.certain = false;
-  e.bytes = concat(e.bytes, tail);
+  e.bytes = concatBytes(e.bytes, tail);
 }
 
 // ---- Case assembly ---------------------------------------------------------------------------
@@ -618,19 +581,9 @@ const ALL: ReadonlyArray<readonly [string, number]> = [
   ...FRAME_MUTATORS.map(([k, w]) => [k, w] as const),
   ...BYTE_MUTATORS.map(([k, w]) => [k, w] as const),
 ];
-const TOTAL_WEIGHT = ALL.reduce((n, [, w]) => n + w, 0);
 
 /** Names of every first-mutation kind, in a stable order. */
 export const WS_KINDS: readonly string[] = ALL.map(([k]) => k);
-
-function pickKind(r: Rng): string {
-  let roll = r.int(TOTAL_WEIGHT);
-  for (const [k, w] of ALL) {
-    if (roll < w) return k;
-    roll -= w;
-  }
-  return "valid";
-}
 
 /** Encodes frames and decides the verdict and replies (before any byte mutation). */
 function encodeAll(
@@ -654,7 +607,7 @@ function encodeAll(
     else replies.push({ opcode: Op.CLOSE, payload: f.payload });
   }
   return {
-    bytes: concat(...parts),
+    bytes: concatBytes(...parts),
     starts,
     ends,
     safeFrom: d < frames.length ? ends[d] : Infinity,
@@ -671,7 +624,7 @@ export function generateWsCase(seed: number, id: number): WsCase {
   for (let n = r.range(1, 5); n > 0; n--) items.push(baseItem(r));
   if (r.chance(0.55)) items.push(closeItem(r));
   const mutations: string[] = [];
-  const first = pickKind(r);
+  const [first] = pickWeighted(r, ALL);
   if (first !== "valid") mutations.push(first);
   if (first !== "valid" && r.chance(0.3)) mutations.push(r.pick(WS_KINDS.slice(1)));
   if (mutations.includes("garbage-after") && items[items.length - 1].name !== "close") {
@@ -685,19 +638,12 @@ export function generateWsCase(seed: number, id: number): WsCase {
   const nonMinimalEarly = frames.slice(0, decisive(frames)).some((f) => f.form !== "min");
   const verdict: WsVerdict = e.certain && !nonMinimalEarly ? e.verdict : "any";
   const bytes = e.bytes;
-  let delivery: WsDelivery = "whole";
-  const cuts: number[] = [];
-  if (bytes.length > 1 && bytes.length <= 400 && r.chance(0.04)) delivery = "bytewise";
-  else if (bytes.length > 1 && r.chance(0.35)) {
-    delivery = "split";
-    const set = new Set<number>();
-    for (let n = r.range(1, 5); n > 0; n--) {
-      const at = r.chance(0.5) ? r.pick(e.starts) + r.range(1, 3) : r.range(1, bytes.length - 1);
-      if (at > 0 && at < bytes.length) set.add(at);
-    }
-    cuts.push(...[...set].sort((a, b) => a - b));
-    if (cuts.length === 0) delivery = "whole";
-  }
+  const { delivery, cuts } = pickDelivery(
+    r,
+    bytes.length,
+    { bytewise: 0.04, split: 0.35, maxCuts: 5 },
+    () => r.chance(0.5) ? r.pick(e.starts) + r.range(1, 3) : r.range(1, bytes.length - 1),
+  );
   return {
     id,
     kind: mutations[0] ?? "valid",

@@ -1,16 +1,18 @@
 /**
- * The WebSocket fuzz runner: spawns lsbaws serving the echo app (apps/websocket.ts) as a real
- * process, plays generated client frame sequences (`tests/fuzz/ws_generator.ts`) against it over
- * several concurrent loopback connections, and checks the oracles after each case and at the end.
+ * The WebSocket fuzz runner: plays generated client frame sequences (`tests/fuzz/ws_generator.ts`)
+ * against lsbaws serving the echo app (apps/websocket.ts) and judges what came back. The campaign
+ * around the cases (process, warm-up, concurrent workers, liveness and end-of-run checks) is
+ * `runCampaign` of `tests/fuzz/common.ts`.
  *
  * Contract:
- * - `runWsFuzz(options)` starts one `main.ts` process with `--io <io> -p 0`, the generator's
- *   message limit (`--websocket-max-message-bytes`), short HTTP timeouts and a 20 s WebSocket idle
- *   timeout (no server ping can fall inside a case), warms it up, records its baseline
- *   `/proc/PID/fd` count, then runs cases `0..cases-1` of `generateWsCase(seed, id)` with
- *   `concurrency` workers. It never throws for a finding: it resolves with a `WsFuzzSummary`
- *   whose `failures` lists them (and rejects only when the server cannot start or fails its
- *   warm-up). The process is stopped before it resolves.
+ * - `runWsFuzz(options)` runs that campaign with one `main.ts` process serving `WS_FUZZ_APP`, also
+ *   with the generator's message limit (`--websocket-max-message-bytes`), a 20 s WebSocket idle
+ *   timeout (no server ping can fall inside a case) and a 2 s close timeout, and the cases of
+ *   `generateWsCase(seed, id)`. Its health check is `probeWs`: a fresh WebSocket round trip
+ *   (`roundTripCase`) passes the oracle, after the warm-up, at every periodic check and at the end.
+ *   It never throws for a finding: it resolves with a `WsFuzzSummary` (the common one plus cases by
+ *   expected verdict and the server's close codes) whose `failures` lists them, and rejects only
+ *   when the server cannot start or fails its warm-up. The process is stopped before it settles.
  * - Per case (bounded by `caseTimeoutMs`, plus `CLOSE_BOUND_MS` after a half-close): the client
  *   sends the handshake, waits for the 101 (or, "eager", sends the frames with it), sends the
  *   frames whole, split or byte by byte, then: for a certain verdict waits until it is complete
@@ -24,14 +26,12 @@
  *   of the client's half-close; no incomplete frame before the server's TCP close; and the
  *   verdict: "echo" → exactly the case's replies (echoes, pongs, the Close sent back), "close:N"
  *   → the replies owed before the violation, then a Close with code N; "any" → only the rest.
- * - Every `checkEvery` cases and at the end: the process is alive and a fresh WebSocket round trip
- *   (`roundTripCase`) passes the oracle. At the end: the fd count returns to its baseline within
- *   `fdWaitMs`, and stderr has no "uncaught" / "panic" line and no ERROR or CRITICAL log line. The
- *   run stops by itself at `timeLimitMs` (cases not started are skipped and counted) or when the
- *   server died.
+ * - `formatWsSummary` is what `deno task fuzz --mode websocket` prints.
  */
-import { delay, type Proc, startLsbaws } from "../_support/proc.ts";
-import { type Failure, fdCount, preview } from "./runner.ts";
+import { delay } from "../_support/proc.ts";
+import { concatBytes } from "../server/http/_helpers.ts";
+import { connectClient, formatRunSummary, latin1, preview, runCampaign } from "./common.ts";
+import type { FuzzMode, FuzzOptions, RunSummary } from "./common.ts";
 import {
   generateWsCase,
   HANDSHAKE,
@@ -43,56 +43,12 @@ import {
   type WsCase,
 } from "./ws_generator.ts";
 
-/** Options for `runWsFuzz`. */
-export interface WsFuzzOptions {
-  /** Number of cases. */
-  readonly cases: number;
-  /** Run seed (printed in every failure). */
-  readonly seed: number;
-  /** Socket backend of the spawned server. */
-  readonly io: "libc" | "deno";
-  /** Concurrent client connections. */
-  readonly concurrency?: number;
-  /** Per-case limit in ms. */
-  readonly caseTimeoutMs?: number;
-  /** Overall limit in ms. */
-  readonly timeLimitMs?: number;
-  /** How long the fd count may take to return to its baseline. */
-  readonly fdWaitMs?: number;
-  /** Check the process (alive, a round trip) every this many cases. */
-  readonly checkEvery?: number;
-  /** Run only these case ids (reproduction). */
-  readonly only?: readonly number[];
-  /** Called with progress lines (the CLI prints them; tests ignore them). */
-  readonly progress?: (line: string) => void;
-}
-
 /** The outcome of a WebSocket fuzz run. */
-export interface WsFuzzSummary {
-  /** Run seed. */
-  readonly seed: number;
-  /** Socket backend. */
-  readonly io: string;
-  /** Cases run. */
-  readonly cases: number;
-  /** Cases not started because the time limit passed or the server died. */
-  readonly skipped: number;
+export interface WsFuzzSummary extends RunSummary {
   /** Cases by expected verdict. */
   readonly verdicts: Record<string, number>;
   /** Close codes the server sent, by code ("none": no Close; "3000-4999": the app range). */
   readonly closeCodes: Record<string, number>;
-  /** Cases that reached the per-case limit while waiting for their verdict. */
-  readonly caseTimeouts: number;
-  /** Cases by first mutation. */
-  readonly kinds: Record<string, number>;
-  /** Cases with a certain verdict ("echo" or "close:N") that was checked. */
-  readonly verdictsChecked: number;
-  /** Baseline and final fd counts of the server. */
-  readonly fds: ReadonlyArray<{ app: string; baseline: number; end: number }>;
-  /** Wall time in ms. */
-  readonly durationMs: number;
-  /** Findings (empty when the run is clean). */
-  readonly failures: Failure[];
 }
 
 /** The app spec served. */
@@ -100,8 +56,6 @@ export const WS_FUZZ_APP = "apps/websocket.ts";
 
 /** How long the server may take to close TCP after its Close frame or the client's half-close. */
 export const CLOSE_BOUND_MS = 2000;
-
-const STDERR_BAD = /uncaught|panic|\[(?:ERROR|CRITICAL)\]/i;
 
 /** What a client saw for one case; times are ms since the connection was opened (-1: never). */
 export interface WsOutcome {
@@ -212,14 +166,6 @@ function headEnd(b: Uint8Array): number {
     if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
   }
   return -1;
-}
-
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return s;
 }
 
 function closeCodeOf(f: ServerFrame): number {
@@ -333,66 +279,24 @@ export async function playWs(port: number, c: WsCase, timeoutMs: number): Promis
   const t0 = Date.now();
   const now = () => Date.now() - t0;
   const deadline = t0 + timeoutMs;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  conn.setNoDelay(true);
-  let buf = new Uint8Array(0);
+  let buf: Uint8Array = new Uint8Array(0);
   let end = -1;
   let frames = 0;
   let closeAt = -1;
-  let eofAt = -1;
   let halfCloseAt = -1;
-  let closed = false;
-  let done = false;
-  const waker: { wake: (() => void) | null } = { wake: null };
-  const update = () => {
+  const client = await connectClient(port, (chunk) => {
+    buf = concatBytes(buf, chunk);
     if (end < 0) end = headEnd(buf);
     if (end < 0) return;
     const p = parseServerFrames(buf.subarray(end + 4));
     frames = p.frames.length;
     if (closeAt < 0 && p.frames.some((f) => f.opcode === Op.CLOSE)) closeAt = now();
-  };
-  const reading = (async () => {
-    const chunk = new Uint8Array(65536);
-    try {
-      while (true) {
-        const n = await conn.read(chunk);
-        if (n === null) break;
-        const next = new Uint8Array(buf.length + n);
-        next.set(buf);
-        next.set(chunk.subarray(0, n), buf.length);
-        buf = next;
-        update();
-        waker.wake?.();
-      }
-    } catch {
-      // A reset by the server ends the stream too.
-    }
-    if (!done) {
-      closed = true;
-      eofAt = now();
-    }
-    waker.wake?.();
-  })();
-  const waitUntil = async (pred: () => boolean, until: number) => {
-    while (!pred() && !closed && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => resolve(), Math.max(1, Math.min(50, until - Date.now())));
-        waker.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      waker.wake = null;
-    }
-  };
-  const send = async (b: Uint8Array) => {
-    let off = 0;
-    while (off < b.length) off += await conn.write(b.subarray(off));
-  };
+  });
+  const waitUntil = (pred: () => boolean, until: number) => client.waitUntil(pred, until, 50);
   let timedOut = false;
   try {
     if (!c.eager) {
-      await send(HANDSHAKE);
+      await client.send(HANDSHAKE);
       await waitUntil(() => end >= 0, deadline);
     }
     if (c.eager || end >= 0) {
@@ -405,9 +309,9 @@ export async function playWs(port: number, c: WsCase, timeoutMs: number): Promis
           at = cut;
         }
       } else for (let i = 0; i < c.bytes.length; i++) parts.push(c.bytes.subarray(i, i + 1));
-      if (c.eager) parts[0] = concatTwo(HANDSHAKE, parts[0]);
-      for (let i = 0; i < parts.length && !closed && Date.now() < deadline; i++) {
-        await send(parts[i]);
+      if (c.eager) parts[0] = concatBytes(HANDSHAKE, parts[0]);
+      for (let i = 0; i < parts.length && !client.closed && Date.now() < deadline; i++) {
+        await client.send(parts[i]);
         if (i + 1 < parts.length) await delay(c.delivery === "bytewise" ? 1 : 2);
       }
     }
@@ -422,11 +326,11 @@ export async function playWs(port: number, c: WsCase, timeoutMs: number): Promis
     await waitUntil(() => (serverCloses ? closeAt >= 0 && sawEnough() : sawEnough()), deadline);
     // A short quiet period to catch frames that should not come.
     if (!serverCloses) await waitUntil(() => false, Math.min(deadline, Date.now() + 30));
-    timedOut = !closed && Date.now() >= deadline;
+    timedOut = !client.closed && Date.now() >= deadline;
   }
-  if (!closed) {
+  if (!client.closed) {
     if (c.ending === "halfclose") {
-      await conn.closeWrite().catch(() => {});
+      await client.closeWrite();
       halfCloseAt = now();
       const until = c.verdict === "any"
         ? Math.max(deadline, Date.now() + CLOSE_BOUND_MS + 100)
@@ -434,22 +338,11 @@ export async function playWs(port: number, c: WsCase, timeoutMs: number): Promis
       await waitUntil(() => closeAt >= 0 && now() - closeAt > CLOSE_BOUND_MS, until);
     } else await delay(1);
   }
-  done = true;
   const endAt = now();
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-  await reading;
+  await client.finish();
+  const { closed } = client;
+  const eofAt = closed ? client.closedAt - t0 : -1;
   return { bytes: buf, closed, timedOut, closeAt, eofAt, halfCloseAt, endAt };
-}
-
-function concatTwo(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** A fresh WebSocket round trip (`roundTripCase`); resolves with its problems (none: healthy). */
@@ -462,45 +355,6 @@ export async function probeWs(port: number, timeoutMs = 5000): Promise<string[]>
   }
 }
 
-async function startServer(io: string): Promise<Proc> {
-  return await startLsbaws([
-    "--io",
-    io,
-    "-p",
-    "0",
-    "--log-level",
-    "warning",
-    "--keep-alive-timeout-ms",
-    "2000",
-    "--headers-timeout-ms",
-    "3000",
-    "--shutdown-grace-ms",
-    "1000",
-    "--websocket-max-message-bytes",
-    String(WS_MAX_MESSAGE_BYTES),
-    "--websocket-idle-timeout-ms",
-    "20000",
-    "--websocket-close-timeout-ms",
-    "2000",
-    WS_FUZZ_APP,
-  ], { env: { LSBAWS_IO: io } });
-}
-
-/** Waits until `pid`'s fd count is at most `target`; returns the last count. */
-async function settleFds(pid: number, target: number, waitMs: number): Promise<number> {
-  const end = Date.now() + waitMs;
-  let n = fdCount(pid);
-  while (n > target && Date.now() < end) {
-    await delay(50);
-    n = fdCount(pid);
-  }
-  return n;
-}
-
-async function isExited(p: Proc): Promise<boolean> {
-  return await Promise.race([p.status.then(() => true), delay(0).then(() => false)]);
-}
-
 /** A case's mutations, base and transport, for failure lines. */
 export function caseLabel(c: WsCase): string {
   const m = c.mutations.length > 0 ? c.mutations.join("+") : "valid";
@@ -509,150 +363,53 @@ export function caseLabel(c: WsCase): string {
   }${c.delivery}/${c.ending}] expect ${c.verdict}`;
 }
 
-/** Runs a WebSocket fuzz campaign; see the module comment. */
-export async function runWsFuzz(opts: WsFuzzOptions): Promise<WsFuzzSummary> {
-  const t0 = Date.now();
-  const concurrency = opts.concurrency ?? 8;
-  const caseTimeoutMs = opts.caseTimeoutMs ?? 4000;
-  const timeLimitMs = opts.timeLimitMs ?? 60_000;
-  const checkEvery = opts.checkEvery ?? 250;
-  const fdWaitMs = opts.fdWaitMs ?? 10_000;
-  const say = opts.progress ?? (() => {});
-  const failures: Failure[] = [];
-  const verdicts: Record<string, number> = {};
-  const closeCodes: Record<string, number> = {};
-  const kinds: Record<string, number> = {};
-  let caseTimeouts = 0;
-  let verdictsChecked = 0;
-  let ran = 0;
-  const proc = await startServer(opts.io);
-  try {
-    const port = proc.port();
-    // Warm-up: a few cases of each shape so lazily opened descriptors exist before counting.
-    for (let i = 0; i < 20; i++) {
-      await playWs(port, generateWsCase(opts.seed ^ 0x5eed, i), caseTimeoutMs).catch(() => {});
-    }
-    const warm = await probeWs(port);
-    if (warm.length > 0) {
-      throw new Error(`the round trip failed during warm-up: ${warm.join("; ")}`);
-    }
-    await delay(300);
-    const baseline = fdCount(proc.pid);
-    say(`${WS_FUZZ_APP}: pid ${proc.pid}, port ${port}, baseline fds ${baseline}`);
-    const ids = opts.only ? [...opts.only] : Array.from({ length: opts.cases }, (_, i) => i);
-    let next = 0;
-    let stop = false;
-    const check = async (id: number) => {
-      if (fdCount(proc.pid) < 0 || await isExited(proc)) {
-        failures.push({ id: -1, what: "process", message: `the server died by case ${id}` });
-        stop = true;
-        return;
-      }
+/** The WebSocket mode of `runCampaign`, tallying verdicts and close codes into `summary`. */
+function wsMode(
+  summary: { verdicts: Record<string, number>; closeCodes: Record<string, number> },
+): FuzzMode<WsCase, WsOutcome> {
+  return {
+    apps: [WS_FUZZ_APP],
+    flags: [
+      "--websocket-max-message-bytes",
+      String(WS_MAX_MESSAGE_BYTES),
+      "--websocket-idle-timeout-ms",
+      "20000",
+      "--websocket-close-timeout-ms",
+      "2000",
+    ],
+    probeEveryCheck: true,
+    generate: generateWsCase,
+    started: (c) => {
+      summary.verdicts[c.verdict] = (summary.verdicts[c.verdict] ?? 0) + 1;
+    },
+    label: (c) => caseLabel(c),
+    play: playWs,
+    judge: (c, o) => {
+      const { problems, closeCode } = judgeWs(c, o);
+      const code = closeCode === null
+        ? "none"
+        : closeCode >= 3000 && closeCode <= 4999
+        ? "3000-4999"
+        : String(closeCode);
+      summary.closeCodes[code] = (summary.closeCodes[code] ?? 0) + 1;
+      return { problems, checked: c.verdict !== "any" };
+    },
+    received: (o) => latin1(o.bytes),
+    health: async (port) => {
       const problems = await probeWs(port);
-      if (problems.length > 0) {
-        failures.push({
-          id: -1,
-          what: "round trip",
-          message: `a fresh round trip after case ${id} failed: ${problems.join("; ")}`,
-        });
-      }
-    };
-    const worker = async () => {
-      while (!stop) {
-        if (Date.now() - t0 > timeLimitMs) {
-          stop = true;
-          break;
-        }
-        const k = next++;
-        if (k >= ids.length) break;
-        const id = ids[k];
-        const c = generateWsCase(opts.seed, id);
-        kinds[c.kind] = (kinds[c.kind] ?? 0) + 1;
-        verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
-        const what = caseLabel(c);
-        let o: WsOutcome;
-        try {
-          o = await playWs(port, c, caseTimeoutMs);
-        } catch (err) {
-          failures.push({ id, what, message: `client error: ${(err as Error).message}` });
-          ran++;
-          continue;
-        }
-        ran++;
-        const { problems, closeCode } = judgeWs(c, o);
-        const code = closeCode === null
-          ? "none"
-          : closeCode >= 3000 && closeCode <= 4999
-          ? "3000-4999"
-          : String(closeCode);
-        closeCodes[code] = (closeCodes[code] ?? 0) + 1;
-        if (o.timedOut) caseTimeouts++;
-        if (c.verdict !== "any") verdictsChecked++;
-        for (const p of problems) {
-          failures.push({
-            id,
-            what,
-            message: `${p}\n    sent: ${preview(latin1(c.bytes))}\n    got: ${
-              preview(latin1(o.bytes))
-            }`,
-          });
-        }
-        if (ran % checkEvery === 0) {
-          say(`${ran} cases, ${failures.length} failures, ${Date.now() - t0} ms`);
-          await check(id);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const fds: Array<{ app: string; baseline: number; end: number }> = [];
-    if (await isExited(proc)) {
-      const st = await proc.status;
-      const how = st.signal ? `signal ${st.signal}` : `code ${st.code}`;
-      failures.push({
-        id: -1,
-        what: WS_FUZZ_APP,
-        message: `process exited during the run (${how}); last stderr lines:\n${
-          proc.err.slice(-15).join("\n")
-        }`,
-      });
-      fds.push({ app: WS_FUZZ_APP, baseline, end: -1 });
-    } else {
-      await check(ids[ids.length - 1] ?? -1);
-      const end = await settleFds(proc.pid, baseline, fdWaitMs);
-      fds.push({ app: WS_FUZZ_APP, baseline, end });
-      if (end > baseline) {
-        failures.push({
-          id: -1,
-          what: WS_FUZZ_APP,
-          message: `fd count ${end} still above the baseline ${baseline} after ${fdWaitMs} ms`,
-        });
-      }
-    }
-    const bad = proc.err.filter((l) => STDERR_BAD.test(l));
-    if (bad.length > 0) {
-      failures.push({
-        id: -1,
-        what: WS_FUZZ_APP,
-        message: `stderr: ${bad.slice(0, 5).join("\n")}`,
-      });
-    }
-    return {
-      seed: opts.seed,
-      io: opts.io,
-      cases: ran,
-      skipped: ids.length - ran,
-      verdicts,
-      closeCodes,
-      caseTimeouts,
-      kinds,
-      verdictsChecked,
-      fds,
-      durationMs: Date.now() - t0,
-      failures,
-    };
-  } finally {
-    await proc.stop();
-  }
+      return problems.length === 0 ? null : `a fresh round trip failed: ${problems.join("; ")}`;
+    },
+  };
+}
+
+/** Runs a WebSocket fuzz campaign; see the module comment. */
+export async function runWsFuzz(opts: FuzzOptions): Promise<WsFuzzSummary> {
+  const tallies = {
+    verdicts: {} as Record<string, number>,
+    closeCodes: {} as Record<string, number>,
+  };
+  const summary = await runCampaign(opts, wsMode(tallies));
+  return { ...summary, ...tallies };
 }
 
 /** The summary as text lines (what `deno task fuzz --mode websocket` prints). */
@@ -660,21 +417,8 @@ export function formatWsSummary(s: WsFuzzSummary): string {
   const list = (r: Record<string, number>) =>
     Object.entries(r).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}:${v}`)
       .join(" ") || "none";
-  const first = s.failures.find((f) => f.id >= 0);
-  const lines = [
-    `websocket fuzz seed=${s.seed} io=${s.io}: ${s.cases} cases in ${s.durationMs} ms` +
-    (s.skipped > 0 ? ` (${s.skipped} skipped at the time limit)` : ""),
+  return formatRunSummary(s, "websocket fuzz", ["--mode", "websocket"], [
     `  expected verdicts: ${list(s.verdicts)}; certain verdicts checked: ${s.verdictsChecked}`,
     `  server close codes: ${list(s.closeCodes)}; case time-outs: ${s.caseTimeouts}`,
-    `  kinds: ${Object.entries(s.kinds).map(([k, v]) => `${k}:${v}`).join(" ")}`,
-    ...s.fds.map((f) => `  fds ${f.app}: baseline ${f.baseline}, end ${f.end}`),
-    `  failures: ${s.failures.length}`,
-    // Process-level failures (id -1: a dead process, leaked fds, stderr) first: they explain the rest.
-    ...[...s.failures.filter((f) => f.id < 0), ...s.failures.filter((f) => f.id >= 0)]
-      .slice(0, 20).map((f) => `  #${f.id} ${f.what}\n    ${f.message}`),
-    ...(s.failures.length > 20 ? [`  ... ${s.failures.length - 20} more`] : []),
-    `  reproduce: deno task fuzz --mode websocket --io ${s.io} --seed ${s.seed} --cases ${s.cases}` +
-    (first ? ` (one case: --only ${first.id})` : ""),
-  ];
-  return lines.join("\n");
+  ]);
 }
