@@ -27,6 +27,9 @@
  *   with a warning (no binary upgrade). USR1 is ignored by every role (`deps.ignoreSigusr1`:
  *   Deno would start its inspector on it). In the real process a signal listener stays
  *   subscribed until exit (see `processDeps`).
+ * - `--uncaught log` (the default): an error no code catches (a throw in a timer, a rejected
+ *   promise nobody awaits) is logged at ERROR with its stack and the process keeps serving
+ *   (`deps.catchUncaught`); `--uncaught exit` leaves Deno's default, which ends the process.
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
@@ -54,6 +57,7 @@ import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from 
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
+import { describeError } from "./server/http/errors.ts";
 import { loadApp, parseAppSpec } from "./gateway/loader.ts";
 import { createHandler } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
@@ -103,6 +107,12 @@ export interface MainDeps {
    * process serves with that backend); null, or why it could not. Default: not called.
    */
   ignoreSigusr1?(libc: boolean): Promise<string | null>;
+  /**
+   * Catches what no code catches (the global `error` and `unhandledrejection` events) and reports
+   * it to `report` instead of ending the process; returns the function that stops catching.
+   * Default: not called (Deno's default: such an error ends the process).
+   */
+  catchUncaught?(report: (what: string, err: unknown) => void): () => void;
 }
 
 /** `path` resolved against `cwd` (absolute paths, including `C:\` ones, are kept). */
@@ -154,6 +164,22 @@ export function processDeps(): MainDeps {
     },
     unsetEnv: (name) => Deno.env.delete(name),
     ignoreSigusr1: (libc) => ignoreSigusr1(libc ? LIBC_SIGNAL_IO : PROCESS_SIGNAL_IO),
+    catchUncaught(report) {
+      const onError = (e: ErrorEvent) => {
+        e.preventDefault();
+        report("uncaught exception", e.error ?? e.message);
+      };
+      const onRejection = (e: PromiseRejectionEvent) => {
+        e.preventDefault();
+        report("unhandled promise rejection", e.reason);
+      };
+      globalThis.addEventListener("error", onError);
+      globalThis.addEventListener("unhandledrejection", onRejection);
+      return () => {
+        globalThis.removeEventListener("error", onError);
+        globalThis.removeEventListener("unhandledrejection", onRejection);
+      };
+    },
   };
 }
 
@@ -216,6 +242,17 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     errorSink: deps.stderr,
   });
   let offUsr2 = () => {};
+  // --uncaught log: an error no code catches is logged with its stack, and the server carries on
+  // (as a background task's exception in uvicorn or gunicorn); exit keeps Deno's default.
+  const offUncaught = config.uncaught === "log"
+    ? deps.catchUncaught?.((what, err) => {
+      logger.log(
+        "error",
+        `${what} (lsbaws keeps serving; --uncaught exit ends the process instead): ` +
+          describeError(err),
+      );
+    })
+    : undefined;
   try {
     // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
     const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
@@ -309,6 +346,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     );
   } finally {
     offUsr2();
+    offUncaught?.();
     logger.close();
   }
 }

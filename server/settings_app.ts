@@ -28,6 +28,16 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "uncaught",
+    flag: "uncaught",
+    type: "enum",
+    choices: ["log", "exit"],
+    default: "log",
+    doc:
+      "An error no code catches (a timer's throw, an unawaited rejection): log it and serve on, or exit.",
+    group: "app",
+  },
+  {
     key: "rootPath",
     flag: "root-path",
     type: "string",
