@@ -275,7 +275,11 @@ Deno.test({
           },
         }, EPOLLIN | EPOLLET);
       }
-      for (const fd of fds) libc.sym.write(fd, ONE, 8n);
+      // Made ready from inside a turn, so that the turn's own epoll_wait finds all three at
+      // once: written from outside, a parked loop may wake for the first before the others.
+      loop.defer(() => {
+        for (const fd of fds) libc.sym.write(fd, ONE, 8n);
+      });
       await all.promise;
       assert.equal(inTurn.length, 6);
       assert.equal(new Set(inTurn).size, 1, `one reading for the whole turn: ${inTurn}`);
