@@ -27,9 +27,10 @@
  *   with a warning (no binary upgrade). USR1 is ignored by every role (`deps.ignoreSigusr1`:
  *   Deno would start its inspector on it). In the real process a signal listener stays
  *   subscribed until exit (see `processDeps`).
- * - `--uncaught log` (the default): an error no code catches (a throw in a timer, a rejected
- *   promise nobody awaits) is logged at ERROR with its stack and the process keeps serving
- *   (`deps.catchUncaught`); `--uncaught exit` leaves Deno's default, which ends the process.
+ * - `--uncaught log` (the default): in a serving process (single or worker), an error no code
+ *   catches (a throw in a timer, a rejected promise nobody awaits) is logged at ERROR with its
+ *   stack and the process keeps serving (`deps.catchUncaught`); `--uncaught exit`, and the
+ *   supervisor always, keep Deno's default, which ends the process.
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
@@ -242,17 +243,6 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     errorSink: deps.stderr,
   });
   let offUsr2 = () => {};
-  // --uncaught log: an error no code catches is logged with its stack, and the server carries on
-  // (as a background task's exception in uvicorn or gunicorn); exit keeps Deno's default.
-  const offUncaught = config.uncaught === "log"
-    ? deps.catchUncaught?.((what, err) => {
-      logger.log(
-        "error",
-        `${what} (lsbaws keeps serving; --uncaught exit ends the process instead): ` +
-          describeError(err),
-      );
-    })
-    : undefined;
   try {
     // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
     const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
@@ -346,7 +336,6 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     );
   } finally {
     offUsr2();
-    offUncaught?.();
     logger.close();
   }
 }
@@ -399,6 +388,19 @@ async function runServer(
     logger.log("warning", `${name} ignored: it needs the supervisor (run with -w 2 or more)`);
   };
   const removers = [
+    // --uncaught log: an error no code catches (the app's, most likely) is logged with its stack
+    // and the server carries on, as a background task's exception in uvicorn or gunicorn; exit
+    // keeps Deno's default. Only serving processes: the supervisor runs no app code, and an error
+    // there should end it visibly.
+    config.uncaught === "log"
+      ? deps.catchUncaught?.((what, err) => {
+        logger.log(
+          "error",
+          `${what} (lsbaws keeps serving; --uncaught exit ends the process instead): ` +
+            describeError(err),
+        );
+      }) ?? (() => {})
+      : () => {},
     deps.onSignal("SIGTERM", () => graceful("SIGTERM")),
     deps.onSignal("SIGINT", () => graceful("SIGINT")),
     deps.onSignal("SIGQUIT", () => fast("SIGQUIT")),
