@@ -242,23 +242,19 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     accessLogFormat: config.accessLogFormat,
     errorSink: deps.stderr,
   });
-  let offUsr2 = () => {};
+  const workerId = deps.env[WORKER_ENV];
+  // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
+  // end the process at once, so it is ignored, with a warning outside the workers.
+  const offUsr2 = deps.onSignal("SIGUSR2", () => {
+    if (workerId !== undefined) return;
+    logger.log("warning", "SIGUSR2 ignored: there is no binary upgrade; HUP is a rolling restart");
+  });
   try {
     // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
     const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
     if (typeof usr1 === "string") {
       logger.log("debug", `SIGUSR1 is not ignored (${usr1}): Deno starts its inspector on it`);
     }
-    const workerId = deps.env[WORKER_ENV];
-    // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
-    // end the process at once, so it is ignored, with a warning outside the workers.
-    offUsr2 = deps.onSignal("SIGUSR2", () => {
-      if (workerId !== undefined) return;
-      logger.log(
-        "warning",
-        "SIGUSR2 ignored: there is no binary upgrade; HUP is a rolling restart",
-      );
-    });
     let activation: InheritedSocket[] | null = null;
     if (workerId === undefined) {
       try {
@@ -356,6 +352,23 @@ function specModule(spec: string): string | null {
 }
 
 /**
+ * `--uncaught log`: an error no code catches (the app's, most likely) is logged with its stack
+ * and the server carries on, as a background task's exception in uvicorn or gunicorn; `exit`
+ * keeps Deno's default. Only serving processes call this: the supervisor runs no app code, and an
+ * error there should end it visibly. Returns the function that stops catching.
+ */
+function logUncaught(config: Config, deps: MainDeps, logger: Logger): () => void {
+  if (config.uncaught !== "log" || deps.catchUncaught === undefined) return () => {};
+  return deps.catchUncaught((what, err) => {
+    logger.log(
+      "error",
+      `${what} (lsbaws keeps serving; --uncaught exit ends the process instead): ` +
+        describeError(err),
+    );
+  });
+}
+
+/**
  * Serves in this process (single-process mode, or as a supervised worker when `link` is set), on
  * the `inherited` sockets when given instead of binding.
  */
@@ -388,19 +401,7 @@ async function runServer(
     logger.log("warning", `${name} ignored: it needs the supervisor (run with -w 2 or more)`);
   };
   const removers = [
-    // --uncaught log: an error no code catches (the app's, most likely) is logged with its stack
-    // and the server carries on, as a background task's exception in uvicorn or gunicorn; exit
-    // keeps Deno's default. Only serving processes: the supervisor runs no app code, and an error
-    // there should end it visibly.
-    config.uncaught === "log"
-      ? deps.catchUncaught?.((what, err) => {
-        logger.log(
-          "error",
-          `${what} (lsbaws keeps serving; --uncaught exit ends the process instead): ` +
-            describeError(err),
-        );
-      }) ?? (() => {})
-      : () => {},
+    logUncaught(config, deps, logger),
     deps.onSignal("SIGTERM", () => graceful("SIGTERM")),
     deps.onSignal("SIGINT", () => graceful("SIGINT")),
     deps.onSignal("SIGQUIT", () => fast("SIGQUIT")),
