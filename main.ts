@@ -35,8 +35,8 @@
  *   is loaded, static directory opened or address bound.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
- *   included: `--io deno`, or an fd that is not a listening stream socket) or a `--static`
- *   directory is missing,
+ *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
+ *   directory is missing or the `--access-log` file cannot be opened,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - The static responder, the supervisor, the worker link and the heartbeat are imported only in
  *   the roles and with the settings that use them: a single-process server without `--static`
@@ -236,12 +236,21 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
-  const logger = createLogger({
-    level: config.logLevel,
-    accessLog: config.accessLog,
-    accessLogFormat: config.accessLogFormat,
-    errorSink: deps.stderr,
-  });
+  let logger;
+  try {
+    logger = createLogger({
+      level: config.logLevel,
+      accessLog: config.accessLog,
+      accessLogFormat: config.accessLogFormat,
+      errorSink: deps.stderr,
+    });
+  } catch (err) {
+    // Only an --access-log file that cannot be opened throws here.
+    deps.stderr.write(
+      `lsbaws: cannot open the access log ${config.accessLog}: ${(err as Error).message}\n`,
+    );
+    return EXIT_BOOT_ERROR;
+  }
   const workerId = deps.env[WORKER_ENV];
   // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
   // end the process at once, so it is ignored, with a warning outside the workers.

@@ -7,6 +7,8 @@
  *   (default stderr) as `[ISO time] [pid] [LEVEL] message`. Access lines are buffered and flushed
  *   at most every 100 ms, when the buffer passes 64 KiB, and on `flush()`/`close()`, so logging
  *   costs one write per batch rather than one per request.
+ * - An access log file follows its path through log rotation (`fileSink`): renamed or removed,
+ *   it is opened anew within `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
  * - Access-log values are escaped: the common format quotes and backslash-escapes request
  *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
  * - `detachedLog(logger)` is `logger.log` as a function of its own, one per logger.
@@ -168,11 +170,77 @@ export function stdoutSink(): LogSink {
   return fdSink(Deno.stdout);
 }
 
-/** A sink appending to a file (created if missing). */
-export function fileSink(path: string): LogSink {
-  const file = Deno.openSync(path, { append: true, create: true });
-  const sink = fdSink(file);
-  return { write: sink.write, close: () => file.close() };
+/** How often a file sink checks that its path still names the file it writes (log rotation). */
+export const FOLLOW_CHECK_MS = 1000;
+
+/** Options for `fileSink`. */
+export interface FileSinkOptions {
+  /** Clock in ms (default `Date.now`). */
+  now?: () => number;
+  /** Least time between two checks of the path (default `FOLLOW_CHECK_MS`). */
+  checkEveryMs?: number;
+  /** Told once when the path cannot be reopened (until a reopen succeeds again). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * A sink appending to the file at `path` (created if missing) that follows the path when
+ * logrotate (or anyone) renames or removes the file: before a write, at most once per
+ * `checkEveryMs`, it compares the device and inode the path names with the open file's, and opens
+ * the path anew when they differ or the path is gone. Lines written before that go to the old
+ * file, so a rename loses none; no signal is needed (Python's `WatchedFileHandler` works the same
+ * way). A reopen that fails keeps writing to the old file, is reported once through `warn` and is
+ * tried again at the next check. Opening the file the first time throws: the caller reports it.
+ */
+export function fileSink(path: string, opts: FileSinkOptions = {}): LogSink {
+  const now = opts.now ?? Date.now;
+  const every = opts.checkEveryMs ?? FOLLOW_CHECK_MS;
+  const open = () => Deno.openSync(path, { append: true, create: true });
+  let file = open();
+  let inner = fdSink(file);
+  let opened = file.statSync();
+  let checkedAt = now();
+  let failing = false;
+  const follow = () => {
+    let named: Deno.FileInfo | null;
+    try {
+      named = Deno.statSync(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) return; // cannot tell: keep the open file
+      named = null;
+    }
+    if (named !== null && named.ino === opened.ino && named.dev === opened.dev) return;
+    let next: Deno.FsFile;
+    try {
+      next = open();
+    } catch (err) {
+      if (!failing) {
+        opts.warn?.(
+          `cannot reopen log file ${path} (${
+            (err as Error).message
+          }): still writing to the old file`,
+        );
+      }
+      failing = true;
+      return;
+    }
+    failing = false;
+    file.close();
+    file = next;
+    inner = fdSink(file);
+    opened = file.statSync();
+  };
+  return {
+    write(text: string) {
+      const t = now();
+      if (t - checkedAt >= every) {
+        checkedAt = t;
+        follow();
+      }
+      inner.write(text);
+    },
+    close: () => file.close(),
+  };
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -226,12 +294,22 @@ export function createLogger(opts: LoggerOptions): Logger {
   const rank = LEVEL_RANK[opts.level];
   const pid = opts.pid ?? Deno.pid;
   const errorSink = opts.errorSink ?? stderrSink();
+  const writeError = (level: LogLevel, message: string) => {
+    if (LEVEL_RANK[level] < rank) return;
+    try {
+      errorSink.write(
+        `[${new Date().toISOString()}] [${pid}] [${level.toUpperCase()}] ${message}\n`,
+      );
+    } catch {
+      // stderr closed: nothing sensible left to do.
+    }
+  };
   let accessSink: LogSink | null = opts.accessSink ??
     (opts.accessLog === ""
       ? null
       : opts.accessLog === "-"
       ? stdoutSink()
-      : fileSink(opts.accessLog));
+      : fileSink(opts.accessLog, { warn: (m) => writeError("warning", m) }));
   const format = opts.accessLogFormat === "json" ? formatJson : formatCommon;
   let buffered = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -251,16 +329,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     }
   };
   return {
-    log(level, message) {
-      if (LEVEL_RANK[level] < rank) return;
-      try {
-        errorSink.write(
-          `[${new Date().toISOString()}] [${pid}] [${level.toUpperCase()}] ${message}\n`,
-        );
-      } catch {
-        // stderr closed: nothing sensible left to do.
-      }
-    },
+    log: writeError,
     enabled(level) {
       return LEVEL_RANK[level] >= rank;
     },
