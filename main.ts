@@ -36,11 +36,15 @@
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
  *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
- *   directory is missing or the `--access-log` file cannot be opened,
+ *   directory is missing, the `--access-log` file cannot be opened or the `--pid` file names
+ *   a server still running,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
- * - The static responder, the supervisor, the worker link and the heartbeat are imported only in
- *   the roles and with the settings that use them: a single-process server without `--static`
- *   does not load them (~0.7 MiB less anonymous memory at boot).
+ * - The static responder, the supervisor, the worker link, the heartbeat and the pid file are
+ *   imported only in the roles and with the settings that use them: a single-process server
+ *   without `--static` does not load them (~0.7 MiB less anonymous memory at boot).
+ * - `--pid FILE`: the process that takes the signals (the supervisor, or the single process)
+ *   claims the file before it binds and gives it up when `main` returns
+ *   (`server/process/pidfile.ts`).
  * - This is the only file that reads `Deno.args` or calls `Deno.exit`, and only when run as the
  *   main module.
  */
@@ -258,7 +262,18 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     if (workerId !== undefined) return;
     logger.log("warning", "SIGUSR2 ignored: there is no binary upgrade; HUP is a rolling restart");
   });
+  let releasePidFile: (() => void) | null = null;
   try {
+    if (config.pidFile !== "" && workerId === undefined) {
+      const { claimPidFile, PidFileError } = await import("./server/process/pidfile.ts");
+      try {
+        releasePidFile = claimPidFile(config.pidFile, Deno.pid);
+      } catch (err) {
+        if (!(err instanceof PidFileError)) throw err;
+        deps.stderr.write(`lsbaws: error: ${err.message}\n`);
+        return EXIT_BOOT_ERROR;
+      }
+    }
     // The libc backend serves unless --io deno or TLS says otherwise (`server/serve.ts`).
     const usr1 = await deps.ignoreSigusr1?.(config.io !== "deno" && !config.certfile);
     if (typeof usr1 === "string") {
@@ -340,6 +355,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       link?.inherited ?? activation,
     );
   } finally {
+    releasePidFile?.();
     offUsr2();
     logger.close();
   }

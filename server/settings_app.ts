@@ -118,6 +118,15 @@ export const APP_AND_PROCESS_ROWS = [
   },
   // workers
   {
+    key: "pidFile",
+    flag: "pid",
+    type: "string",
+    default: "",
+    doc:
+      "File to write the pid of the process to signal into (the supervisor with -w); removed at exit.",
+    group: "workers",
+  },
+  {
     key: "workers",
     flag: "workers",
     short: "w",

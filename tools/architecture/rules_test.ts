@@ -82,6 +82,7 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "main.ts": [
     "server/process/handover.ts",
     "server/process/heartbeat.ts",
+    "server/process/pidfile.ts",
     "server/process/reload.ts",
     "server/process/supervisor.ts",
     "server/process/worker.ts",
