@@ -137,11 +137,25 @@ export function describeType(value: unknown): string {
   return `a ${(value as object).constructor?.name ?? "object"}`;
 }
 
-/** Where an app's import threw: the first `file:line:col` of its cause's stack, or null. */
+/** lsbaws's own code: stack frames here say nothing about the app. */
+const OWN_CODE = ["gateway/", "server/", "main.ts"].map((p) =>
+  new URL(`../${p}`, import.meta.url).href
+);
+
+/**
+ * Where an app's import threw: the first `file:line:col` of its innermost cause's stack that is
+ * not in lsbaws's own code (`gateway/`, `server/`, `main.ts`), or null. An error without a cause
+ * was raised by lsbaws itself (a missing module or export): null.
+ */
 export function loadErrorLocation(err: unknown): string | null {
+  if (!(err instanceof Error) || err.cause === undefined) return null;
   let e: unknown = err;
   while (e instanceof Error && e.cause !== undefined) e = e.cause;
   if (!(e instanceof Error) || typeof e.stack !== "string") return null;
-  const m = /\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/m.exec(e.stack);
-  return m ? m[1] : null;
+  for (
+    const m of e.stack.matchAll(/\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/gm)
+  ) {
+    if (!OWN_CODE.some((own) => m[1].startsWith(own))) return m[1];
+  }
+  return null;
 }

@@ -154,6 +154,13 @@ Deno.test("loadErrorLocation finds where an import threw", async () => {
     assert.equal(loadErrorLocation(wrapped), `file://${dir}/boom.ts:3:7`);
     assert.equal(loadErrorLocation(new Error("x", { cause: "a string" })), null);
     assert.equal(loadErrorLocation("nothing"), null);
+    assert.equal(loadErrorLocation(new Error("no cause: lsbaws's own message")), null);
+    // A cause raised inside lsbaws (the loader's own stat of a missing module) points nowhere.
+    const ownStack = new Error("stat failed");
+    ownStack.stack = `NotFound: stat failed\n    at ${
+      new URL("../../../gateway/loader.ts", import.meta.url).href
+    }:128:12\n    at async ${new URL("../../../main.ts", import.meta.url).href}:400:3`;
+    assert.equal(loadErrorLocation(new Error("app module not found", { cause: ownStack })), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
