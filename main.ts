@@ -33,6 +33,8 @@
  *   supervisor always, keep Deno's default, which ends the process.
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
+ * - `--check-config` loads the app and tries the TLS pair in this process, binds nothing, starts
+ *   no worker and claims no pid file: 0 and one line on stdout, or the start-up exit code.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
  *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
@@ -61,10 +63,11 @@ import {
 import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
+import type { Handler } from "./server/exchange.ts";
 import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
 import { loadApp, parseAppSpec } from "./gateway/loader.ts";
-import { createHandler } from "./gateway/handler.ts";
+import { type AppStyle, createHandler, detectStyle } from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
@@ -264,6 +267,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   });
   let releasePidFile: (() => void) | null = null;
   try {
+    if (config.checkConfig) return await checkConfig(parsed.appSpec, config, logger, deps);
     if (config.pidFile !== "" && workerId === undefined) {
       const { claimPidFile, PidFileError } = await import("./server/process/pidfile.ts");
       try {
@@ -394,6 +398,59 @@ function logUncaught(config: Config, deps: MainDeps, logger: Logger): () => void
 }
 
 /**
+ * Loads the app and wraps it for the engine; on an `AppLoadError` writes `lsbaws: cannot load
+ * app: ...` (with where the app's code threw) and returns `EXIT_APP_LOAD_ERROR` instead.
+ */
+async function loadHandler(
+  spec: string,
+  config: Config,
+  logger: Logger,
+  deps: MainDeps,
+): Promise<{ handler: Handler; style: AppStyle } | number> {
+  try {
+    const loaded = await loadApp(spec, { cwd: deps.cwd });
+    const { style } = detectStyle(loaded, config.interface);
+    return { handler: createHandler(loaded, config, logger), style };
+  } catch (err) {
+    if (!(err instanceof AppLoadError)) throw err;
+    const at = loadErrorLocation(err);
+    const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
+    deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
+    return EXIT_APP_LOAD_ERROR;
+  }
+}
+
+/**
+ * `--check-config` (gunicorn's): the settings were valid and the static directories and the
+ * access log opened when this runs; it loads the app and tries the TLS pair on a free loopback
+ * port, binds nothing else and starts no worker. 0 and one line on stdout when all is well, else
+ * the exit code the same failure has at start.
+ */
+async function checkConfig(
+  spec: string,
+  config: Config,
+  logger: Logger,
+  deps: MainDeps,
+): Promise<number> {
+  const loaded = await loadHandler(spec, config, logger, deps);
+  if (typeof loaded === "number") return loaded;
+  if (config.certfile !== "") {
+    try {
+      const { checkTlsPair } = await import("./server/deno/listen.ts");
+      checkTlsPair(
+        await Deno.readTextFile(config.certfile),
+        await Deno.readTextFile(config.keyfile),
+      );
+    } catch (err) {
+      deps.stderr.write(`lsbaws: cannot use --certfile/--keyfile: ${(err as Error).message}\n`);
+      return EXIT_BOOT_ERROR;
+    }
+  }
+  deps.stdout.write(`lsbaws: configuration OK: ${spec} loads as a ${loaded.style} app\n`);
+  return 0;
+}
+
+/**
  * Serves in this process (single-process mode, or as a supervised worker when `link` is set), on
  * the `inherited` sockets when given instead of binding.
  */
@@ -440,19 +497,9 @@ async function runServer(
       const { startHeartbeat } = await import("./server/process/heartbeat.ts");
       heartbeat = startHeartbeat({ periodMs: heartbeatPeriodMs(config.timeout) });
     }
-    let handler;
-    try {
-      const loaded = await loadApp(spec, { cwd: deps.cwd });
-      handler = createHandler(loaded, config, logger);
-    } catch (err) {
-      if (err instanceof AppLoadError) {
-        const at = loadErrorLocation(err);
-        const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
-        deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
-        return EXIT_APP_LOAD_ERROR;
-      }
-      throw err;
-    }
+    const loaded = await loadHandler(spec, config, logger, deps);
+    if (typeof loaded === "number") return loaded;
+    const handler = loaded.handler;
     if (stopping !== null) return 0;
     try {
       server = await serve(handler, config, {

@@ -143,19 +143,16 @@ const OWN_CODE = ["gateway/", "server/", "main.ts"].map((p) =>
 );
 
 /**
- * Where an app's import threw: the first `file:line:col` of its innermost cause's stack that is
- * not in lsbaws's own code (`gateway/`, `server/`, `main.ts`), or null. An error without a cause
- * was raised by lsbaws itself (a missing module or export): null.
+ * Where an app's import threw: the first `file:line:col` (or `https:`) frame of its innermost
+ * cause's stack, unless that frame is lsbaws's own code (`gateway/`, `server/`, `main.ts`: a
+ * missing module found by the loader's own check), or null. An error without a cause was raised by
+ * lsbaws itself (a missing export): null.
  */
 export function loadErrorLocation(err: unknown): string | null {
   if (!(err instanceof Error) || err.cause === undefined) return null;
   let e: unknown = err;
   while (e instanceof Error && e.cause !== undefined) e = e.cause;
   if (!(e instanceof Error) || typeof e.stack !== "string") return null;
-  for (
-    const m of e.stack.matchAll(/\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/gm)
-  ) {
-    if (!OWN_CODE.some((own) => m[1].startsWith(own))) return m[1];
-  }
-  return null;
+  const m = /\bat (?:.*\()?((?:file|https?):\/\/[^\s()]+:\d+:\d+)\)?\s*$/m.exec(e.stack);
+  return m === null || OWN_CODE.some((own) => m[1].startsWith(own)) ? null : m[1];
 }

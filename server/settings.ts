@@ -38,6 +38,14 @@ export const SETTING_ROWS = [
     doc: "Print the effective settings and where each came from, then exit (no app is loaded).",
     group: "config",
   },
+  {
+    key: "checkConfig",
+    flag: "check-config",
+    type: "bool",
+    default: false,
+    doc: "Check the settings, load the app and any TLS files, then exit: 0 if all is well.",
+    group: "config",
+  },
   // listen
   {
     key: "host",

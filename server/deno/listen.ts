@@ -14,6 +14,9 @@
  *   Transient accept errors (EMFILE and friends) back off exponentially from 5 ms to 1 s instead
  *   of spinning; a peer that reset before the accept completed is skipped.
  * - `Endpoint.close()` stops accepting (idempotent); `run` then resolves.
+ * - `checkTlsPair(cert, key)` proves a PEM certificate chain and key work together by listening
+ *   with them on a free loopback port for a moment (`--check-config`); it throws what the real
+ *   listen would.
  */
 import type { ListenAddr } from "../address.ts";
 import type { EngineContext } from "../dispatch.ts";
@@ -69,6 +72,11 @@ class DenoEndpoint implements Endpoint {
       // Already closed.
     }
   }
+}
+
+/** Throws unless `cert` and `key` can serve TLS; see the module comment. */
+export function checkTlsPair(cert: string, key: string): void {
+  Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
 }
 
 /** Binds every address in `specs`; see the module comment. */

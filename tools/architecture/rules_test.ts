@@ -80,6 +80,7 @@ const LOADER_FILES = ["gateway/loader.ts"];
 const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "gateway/_file_url.ts": ["node:path", "node:url"],
   "main.ts": [
+    "server/deno/listen.ts",
     "server/process/handover.ts",
     "server/process/heartbeat.ts",
     "server/process/pidfile.ts",
