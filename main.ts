@@ -408,7 +408,7 @@ async function loadHandler(
   deps: MainDeps,
 ): Promise<{ handler: Handler; style: AppStyle } | number> {
   try {
-    const loaded = await loadApp(spec, { cwd: deps.cwd });
+    const loaded = await loadApp(spec, { cwd: deps.cwd, factory: config.factory });
     const { style } = detectStyle(loaded, config.interface);
     return { handler: createHandler(loaded, config, logger), style };
   } catch (err) {

@@ -32,7 +32,9 @@ export type AppLoadErrorKind =
   /** The named export (or a step of a dotted path) does not exist. */
   | "export"
   /** The export exists but is neither a function nor an object with a callable `fetch`. */
-  | "not_callable";
+  | "not_callable"
+  /** The app factory threw or rejected. */
+  | "factory";
 
 /** Details attached to an `AppLoadError`. */
 export interface AppLoadErrorDetails {

@@ -5,7 +5,13 @@
  * - `parseAppSpec(spec)` is pure: it splits the spec into a module reference and an export path.
  *   The export part is what follows the LAST ":" when that colon is not the one of a `file:`
  *   scheme and what follows contains no "/" or "\\"; it must then be a dotted path of
- *   identifiers (`api.v1`). Without it the default export is used.
+ *   identifiers (`api.v1`). Without it the default export is used. An export part followed by
+ *   parentheses (`app.ts:createApp()`, `app.ts:createApp("prod", 2)`; gunicorn's syntax) names an
+ *   app factory: `call` holds its arguments, which must be JSON values.
+ * - An app factory (a spec with a call, or any export with `factory: true`, uvicorn's
+ *   `--factory`) is called with its arguments (as a method of the object holding it) and awaited;
+ *   what it returns or resolves to is the app. A factory that throws or rejects is an
+ *   `AppLoadError` (`factory`) with the error as its cause.
  * - `loadApp(spec, {cwd})` resolves the module against `cwd` (never against `import.meta.url`,
  *   which lies inside a compiled binary), checks the file exists, imports it from its absolute
  *   `file:` URL, and walks the export path. This is the only gateway function that does I/O.
@@ -24,6 +30,8 @@ export interface AppSpec {
   readonly module: string;
   /** The export path, e.g. `["api", "v1"]`; `["default"]` when the spec has no export part. */
   readonly exportPath: readonly string[];
+  /** An app factory's arguments (`createApp("prod")` → `["prod"]`); absent without a call. */
+  readonly call?: readonly unknown[];
 }
 
 /** A successfully loaded app export. */
@@ -40,9 +48,13 @@ export interface LoadedApp {
 export interface LoadAppOptions {
   /** Directory that relative module paths are resolved against. */
   readonly cwd: string;
+  /** The export is an app factory even without `()` in the spec (`--factory`). */
+  readonly factory?: boolean;
 }
 
 const EXPORT_PATH_RE = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+/** `module:export.path(args)`: the greedy module part backtracks to the colon before the call. */
+const CALL_SPEC_RE = /^(.+):([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\((.*)\)$/s;
 const FILE_SCHEME = "file:";
 
 /** Splits `spec` into module and export path; throws `AppLoadError` (`spec`) when malformed. */
@@ -50,6 +62,19 @@ export function parseAppSpec(spec: string): AppSpec {
   const fail = (why: string) =>
     new AppLoadError("spec", `invalid app spec ${JSON.stringify(spec)}: ${why}`, { spec });
   if (typeof spec !== "string" || spec.trim() === "") throw fail("it is empty");
+  const called = spec.endsWith(")") ? CALL_SPEC_RE.exec(spec) : null;
+  if (called !== null && called[1] !== FILE_SCHEME.slice(0, -1)) {
+    let call: unknown[];
+    try {
+      call = JSON.parse(`[${called[3]}]`);
+    } catch {
+      throw fail(
+        `the factory's arguments ${JSON.stringify(called[3])} are not JSON values ` +
+          `(strings in double quotes, numbers, true, false, null, arrays, objects)`,
+      );
+    }
+    return { module: called[1], exportPath: called[2].split("."), call };
+  }
   const schemeColon = spec.startsWith(FILE_SCHEME) ? FILE_SCHEME.length - 1 : -1;
   const colon = spec.lastIndexOf(":");
   let module = spec;
@@ -89,7 +114,13 @@ export async function loadApp(spec: string, options: LoadAppOptions): Promise<Lo
       cause: err,
     });
   }
-  const value = walkExportPath(mod, parsed.exportPath, { spec, file, exportName, shown });
+  const where = { spec, file, exportName, shown };
+  const value = walkExportPath(mod, parsed.exportPath, where);
+  const args = parsed.call ?? (options.factory ? [] : null);
+  if (args !== null) {
+    const holder = walkExportPath(mod, parsed.exportPath.slice(0, -1), where);
+    return await callFactory(value, holder, args, where);
+  }
   if (typeof value !== "function" && !hasCallableFetch(value)) {
     const available = Object.keys(mod).sort();
     throw new AppLoadError(
@@ -100,6 +131,45 @@ export async function loadApp(spec: string, options: LoadAppOptions): Promise<Lo
     );
   }
   return { value, exportName, url: file };
+}
+
+/** Calls the app factory `fn` (a method of `holder`) with `args`; its awaited result is the app. */
+async function callFactory(
+  fn: unknown,
+  holder: unknown,
+  args: readonly unknown[],
+  where: { spec: string; file: string; exportName: string; shown: string },
+): Promise<LoadedApp> {
+  const { spec, file, shown } = where;
+  const shownCall = `${where.exportName}(${args.map((a) => JSON.stringify(a)).join(", ")})`;
+  if (typeof fn !== "function") {
+    throw new AppLoadError(
+      "not_callable",
+      `export '${where.exportName}' of ${shown} is ${kindOf(fn)}, not an app factory (a function)`,
+      { spec, file, exportName: where.exportName },
+    );
+  }
+  let value: unknown;
+  try {
+    value = await fn.apply(holder, args);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new AppLoadError("factory", `app factory ${shownCall} in ${shown} failed: ${why}`, {
+      spec,
+      file,
+      exportName: where.exportName,
+      cause: err,
+    });
+  }
+  if (typeof value !== "function" && !hasCallableFetch(value)) {
+    throw new AppLoadError(
+      "not_callable",
+      `app factory ${shownCall} in ${shown} returned ${kindOf(value)}, not a function or an ` +
+        `object with a fetch() method`,
+      { spec, file, exportName: where.exportName },
+    );
+  }
+  return { value, exportName: shownCall, url: file };
 }
 
 /** Resolves a module reference to an absolute `file:` URL. */

@@ -20,6 +20,15 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "factory",
+    flag: "factory",
+    type: "bool",
+    default: false,
+    doc:
+      "The export is an app factory: call it (and await it) once per process; the result is the app.",
+    group: "app",
+  },
+  {
     key: "validate",
     flag: "validate",
     type: "bool",

@@ -59,7 +59,18 @@ Deno.test("parseAppSpec does not mistake a file: URL's colon for the export sepa
 });
 
 Deno.test("parseAppSpec rejects malformed specs with kind 'spec'", () => {
-  for (const spec of ["", "  ", "app.ts:", ":app", "app.ts:1x", "app.ts:create()", "a.ts:x..y"]) {
+  for (
+    const spec of [
+      "",
+      "  ",
+      "app.ts:",
+      ":app",
+      ":app()",
+      "app.ts:1x",
+      "app.ts:create(",
+      "a.ts:x..y",
+    ]
+  ) {
     assert.equal(specKind(spec), "spec", JSON.stringify(spec));
   }
 });
@@ -145,4 +156,90 @@ Deno.test("loadApp reports a module that fails to import with kind 'import'", as
   assert.equal(err.kind, "import");
   assert.ok(err.message.includes("fixture import failure"));
   assert.ok(err.cause instanceof Error);
+});
+
+Deno.test("parseAppSpec reads an app factory call and its JSON arguments (gunicorn's syntax)", () => {
+  assert.deepEqual(parseAppSpec("app.ts:createApp()"), {
+    module: "app.ts",
+    exportPath: ["createApp"],
+    call: [],
+  });
+  assert.deepEqual(parseAppSpec('app.ts:api.make("a:b/c", {"x": [1, 2]}, true, null)'), {
+    module: "app.ts",
+    exportPath: ["api", "make"],
+    call: ["a:b/c", { x: [1, 2] }, true, null],
+  });
+  assert.deepEqual(parseAppSpec("file:///srv/app.ts:create(3)"), {
+    module: "file:///srv/app.ts",
+    exportPath: ["create"],
+    call: [3],
+  });
+  assert.equal(parseAppSpec("app.ts:app").call, undefined, "no call without parentheses");
+  const single = (() => {
+    try {
+      parseAppSpec("app.ts:create('prod')");
+    } catch (err) {
+      return err;
+    }
+  })();
+  assert.ok(single instanceof AppLoadError && single.kind === "spec");
+  assert.match(single.message, /arguments "'prod'" are not JSON values \(strings in double quotes/);
+  assert.equal(specKind("app.ts:create("), "spec");
+  assert.equal(specKind("app.ts:1create()"), "spec");
+});
+
+Deno.test("loadApp calls an app factory (sync, async, as a method) and serves what it returns", async () => {
+  const mod = await import("./fixtures/factories.ts");
+  const before = mod.calls.sync;
+  const sync = await loadApp('fixtures/factories.ts:createApp("shop", 2)', opts);
+  assert.equal(mod.calls.sync, before + 1);
+  assert.equal(sync.exportName, 'createApp("shop", 2)');
+  const started: string[] = [];
+  const body = (sync.value as (e: unknown, s: (st: string) => void) => Uint8Array[])(
+    {},
+    (st) => void started.push(st),
+  );
+  assert.deepEqual(started, ["200 OK"]);
+  assert.equal(new TextDecoder().decode(body[0]), "shop:2");
+  const defaults = await loadApp("fixtures/factories.ts:createApp()", opts);
+  assert.equal(
+    new TextDecoder().decode(
+      (defaults.value as (e: unknown, s: () => void) => Uint8Array[])({}, () => {})[0],
+    ),
+    "default:1",
+  );
+  const asyncApp = await loadApp('fixtures/factories.ts:createFetchApp({"greeting": "hej"})', opts);
+  const res = await (asyncApp.value as { fetch: () => Response }).fetch();
+  assert.equal(await res.text(), "hej");
+  const method = await loadApp("fixtures/factories.ts:api.make()", opts);
+  assert.equal(await (method.value as { fetch: () => Response }).fetch().text(), "/v1");
+});
+
+Deno.test("loadApp with factory: true (--factory) calls the export without parentheses in the spec", async () => {
+  const mod = await import("./fixtures/factories.ts");
+  const before = mod.calls.sync;
+  const loaded = await loadApp("fixtures/factories.ts:createApp", { ...opts, factory: true });
+  assert.equal(mod.calls.sync, before + 1);
+  assert.equal(loaded.exportName, "createApp()");
+  const plain = await loadApp("fixtures/factories.ts:createApp", opts);
+  assert.equal(mod.calls.sync, before + 1, "without it the export itself is the app");
+  assert.equal(plain.value, mod.createApp);
+});
+
+Deno.test("loadApp reports a factory that fails, returns no app, or is no function", async () => {
+  const failed = await loadError("fixtures/factories.ts:broken()");
+  assert.equal(failed.kind, "factory");
+  assert.match(
+    failed.message,
+    /^app factory broken\(\) in .*factories\.ts failed: database unreachable$/,
+  );
+  assert.ok(failed.cause instanceof Error && failed.cause.message === "database unreachable");
+  const notApp = await loadError("fixtures/factories.ts:notAnApp()");
+  assert.equal(notApp.kind, "not_callable");
+  assert.match(notApp.message, /notAnApp\(\) in .* returned a number, not a function or an object/);
+  const notFn = await loadError("fixtures/factories.ts:value()");
+  assert.equal(notFn.kind, "not_callable");
+  assert.match(notFn.message, /export 'value' of .* is a string, not an app factory/);
+  const missing = await loadError("fixtures/factories.ts:nothing()");
+  assert.equal(missing.kind, "export");
 });
