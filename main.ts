@@ -60,7 +60,14 @@ import {
   parseCli,
   printConfigText,
 } from "./server/config.ts";
-import { createLogger, type Logger, type LogSink, stderrSink, stdoutSink } from "./server/log.ts";
+import {
+  createLogger,
+  fileSink,
+  type Logger,
+  type LogSink,
+  stderrSink,
+  stdoutSink,
+} from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
 import type { Handler } from "./server/exchange.ts";
@@ -243,22 +250,39 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
+  const workerId = deps.env[WORKER_ENV];
+  // --error-log FILE: the log lines of this process and (forwarded) of its workers go to the
+  // file; a worker writes to its stderr, the pipe its supervisor forwards. The CLI's own messages
+  // (a boot error and its exit code) stay on stderr.
+  let errorLog = deps.stderr;
+  if (config.errorLog !== "-" && workerId === undefined) {
+    try {
+      errorLog = fileSink(config.errorLog, {
+        warn: (message) => deps.stderr.write(`lsbaws: warning: ${message}\n`),
+      });
+    } catch (err) {
+      deps.stderr.write(
+        `lsbaws: cannot open the error log ${config.errorLog}: ${(err as Error).message}\n`,
+      );
+      return EXIT_BOOT_ERROR;
+    }
+  }
   let logger;
   try {
     logger = createLogger({
       level: config.logLevel,
       accessLog: config.accessLog,
       accessLogFormat: config.accessLogFormat,
-      errorSink: deps.stderr,
+      errorSink: errorLog,
     });
   } catch (err) {
     // Only an --access-log file that cannot be opened throws here.
     deps.stderr.write(
       `lsbaws: cannot open the access log ${config.accessLog}: ${(err as Error).message}\n`,
     );
+    if (errorLog !== deps.stderr) errorLog.close?.();
     return EXIT_BOOT_ERROR;
   }
-  const workerId = deps.env[WORKER_ENV];
   // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
   // end the process at once, so it is ignored, with a warning outside the workers.
   const offUsr2 = deps.onSignal("SIGUSR2", () => {
@@ -333,13 +357,19 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
             cwd: deps.cwd,
             logger,
           });
-        return await runSupervisor(args, config, {
+        const code = await runSupervisor(args, config, {
           logger,
-          deps,
+          deps: errorLog === deps.stderr ? deps : { ...deps, stderr: errorLog },
           version: VERSION,
           reloader,
           listeners: listeners ?? undefined,
         });
+        if (code !== 0 && errorLog !== deps.stderr) {
+          deps.stderr.write(
+            `lsbaws: exit code ${code}; the error log ${config.errorLog} says why\n`,
+          );
+        }
+        return code;
       } finally {
         listeners?.release();
       }
@@ -362,6 +392,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     releasePidFile?.();
     offUsr2();
     logger.close();
+    if (errorLog !== deps.stderr) errorLog.close?.();
   }
 }
 

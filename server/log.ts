@@ -7,8 +7,9 @@
  *   (default stderr) as `[ISO time] [pid] [LEVEL] message`. Access lines are buffered and flushed
  *   at most every 100 ms, when the buffer passes 64 KiB, and on `flush()`/`close()`, so logging
  *   costs one write per batch rather than one per request.
- * - An access log file follows its path through log rotation (`fileSink`): renamed or removed,
- *   it is opened anew within `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
+ * - A log file (the access log here; main.ts makes `--error-log` one too) follows its path
+ *   through log rotation (`fileSink`): renamed or removed, it is opened anew within
+ *   `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
  * - Access-log values are escaped: the common format quotes and backslash-escapes request
  *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
  * - `detachedLog(logger)` is `logger.log` as a function of its own, one per logger.

@@ -117,12 +117,20 @@ export const APP_AND_PROCESS_ROWS = [
     group: "logging",
   },
   {
+    key: "errorLog",
+    flag: "error-log",
+    type: "string",
+    default: "-",
+    doc: "Error log: '-' for stderr, or a file path (appended; workers' lines go there too).",
+    group: "logging",
+  },
+  {
     key: "logLevel",
     flag: "log-level",
     type: "enum",
     choices: ["debug", "info", "warning", "error", "critical"],
     default: "info",
-    doc: "Lowest level written to the error log (stderr).",
+    doc: "Lowest level written to the error log.",
     group: "logging",
   },
   // workers

@@ -199,3 +199,106 @@ Deno.test("an --access-log file that cannot be opened is a boot error (exit 3), 
   assert.doesNotMatch(err, /Uncaught|\n {4}at /, "no stack trace");
   assert.equal(new TextDecoder().decode(out.stdout), "", "nothing was served");
 });
+
+Deno.test("--error-log FILE: a single process's log lines go to the file (following a rename), not stderr", async () => {
+  const dir = await tempDir();
+  const file = `${dir}/error.log`;
+  const p = await startLsbaws(["-p", "0", "--error-log", file, APP]);
+  try {
+    assert.match(
+      p.out.join("\n"),
+      /listening on http:\/\/127\.0\.0\.1:\d+/,
+      "the banner stays on stdout",
+    );
+    p.signal("SIGHUP"); // a warning in a single process
+    await p.waitFor(
+      () => Deno.readTextFileSync(file).includes("SIGHUP ignored"),
+      "the warning in the file",
+    );
+    await Deno.rename(file, `${file}.1`);
+    await new Promise((r) => setTimeout(r, FOLLOW_CHECK_MS + 200));
+    p.signal("SIGTTIN");
+    await p.waitFor(() => {
+      try {
+        return Deno.readTextFileSync(file).includes("SIGTTIN ignored");
+      } catch {
+        return false;
+      }
+    }, "the next warning in a new file");
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  assert.deepEqual(p.err, [], "nothing on stderr");
+  const rotated = await Deno.readTextFile(`${file}.1`);
+  assert.match(rotated, /\[WARNING\] SIGHUP ignored/);
+  assert.doesNotMatch(rotated, /SIGTTIN/);
+  const current = await Deno.readTextFile(file);
+  assert.match(current, /\[INFO\] SIGTERM: shutting down gracefully/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("--error-log FILE with workers: the supervisor's and the workers' lines go to the file", async () => {
+  const dir = await tempDir();
+  const file = `${dir}/error.log`;
+  // At debug level every worker logs lines of its own (its stop, at least).
+  const p = await startLsbaws([
+    "-w",
+    "2",
+    "-p",
+    "0",
+    "--log-level",
+    "debug",
+    "--error-log",
+    file,
+    APP,
+  ]);
+  let workers: number[] = [];
+  try {
+    await p.waitFor(() => {
+      try {
+        return Deno.readTextFileSync(file).split(" is ready").length - 1 === 2;
+      } catch {
+        return false;
+      }
+    }, "2 workers ready, in the file");
+    workers = p.workers();
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  assert.deepEqual(p.err, [], "nothing on stderr");
+  const text = await Deno.readTextFile(file);
+  assert.match(text, new RegExp(`\\[${p.pid}\\] \\[INFO\\] supervisor pid ${p.pid}`));
+  for (const w of workers) assert.match(text, new RegExp(`\\[${w}\\] `), `a line from worker ${w}`);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("--error-log FILE: an app that cannot load under a supervisor says so in the file, and stderr points there", async () => {
+  const dir = await tempDir();
+  const file = `${dir}/error.log`;
+  const p = await startLsbaws(["-w", "2", "-p", "0", "--error-log", file, "apps/nope.ts:app"], {
+    waitListening: false,
+  });
+  const status = await p.status;
+  assert.equal(status.code, 4, p.err.join("\n"));
+  assert.deepEqual(p.err, [`lsbaws: exit code 4; the error log ${file} says why`]);
+  assert.match(
+    await Deno.readTextFile(file),
+    /cannot load app: app module not found: .*apps\/nope\.ts/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an --error-log file that cannot be opened is a boot error (exit 3)", async () => {
+  const p = await startLsbaws(
+    ["-p", "0", "--error-log", "/nonexistent-lsbaws-dir/error.log", APP],
+    {
+      waitListening: false,
+    },
+  );
+  const status = await p.status;
+  assert.equal(status.code, 3);
+  assert.deepEqual(p.err, [
+    "lsbaws: cannot open the error log /nonexistent-lsbaws-dir/error.log: No such file or directory (os error 2): open '/nonexistent-lsbaws-dir/error.log'",
+  ]);
+  assert.deepEqual(p.out, []);
+});
