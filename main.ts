@@ -74,7 +74,13 @@ import type { Handler } from "./server/exchange.ts";
 import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
 import { loadApp, parseAppSpec } from "./gateway/loader.ts";
-import { type AppStyle, createHandler, detectStyle } from "./gateway/handler.ts";
+import {
+  type AppStyle,
+  createHandler,
+  detectStyle,
+  type ListenHook,
+  listenHookOf,
+} from "./gateway/handler.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
@@ -437,17 +443,35 @@ async function loadHandler(
   config: Config,
   logger: Logger,
   deps: MainDeps,
-): Promise<{ handler: Handler; style: AppStyle } | number> {
+): Promise<{ handler: Handler; style: AppStyle; onListen: ListenHook | null } | number> {
   try {
     const loaded = await loadApp(spec, { cwd: deps.cwd, factory: config.factory });
     const { style } = detectStyle(loaded, config.interface);
-    return { handler: createHandler(loaded, config, logger), style };
+    const onListen = style === "fetch" ? listenHookOf(loaded.value) : null;
+    return { handler: createHandler(loaded, config, logger), style, onListen };
   } catch (err) {
     if (!(err instanceof AppLoadError)) throw err;
     const at = loadErrorLocation(err);
     const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
     deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
     return EXIT_APP_LOAD_ERROR;
+  }
+}
+
+/**
+ * Calls a fetch app's `onListen` (the `deno serve` hook) once per listening address; a throw or
+ * a rejection is logged and serving goes on.
+ */
+function callListenHook(hook: ListenHook, addrs: readonly Deno.Addr[], logger: Logger): void {
+  const report = (err: unknown) =>
+    logger.log("error", `the app's onListen failed (serving goes on): ${describeError(err)}`);
+  for (const addr of addrs) {
+    try {
+      const r = hook({ ...addr });
+      if (r instanceof Promise) r.catch(report);
+    } catch (err) {
+      report(err);
+    }
   }
 }
 
@@ -558,6 +582,7 @@ async function runServer(
         deps.stdout.write(`lsbaws ${VERSION} listening on ${formatAddr(addr, scheme)}\n`);
       }
     }
+    if (loaded.onListen !== null) callListenHook(loaded.onListen, server.addrs, logger);
     deps.onListen?.(server);
     if (stopping === "graceful") server.shutdown();
     else if (stopping === "fast") server.shutdown(0);

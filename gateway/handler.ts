@@ -9,6 +9,10 @@
  * - fetch: a function is called as `(request, info)`; an object must have a callable `fetch`,
  *   which is called with the object as `this`.
  * - A value that fits none of these throws `AppLoadError` (`not_callable`) naming the export.
+ * - `listenHookOf(value)`: a fetch app object's `onListen(localAddr)` (the `deno serve` default
+ *   export's optional hook, own or inherited) bound to the object, else null. The server calls it
+ *   once per listening address after it listens (`main.ts`); what it throws or rejects with is
+ *   logged, and serving goes on.
  */
 import type { Config } from "../server/config.ts";
 import type { Handler } from "../server/exchange.ts";
@@ -92,4 +96,19 @@ export function createHandler(loaded: LoadedAppLike, config: Config, logger: Log
   }
   const app = config.validate ? validateApp(call as App) : call as App;
   return gatewayHandler(app, config);
+}
+
+/** A listen hook: `onListen` of a `deno serve` style export. */
+export type ListenHook = (localAddr: Deno.Addr) => unknown;
+
+/** The fetch app object's `onListen`, bound to it, or null (see the module comment). */
+export function listenHookOf(value: unknown): ListenHook | null {
+  if (fetchMethodOf(value) === null || typeof value === "function") return null;
+  let hook: unknown;
+  try {
+    hook = (value as { onListen?: unknown }).onListen;
+  } catch {
+    return null;
+  }
+  return typeof hook === "function" ? (hook as ListenHook).bind(value) : null;
 }
