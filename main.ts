@@ -78,6 +78,7 @@ import {
   type AppStyle,
   createHandler,
   detectStyle,
+  disposerOf,
   type ListenHook,
   listenHookOf,
 } from "./gateway/handler.ts";
@@ -434,6 +435,49 @@ function logUncaught(config: Config, deps: MainDeps, logger: Logger): () => void
   });
 }
 
+/** A loaded app, wrapped for the engine, with its optional hooks. */
+interface LoadedHandler {
+  handler: Handler;
+  style: AppStyle;
+  /** A fetch app's `onListen` (`listenHookOf`). */
+  onListen: ListenHook | null;
+  /** The app's `Symbol.asyncDispose`/`Symbol.dispose` (`disposerOf`). */
+  dispose: (() => unknown) | null;
+}
+
+/**
+ * Awaits the app's dispose after a graceful stop, for at most `limitMs` and not past a fast stop
+ * (`stopNow`); a failure is logged. Never throws.
+ */
+async function disposeApp(
+  dispose: () => unknown,
+  limitMs: number,
+  logger: Logger,
+  stopNow: Promise<void>,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("late"), limitMs);
+  });
+  const done = Promise.resolve().then(dispose).then(() => "done", (err) => {
+    logger.log("error", `the app's dispose failed: ${describeError(err)}`);
+    return "failed";
+  });
+  try {
+    const outcome = await Promise.race([done, limit, stopNow.then(() => "stopped")]);
+    if (outcome === "late") {
+      logger.log(
+        "warning",
+        `the app's dispose did not finish within ${limitMs} ms; exiting anyway`,
+      );
+    } else if (outcome === "stopped") {
+      logger.log("warning", "fast stop: not waiting for the app's dispose");
+    } else if (outcome === "done") logger.log("debug", "app disposed");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Loads the app and wraps it for the engine; on an `AppLoadError` writes `lsbaws: cannot load
  * app: ...` (with where the app's code threw) and returns `EXIT_APP_LOAD_ERROR` instead.
@@ -443,12 +487,13 @@ async function loadHandler(
   config: Config,
   logger: Logger,
   deps: MainDeps,
-): Promise<{ handler: Handler; style: AppStyle; onListen: ListenHook | null } | number> {
+): Promise<LoadedHandler | number> {
   try {
     const loaded = await loadApp(spec, { cwd: deps.cwd, factory: config.factory });
     const { style } = detectStyle(loaded, config.interface);
     const onListen = style === "fetch" ? listenHookOf(loaded.value) : null;
-    return { handler: createHandler(loaded, config, logger), style, onListen };
+    const dispose = disposerOf(loaded.value);
+    return { handler: createHandler(loaded, config, logger), style, onListen, dispose };
   } catch (err) {
     if (!(err instanceof AppLoadError)) throw err;
     const at = loadErrorLocation(err);
@@ -502,6 +547,10 @@ async function checkConfig(
     }
   }
   deps.stdout.write(`lsbaws: configuration OK: ${spec} loads as a ${loaded.style} app\n`);
+  // Close what a factory opened, as a stop would.
+  if (loaded.dispose !== null) {
+    await disposeApp(loaded.dispose, config.shutdownGraceMs, logger, new Promise(() => {}));
+  }
   return 0;
 }
 
@@ -522,10 +571,12 @@ async function runServer(
   // Signals are handled from the start, so a worker stopped while it boots exits cleanly.
   let server: Server | null = null;
   let stopping: null | "graceful" | "fast" = null;
+  const stopNow = Promise.withResolvers<void>();
   const fast = (why: string) => {
     stopping = "fast";
     logger.log("info", `${why}: closing all connections now`);
     server?.shutdown(0);
+    stopNow.resolve();
   };
   const graceful = (why: string) => {
     if (stopping !== null) return fast(`${why} again`);
@@ -587,6 +638,9 @@ async function runServer(
     if (stopping === "graceful") server.shutdown();
     else if (stopping === "fast") server.shutdown(0);
     await server.finished;
+    if (loaded.dispose !== null) {
+      await disposeApp(loaded.dispose, config.shutdownGraceMs, logger, stopNow.promise);
+    }
     logger.log(link ? "debug" : "info", "stopped");
     return 0;
   } finally {

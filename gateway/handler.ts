@@ -13,6 +13,11 @@
  *   export's optional hook, own or inherited) bound to the object, else null. The server calls it
  *   once per listening address after it listens (`main.ts`); what it throws or rejects with is
  *   logged, and serving goes on.
+ * - `disposerOf(value)`: the app's `[Symbol.asyncDispose]()`, else its `[Symbol.dispose]()`
+ *   (explicit resource management; own or inherited, on a function or an object), bound to it,
+ *   else null. The server calls it once, after a graceful stop has drained every request
+ *   (`main.ts`), and awaits it within `--shutdown-grace-ms`: the place to close what an app
+ *   factory opened.
  */
 import type { Config } from "../server/config.ts";
 import type { Handler } from "../server/exchange.ts";
@@ -111,4 +116,19 @@ export function listenHookOf(value: unknown): ListenHook | null {
     return null;
   }
   return typeof hook === "function" ? (hook as ListenHook).bind(value) : null;
+}
+
+/** The app's `Symbol.asyncDispose` or `Symbol.dispose`, bound to it, or null. */
+export function disposerOf(value: unknown): (() => unknown) | null {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return null;
+  for (const key of [Symbol.asyncDispose, Symbol.dispose]) {
+    let fn: unknown;
+    try {
+      fn = (value as Record<symbol, unknown>)[key];
+    } catch {
+      return null;
+    }
+    if (typeof fn === "function") return (fn as () => unknown).bind(value);
+  }
+  return null;
 }
