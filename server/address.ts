@@ -13,7 +13,7 @@
 /** A parsed listen address. */
 export type ListenAddr =
   | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
+  | { transport: "unix"; path: string; mode?: number };
 
 /** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
 export function parseBind(spec: string): ListenAddr {

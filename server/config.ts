@@ -228,6 +228,11 @@ export function parseCli(
   if (c.metricsPath !== "" && (!c.metricsPath.startsWith("/") || c.metricsPath === c.healthPath)) {
     throw new ConfigError("--metrics-path must start with '/' and differ from --health-path");
   }
+  if (!/^0?[0-7]{3}$/.test(c.unixSocketMode)) {
+    throw new ConfigError(
+      `--unix-socket-mode must be three octal digits (600, 660, 666), got '${c.unixSocketMode}'`,
+    );
+  }
   if (c.rootPath !== "" && (!c.rootPath.startsWith("/") || c.rootPath.endsWith("/"))) {
     throw new ConfigError("--root-path must start with '/' and not end with '/'");
   }

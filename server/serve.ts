@@ -124,12 +124,19 @@ export interface Server {
   readonly connections: number;
 }
 
-/** The configured listen addresses: every `--bind`, or `--host`:`--port`. */
+/**
+ * The configured listen addresses: every `--bind`, or `--host`:`--port`; unix sockets carry the
+ * `--unix-socket-mode` permissions.
+ */
 export function listenSpecsOf(config: Config): ListenAddr[] {
   if (config.bind.length === 0) {
     return [{ transport: "tcp", hostname: config.host, port: config.port }];
   }
-  return config.bind.map(parseBind);
+  const mode = parseInt(config.unixSocketMode, 8);
+  return config.bind.map((b) => {
+    const spec = parseBind(b);
+    return spec.transport === "unix" ? { ...spec, mode } : spec;
+  });
 }
 
 /** Starts serving `handler`; see the module comment. */

@@ -74,7 +74,17 @@ export const SETTING_ROWS = [
     type: "string",
     repeat: true,
     default: [],
-    doc: "Extra address to listen on: host:port, [::1]:port or unix:/path (repeatable).",
+    doc:
+      "Address to listen on instead of --host/--port: host:port, [::1]:port or unix:/path (repeatable).",
+    group: "listen",
+  },
+  {
+    key: "unixSocketMode",
+    flag: "unix-socket-mode",
+    type: "string",
+    default: "600",
+    doc:
+      "Permissions of the unix sockets lsbaws creates, in octal: 600 owner only, 660 group, 666 anyone.",
     group: "listen",
   },
   {

@@ -8,7 +8,8 @@
  *   socket fails with `Deno.errors.AddrInUse` and is left alone; an existing socket (stale, or a
  *   predecessor's) will be replaced. It then removes a private name left over by an earlier
  *   process with this pid, calls `bind(staging)` to create the listener under the private name
- *   (`privateSocketPath`), makes that file private (0600), reads its inode and `rename(2)`s it
+ *   (`privateSocketPath`), gives that file its permissions (`mode`, 0600 unless told otherwise:
+ *   only the owner may connect), reads its inode and `rename(2)`s it
  *   over `path`. The rename is atomic: a client connecting to `path` reaches either the previous
  *   listener or this one, never nothing. Resolves to the listener and the inode; on any failure
  *   after `bind` it calls `release(listener)`, removes the private name and rethrows.
@@ -36,6 +37,7 @@ export async function publishUnixPath<T>(
   path: string,
   bind: (staging: string) => T,
   release: (listener: T) => void,
+  mode = 0o600,
 ): Promise<PublishedPath<T>> {
   try {
     if (!(await Deno.lstat(path)).isSocket) {
@@ -48,7 +50,7 @@ export async function publishUnixPath<T>(
   await Deno.remove(staging).catch(() => {}); // Left over by an earlier process with this pid.
   const listener = bind(staging);
   try {
-    await Deno.chmod(staging, 0o600).catch(() => {});
+    await Deno.chmod(staging, mode);
     const inode = (await Deno.lstat(staging)).ino;
     await Deno.rename(staging, path);
     return { listener, inode };

@@ -95,7 +95,7 @@ export async function bindEndpoints(
 }
 
 function bindOne(spec: ListenAddr, options: BindOptions): Promise<Deno.Listener> | Deno.Listener {
-  if (spec.transport === "unix") return listenUnix(spec.path);
+  if (spec.transport === "unix") return listenUnix(spec.path, spec.mode);
   const reuse = options.reusePort ? { reusePort: true } : {};
   if (options.tls) {
     return Deno.listenTls(

@@ -18,11 +18,12 @@
 import { publishUnixPath, removeUnixPathIfOurs } from "../unix_path.ts";
 
 /** Binds `path` as described in the module comment. */
-export async function listenUnix(path: string): Promise<Deno.Listener> {
+export async function listenUnix(path: string, mode?: number): Promise<Deno.Listener> {
   const { listener, inode } = await publishUnixPath(
     path,
     (staging) => Deno.listen({ transport: "unix", path: staging }),
     (inner) => inner.close(),
+    mode,
   );
   return new HandoverListener(listener, { transport: "unix", path }, inode);
 }

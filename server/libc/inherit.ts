@@ -155,7 +155,7 @@ export class SharedListeners {
     try {
       for (const spec of specs) {
         if (spec.transport === "unix") {
-          const { fd, inode } = await publishUnixSocket(libc, spec.path, opts);
+          const { fd, inode } = await publishUnixSocket(libc, spec.path, opts, spec.mode);
           sockets.push({ fd, bind: `unix:${spec.path}` });
           paths.push({ path: spec.path, inode });
         } else {

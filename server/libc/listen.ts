@@ -261,7 +261,7 @@ export async function bindLibcEndpoints(
     for (const spec of specs) {
       endpoints.push(
         spec.transport === "unix"
-          ? await bindUnix(loop, spec.path, opts)
+          ? await bindUnix(loop, spec.path, opts, spec.mode)
           : new LibcEndpoint(loop, listenTcp(loop, spec, opts), null),
       );
     }
@@ -279,8 +279,13 @@ function listenTcp(loop: EventLoop, spec: ListenAddr, opts: ListenOptions): Libc
 }
 
 /** Binds `path` under a private name and renames it over `path`; see the module comment. */
-async function bindUnix(loop: EventLoop, path: string, opts: ListenOptions): Promise<LibcEndpoint> {
-  const { fd, inode } = await publishUnixSocket(loop.libc, path, opts);
+async function bindUnix(
+  loop: EventLoop,
+  path: string,
+  opts: ListenOptions,
+  mode: number | undefined,
+): Promise<LibcEndpoint> {
+  const { fd, inode } = await publishUnixSocket(loop.libc, path, opts, mode);
   return new LibcEndpoint(loop, new LibcListener(loop, fd, { transport: "unix", path }), inode);
 }
 
@@ -303,18 +308,21 @@ export interface PublishedUnixSocket {
 }
 
 /**
- * Creates a listening unix socket under a private name, makes it 0600 and renames it over `path`
- * (`publishUnixPath`); an existing non-socket file fails with `Deno.errors.AddrInUse`.
+ * Creates a listening unix socket under a private name, gives it `mode` (default 0600) and renames
+ * it over `path` (`publishUnixPath`); an existing non-socket file fails with
+ * `Deno.errors.AddrInUse`.
  */
 export async function publishUnixSocket(
   libc: Libc,
   path: string,
   opts: ListenOptions,
+  mode?: number,
 ): Promise<PublishedUnixSocket> {
   const { listener, inode } = await publishUnixPath(
     path,
     (staging) => listenSocket(libc, { transport: "unix", path: staging }, opts).fd,
     (fd) => closeSocket(libc, fd),
+    mode,
   );
   return { fd: listener, inode };
 }

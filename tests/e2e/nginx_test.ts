@@ -83,6 +83,60 @@ function serverSockets(ports: number[]): number {
   return n;
 }
 
+/**
+ * Starts nginx with `conf` (written to `dir`) and waits until it accepts on `listen`; the error
+ * output is collected for the failure message.
+ */
+async function startNginx(
+  dir: string,
+  conf: string,
+  listen: number,
+): Promise<{ child: Deno.ChildProcess; err: string[] }> {
+  await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
+  const child = new Deno.Command(NGINX!, {
+    args: [
+      "-e",
+      "stderr",
+      "-p",
+      dir,
+      "-c",
+      `${dir}/nginx.conf`,
+      "-g",
+      `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const err: string[] = [];
+  (async () => {
+    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err.push(c);
+  })();
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
+    up = await Deno.connect({ hostname: "127.0.0.1", port: listen }).then(
+      (c) => (c.close(), true),
+      () => false,
+    );
+    if (!up) await delay(50);
+  }
+  if (!up) {
+    await stopNginx(child);
+    assert.fail(`nginx did not start:\n${err.join("")}`);
+  }
+  return { child, err };
+}
+
+/** Stops nginx and waits for it. */
+async function stopNginx(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  await child.status;
+}
+
 async function curlFrom(source: string, url: string, headers: string[] = []): Promise<string> {
   const args = [
     "-sS",
@@ -105,41 +159,14 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "lsbaws-nginx-" });
     const instances: Proc[] = [];
     let nginx: Deno.ChildProcess | null = null;
-    const nginxErr: string[] = [];
     try {
       instances.push(await startLsbaws(["-p", "0", APP]), await startLsbaws(["-p", "0", APP]));
       const [a, b] = instances;
       const ports = instances.map((i) => i.port());
       const listen = freePort();
-      await Deno.writeTextFile(`${dir}/nginx.conf`, nginxConf(dir, listen, ports));
-      nginx = new Deno.Command(NGINX!, {
-        args: [
-          "-e",
-          "stderr",
-          "-p",
-          dir,
-          "-c",
-          `${dir}/nginx.conf`,
-          "-g",
-          `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      (async () => {
-        for await (const c of nginx!.stderr.pipeThrough(new TextDecoderStream())) nginxErr.push(c);
-      })();
+      const started = await startNginx(dir, nginxConf(dir, listen, ports), listen);
+      nginx = started.child;
       const base = `http://127.0.0.1:${listen}`;
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await Deno.connect({ hostname: "127.0.0.1", port: listen }).then(
-          (c) => (c.close(), true),
-          () => false,
-        );
-        if (!up) await delay(50);
-      }
-      assert.ok(up, `nginx did not start:\n${nginxErr.join("")}`);
 
       // 1. Proxied requests reach both instances.
       const spread = await runLoad({ url: `${base}/`, total: 200, concurrency: 8 }).done;
@@ -179,15 +206,66 @@ Deno.test({
       assert.deepEqual([...r.statuses], [[200, 600]]);
       assert.equal((await a.status).signal, "SIGKILL");
     } finally {
-      if (nginx) {
-        try {
-          nginx.kill("SIGTERM");
-        } catch {
-          // already gone
-        }
-        await nginx.status;
-      }
+      if (nginx) await stopNginx(nginx);
       for (const i of instances) await i.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const asRoot = Deno.uid() === 0;
+if (NGINX && !asRoot) {
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      "nginx_test: unix socket permissions skipped: needs root to run nginx's workers as nobody\n",
+    ),
+  );
+}
+
+Deno.test({
+  name:
+    "nginx workers running as another user reach lsbaws's unix socket only when --unix-socket-mode lets them",
+  ignore: !NGINX || !asRoot,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-nginx-unix-" });
+    await Deno.chmod(dir, 0o755); // nobody may look up the socket's name
+    const sock = `${dir}/app.sock`;
+    try {
+      for (const [mode, status] of [["600", 502], ["666", 200]] as const) {
+        const app = await startLsbaws(["-b", `unix:${sock}`, "--unix-socket-mode", mode, APP]);
+        const listen = freePort();
+        const conf = `user nobody nogroup;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${listen};
+    location / { proxy_pass http://unix:${sock}:; }
+  }
+}
+`;
+        let nginx: Deno.ChildProcess | null = null;
+        try {
+          const started = await startNginx(dir, conf, listen);
+          nginx = started.child;
+          const res = await fetch(`http://127.0.0.1:${listen}/`);
+          await res.body?.cancel();
+          assert.equal(res.status, status, `mode ${mode}: ${started.err.join("")}`);
+          if (status === 502) {
+            assert.match(started.err.join(""), /Permission denied/, "nginx says why");
+          }
+        } finally {
+          if (nginx) await stopNginx(nginx);
+          assert.equal((await app.stop()).code, 0);
+        }
+      }
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

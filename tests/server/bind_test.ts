@@ -81,6 +81,58 @@ Deno.test("repeatable --bind listens on IPv4, IPv6 and a unix socket at once", a
   }
 });
 
+// With workers the supervisor binds the unix socket, which needs the libc backend (with --io deno,
+// -w 2 and a unix socket is refused: bind_test's "binds that cannot work").
+const denoIo = Deno.env.get("LSBAWS_TEST_IO") === "deno";
+if (denoIo) {
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      "bind_test: --unix-socket-mode with -w 2 skipped under LSBAWS_TEST_IO=deno: only the libc supervisor binds unix sockets\n",
+    ),
+  );
+}
+for (const workers of denoIo ? ["1"] : ["1", "2"]) {
+  Deno.test(`--unix-socket-mode 660 and 666 give the socket those permissions (-w ${workers})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-mode-" });
+    try {
+      for (const mode of [0o660, 0o666]) {
+        const sock = `${dir}/app-${mode.toString(8)}.sock`;
+        const p = await startLsbaws([
+          "-w",
+          workers,
+          "-b",
+          `unix:${sock}`,
+          "--unix-socket-mode",
+          mode.toString(8),
+          APP,
+        ]);
+        try {
+          await p.waitFor(() => p.listening().length === 1, "the banner");
+          assert.equal(Deno.statSync(sock).mode! & 0o777, mode);
+          assert.match(await unixGet(sock), /^HTTP\/1\.1 200 /);
+        } finally {
+          assert.equal((await p.stop()).code, 0);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("--unix-socket-mode takes three octal digits", () => {
+  for (const ok of ["600", "0660", "666", "640"]) {
+    assert.equal(parseCli(["--unix-socket-mode", ok, "a.ts"], {}).kind, "run", ok);
+  }
+  for (const bad of ["6", "888", "rw-rw----", "0o660", "7777"]) {
+    assert.throws(
+      () => parseCli(["--unix-socket-mode", bad, "a.ts"], {}),
+      /--unix-socket-mode must be three octal digits \(600, 660, 666\)/,
+      bad,
+    );
+  }
+});
+
 Deno.test("PORT convention: $PORT alone means 0.0.0.0:$PORT; --host or --bind still win", async () => {
   assert.deepEqual(
     [parseCli(["a.ts"], { PORT: "5000" })].map((r) =>
