@@ -21,6 +21,7 @@
  * - This module imports only `server/settings.ts` and `server/config_file.ts` (the value checks
  *   and the file layer) and does no I/O.
  */
+import { AccessFormatError, compileAccessFormat } from "./access_format.ts";
 import { SETTING_ROWS } from "./settings.ts";
 import {
   ConfigError,
@@ -227,6 +228,14 @@ export function parseCli(
   }
   if (c.metricsPath !== "" && (!c.metricsPath.startsWith("/") || c.metricsPath === c.healthPath)) {
     throw new ConfigError("--metrics-path must start with '/' and differ from --health-path");
+  }
+  if (c.accessLogFormat !== "common" && c.accessLogFormat !== "json") {
+    try {
+      compileAccessFormat(c.accessLogFormat);
+    } catch (err) {
+      if (err instanceof AccessFormatError) throw new ConfigError(err.message);
+      throw err;
+    }
   }
   if (!/^0?[0-7]{3}$/.test(c.unixSocketMode)) {
     throw new ConfigError(

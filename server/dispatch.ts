@@ -453,6 +453,7 @@ function finishExchange(port: ConnPort, ex: EngineExchange, keepAlive: boolean):
       status: core.status,
       bytesIn: ex.body.bytesRead,
       bytesOut: core.bytesOut,
+      bodyBytes: core.response.bodyBytes,
       durationMs: ctx.clock.now() - ex.started,
       requestId: ex.requestId,
     }));

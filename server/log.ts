@@ -10,10 +10,13 @@
  * - A log file (the access log here; main.ts makes `--error-log` one too) follows its path
  *   through log rotation (`fileSink`): renamed or removed, it is opened anew within
  *   `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
+ * - The access format is "common", "json", or a gunicorn-style template compiled once
+ *   (`server/access_format.ts`).
  * - Access-log values are escaped: the common format quotes and backslash-escapes request
  *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
  * - `detachedLog(logger)` is `logger.log` as a function of its own, one per logger.
  */
+import { type AccessRecord, clfTime, compileAccessFormat, esc } from "./access_format.ts";
 
 /** Error-log severity, lowest first. */
 export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";
@@ -26,33 +29,8 @@ const LEVEL_RANK: Record<LogLevel, number> = {
   critical: 50,
 };
 
-/** One finished request, as recorded in the access log. */
-export interface AccessRecord {
-  /** Client address. */
-  remote: string;
-  /** Request method. */
-  method: string;
-  /** Raw request target. */
-  target: string;
-  /** "HTTP/1.0" or "HTTP/1.1". */
-  version: string;
-  /** Response status. */
-  status: number;
-  /** Request body bytes received. */
-  bytesIn: number;
-  /** Response bytes sent (head and body). */
-  bytesOut: number;
-  /** Time from the end of the request head to the end of the response, in ms. */
-  durationMs: number;
-  /** Request id (X-Request-ID or generated). */
-  requestId: string;
-  /** Referer header or "". */
-  referer: string;
-  /** User-Agent header or "". */
-  userAgent: string;
-  /** Completion time (ms since epoch). */
-  time: number;
-}
+/** One finished request, as recorded in the access log (defined with the formats). */
+export type { AccessRecord } from "./access_format.ts";
 
 /** The server's logger. */
 export interface Logger {
@@ -108,8 +86,8 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Access log: "" (off), "-" (stdout) or a file path (appended). */
   accessLog: string;
-  /** Access line format. */
-  accessLogFormat: "common" | "json";
+  /** Access line format: "common", "json", or a template (`server/access_format.ts`). */
+  accessLogFormat: string;
   /** Error-log sink (default stderr). */
   errorSink?: LogSink;
   /** Access-log sink (overrides `accessLog` destination; used by tests). */
@@ -244,24 +222,6 @@ export function fileSink(path: string, opts: FileSinkOptions = {}): LogSink {
   };
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-function clfTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
-    p(d.getUTCHours())
-  }:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
-function esc(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\\"\x00-\x1f\x7f-\xff]/g, (c) => {
-    const h = c.charCodeAt(0).toString(16).padStart(2, "0");
-    return c === '"' ? '\\"' : c === "\\" ? "\\\\" : `\\x${h}`;
-  });
-}
-
 /** Formats an access record in the common log format plus duration, request id and pid. */
 export function formatCommon(r: AccessRecord, pid: number): string {
   return `${r.remote} - - [${clfTime(r.time)}] "${esc(r.method)} ${
@@ -311,7 +271,11 @@ export function createLogger(opts: LoggerOptions): Logger {
       : opts.accessLog === "-"
       ? stdoutSink()
       : fileSink(opts.accessLog, { warn: (m) => writeError("warning", m) }));
-  const format = opts.accessLogFormat === "json" ? formatJson : formatCommon;
+  const format = opts.accessLogFormat === "json"
+    ? formatJson
+    : opts.accessLogFormat === "common"
+    ? formatCommon
+    : compileAccessFormat(opts.accessLogFormat);
   let buffered = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {

@@ -162,6 +162,8 @@ export interface ExchangeFacts {
   readonly bytesIn: number;
   /** Response bytes queued (head included). */
   readonly bytesOut: number;
+  /** Response body bytes queued. */
+  readonly bodyBytes: number;
   /** Time taken, in ms. */
   readonly durationMs: number;
   /** The request id. */
@@ -179,6 +181,8 @@ export function accessRecordOf(f: ExchangeFacts): AccessRecord {
     status: f.status,
     bytesIn: f.bytesIn,
     bytesOut: f.bytesOut,
+    bodyBytes: f.bodyBytes,
+    headers: head.headers,
     durationMs: f.durationMs,
     requestId: f.requestId,
     referer: headerOf(head, "referer"),

@@ -110,10 +110,10 @@ export const APP_AND_PROCESS_ROWS = [
   {
     key: "accessLogFormat",
     flag: "access-log-format",
-    type: "enum",
-    choices: ["common", "json"],
+    type: "string",
     default: "common",
-    doc: "Access log line format.",
+    doc:
+      "Access log line format: common, json, or a gunicorn-style template ('%(h)s \"%(r)s\" %(s)s').",
     group: "logging",
   },
   {

@@ -123,6 +123,11 @@ export class ResponseWriter {
     this.#opts = opts;
   }
 
+  /** Body bytes queued or sent so far (no head, no chunk framing), for the access log. */
+  get bodyBytes(): number {
+    return this.#sent;
+  }
+
   /** Starts the response to a request with `method` and HTTP/1.`minor`. */
   reset(method: string, minor: number, keepAlive: boolean): void {
     this.#method = method;

@@ -1,0 +1,146 @@
+/**
+ * gunicorn-style access log templates (`--access-log-format '%(h)s "%(r)s" %(s)s ...'`): every
+ * atom on a known record, request headers by name, Basic-auth users, escaping, `%%`, errors for
+ * unknown atoms at start (exit 2), and a real server writing the template with the true body size.
+ */
+import assert from "node:assert/strict";
+import { compileAccessFormat } from "../../server/access_format.ts";
+import { ConfigError, parseCli } from "../../server/config.ts";
+import type { AccessRecord } from "../../server/log.ts";
+import { startLsbaws } from "../_support/proc.ts";
+
+const GUNICORN_DEFAULT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+function record(over: Partial<AccessRecord> = {}): AccessRecord {
+  return {
+    remote: "203.0.113.9",
+    method: "GET",
+    target: "/shop/items?page=2&q=a%20b",
+    version: "HTTP/1.1",
+    status: 200,
+    bytesIn: 0,
+    bytesOut: 180,
+    bodyBytes: 42,
+    headers: [
+      ["host", "shop.example"],
+      ["x-forwarded-for", "198.51.100.1"],
+      ["x-forwarded-for", "10.0.0.1"],
+      ["authorization", `Basic ${btoa("alice:s3cret:with:colons")}`],
+    ],
+    durationMs: 1234.5678,
+    requestId: "abc",
+    referer: "https://ref.example/",
+    userAgent: "curl/8.0",
+    time: Date.UTC(2026, 9, 10, 13, 55, 36),
+    ...over,
+  };
+}
+
+Deno.test("gunicorn's default template gives gunicorn's line", () => {
+  const line = compileAccessFormat(GUNICORN_DEFAULT)(record(), 4242);
+  assert.equal(
+    line,
+    '203.0.113.9 - alice [10/Oct/2026:13:55:36 +0000] "GET /shop/items?page=2&q=a%20b HTTP/1.1" 200 42 ' +
+      '"https://ref.example/" "curl/8.0"\n',
+  );
+});
+
+Deno.test("every atom on a known record", () => {
+  const atoms = "h l u t r m U q H s B b f a T M D L p".split(" ");
+  const line = compileAccessFormat(atoms.map((a) => `${a}=%(${a})s`).join("|"))(record(), 77);
+  assert.equal(
+    line,
+    [
+      "h=203.0.113.9",
+      "l=-",
+      "u=alice",
+      "t=[10/Oct/2026:13:55:36 +0000]",
+      "r=GET /shop/items?page=2&q=a%20b HTTP/1.1",
+      "m=GET",
+      "U=/shop/items",
+      "q=page=2&q=a%20b",
+      "H=HTTP/1.1",
+      "s=200",
+      "B=42",
+      "b=42",
+      "f=https://ref.example/",
+      "a=curl/8.0",
+      "T=1",
+      "M=1235",
+      "D=1234568",
+      "L=1.234568",
+      "p=<77>",
+    ].join("|") + "\n",
+  );
+});
+
+Deno.test("request headers by name (any case), repeats joined, '-' when absent; b is '-' for no body", () => {
+  const fmt = compileAccessFormat(
+    "%({X-Forwarded-For}i)s %({host}i)s %({X-Missing}i)s %(b)s %(B)s",
+  );
+  assert.equal(
+    fmt(record({ bodyBytes: 0 }), 1),
+    "198.51.100.1, 10.0.0.1 shop.example - - 0\n",
+  );
+});
+
+Deno.test("no user without a well-formed Basic header; empty referer and agent are '-'", () => {
+  const fmt = compileAccessFormat("%(u)s %(f)s %(a)s");
+  for (const auth of ["Bearer abc", "Basic !!!", `Basic ${btoa("nocolon")}`]) {
+    const r = record({ referer: "", userAgent: "", headers: [["authorization", auth]] });
+    assert.equal(fmt(r, 1), "- - -\n", auth);
+  }
+});
+
+Deno.test("request values are escaped, %% is a percent sign, other text is kept", () => {
+  const fmt = compileAccessFormat('100%% "%(a)s" %({x-evil}i)s [%(m)s]');
+  const r = record({
+    userAgent: 'bad"agent\nINJECTED 200',
+    method: "GE\\T",
+    headers: [["x-evil", "a\tb\u00ff"]],
+  });
+  assert.equal(fmt(r, 1), '100% "bad\\"agent\\x0aINJECTED 200" a\\x09b\\xff [GE\\\\T]\n');
+});
+
+Deno.test("an unknown atom is a usage error naming it and the known ones", () => {
+  assert.throws(
+    () => parseCli(["--access-log-format", "%(h)s %(x)s", "app.ts"], {}),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /unknown atom %\(x\)s; known: h l u t r m U q H s B b f a T M D L p \{Header-Name\}i/.test(
+        err.message,
+      ),
+  );
+  assert.throws(
+    () => parseCli(["--access-log-format", "%({bad name}i)s", "app.ts"], {}),
+    ConfigError,
+  );
+  for (const ok of ["common", "json", GUNICORN_DEFAULT, "plain text"]) {
+    assert.equal(parseCli(["--access-log-format", ok, "app.ts"], {}).kind, "run", ok);
+  }
+});
+
+Deno.test("a real server writes a template line per request with the body size it sent", async () => {
+  const p = await startLsbaws([
+    "-p",
+    "0",
+    "--access-log",
+    "-",
+    "--access-log-format",
+    '%(h)s "%(r)s" %(s)s %(B)s %({X-Test}i)s %(p)s',
+    "tests/fixtures/apps/ops.ts:app",
+  ]);
+  let size = 0;
+  try {
+    const res = await fetch(`http://127.0.0.1:${p.port()}/env?x=1`, {
+      headers: { "X-Test": "t-1", Connection: "close" },
+    });
+    size = (await res.arrayBuffer()).byteLength;
+    assert.ok(size > 0);
+    await p.waitFor(() => p.out.some((l) => l.includes('"GET /env?x=1 HTTP/1.1"')), "the line");
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  const line = p.out.find((l) => l.includes('"GET /env?x=1 HTTP/1.1"'));
+  assert.equal(line, `127.0.0.1 "GET /env?x=1 HTTP/1.1" 200 ${size} t-1 <${p.pid}>`);
+});
