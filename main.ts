@@ -33,13 +33,15 @@
  *   supervisor always, keep Deno's default, which ends the process.
  * - `--print-config` prints the effective settings and their sources and exits 0 before any app
  *   is loaded, static directory opened or address bound.
+ * - `--chdir DIR` changes the process's directory before anything else is opened (a supervisor's
+ *   workers start there); a directory that cannot be entered is a boot error.
  * - `--check-config` loads the app and tries the TLS pair in this process, binds nothing, starts
  *   no worker and claims no pid file: 0 and one line on stdout, or the start-up exit code.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
  *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
- *   directory is missing, the `--access-log` file cannot be opened or the `--pid` file names
- *   a server still running,
+ *   directory is missing, the `--chdir` directory cannot be entered, the `--access-log` or
+ *   `--error-log` file cannot be opened or the `--pid` file names a server still running,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
  * - The static responder, the supervisor, the worker link, the heartbeat and the pid file are
  *   imported only in the roles and with the settings that use them: a single-process server
@@ -232,6 +234,18 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
+  if (config.chdir !== "" && parsed.kind === "run" && deps.env[WORKER_ENV] === undefined) {
+    // gunicorn's --chdir: first of all, so every relative path below (the app, --static, log and
+    // pid files, unix sockets) is taken from there. Workers start in it already.
+    const dir = resolvePath(deps.cwd, config.chdir);
+    try {
+      Deno.chdir(dir);
+    } catch (err) {
+      deps.stderr.write(`lsbaws: cannot change directory to ${dir}: ${(err as Error).message}\n`);
+      return EXIT_BOOT_ERROR;
+    }
+    deps = { ...deps, cwd: Deno.cwd() };
+  }
   // The static responder, the supervisor and the worker link are imported only where they are
   // used, so a single-process server does not keep their code in memory.
   const staticFiles = config.staticMounts.length === 0

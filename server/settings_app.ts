@@ -20,6 +20,14 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "chdir",
+    flag: "chdir",
+    type: "string",
+    default: "",
+    doc: "Directory to change to before anything else: the app and relative paths are found there.",
+    group: "app",
+  },
+  {
     key: "factory",
     flag: "factory",
     type: "bool",
