@@ -620,7 +620,15 @@ async function runServer(
     const loaded = await loadHandler(spec, config, logger, deps);
     if (typeof loaded === "number") return loaded;
     const handler = loaded.handler;
-    if (stopping !== null) return 0;
+    // What a factory opened is closed on every way out once the app is loaded.
+    const dispose = () =>
+      loaded.dispose === null
+        ? Promise.resolve()
+        : disposeApp(loaded.dispose, config.shutdownGraceMs, logger, stopNow.promise);
+    if (stopping !== null) {
+      await dispose();
+      return 0;
+    }
     try {
       server = await serve(handler, config, {
         logger,
@@ -630,6 +638,7 @@ async function runServer(
         onRequestDone: link && link.requestBudget > 0 ? link.onRequestDone : undefined,
       });
     } catch (err) {
+      await dispose();
       return cannotListen(deps, err);
     }
     if (link) {
@@ -652,9 +661,7 @@ async function runServer(
     if (stopping === "graceful") server.shutdown();
     else if (stopping === "fast") server.shutdown(0);
     await server.finished;
-    if (loaded.dispose !== null) {
-      await disposeApp(loaded.dispose, config.shutdownGraceMs, logger, stopNow.promise);
-    }
+    await dispose();
     logger.log(link ? "debug" : "info", "stopped");
     return 0;
   } finally {

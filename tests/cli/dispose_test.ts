@@ -133,3 +133,20 @@ Deno.test("disposerOf: asyncDispose first, then dispose; own or inherited; bound
   assert.equal(disposerOf(null), null);
   assert.equal(disposerOf({ [Symbol.dispose]: 1 }), null);
 });
+
+Deno.test("an app loaded for a server that then cannot listen is disposed before the exit code 3", () =>
+  withEvents(async (file) => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const p = await startLsbaws(["-p", port, `${APP}:createApp()`], {
+        env: { LSBAWS_TEST_EVENTS: file },
+        waitListening: false,
+      });
+      const status = await p.status;
+      assert.equal(status.code, 3, p.err.join("\n"));
+      assert.deepEqual(events(file), [`created ${p.pid}`, `disposed ${p.pid}`]);
+    } finally {
+      taken.close();
+    }
+  }));
