@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { main, type MainDeps } from "../../main.ts";
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_USAGE } from "../../server/config.ts";
+import { hasOpenssl, makeCert } from "../_support/tls.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -92,14 +93,6 @@ Deno.test("--check-config: bad settings exit 2, a TLS pair that does not work ex
   assert.match(gone.err, /No such file/);
 });
 
-const hasOpenssl = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
 if (!hasOpenssl) {
   Deno.stderr.writeSync(
     new TextEncoder().encode("check_config_test: good TLS pair skipped: needs openssl\n"),
@@ -113,41 +106,21 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "lsbaws-check-" });
     try {
-      for (const n of ["a", "b"]) {
-        const made = await new Deno.Command("openssl", {
-          args: [
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            `${dir}/${n}.key`,
-            "-out",
-            `${dir}/${n}.pem`,
-          ],
-          stdout: "null",
-          stderr: "piped",
-        }).output();
-        assert.ok(made.success, new TextDecoder().decode(made.stderr));
-      }
+      const a = await makeCert(dir, "a");
+      const b = await makeCert(dir, "b");
       const good = await check([
         "--certfile",
-        `${dir}/a.pem`,
+        a.cert,
         "--keyfile",
-        `${dir}/a.key`,
+        a.key,
         "apps/hello.ts:app",
       ]);
       assert.equal(good.code, 0, good.err);
       const mixed = await check([
         "--certfile",
-        `${dir}/a.pem`,
+        a.cert,
         "--keyfile",
-        `${dir}/b.key`,
+        b.key,
         "apps/hello.ts:app",
       ]);
       assert.equal(mixed.code, EXIT_BOOT_ERROR, "a key that does not match the certificate");

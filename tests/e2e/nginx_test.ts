@@ -33,17 +33,20 @@ if (!NGINX) {
   );
 }
 
+/** nginx's temporary directories, inside the test's own directory. */
+function tempPaths(dir: string): string {
+  return ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((kind) => `  ${kind}_temp_path ${dir}/${kind === "client_body" ? "body" : kind};`)
+    .join("\n");
+}
+
 function nginxConf(dir: string, listen: number, upstreams: number[]): string {
   const asRoot = Deno.uid() === 0 ? "user root root;\n" : "";
   return `${asRoot}worker_processes 1;
 events { worker_connections 512; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+${tempPaths(dir)}
   upstream lsbaws {
 ${upstreams.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
     keepalive 16;
@@ -239,11 +242,7 @@ worker_processes 1;
 events { worker_connections 64; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+${tempPaths(dir)}
   server {
     listen 127.0.0.1:${listen};
     location / { proxy_pass http://unix:${sock}:; }

@@ -105,6 +105,15 @@ async function requests(port: number, n: number, tag: string): Promise<void> {
   }
 }
 
+/** How many request targets in `file` carry `tag` (0 while the file does not exist). */
+function taggedCount(file: string, tag: string): number {
+  try {
+    return Deno.readTextFileSync(file).split(`/env?${tag}=`).length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 /** Lines of `file` whose request target carries `tag`. */
 async function taggedLines(file: string, tag: string): Promise<string[]> {
   const text = await Deno.readTextFile(file).catch(() => "");
@@ -125,37 +134,18 @@ for (const workers of [1, 2]) {
       }
       const port = p.port();
       await requests(port, 4, "before");
-      await p.waitFor(
-        () => Deno.readTextFileSync(file).split("/env?before=").length - 1 === 4,
-        "the first lines flushed",
-      );
+      await p.waitFor(() => taggedCount(file, "before") === 4, "the first lines flushed");
       await Deno.rename(file, `${file}.1`); // logrotate's default (create) mode
       // Lines flushed before a worker's next check may still go to the renamed file; after
       // FOLLOW_CHECK_MS every worker writes to the new one.
       await new Promise((r) => setTimeout(r, FOLLOW_CHECK_MS + 200));
       await requests(port, 6, "after");
-      await p.waitFor(
-        () => {
-          try {
-            return Deno.readTextFileSync(file).split("/env?after=").length - 1 >= 6;
-          } catch {
-            return false;
-          }
-        },
-        "the lines after the rename in the new file",
-        10000,
-      );
+      await p.waitFor(() => taggedCount(file, "after") >= 6, "the lines after the rename", 10000);
       await Deno.remove(file);
       await new Promise((r) => setTimeout(r, FOLLOW_CHECK_MS + 200));
       await requests(port, 3, "removed");
       await p.waitFor(
-        () => {
-          try {
-            return Deno.readTextFileSync(file).split("/env?removed=").length - 1 >= 3;
-          } catch {
-            return false;
-          }
-        },
+        () => taggedCount(file, "removed") >= 3,
         "the lines after the removal in a recreated file",
         10000,
       );

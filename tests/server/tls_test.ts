@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startLsbaws } from "../_support/proc.ts";
+import { makeCert } from "../_support/tls.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -19,34 +20,6 @@ function hasTool(name: string): boolean {
 const tools = hasTool("openssl") && hasTool("curl");
 if (!tools) {
   Deno.stderr.writeSync(new TextEncoder().encode("tls_test: skipped: needs openssl and curl\n"));
-}
-
-async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return { cert, key };
 }
 
 async function curl(cacert: string, url: string): Promise<{ code: number; body: string }> {

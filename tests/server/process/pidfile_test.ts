@@ -73,9 +73,10 @@ Deno.test("claimPidFile replaces a stale file, an empty one and one naming ourse
 });
 
 Deno.test("a zombie does not count as running", async () => {
-  // `sh` forks a child that exits at once, then sleeps without reaping it.
+  // `sh` starts a child that exits 1 s later, by when `sh` has become `sleep 30`, which never
+  // reaps it. (A child that exits at once may be reaped by `sh` itself before the exec.)
   const sh = new Deno.Command("sh", {
-    args: ["-c", "sleep 0 & echo $!; exec sleep 30"],
+    args: ["-c", "sleep 1 & echo $!; exec sleep 30"],
     stdout: "piped",
   }).spawn();
   try {
