@@ -40,6 +40,7 @@
  *   `server/websocket_events.ts`.
  */
 import {
+  CloseCode,
   encodeClosePayload,
   encodeFrame,
   isValidCloseCode,
@@ -233,7 +234,7 @@ export class ServerWebSocket extends WebSocketEvents
     if (utf8.encode(text).length > MAX_CLOSE_REASON_BYTES) {
       throw new DOMException("The close reason may not be longer than 123 bytes", "SyntaxError");
     }
-    if (code === undefined && text !== "") code = 1000;
+    if (code === undefined && text !== "") code = CloseCode.NORMAL;
     if (this.#state === CONNECTING) {
       this.#state = CLOSING;
       this.#pendingClose = { code, reason: text };
@@ -250,7 +251,7 @@ export class ServerWebSocket extends WebSocketEvents
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
       this.#log("debug", "websocket: no close frame from the peer in time; closing");
-      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
+      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
     }, this.#closeMs);
   }
 
@@ -282,7 +283,7 @@ export class ServerWebSocket extends WebSocketEvents
   [IDLE_TIMEOUT](): void {
     const reason = "No response from ping frame.";
     this.#log("info", `websocket: idle timeout; closing with 1001`);
-    this.#fail(1001, reason, new Error(reason));
+    this.#fail(CloseCode.GOING_AWAY, reason, new Error(reason));
   }
 
   [RECEIVED](): void {
@@ -291,13 +292,13 @@ export class ServerWebSocket extends WebSocketEvents
   }
 
   [OVERFLOW](): void {
-    this.#fail(1009, "receive buffer full");
+    this.#fail(CloseCode.MESSAGE_TOO_BIG, "receive buffer full");
   }
 
   [PEER_EOF](): void {
     if (!this.#ending) {
       this.#log("debug", "websocket: peer closed TCP without a close frame");
-      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
+      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
     }
   }
 
@@ -337,7 +338,9 @@ export class ServerWebSocket extends WebSocketEvents
     this.dispatchEvent(
       new ErrorEvent("error", { error: reason, message: describe(reason) }),
     );
-    this.dispatchEvent(new CloseEvent("close", { wasClean: false, code: 1006, reason: "" }));
+    this.dispatchEvent(
+      new CloseEvent("close", { wasClean: false, code: CloseCode.ABNORMAL, reason: "" }),
+    );
     this.#resolveClosed();
   }
 
@@ -357,10 +360,16 @@ export class ServerWebSocket extends WebSocketEvents
   #onIoError(what: "read" | "write", err: unknown): void {
     if (isPeerGone(err)) {
       this.#log("debug", `websocket: peer went away: ${describe(err)}`);
-      this.#end({ wasClean: false, code: 1006, reason: "", linger: false });
+      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
     } else {
       this.#log("error", `websocket: ${what} failed: ${describe(err)}`);
-      this.#end({ wasClean: false, code: 1006, reason: "", linger: false, error: err });
+      this.#end({
+        wasClean: false,
+        code: CloseCode.ABNORMAL,
+        reason: "",
+        linger: false,
+        error: err,
+      });
     }
   }
 
@@ -406,7 +415,7 @@ export class ServerWebSocket extends WebSocketEvents
   #onPeerClose(code: number, reason: string): void {
     if (this.#state === OPEN) {
       this.#state = CLOSING;
-      this.#sendClose(code === 1005 ? undefined : code, reason);
+      this.#sendClose(code === CloseCode.NO_STATUS ? undefined : code, reason);
     }
     this.#end({ wasClean: true, code, reason, linger: false });
   }
@@ -487,6 +496,9 @@ export function liveWebSockets(): number {
  * Closes every live WebSocket with `code` (default 1001, going away) and resolves once all of
  * them are closed; meant for graceful shutdown.
  */
-export function closeAll(code = 1001, reason = "server shutting down"): Promise<void> {
+export function closeAll(
+  code: number = CloseCode.GOING_AWAY,
+  reason = "server shutting down",
+): Promise<void> {
   return Promise.all([...LIVE].map((e) => e.ws[SHUTDOWN](code, reason))).then(() => {});
 }

@@ -138,27 +138,38 @@ export function parseFrame(buf: Uint8Array, options: ParseFrameOptions): FrameRe
   if (n < 1) return PARTIAL;
   const b0 = buf[0];
   if ((b0 & 0x70) !== 0) {
-    throw new WebSocketProtocolError(1002, "reserved bits set without a negotiated extension");
+    throw new WebSocketProtocolError(
+      CloseCode.PROTOCOL_ERROR,
+      "reserved bits set without a negotiated extension",
+    );
   }
   const opcode = b0 & 0x0f;
   if (!isKnownOpcode(opcode)) {
-    throw new WebSocketProtocolError(1002, `reserved opcode 0x${opcode.toString(16)}`);
+    throw new WebSocketProtocolError(
+      CloseCode.PROTOCOL_ERROR,
+      `reserved opcode 0x${opcode.toString(16)}`,
+    );
   }
   const fin = (b0 & 0x80) !== 0;
   const control = isControl(opcode);
-  if (control && !fin) throw new WebSocketProtocolError(1002, "fragmented control frame");
+  if (control && !fin) {
+    throw new WebSocketProtocolError(CloseCode.PROTOCOL_ERROR, "fragmented control frame");
+  }
   if (n < 2) return PARTIAL;
   const b1 = buf[1];
   const masked = (b1 & 0x80) !== 0;
   if (masked !== options.expectMasked) {
     throw new WebSocketProtocolError(
-      1002,
+      CloseCode.PROTOCOL_ERROR,
       options.expectMasked ? "unmasked frame from a client" : "masked frame from a server",
     );
   }
   const len7 = b1 & 0x7f;
   if (control && len7 > MAX_CONTROL_PAYLOAD) {
-    throw new WebSocketProtocolError(1002, "control frame payload over 125 bytes");
+    throw new WebSocketProtocolError(
+      CloseCode.PROTOCOL_ERROR,
+      "control frame payload over 125 bytes",
+    );
   }
   let length: number;
   let offset: number;
@@ -172,7 +183,10 @@ export function parseFrame(buf: Uint8Array, options: ParseFrameOptions): FrameRe
   } else {
     if (n < 3) return PARTIAL;
     if ((buf[2] & 0x80) !== 0) {
-      throw new WebSocketProtocolError(1002, "64-bit payload length with the top bit set");
+      throw new WebSocketProtocolError(
+        CloseCode.PROTOCOL_ERROR,
+        "64-bit payload length with the top bit set",
+      );
     }
     if (n < 10) return PARTIAL;
     const high = ((buf[2] << 24) >>> 0) + (buf[3] << 16) + (buf[4] << 8) + buf[5];
@@ -182,7 +196,10 @@ export function parseFrame(buf: Uint8Array, options: ParseFrameOptions): FrameRe
   }
   const max = options.maxPayloadBytes;
   if (!control && max !== undefined && length > max) {
-    throw new WebSocketProtocolError(1009, `message over the ${max}-byte limit`);
+    throw new WebSocketProtocolError(
+      CloseCode.MESSAGE_TOO_BIG,
+      `message over the ${max}-byte limit`,
+    );
   }
   const maskAt = offset;
   if (masked) offset += 4;
@@ -232,13 +249,17 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function checkClosePayload(payload: Uint8Array): void {
   if (payload.length === 0) return;
-  if (payload.length === 1) throw new WebSocketProtocolError(1002, "close payload of 1 byte");
+  if (payload.length === 1) {
+    throw new WebSocketProtocolError(CloseCode.PROTOCOL_ERROR, "close payload of 1 byte");
+  }
   const code = (payload[0] << 8) | payload[1];
-  if (!isValidCloseCode(code)) throw new WebSocketProtocolError(1002, `invalid close code ${code}`);
+  if (!isValidCloseCode(code)) {
+    throw new WebSocketProtocolError(CloseCode.PROTOCOL_ERROR, `invalid close code ${code}`);
+  }
   try {
     strictUtf8.decode(payload.subarray(2));
   } catch {
-    throw new WebSocketProtocolError(1007, "close reason is not valid UTF-8");
+    throw new WebSocketProtocolError(CloseCode.INVALID_PAYLOAD, "close reason is not valid UTF-8");
   }
 }
 
@@ -252,7 +273,7 @@ export interface ClosePayload {
 
 /** Decodes a close payload already checked by `parseFrame` (1005 for an empty payload). */
 export function decodeClosePayload(payload: Uint8Array): ClosePayload {
-  if (payload.length < 2) return { code: 1005, reason: "" };
+  if (payload.length < 2) return { code: CloseCode.NO_STATUS, reason: "" };
   return {
     code: (payload[0] << 8) | payload[1],
     reason: strictUtf8.decode(payload.subarray(2)),
@@ -267,7 +288,7 @@ const utf8 = new TextEncoder();
  * not be sent.
  */
 export function encodeClosePayload(code?: number, reason = ""): Uint8Array<ArrayBuffer> {
-  if (code === undefined || code === 1005) return EMPTY;
+  if (code === undefined || code === CloseCode.NO_STATUS) return EMPTY;
   if (!isValidCloseCode(code)) throw new RangeError(`close code ${code} may not be sent`);
   let r = utf8.encode(reason);
   if (r.length > MAX_CLOSE_REASON_BYTES) {
@@ -386,18 +407,27 @@ export class MessageAssembler {
       }
       case Opcode.CONTINUATION:
         if (this.#opcode === -1) {
-          throw new WebSocketProtocolError(1002, "continuation frame without a started message");
+          throw new WebSocketProtocolError(
+            CloseCode.PROTOCOL_ERROR,
+            "continuation frame without a started message",
+          );
         }
         break;
       default:
         if (this.#opcode !== -1) {
-          throw new WebSocketProtocolError(1002, "new data frame inside a fragmented message");
+          throw new WebSocketProtocolError(
+            CloseCode.PROTOCOL_ERROR,
+            "new data frame inside a fragmented message",
+          );
         }
         this.#opcode = op;
     }
     this.#size += frame.payload.length;
     if (this.#size > this.#max) {
-      throw new WebSocketProtocolError(1009, `message over the ${this.#max}-byte limit`);
+      throw new WebSocketProtocolError(
+        CloseCode.MESSAGE_TOO_BIG,
+        `message over the ${this.#max}-byte limit`,
+      );
     }
     if (frame.payload.length > 0) this.#parts.push(frame.payload);
     if (!frame.fin) return null;
@@ -410,7 +440,10 @@ export class MessageAssembler {
     try {
       return { type: "text", data: strictUtf8.decode(data) };
     } catch {
-      throw new WebSocketProtocolError(1007, "text message is not valid UTF-8");
+      throw new WebSocketProtocolError(
+        CloseCode.INVALID_PAYLOAD,
+        "text message is not valid UTF-8",
+      );
     }
   }
 }
