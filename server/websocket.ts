@@ -110,6 +110,11 @@ interface Ending {
   linger: boolean;
 }
 
+/** The ending of a connection that stopped without a closing handshake (1006; never mutated). */
+const ABNORMAL: Ending = { wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false };
+/** The close code of a server that goes away (shutdown, idle timeout). */
+const GOING_AWAY: number = CloseCode.GOING_AWAY;
+
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
@@ -251,7 +256,7 @@ export class ServerWebSocket extends WebSocketEvents
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
       this.#log("debug", "websocket: no close frame from the peer in time; closing");
-      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
+      this.#end(ABNORMAL);
     }, this.#closeMs);
   }
 
@@ -283,7 +288,7 @@ export class ServerWebSocket extends WebSocketEvents
   [IDLE_TIMEOUT](): void {
     const reason = "No response from ping frame.";
     this.#log("info", `websocket: idle timeout; closing with 1001`);
-    this.#fail(CloseCode.GOING_AWAY, reason, new Error(reason));
+    this.#fail(GOING_AWAY, reason, new Error(reason));
   }
 
   [RECEIVED](): void {
@@ -298,7 +303,7 @@ export class ServerWebSocket extends WebSocketEvents
   [PEER_EOF](): void {
     if (!this.#ending) {
       this.#log("debug", "websocket: peer closed TCP without a close frame");
-      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
+      this.#end(ABNORMAL);
     }
   }
 
@@ -338,9 +343,7 @@ export class ServerWebSocket extends WebSocketEvents
     this.dispatchEvent(
       new ErrorEvent("error", { error: reason, message: describe(reason) }),
     );
-    this.dispatchEvent(
-      new CloseEvent("close", { wasClean: false, code: CloseCode.ABNORMAL, reason: "" }),
-    );
+    this.dispatchEvent(new CloseEvent("close", ABNORMAL));
     this.#resolveClosed();
   }
 
@@ -360,16 +363,10 @@ export class ServerWebSocket extends WebSocketEvents
   #onIoError(what: "read" | "write", err: unknown): void {
     if (isPeerGone(err)) {
       this.#log("debug", `websocket: peer went away: ${describe(err)}`);
-      this.#end({ wasClean: false, code: CloseCode.ABNORMAL, reason: "", linger: false });
+      this.#end(ABNORMAL);
     } else {
       this.#log("error", `websocket: ${what} failed: ${describe(err)}`);
-      this.#end({
-        wasClean: false,
-        code: CloseCode.ABNORMAL,
-        reason: "",
-        linger: false,
-        error: err,
-      });
+      this.#end({ ...ABNORMAL, error: err });
     }
   }
 
@@ -496,9 +493,6 @@ export function liveWebSockets(): number {
  * Closes every live WebSocket with `code` (default 1001, going away) and resolves once all of
  * them are closed; meant for graceful shutdown.
  */
-export function closeAll(
-  code: number = CloseCode.GOING_AWAY,
-  reason = "server shutting down",
-): Promise<void> {
+export function closeAll(code = GOING_AWAY, reason = "server shutting down"): Promise<void> {
   return Promise.all([...LIVE].map((e) => e.ws[SHUTDOWN](code, reason))).then(() => {});
 }
