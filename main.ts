@@ -72,18 +72,10 @@ import {
 } from "./server/log.ts";
 import { formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
-import type { Handler } from "./server/exchange.ts";
 import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
-import { loadApp, parseAppSpec } from "./gateway/loader.ts";
-import {
-  type AppStyle,
-  createHandler,
-  detectStyle,
-  disposerOf,
-  type ListenHook,
-  listenHookOf,
-} from "./gateway/handler.ts";
+import { parseAppSpec } from "./gateway/loader.ts";
+import { callListenHook, disposeApp, loadServedApp, type ServedApp } from "./gateway/lifecycle.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { parseTrustList } from "./server/proxy.ts";
@@ -449,88 +441,25 @@ function logUncaught(config: Config, deps: MainDeps, logger: Logger): () => void
   });
 }
 
-/** A loaded app, wrapped for the engine, with its optional hooks. */
-interface LoadedHandler {
-  handler: Handler;
-  style: AppStyle;
-  /** A fetch app's `onListen` (`listenHookOf`). */
-  onListen: ListenHook | null;
-  /** The app's `Symbol.asyncDispose`/`Symbol.dispose` (`disposerOf`). */
-  dispose: (() => unknown) | null;
-}
-
 /**
- * Awaits the app's dispose after a graceful stop, for at most `limitMs` and not past a fast stop
- * (`stopNow`); a failure is logged. Never throws.
- */
-async function disposeApp(
-  dispose: () => unknown,
-  limitMs: number,
-  logger: Logger,
-  stopNow: Promise<void>,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve("late"), limitMs);
-  });
-  const done = Promise.resolve().then(dispose).then(() => "done", (err) => {
-    logger.log("error", `the app's dispose failed: ${describeError(err)}`);
-    return "failed";
-  });
-  try {
-    const outcome = await Promise.race([done, limit, stopNow.then(() => "stopped")]);
-    if (outcome === "late") {
-      logger.log(
-        "warning",
-        `the app's dispose did not finish within ${limitMs} ms; exiting anyway`,
-      );
-    } else if (outcome === "stopped") {
-      logger.log("warning", "fast stop: not waiting for the app's dispose");
-    } else if (outcome === "done") logger.log("debug", "app disposed");
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Loads the app and wraps it for the engine; on an `AppLoadError` writes `lsbaws: cannot load
- * app: ...` (with where the app's code threw) and returns `EXIT_APP_LOAD_ERROR` instead.
+ * Loads the app and readies it for the engine (`gateway/lifecycle.ts`); on an `AppLoadError`
+ * writes `lsbaws: cannot load app: ...` (with where the app's code threw) and returns
+ * `EXIT_APP_LOAD_ERROR` instead.
  */
 async function loadHandler(
   spec: string,
   config: Config,
   logger: Logger,
   deps: MainDeps,
-): Promise<LoadedHandler | number> {
+): Promise<ServedApp | number> {
   try {
-    const loaded = await loadApp(spec, { cwd: deps.cwd, factory: config.factory });
-    const { style } = detectStyle(loaded, config.interface);
-    const onListen = style === "fetch" ? listenHookOf(loaded.value) : null;
-    const dispose = disposerOf(loaded.value);
-    return { handler: createHandler(loaded, config, logger), style, onListen, dispose };
+    return await loadServedApp(spec, { cwd: deps.cwd, factory: config.factory }, config, logger);
   } catch (err) {
     if (!(err instanceof AppLoadError)) throw err;
     const at = loadErrorLocation(err);
     const where = at === null || err.message.includes(at) ? "" : `\n    at ${at}`;
     deps.stderr.write(`lsbaws: cannot load app: ${err.message}${where}\n`);
     return EXIT_APP_LOAD_ERROR;
-  }
-}
-
-/**
- * Calls a fetch app's `onListen` (the `deno serve` hook) once per listening address; a throw or
- * a rejection is logged and serving goes on.
- */
-function callListenHook(hook: ListenHook, addrs: readonly Deno.Addr[], logger: Logger): void {
-  const report = (err: unknown) =>
-    logger.log("error", `the app's onListen failed (serving goes on): ${describeError(err)}`);
-  for (const addr of addrs) {
-    try {
-      const r = hook({ ...addr });
-      if (r instanceof Promise) r.catch(report);
-    } catch (err) {
-      report(err);
-    }
   }
 }
 
