@@ -226,7 +226,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     return 0;
   }
   const config = parsed.config;
-  if (config.chdir !== "" && parsed.kind === "run" && deps.env[WORKER_ENV] === undefined) {
+  const workerId = deps.env[WORKER_ENV];
+  if (config.chdir !== "" && parsed.kind === "run" && workerId === undefined) {
     // gunicorn's --chdir: first of all, so every relative path below (the app, --static, log and
     // pid files, unix sockets) is taken from there. Workers start in it already.
     const dir = resolvePath(deps.cwd, config.chdir);
@@ -263,39 +264,9 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
-  const workerId = deps.env[WORKER_ENV];
-  // --error-log FILE: the log lines of this process and (forwarded) of its workers go to the
-  // file; a worker writes to its stderr, the pipe its supervisor forwards. The CLI's own messages
-  // (a boot error and its exit code) stay on stderr.
-  let errorLog = deps.stderr;
-  if (config.errorLog !== "-" && workerId === undefined) {
-    try {
-      errorLog = fileSink(config.errorLog, {
-        warn: (message) => deps.stderr.write(`lsbaws: warning: ${message}\n`),
-      });
-    } catch (err) {
-      deps.stderr.write(
-        `lsbaws: cannot open the error log ${config.errorLog}: ${(err as Error).message}\n`,
-      );
-      return EXIT_BOOT_ERROR;
-    }
-  }
-  let logger;
-  try {
-    logger = createLogger({
-      level: config.logLevel,
-      accessLog: config.accessLog,
-      accessLogFormat: config.accessLogFormat,
-      errorSink: errorLog,
-    });
-  } catch (err) {
-    // Only an --access-log file that cannot be opened throws here.
-    deps.stderr.write(
-      `lsbaws: cannot open the access log ${config.accessLog}: ${(err as Error).message}\n`,
-    );
-    if (errorLog !== deps.stderr) errorLog.close?.();
-    return EXIT_BOOT_ERROR;
-  }
+  const logs = openLogs(config, deps, workerId);
+  if (typeof logs === "number") return logs;
+  const { logger, errorLogFile } = logs;
   // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
   // end the process at once, so it is ignored, with a warning outside the workers.
   const offUsr2 = deps.onSignal("SIGUSR2", () => {
@@ -372,12 +343,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           });
         const code = await runSupervisor(args, config, {
           logger,
-          deps: errorLog === deps.stderr ? deps : { ...deps, stderr: errorLog },
+          deps: errorLogFile === null ? deps : { ...deps, stderr: errorLogFile },
           version: VERSION,
           reloader,
           listeners: listeners ?? undefined,
         });
-        if (code !== 0 && errorLog !== deps.stderr) {
+        if (code !== 0 && errorLogFile !== null) {
           deps.stderr.write(
             `lsbaws: exit code ${code}; the error log ${config.errorLog} says why\n`,
           );
@@ -405,7 +376,49 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     releasePidFile?.();
     offUsr2();
     logger.close();
-    if (errorLog !== deps.stderr) errorLog.close?.();
+    errorLogFile?.close?.();
+  }
+}
+
+/**
+ * Opens the error log and the access log. `--error-log FILE`: the log lines of this process and
+ * (forwarded) of its workers go to the file; a worker writes to its stderr, the pipe its
+ * supervisor forwards. The CLI's own messages (a boot error and its exit code) stay on stderr. A
+ * log file that cannot be opened is reported and gives the boot error exit code instead.
+ */
+function openLogs(
+  config: Config,
+  deps: MainDeps,
+  workerId: string | undefined,
+): { logger: Logger; errorLogFile: LogSink | null } | number {
+  let errorLogFile: LogSink | null = null;
+  if (config.errorLog !== "-" && workerId === undefined) {
+    try {
+      errorLogFile = fileSink(config.errorLog, {
+        warn: (message) => deps.stderr.write(`lsbaws: warning: ${message}\n`),
+      });
+    } catch (err) {
+      deps.stderr.write(
+        `lsbaws: cannot open the error log ${config.errorLog}: ${(err as Error).message}\n`,
+      );
+      return EXIT_BOOT_ERROR;
+    }
+  }
+  try {
+    const logger = createLogger({
+      level: config.logLevel,
+      accessLog: config.accessLog,
+      accessLogFormat: config.accessLogFormat,
+      errorSink: errorLogFile ?? deps.stderr,
+    });
+    return { logger, errorLogFile };
+  } catch (err) {
+    // Only an --access-log file that cannot be opened throws here.
+    deps.stderr.write(
+      `lsbaws: cannot open the access log ${config.accessLog}: ${(err as Error).message}\n`,
+    );
+    errorLogFile?.close?.();
+    return EXIT_BOOT_ERROR;
   }
 }
 

@@ -2,8 +2,8 @@
  * SIGUSR1 must not open a debugger. Since 2.9.2, Deno answers SIGUSR1 by starting its V8
  * inspector on 127.0.0.1:9229, as Node does. An inspector has no authentication: any local user
  * who can connect to that port can run code inside the server. Operators send USR1 by habit,
- * because gunicorn reopens its log files on it and many logrotate recipes do so. lsbaws has no
- * log file to reopen (see the README), so every lsbaws process ignores the signal.
+ * because gunicorn reopens its log files on it and many logrotate recipes do so. lsbaws's log
+ * files follow rotation without a signal (`server/log.ts`), so every lsbaws process ignores it.
  *
  * Contract:
  * - `ignoreSigusr1(io)` makes the kernel discard SIGUSR1 for this process and resolves to null;
