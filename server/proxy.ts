@@ -25,6 +25,7 @@
 import { ConfigError } from "./config.ts";
 import type { ClientView } from "./dispatch.ts";
 import type { ConnAddr } from "./exchange.ts";
+import { parseIp } from "./http/ip.ts";
 import type { RequestHead } from "./http/request_head.ts";
 
 /** A parsed `--forwarded-allow-ips` list. */
@@ -86,67 +87,6 @@ function prefixEqual(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
   if (prefix === 0) return true;
   const mask = (0xff << (8 - prefix)) & 0xff;
   return (a[i] & mask) === (b[i] & mask);
-}
-
-/**
- * Parses an IPv4 or IPv6 literal into 4 or 16 bytes; IPv4-mapped IPv6 addresses come back as 4
- * bytes so they match IPv4 entries. Returns null for anything else (zone ids are not accepted).
- */
-export function parseIp(s: string): Uint8Array | null {
-  if (s.includes(":")) {
-    const v6 = parseIpv6(s);
-    if (v6 === null) return null;
-    const mapped = v6.subarray(0, 10).every((x) => x === 0) && v6[10] === 0xff && v6[11] === 0xff;
-    return mapped ? v6.slice(12) : v6;
-  }
-  return parseIpv4(s);
-}
-
-function parseIpv4(s: string): Uint8Array | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === "0") || Number(p) > 255) return null;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-function parseIpv6(s: string): Uint8Array | null {
-  const out = new Uint8Array(16);
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const groups = (text: string): number[] | null => {
-    if (text === "") return [];
-    const res: number[] = [];
-    const parts = text.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIpv4(p);
-        if (v4 === null) return null;
-        res.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(p)) {
-        res.push(parseInt(p, 16));
-      } else {
-        return null;
-      }
-    }
-    return res;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (head === null || tail === null) return null;
-  const total = head.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return null;
-  const all = [...head, ...new Array(8 - total).fill(0), ...tail];
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = all[i] >> 8;
-    out[2 * i + 1] = all[i] & 0xff;
-  }
-  return out;
 }
 
 /** A hop of X-Forwarded-For or a Forwarded `for=` value, when it is an IP address. */

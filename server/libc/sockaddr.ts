@@ -1,6 +1,6 @@
 /**
  * `struct sockaddr` encoding and decoding for IPv4, IPv6 and unix-domain sockets, and the IP
- * literal parsing and formatting they need.
+ * literal parsing and formatting they need (`server/http/ip.ts`).
  *
  * Contract (pure, synchronous; the layouts are Linux x86_64's, which aarch64 shares):
  * - `sockaddr_in` (16 bytes): `sa_family` u16 in host order (little-endian), port u16 big-endian,
@@ -17,6 +17,7 @@
  *   `::ffff:a.b.c.d`, as Deno formats peer addresses.
  */
 
+import { formatIPv6, parseIPv4, parseIPv6 } from "../http/ip.ts";
 import { AF_INET, AF_INET6, AF_UNIX } from "./ffi.ts";
 
 /** Size of `struct sockaddr_storage` (buffers for `accept4`/`getsockname`). */
@@ -46,97 +47,6 @@ export interface EncodedSockaddr {
   readonly length: number;
   /** `AF_INET`, `AF_INET6` or `AF_UNIX`. */
   readonly family: number;
-}
-
-/** Parses a dotted-quad IPv4 literal; null if `s` is not one. */
-export function parseIPv4(s: string): Uint8Array | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === "0")) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
-}
-
-/** Parses an IPv6 literal (with an optional `%scope` number); null if `s` is not one. */
-export function parseIPv6(s: string): { bytes: Uint8Array; scope: number } | null {
-  let scope = 0;
-  const pct = s.indexOf("%");
-  if (pct >= 0) {
-    const z = s.slice(pct + 1);
-    if (!/^[0-9]{1,10}$/.test(z)) return null;
-    scope = Number(z);
-    if (scope > 0xffffffff) return null;
-    s = s.slice(0, pct);
-  }
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const items = part.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      if (i === items.length - 1 && it.includes(".")) {
-        const v4 = parseIPv4(it);
-        if (v4 === null) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(it)) return null;
-        out.push(parseInt(it, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (head === null || tail === null) return null;
-  let all: number[];
-  if (halves.length === 2) {
-    if (head.length + tail.length > 7) return null;
-    all = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    if (head.length !== 8) return null;
-    all = head;
-  }
-  const bytes = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    bytes[2 * i] = all[i] >> 8;
-    bytes[2 * i + 1] = all[i] & 0xff;
-  }
-  return { bytes, scope };
-}
-
-/** Formats 16 address bytes as RFC 5952 text (IPv4-mapped as `::ffff:a.b.c.d`). */
-export function formatIPv6(b: Uint8Array): string {
-  let mapped = b[10] === 0xff && b[11] === 0xff;
-  for (let i = 0; i < 10 && mapped; i++) if (b[i] !== 0) mapped = false;
-  if (mapped) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[2 * i] << 8) | b[2 * i + 1]);
-  // The longest run of two or more zero groups (the first one on a tie) becomes "::".
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
 const UTF8 = new TextEncoder();

@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../server/config.ts";
 import type { ConnAddr } from "../../server/exchange.ts";
+import { parseIp } from "../../server/http/ip.ts";
 import type { RequestHead } from "../../server/http/request_head.ts";
 import {
   createClientResolver,
   isTrusted,
   parseForwarded,
   parseHostPort,
-  parseIp,
   parseNode,
   parseTrustList,
   resolveClient,

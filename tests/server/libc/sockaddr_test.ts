@@ -3,14 +3,8 @@
  * both ways, IP literal parsing and RFC 5952 formatting, and the refusals.
  */
 import assert from "node:assert/strict";
-import {
-  decodeSockaddr,
-  encodeSockaddr,
-  formatIPv6,
-  parseIPv4,
-  parseIPv6,
-  SockaddrError,
-} from "../../../server/libc/sockaddr.ts";
+import { formatIPv6, parseIPv4, parseIPv6 } from "../../../server/http/ip.ts";
+import { decodeSockaddr, encodeSockaddr, SockaddrError } from "../../../server/libc/sockaddr.ts";
 
 Deno.test("sockaddr_in: family LE, port BE, address bytes, 16 bytes", () => {
   const sa = encodeSockaddr({ transport: "tcp", hostname: "127.0.0.1", port: 8080 });
