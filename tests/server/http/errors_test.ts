@@ -34,6 +34,7 @@ Deno.test("PROTOCOL_ERROR_STATUS maps codes to the statuses the design names", (
     ["REQUEST_LINE_TOO_LONG", 414], ["HEADERS_TOO_LARGE", 431], ["TOO_MANY_HEADERS", 431],
     ["UNSUPPORTED_TRANSFER_CODING", 501], ["UNSUPPORTED_VERSION", 505],
     ["EXPECTATION_FAILED", 417], ["CHUNKED_NOT_FINAL", 400],
+    ["INVALID_PROXY_HEADER", 400], ["MISSING_PROXY_HEADER", 400], ["PROXY_HEADER_FORBIDDEN", 403],
   ];
   for (const [code, status] of want) assert.equal(PROTOCOL_ERROR_STATUS[code], status, code);
   assert.ok(Object.isFrozen(PROTOCOL_ERROR_STATUS));
