@@ -247,6 +247,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   let mounts;
   try {
     parseTrustList(config.forwardedAllowIps);
+    parseTrustList(config.proxyAllowIps, "--proxy-allow-ips");
     for (const b of config.bind) parseBind(b);
     mounts = staticFiles?.parseStaticMounts(config.staticMounts) ?? [];
   } catch (err) {

@@ -220,6 +220,12 @@ export function parseCli(
   if ((c.certfile === "") !== (c.keyfile === "")) {
     throw new ConfigError("--certfile and --keyfile must be given together");
   }
+  if (c.proxyProtocol !== "off" && c.certfile !== "") {
+    throw new ConfigError(
+      "--proxy-protocol cannot be used with --certfile: the PROXY header precedes the TLS " +
+        "handshake, which Deno performs before lsbaws sees a byte (terminate TLS in the proxy)",
+    );
+  }
   if (c.maxRequestLineBytes > c.maxHeadBytes) {
     throw new ConfigError("--max-request-line-bytes cannot exceed --max-head-bytes");
   }

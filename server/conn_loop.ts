@@ -23,11 +23,16 @@
  *     writer waits for the socket.
  *   - `onFatal(err)`: how the end of a connection is logged (peer gone at debug level, protocol
  *     errors at info, anything else at error).
+ * - PROXY protocol (`ctx.proxyProtocol`, `--proxy-protocol`): before the first request of a
+ *   connection, `serveBuffered` consumes the header a peer in `--proxy-allow-ips` must send and
+ *   makes its source the connection's `remote`; a header from any other peer is refused (403).
+ *   A missing or malformed header is answered like any protocol error (400) and closes.
  * - Metrics: requests rejected with a protocol error (including the 408 of `checkTimeout`) are
  *   counted here (`server/metrics.ts`); each driver counts the bytes it reads.
  */
 import { ConnectionCore } from "./http/connection_core.ts";
 import { describeError, ProtocolError } from "./http/errors.ts";
+import { looksLikeProxyHeader, parseProxyHeader } from "./http/proxy_protocol.ts";
 import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
 import type { ConnAddr, SocketDuplex } from "./exchange.ts";
 import { isPeerGone, logPeerGone } from "./io_errors.ts";
@@ -45,9 +50,21 @@ export type ServeVerdict = 0 | 1 | 2;
 // Module-private copies for the hot paths (see `server/http/bytes.ts`).
 const READ = SERVE_READ, CLOSE_QUIET = SERVE_CLOSE_QUIET, CLOSE = SERVE_CLOSE;
 
+/** `DriverConnection.preamble`: nothing precedes the first request. */
+const PREAMBLE_NONE = 0;
+/** `DriverConnection.preamble`: the peer is not yet classified by the PROXY protocol policy. */
+const PREAMBLE_UNDECIDED = 1;
+/** `DriverConnection.preamble`: the connection must begin with a PROXY header. */
+const PREAMBLE_REQUIRED = 2;
+/** `DriverConnection.preamble`: the connection may not begin with a PROXY header. */
+const PREAMBLE_FORBIDDEN = 3;
+
 /** Serves every complete buffered request; see the module comment. */
 export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<ServeVerdict> {
   const core = conn.core;
+  if (conn.preamble !== PREAMBLE_NONE && core.hasBuffered && !readPreamble(conn)) {
+    return conn.preamble === PREAMBLE_NONE ? CLOSE_QUIET : READ;
+  }
   while (core.hasBuffered && !conn.isClosed) {
     let ev;
     try {
@@ -72,6 +89,44 @@ export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<Se
   return READ;
 }
 
+/**
+ * Applies the PROXY protocol policy to the bytes a new connection sent first: a peer that must
+ * send a header has it parsed and consumed, and its source address becomes the connection's
+ * `remote`; any other peer whose bytes begin like a header is refused (403). True when the
+ * requests that follow may be parsed; false when more bytes are needed or, with `preamble` now
+ * `PREAMBLE_NONE`, an error response was queued.
+ */
+function readPreamble(conn: DriverConnection): boolean {
+  const policy = conn.ctx.proxyProtocol!;
+  const rb = conn.core.rb;
+  if (conn.preamble === PREAMBLE_UNDECIDED) {
+    conn.preamble = policy.mustSend(conn.remote) ? PREAMBLE_REQUIRED : PREAMBLE_FORBIDDEN;
+  }
+  try {
+    if (conn.preamble === PREAMBLE_FORBIDDEN) {
+      const looks = looksLikeProxyHeader(rb.storage, rb.start, rb.end);
+      if (looks === null) return false;
+      if (looks) throw new ProtocolError("PROXY_HEADER_FORBIDDEN", conn.remote.hostname);
+    } else {
+      const h = parseProxyHeader(rb.storage, rb.start, rb.end, policy.versions, policy.maxBytes);
+      if (h === null) return false;
+      rb.consume(h.consumed);
+      if (h.source !== null) {
+        conn.remote = { transport: "tcp", hostname: h.source.address, port: h.source.port };
+      }
+    }
+  } catch (err) {
+    conn.preamble = PREAMBLE_NONE;
+    if (!(err instanceof ProtocolError)) throw err;
+    conn.core.queueError(err);
+    countProtocolError(err.status);
+    conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${err.code}`);
+    return false;
+  }
+  conn.preamble = PREAMBLE_NONE;
+  return true;
+}
+
 function continueAfter(
   conn: DriverConnection,
   keep: boolean,
@@ -84,12 +139,15 @@ function continueAfter(
 export abstract class DriverConnection implements ConnPort {
   readonly core: ConnectionCore;
   readonly ctx: EngineContext;
-  abstract readonly remote: ConnAddr;
+  /** The peer (set by the driver; a PROXY protocol header may replace it). */
+  declare remote: ConnAddr;
   abstract readonly local: ConnAddr;
   /** Time (ms) after which `checkTimeout` acts; 0 = none. */
   deadline = 0;
   /** Set once a handler took the socket over (protocol switch). */
   hijacked = false;
+  /** What precedes the first request (`PREAMBLE_*`): a PROXY protocol header or nothing. */
+  preamble: number;
   /** Position in the server's live set (`server/live_set.ts`); -1 when not in it. */
   liveSlot = -1;
   dispatching = false;
@@ -110,6 +168,7 @@ export abstract class DriverConnection implements ConnPort {
     this.ctx = ctx;
     const config = ctx.config;
     this.highWater = config.writeHighWaterBytes;
+    this.preamble = ctx.proxyProtocol === undefined ? PREAMBLE_NONE : PREAMBLE_UNDECIDED;
     this.core = new ConnectionCore({
       limits: ctx.limits,
       readBufferBytes: config.readBufferBytes,

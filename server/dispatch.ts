@@ -36,22 +36,11 @@ import { isPeerGone, logPeerGone } from "./io_errors.ts";
 import { detachedLog, type LogFunction, type Logger } from "./log.ts";
 import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
 import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
+import type { ClientResolver, ProxyProtocolPolicy } from "./proxy.ts";
 import { type BodySource, RequestBody } from "./request_body.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
 const { QUEUED_NOTHING, QUEUED_REF } = connectionCoreModule;
-
-/** What trusted proxy headers say about the original client. */
-export interface ClientView {
-  /** Original client address. */
-  readonly remote: ConnAddr;
-  /** Original scheme. */
-  readonly scheme: "http" | "https";
-  /** Original Host name (without port), if a trusted header gave one. */
-  readonly hostName?: string;
-  /** Original port, if a trusted header gave one. */
-  readonly hostPort?: string;
-}
 
 /** Everything the engine needs from the server, shared by every connection. */
 export interface EngineContext {
@@ -84,11 +73,9 @@ export interface EngineContext {
    * Applies trusted proxy headers (`server/proxy.ts`): given the head and the socket peer, returns
    * the client address, scheme and host to report, or null to keep the socket's view.
    */
-  readonly resolveClient?: (
-    head: RequestHead,
-    peer: ConnAddr,
-    scheme: "http" | "https",
-  ) => ClientView | null;
+  readonly resolveClient?: ClientResolver;
+  /** Set when connections begin with a PROXY protocol header (`server/proxy.ts`). */
+  readonly proxyProtocol?: ProxyProtocolPolicy;
 }
 
 /** What the per-request logic needs from a socket driver. */

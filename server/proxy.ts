@@ -21,12 +21,27 @@
  *   trusted proxy), or the `proto=`/`host=` of the chosen Forwarded element. Only `http`/`https`
  *   schemes and syntactically valid hosts are accepted; anything else is ignored.
  * - A malformed `Forwarded` header is ignored as a whole.
+ * - `createProxyProtocolPolicy(mode, spec, maxBytes)` says which peers must begin a connection
+ *   with a PROXY protocol header (`--proxy-protocol`, `--proxy-allow-ips`); the header itself is
+ *   parsed by `server/http/proxy_protocol.ts` and applied in `server/conn_loop.ts`.
  */
 import { ConfigError } from "./config.ts";
-import type { ClientView } from "./dispatch.ts";
 import type { ConnAddr } from "./exchange.ts";
 import { parseIp } from "./http/ip.ts";
+import { PROXY_ANY, PROXY_V1, PROXY_V2 } from "./http/proxy_protocol.ts";
 import type { RequestHead } from "./http/request_head.ts";
+
+/** What trusted proxy headers say about the original client. */
+export interface ClientView {
+  /** Original client address. */
+  readonly remote: ConnAddr;
+  /** Original scheme. */
+  readonly scheme: "http" | "https";
+  /** Original Host name (without port), if a trusted header gave one. */
+  readonly hostName?: string;
+  /** Original port, if a trusted header gave one. */
+  readonly hostPort?: string;
+}
 
 /** A parsed `--forwarded-allow-ips` list. */
 export interface TrustList {
@@ -36,8 +51,10 @@ export interface TrustList {
   readonly blocks: ReadonlyArray<{ readonly bytes: Uint8Array; readonly prefix: number }>;
 }
 
-/** Parses a comma list of IPs, CIDRs and `*`; throws `ConfigError` naming a bad entry. */
-export function parseTrustList(spec: string): TrustList {
+/**
+ * Parses a comma list of IPs, CIDRs and `*`; throws `ConfigError` naming `flag` and a bad entry.
+ */
+export function parseTrustList(spec: string, flag = "--forwarded-allow-ips"): TrustList {
   const blocks: { bytes: Uint8Array; prefix: number }[] = [];
   let all = false;
   for (const raw of spec.split(",")) {
@@ -51,14 +68,14 @@ export function parseTrustList(spec: string): TrustList {
     const addr = slash < 0 ? entry : entry.slice(0, slash);
     const bytes = parseIp(addr.startsWith("[") && addr.endsWith("]") ? addr.slice(1, -1) : addr);
     if (bytes === null) {
-      throw new ConfigError(`--forwarded-allow-ips: '${entry}' is not an IP address or CIDR block`);
+      throw new ConfigError(`${flag}: '${entry}' is not an IP address or CIDR block`);
     }
     const bits = bytes.length * 8;
     let prefix = bits;
     if (slash >= 0) {
       const p = entry.slice(slash + 1);
       if (!/^[0-9]{1,3}$/.test(p) || Number(p) > bits) {
-        throw new ConfigError(`--forwarded-allow-ips: '${entry}' has a bad prefix length`);
+        throw new ConfigError(`${flag}: '${entry}' has a bad prefix length`);
       }
       prefix = Number(p);
     }
@@ -348,5 +365,38 @@ export function createClientResolver(spec: string): ClientResolver | undefined {
       }
     }
     return trusted ? resolveClient(head, peer, scheme, trust, true) : null;
+  };
+}
+
+/** How connections must begin when `--proxy-protocol` is on (`server/conn_loop.ts` applies it). */
+export interface ProxyProtocolPolicy {
+  /** Accepted header versions (`PROXY_V1`/`PROXY_V2` bits of `server/http/proxy_protocol.ts`). */
+  readonly versions: number;
+  /** Largest header accepted (a v2 header may carry TLVs). */
+  readonly maxBytes: number;
+  /**
+   * Whether `peer` must begin each connection with a PROXY header. Any other peer may not send
+   * one (its header is refused with 403), so a client cannot choose the address it is logged as.
+   */
+  mustSend(peer: ConnAddr): boolean;
+}
+
+/**
+ * The PROXY protocol policy of `--proxy-protocol MODE` and `--proxy-allow-ips SPEC`, or undefined
+ * when MODE is `off`. Unix-socket peers are always trusted (as for proxy headers). Throws
+ * `ConfigError` for a bad allow list.
+ */
+export function createProxyProtocolPolicy(
+  mode: "off" | "v1" | "v2" | "auto",
+  spec: string,
+  maxBytes: number,
+): ProxyProtocolPolicy | undefined {
+  if (mode === "off") return undefined;
+  const trust = parseTrustList(spec, "--proxy-allow-ips");
+  const versions = mode === "v1" ? PROXY_V1 : mode === "v2" ? PROXY_V2 : PROXY_ANY;
+  return {
+    versions,
+    maxBytes,
+    mustSend: (peer) => peer.transport === "unix" || isTrusted(trust, peer.hostname),
   };
 }

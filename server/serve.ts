@@ -77,7 +77,7 @@ import {
   watchServer,
   watchWebSockets,
 } from "./metrics.ts";
-import { type ClientResolver, createClientResolver } from "./proxy.ts";
+import { type ClientResolver, createClientResolver, createProxyProtocolPolicy } from "./proxy.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
 
 /** Options for `serve`. */
@@ -168,6 +168,11 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
+  const proxyProtocol = createProxyProtocolPolicy(
+    config.proxyProtocol,
+    config.proxyAllowIps,
+    config.maxHeadBytes,
+  );
   const bindOptions: BindOptions = {
     backlog: config.backlog,
     reusePort: opts.reusePort,
@@ -211,6 +216,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestStart: opts.onRequestStart,
     onRequestDone: opts.onRequestDone,
     resolveClient,
+    proxyProtocol,
     onDeadline: sweeper.arm,
   };
   const finished = Promise.withResolvers<void>();

@@ -302,4 +302,23 @@ export const APP_AND_PROCESS_ROWS = [
     doc: "Peers trusted for X-Forwarded-* and Forwarded: comma list of IPs, CIDRs or '*'.",
     group: "proxy",
   },
+  {
+    key: "proxyProtocol",
+    flag: "proxy-protocol",
+    type: "enum",
+    choices: ["off", "v1", "v2", "auto"],
+    default: "off",
+    doc:
+      "PROXY protocol header (HAProxy, AWS NLB) required from --proxy-allow-ips peers: v1, v2, auto.",
+    group: "proxy",
+  },
+  {
+    key: "proxyAllowIps",
+    flag: "proxy-allow-ips",
+    type: "string",
+    default: "127.0.0.1,::1",
+    doc:
+      "Peers that must start each connection with a PROXY header: comma list of IPs, CIDRs or '*'.",
+    group: "proxy",
+  },
 ] as const satisfies readonly Setting[];

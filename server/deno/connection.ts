@@ -37,7 +37,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Serves one accepted `Deno.Conn` until it closes; see the module comment. */
 export class DenoConnection extends DriverConnection {
-  readonly remote: ConnAddr;
   readonly local: ConnAddr;
   readonly #conn: Deno.Conn;
   #pendingRead: Promise<number | null> | null = null;

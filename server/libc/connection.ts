@@ -90,7 +90,6 @@ interface FillWaiter {
 
 /** Serves one accepted fd until it closes; see the module comment. */
 export class LibcConnection extends DriverConnection implements FdHandler, TurnWork {
-  readonly remote: ConnAddr;
   readonly #loop: EventLoop;
   readonly #libc: Libc;
   readonly #fd: number;

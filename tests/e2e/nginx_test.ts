@@ -3,7 +3,8 @@
  * config): two lsbaws instances in one keep-alive upstream. Checks proxied requests, the client
  * address through X-Forwarded-For (spoofing ignored), keep-alive upstream connections, and that
  * killing one instance under a bounded load loses no idempotent request (nginx retries on the
- * other instance).
+ * other instance). Also: nginx workers running as another user and --unix-socket-mode, and
+ * nginx's stream proxy sending the PROXY protocol header (v1) over TCP and a unix socket.
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
@@ -265,6 +266,70 @@ ${tempPaths(dir)}
         }
       }
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const STREAM_MODULE = ["/usr/lib/nginx/modules/ngx_stream_module.so"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+if (NGINX && (!STREAM_MODULE || !CURL)) {
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      "nginx_test: PROXY protocol skipped: needs curl and nginx's stream module " +
+        "(apt-get install -y libnginx-mod-stream; .ci/run does this)\n",
+    ),
+  );
+}
+
+Deno.test({
+  name:
+    "nginx's stream proxy with proxy_protocol on, over TCP and a unix socket: the client's address",
+  ignore: !NGINX || !STREAM_MODULE || !CURL,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-nginx-pp-" });
+    const sock = `${dir}/app.sock`;
+    const port = freePort();
+    const app = await startLsbaws([
+      "-b",
+      `127.0.0.1:${port}`,
+      "-b",
+      `unix:${sock}`,
+      "--proxy-protocol",
+      "v1",
+      APP,
+    ]);
+    const [viaTcp, viaUnix] = [freePort(), freePort()];
+    const asRoot = Deno.uid() === 0 ? "user root root;\n" : "";
+    const conf = `${asRoot}load_module ${STREAM_MODULE};
+worker_processes 1;
+events { worker_connections 64; }
+stream {
+  server { listen 127.0.0.1:${viaTcp}; proxy_pass 127.0.0.1:${port}; proxy_protocol on; }
+  server { listen 127.0.0.1:${viaUnix}; proxy_pass unix:${sock}; proxy_protocol on; }
+}
+`;
+    let nginx: Deno.ChildProcess | null = null;
+    try {
+      const started = await startNginx(dir, conf, viaTcp);
+      nginx = started.child;
+      for (const listen of [viaTcp, viaUnix]) {
+        const env = JSON.parse(await curlFrom("127.0.0.2", `http://127.0.0.1:${listen}/env`));
+        assert.equal(env.REMOTE_ADDR, "127.0.0.2", `via ${listen}: ${started.err.join("")}`);
+        assert.notEqual(env.REMOTE_PORT, "0");
+      }
+      // Straight to lsbaws from 127.0.0.1, which --proxy-allow-ips trusts: no header, so 400.
+      const direct = await fetch(`http://127.0.0.1:${port}/env`);
+      await direct.body?.cancel();
+      assert.equal(direct.status, 400);
+    } finally {
+      if (nginx) await stopNginx(nginx);
+      await app.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },
