@@ -9,6 +9,10 @@
  * - `Endpoint.run(ctx, onConnection)` accepts until the endpoint is closed and resolves then;
  *   each accepted connection is handed to `onConnection`, which runs it.
  * - `Endpoint.close()` stops accepting (idempotent).
+ * - `Endpoint.setPaused(true)` stops taking connections off the listener until `setPaused(false)`
+ *   (`--max-connections`): new ones wait in the kernel's backlog. The listener stays open, and
+ *   no connection is accepted after the call returns (one `accept()` already pending in the
+ *   `deno` driver may still complete).
  * - `LiveConnection.run()` serves until the connection closes and never rejects; its `liveSlot`
  *   belongs to the server's `LiveSet` (`server/live_set.ts`).
  */
@@ -21,6 +25,8 @@ export interface LiveConnection extends LiveSlot {
   run(): Promise<void>;
   /** Closes it now (idempotent). */
   close(): void;
+  /** Set once a handler took the socket over (a WebSocket): `run()` then resolved early. */
+  readonly hijacked: boolean;
   /**
    * Applies idle and header timeouts (called by the sweeper); returns the deadline (ms) still
    * pending, 0 when none.
@@ -36,6 +42,8 @@ export interface Endpoint {
   run(ctx: EngineContext, onConnection: (c: LiveConnection) => void): Promise<void>;
   /** Stops accepting (idempotent). */
   close(): void;
+  /** Pauses or resumes taking connections off the listener; see the module comment. */
+  setPaused(paused: boolean): void;
 }
 
 /** Options every driver's bind function takes. */

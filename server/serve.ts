@@ -7,6 +7,12 @@
  *   errors reject (the CLI maps them to `EXIT_BOOT_ERROR`).
  * - Each listener has one accept loop with one pending `accept()`. Transient accept errors
  *   (EMFILE and friends) back off exponentially from 5 ms to 1 s instead of spinning.
+ * - `config.maxConnections` (`--max-connections`, 0: none): once this server holds that many
+ *   connections open (HTTP connections, WebSockets, and sockets just taken over), every endpoint
+ *   is paused (`Endpoint.setPaused`) until the count drops below it again; closed WebSockets are
+ *   noticed by a timer (`timeoutCheckIntervalMs`) that runs only while paused.
+ * - Trusted PROXY protocol headers (`--proxy-protocol`): the policy built from
+ *   `config.proxyProtocol`/`proxyAllowIps` (`server/proxy.ts`) is handed to every connection.
  * - TCP listeners get `tcpBacklog: config.backlog`; with `reusePort` several processes share the
  *   port (SO_REUSEPORT, Linux; needs `--unstable-net`).
  * - A sweeper applies idle and header timeouts (`checkTimeout`) with a granularity of
@@ -233,6 +239,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const maybeFinished = () => {
     if (stopped && accepting === 0 && conns.size === 0 && !websocketsClosing) {
       sweeper.stop();
+      clearTimeout(resumeTimer);
       clearTimeout(graceTimer);
       logger.flush();
       unwatch();
@@ -245,13 +252,55 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
 
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
+  // --max-connections: at the cap the listeners pause (new connections wait in the backlog) and
+  // resume below it. WebSockets left `conns` at their upgrade, so they are counted apart; while
+  // paused, a timer notices the ones that closed. A socket taken over is also counted as
+  // `upgrading` for one check interval, as it may reach the WebSocket count only a little later
+  // (counting it twice meanwhile only delays a resume).
+  const maxConns = config.maxConnections;
+  let paused = false;
+  let upgrading = 0;
+  let warnedFull = false;
+  let resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  const open = () => conns.size + liveWebSockets() + upgrading;
+  const setPaused = (p: boolean) => {
+    paused = p;
+    for (const e of endpoints) e.setPaused(p);
+  };
+  const checkResume = () => {
+    resumeTimer = undefined;
+    if (!paused) return;
+    if (open() < maxConns) setPaused(false);
+    else resumeTimer = setTimeout(checkResume, config.timeoutCheckIntervalMs);
+  };
+
   function onConnection(c: LiveConnection): void {
     // A connection accepted while stopping is still served (its response says
     // `Connection: close`): the client already counts it as accepted.
     conns.add(c);
     countConnection();
+    if (maxConns > 0 && !paused && open() >= maxConns) {
+      setPaused(true);
+      logger.log(
+        warnedFull ? "debug" : "warning",
+        `${maxConns} connections open (--max-connections): new ones wait in the backlog`,
+      );
+      warnedFull = true;
+      resumeTimer ??= setTimeout(checkResume, config.timeoutCheckIntervalMs);
+    }
     c.run().finally(() => {
       conns.delete(c);
+      if (maxConns > 0 && c.hijacked) {
+        upgrading++;
+        setTimeout(() => {
+          upgrading--;
+          if (paused && resumeTimer === undefined) checkResume();
+        }, config.timeoutCheckIntervalMs);
+      }
+      if (paused && open() < maxConns) {
+        clearTimeout(resumeTimer);
+        checkResume();
+      }
       maybeFinished();
     });
   }

@@ -241,6 +241,17 @@ export const SETTING_ROWS = [
     doc: "In-flight requests per worker before answering 503 with Retry-After (0 = no limit).",
     group: "limits",
   },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    type: "int",
+    min: 0,
+    max: 1 << 30,
+    default: 0,
+    doc:
+      "Open connections per worker (WebSockets too) past which new ones wait in the backlog (0 = none).",
+    group: "limits",
+  },
   // timeouts
   {
     key: "headersTimeoutMs",

@@ -9,8 +9,8 @@
  *   error). TCP listeners get `tcpBacklog`; with `reusePort` several processes share the port
  *   (SO_REUSEPORT, Linux; needs `--unstable-net`). With `tls` set, TCP addresses are served over
  *   TLS (ALPN `http/1.1`); unix sockets are always plain.
- * - `Endpoint.run(ctx, onConnection)` keeps one `accept()` pending until the endpoint is closed;
- *   each accepted socket becomes a `DenoConnection` handed to `onConnection` (which runs it).
+ * - `Endpoint.run(ctx, onConnection)` keeps one `accept()` pending until the endpoint is closed
+ *   (none while it is paused: `setPaused`, checked before each accept); each accepted socket becomes a `DenoConnection` handed to `onConnection` (which runs it).
  *   Transient accept errors (EMFILE and friends) back off exponentially from 5 ms to 1 s instead
  *   of spinning; a peer that reset before the accept completed is skipped.
  * - `Endpoint.close()` stops accepting (idempotent); `run` then resolves.
@@ -32,6 +32,8 @@ const MAX_BACKOFF_MS = 1000;
 class DenoEndpoint implements Endpoint {
   readonly #listener: Deno.Listener;
   #closed = false;
+  /** Resolved by `setPaused(false)` or `close()` while paused; null when not paused. */
+  #paused: PromiseWithResolvers<void> | null = null;
 
   constructor(listener: Deno.Listener) {
     this.#listener = listener;
@@ -44,6 +46,10 @@ class DenoEndpoint implements Endpoint {
   async run(ctx: EngineContext, onConnection: (c: DenoConnection) => void): Promise<void> {
     let backoff = 0;
     while (!this.#closed) {
+      if (this.#paused !== null) {
+        await this.#paused.promise;
+        continue;
+      }
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
@@ -63,9 +69,18 @@ class DenoEndpoint implements Endpoint {
     }
   }
 
+  setPaused(paused: boolean): void {
+    if (paused && this.#paused === null) this.#paused = Promise.withResolvers();
+    else if (!paused && this.#paused !== null) {
+      this.#paused.resolve();
+      this.#paused = null;
+    }
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.setPaused(false);
     try {
       this.#listener.close();
     } catch {

@@ -21,6 +21,8 @@
  *   poll), and hands each fd over as a `LibcConnection`. Running out of descriptors or memory
  *   (EMFILE, ENFILE, ENOBUFS, ENOMEM) or any other error stops watching the listener and retries
  *   after a backoff growing from 5 ms to 1 s.
+ * - `Endpoint.setPaused(true)` stops watching the listener (`--max-connections`) until
+ *   `setPaused(false)`; a paused listener is not re-armed by the accept backoff either.
  * - `Endpoint.close()` unregisters the listening fd from epoll and closes it (idempotent): from
  *   then on the kernel refuses new connections; `run` resolves.
  * - Descriptor reserve: accepting until `EMFILE` would leave the runtime itself without a
@@ -111,6 +113,8 @@ export class LibcListener implements FdHandler {
   #backoff = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** `setPaused(true)`: the listener is not watched and the backoff timer does not re-arm it. */
+  #paused = false;
   readonly #done = Promise.withResolvers<void>();
 
   /** Wraps a listening fd (from `listenSocket`). */
@@ -132,7 +136,7 @@ export class LibcListener implements FdHandler {
     this.#onConn = onConn;
     this.#opts = opts;
     acquireReserve(this.#libc);
-    if (!this.#closed) this.#loop.add(this.#fd, this, EPOLLIN);
+    if (!this.#closed) this.#loop.add(this.#fd, this, this.#paused ? 0 : EPOLLIN);
     return this.#done.promise;
   }
 
@@ -142,7 +146,7 @@ export class LibcListener implements FdHandler {
     const sym = libc.sym;
     const onConn = this.#onConn!;
     const tcp = this.addr.transport === "tcp" && this.#opts!.noDelay;
-    for (let i = 0; i < ACCEPT_BATCH && !this.#closed; i++) {
+    for (let i = 0; i < ACCEPT_BATCH && !this.#closed && !this.#paused; i++) {
       this.#lenBuf[0] = SOCKADDR_STORAGE_BYTES;
       const fd = sym.accept4(this.#fd, this.#addrBuf, this.#lenBytes, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
@@ -180,7 +184,7 @@ export class LibcListener implements FdHandler {
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#closed) return;
+      if (this.#closed || this.#paused) return;
       if (!acquireReserve(this.#libc)) {
         this.#pause(new LibcError("accept4", ERRNO.EMFILE, "no spare descriptors"));
         return;
@@ -191,6 +195,18 @@ export class LibcListener implements FdHandler {
         this.#opts!.logger.log("error", `listener lost: ${describeError(err)}`);
       }
     }, this.#backoff);
+  }
+
+  /** Stops or resumes watching the listener (see `Endpoint.setPaused`). */
+  setPaused(paused: boolean): void {
+    if (paused === this.#paused || this.#closed) return;
+    this.#paused = paused;
+    if (this.#onConn === null || (!paused && this.#timer !== undefined)) return;
+    try {
+      this.#loop.modify(this.#fd, paused ? 0 : EPOLLIN);
+    } catch (err) {
+      this.#opts!.logger.log("error", `listener lost: ${describeError(err)}`);
+    }
   }
 
   /** Stops accepting and closes the listening fd (idempotent). */
@@ -228,6 +244,10 @@ class LibcEndpoint implements Endpoint {
       (fd, remote, local) => onConnection(new LibcConnection(loop, fd, remote, local, ctx)),
       { logger: ctx.logger, noDelay: true },
     );
+  }
+
+  setPaused(paused: boolean): void {
+    this.#listener.setPaused(paused);
   }
 
   close(): void {

@@ -16,6 +16,7 @@ function fakeConn(): LiveConnection & { deadline: number; checks: number[] } {
     liveSlot: -1,
     deadline: 0,
     checks: [],
+    hijacked: false,
     run: () => Promise.resolve(),
     close() {},
     checkTimeout(now: number): number {
