@@ -12,7 +12,8 @@
  *   then close; a failed write is the connection's fatal error).
  * - `DriverConnection` implements the socket-independent half of `ConnPort`:
  *   - `checkTimeout(now)` (the sweeper hook): past `deadline`, an idle keep-alive connection
- *     closes silently and an incomplete request head is answered `408` then closed; it returns
+ *     closes silently and an incomplete request head is answered `408` then closed; past the
+ *     running request's `--request-timeout-ms` deadline (`pendingRequest`) it expires it; it returns
  *     the deadline still pending (0: none). Every deadline armed is also reported to
  *     `ctx.onDeadline`, so the sweeper can sleep until the earliest one.
  *   - `afterBatch()` sets the deadline once a batch was served (head deadline while a partial
@@ -33,7 +34,8 @@
 import { ConnectionCore } from "./http/connection_core.ts";
 import { describeError, ProtocolError } from "./http/errors.ts";
 import { looksLikeProxyHeader, parseProxyHeader } from "./http/proxy_protocol.ts";
-import { type ConnPort, type EngineContext, serveRequest } from "./dispatch.ts";
+import { serveRequest } from "./dispatch.ts";
+import type { ConnPort, EngineContext, TimedRequest } from "./engine.ts";
 import type { ConnAddr, SocketDuplex } from "./exchange.ts";
 import { isPeerGone, logPeerGone } from "./io_errors.ts";
 import { countProtocolError } from "./metrics.ts";
@@ -146,6 +148,8 @@ export abstract class DriverConnection implements ConnPort {
   deadline = 0;
   /** Set once a handler took the socket over (protocol switch). */
   hijacked = false;
+  /** The async request whose `--request-timeout-ms` deadline `checkTimeout` enforces. */
+  pendingRequest: TimedRequest | null = null;
   /** What precedes the first request (`PREAMBLE_*`): a PROXY protocol header or nothing. */
   preamble: number;
   /** Position in the server's live set (`server/live_set.ts`); -1 when not in it. */
@@ -201,9 +205,15 @@ export abstract class DriverConnection implements ConnPort {
     return !this.core.busy;
   }
 
-  /** Sweeper hook: enforces idle and header timeouts. */
+  /** Sweeper hook: enforces idle, header and request timeouts. */
   checkTimeout(now: number): number {
     if (this.closed) return 0;
+    const running = this.pendingRequest;
+    if (running !== null && now >= running.deadline) {
+      this.pendingRequest = null;
+      running.expire();
+      return 0;
+    }
     if (this.deadline === 0 || now < this.deadline) return this.deadline;
     const state = this.core.state;
     if (state === "idle") {
@@ -291,6 +301,12 @@ export abstract class DriverConnection implements ConnPort {
       });
     }
     return undefined;
+  }
+
+  /** Aborts the current request's signal with `reason` (`--request-timeout-ms`). */
+  abortSignal(reason: unknown): void {
+    if (this.abortCtl === null) this.abortCtl = new AbortController();
+    this.abortCtl.abort(reason);
   }
 
   /** The abort signal for the current request (created on first use). */

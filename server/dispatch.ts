@@ -15,16 +15,19 @@
  *   response reached the socket yet; otherwise the connection is aborted. Peer I/O errors close
  *   quietly. Errors that are `HttpError`s with `logged` set were logged by the app style's adapter
  *   already; everything else is logged here with its stack.
+ * - Request deadline (`--request-timeout-ms`): an async handler's exchange becomes the
+ *   connection's `pendingRequest`, which the sweeper expires (`expireExchange`): 504 and close if
+ *   the response has not started, the signal aborts with a `TimeoutError`, the exchange is logged
+ *   and counted then, and the handler's late outcome is ignored.
  * - `EngineResponder` is the `Responder` for one request: a thin guard over the core's response
  *   methods that adds the driver's flushing and back-pressure (`ConnPort.afterWrite`), and refuses
  *   use once its exchange is over, so a stale responder never writes into a later response. Its
  *   `sendFile` lets the driver send the file itself (`ConnPort.sendFile`, zero-copy) when the
  *   framing allows, else reads the file and writes it (`file_body.ts`).
- * - The driver (the only code that touches the socket) implements `ConnPort`.
+ * - The driver (the only code that touches the socket) implements `ConnPort` (`server/engine.ts`).
  */
-import type { Clock } from "./clock.ts";
-import type { Config, Limits } from "./config.ts";
-import type { ConnAddr, Exchange, FileBody, Handler, Responder, SocketDuplex } from "./exchange.ts";
+import type { ConnPort, TimedRequest } from "./engine.ts";
+import type { ConnAddr, Exchange, FileBody, Responder, SocketDuplex } from "./exchange.ts";
 import { readFileInto } from "./file_body.ts";
 import type { ConnectionCore } from "./http/connection_core.ts";
 import * as connectionCoreModule from "./http/connection_core.ts";
@@ -33,94 +36,13 @@ import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
 import { isPeerGone, logPeerGone } from "./io_errors.ts";
-import { detachedLog, type LogFunction, type Logger } from "./log.ts";
+import { detachedLog, type LogFunction } from "./log.ts";
 import { countProtocolError, recordExchange, startTime } from "./metrics.ts";
-import { accessRecordOf, type Gatekeeper, headerOf, type ServerState } from "./policy.ts";
-import type { ClientResolver, ProxyProtocolPolicy } from "./proxy.ts";
-import { type BodySource, RequestBody } from "./request_body.ts";
+import { accessRecordOf, headerOf } from "./policy.ts";
+import { RequestBody } from "./request_body.ts";
 
 // Module-private copies of imported constants (see `server/http/bytes.ts`).
 const { QUEUED_NOTHING, QUEUED_REF } = connectionCoreModule;
-
-/** Everything the engine needs from the server, shared by every connection. */
-export interface EngineContext {
-  /** Server configuration. */
-  readonly config: Config;
-  /** Parser limits (from `config`). */
-  readonly limits: Limits;
-  /** The app adapted to the engine. */
-  readonly handler: Handler;
-  /** Runs before the app; answers health checks and overload itself. */
-  readonly gatekeeper: Gatekeeper;
-  /** Error and access log. */
-  readonly logger: Logger;
-  /** Current time (ms) and the `Date` header value (`server/clock.ts`). */
-  readonly clock: Clock;
-  /** Shared server state. */
-  readonly state: ServerState;
-  /** "https" for TLS listeners. */
-  readonly scheme: "http" | "https";
-  /**
-   * Told every deadline (ms, `clock.now()` time) a connection arms, so the timeout sweeper can
-   * sleep until the earliest one (`server/serve.ts`).
-   */
-  readonly onDeadline?: (at: number) => void;
-  /** Called when a request starts being handled (worker liveness bookkeeping hooks in here). */
-  readonly onRequestStart?: (head: RequestHead) => void;
-  /** Called after every finished request (worker recycling hooks in here). */
-  readonly onRequestDone?: () => void;
-  /**
-   * Applies trusted proxy headers (`server/proxy.ts`): given the head and the socket peer, returns
-   * the client address, scheme and host to report, or null to keep the socket's view.
-   */
-  readonly resolveClient?: ClientResolver;
-  /** Set when connections begin with a PROXY protocol header (`server/proxy.ts`). */
-  readonly proxyProtocol?: ProxyProtocolPolicy;
-}
-
-/** What the per-request logic needs from a socket driver. */
-export interface ConnPort extends BodySource {
-  /** The connection's protocol core. */
-  readonly core: ConnectionCore;
-  /** Server-wide context. */
-  readonly ctx: EngineContext;
-  /** Peer address. */
-  readonly remote: ConnAddr;
-  /** Local address. */
-  readonly local: ConnAddr;
-  /** True once the socket is closed. */
-  readonly isClosed: boolean;
-  /**
-   * Whether a finished response may leave its bytes queued (the driver flushes them right after
-   * a synchronous handler returns, or once for a batch of pipelined requests).
-   */
-  readonly deferFlush: boolean;
-  /** Writes everything queued; rejects (and the connection is closed) if the peer is gone. */
-  flush(): Promise<void>;
-  /** Called after body bytes were queued: a promise when the caller must wait (back-pressure). */
-  afterWrite(): Promise<void> | undefined;
-  /** The abort signal for the current request (created on first use). */
-  signal(): AbortSignal;
-  /** The exchange is over: forget its signal (the next request gets a fresh one). */
-  resetSignal(): void;
-  /** Keeps a read pending while an async handler runs, so a vanished client aborts the signal. */
-  watchPeer(): void;
-  /** True while a synchronous handler is being called (the driver flushes right after it). */
-  dispatching: boolean;
-  /**
-   * Optional zero-copy file body: after the queued output, sends `count` bytes of `body` straight
-   * from the file and resolves to the number sent (fewer when the file ended early); rejects (and
-   * the connection is closed) if the peer is gone. Null when the driver cannot send this file
-   * itself: the responder then reads it and writes the bytes.
-   */
-  sendFile?(body: FileBody, count: number): Promise<number> | null;
-  /** Sends `head` after queued responses and hands the socket over (`Exchange.takeover`). */
-  takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
-  /** Closes the socket now (idempotent). */
-  close(): void;
-  /** Set once a handler took the socket over. */
-  readonly hijacked: boolean;
-}
 
 /** The `Responder` for one request; see the module comment. */
 class EngineResponder implements Responder {
@@ -236,7 +158,7 @@ class EngineResponder implements Responder {
 /**
  * The `Exchange` given to handlers for one request; it is also the gatekeeper's `PolicyTarget`.
  */
-class EngineExchange implements Exchange {
+class EngineExchange implements Exchange, TimedRequest {
   readonly head: RequestHead;
   readonly info: HeadInfo;
   readonly body: RequestBody;
@@ -254,6 +176,10 @@ class EngineExchange implements Exchange {
   #requestId: string | null = null;
   #completed: PromiseWithResolvers<void> | null = null;
   #isCompleted = false;
+  /** `TimedRequest`: the `--request-timeout-ms` deadline (0: none). */
+  deadline = 0;
+  /** Answered 504 by `expire()`: the handler's late outcome is ignored. */
+  timedOut = false;
 
   constructor(port: ConnPort, head: RequestHead, info: HeadInfo) {
     const ctx = port.ctx;
@@ -315,6 +241,10 @@ class EngineExchange implements Exchange {
     return detachedLog(this.#port.ctx.logger);
   }
 
+  expire(): void {
+    expireExchange(this.#port, this);
+  }
+
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {
     if (this.res.headSent) throw new Error("takeover() after a response head was queued");
     if (this.body.contentLength !== 0) throw new Error("takeover() on a request with a body");
@@ -357,6 +287,11 @@ export function serveRequest(
     // Not for upgrade requests: a pending read would swallow the first bytes of the new
     // protocol after a takeover.
     if (core.bodyDone && !core.hasBuffered && info.upgrade === "") port.watchPeer();
+    const timeout = ctx.config.requestTimeoutMs;
+    if (timeout > 0) {
+      ex.deadline = ctx.clock.recent() + timeout;
+      port.pendingRequest = ex;
+    }
     return serveAsync(port, ex, r);
   }
   return handlerReturned(port, ex);
@@ -364,12 +299,38 @@ export function serveRequest(
 
 /** The rest of `serveRequest` when the handler returned a promise. */
 async function serveAsync(port: ConnPort, ex: EngineExchange, r: Promise<void>): Promise<boolean> {
+  let failure: { err: unknown } | null = null;
   try {
     await r;
   } catch (err) {
-    return serveFailed(port, ex, err);
+    failure = { err };
   }
-  return handlerReturned(port, ex);
+  if (port.pendingRequest === ex) port.pendingRequest = null;
+  if (ex.timedOut) return false; // answered 504 already; the connection is closing
+  return failure === null ? handlerReturned(port, ex) : serveFailed(port, ex, failure.err);
+}
+
+/**
+ * `--request-timeout-ms` passed while the handler runs: unless its response started, the client
+ * gets 504 and the connection closes, the request's signal aborts with a `TimeoutError`, and the
+ * exchange is logged and counted now. The handler is not stopped; what it does later is ignored.
+ */
+function expireExchange(port: ConnPort, ex: EngineExchange): void {
+  const core = port.core;
+  if (ex.timedOut || port.isClosed || core.headQueued || !core.rollbackResponse()) return;
+  ex.timedOut = true;
+  const ctx = port.ctx;
+  const ms = ctx.config.requestTimeoutMs;
+  ctx.logger.log(
+    "warning",
+    `no response after ${ms} ms (--request-timeout-ms): ${ex.head.method} ${ex.head.target} ` +
+      `answered 504 (request id ${ex.requestId})`,
+  );
+  port.abortSignal(new DOMException(`no response within ${ms} ms`, "TimeoutError"));
+  core.queueError(new HttpError(504, "request-timeout", `no response within ${ms} ms`));
+  ctx.state.inflight--;
+  port.flush().catch(() => {}).finally(() => port.close());
+  finishExchange(port, ex, false);
 }
 
 /** The handler returned (or its promise resolved): it took the socket over or answered. */

@@ -16,7 +16,7 @@
  * - `LiveConnection.run()` serves until the connection closes and never rejects; its `liveSlot`
  *   belongs to the server's `LiveSet` (`server/live_set.ts`).
  */
-import type { EngineContext } from "./dispatch.ts";
+import type { EngineContext } from "./engine.ts";
 import type { LiveSlot } from "./live_set.ts";
 
 /** What lifecycle needs of a connection, whatever the driver. */

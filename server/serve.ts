@@ -63,7 +63,7 @@
 import { type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
-import type { EngineContext } from "./dispatch.ts";
+import type { EngineContext } from "./engine.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "./endpoint.ts";
 import { LiveSet } from "./live_set.ts";
 import { chooseIo } from "./libc/backend.ts";

@@ -254,6 +254,17 @@ export const SETTING_ROWS = [
   },
   // timeouts
   {
+    key: "requestTimeoutMs",
+    flag: "request-timeout-ms",
+    type: "int",
+    min: 0,
+    max: 86_400_000,
+    default: 0,
+    doc:
+      "Time an app may take to start its response: then 504, the request's signal aborts (0 = none).",
+    group: "timeouts",
+  },
+  {
     key: "headersTimeoutMs",
     flag: "headers-timeout-ms",
     type: "int",

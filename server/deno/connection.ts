@@ -29,7 +29,7 @@ import {
   SERVE_CLOSE_QUIET,
   serveBuffered,
 } from "../conn_loop.ts";
-import type { EngineContext } from "../dispatch.ts";
+import type { EngineContext } from "../engine.ts";
 import type { ConnAddr } from "../exchange.ts";
 import { countReceived } from "../metrics.ts";
 

@@ -19,7 +19,7 @@
  *   listen would.
  */
 import type { ListenAddr } from "../address.ts";
-import type { EngineContext } from "../dispatch.ts";
+import type { EngineContext } from "../engine.ts";
 import type { BindOptions, Endpoint } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
 import { isPeerGone } from "../io_errors.ts";

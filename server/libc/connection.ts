@@ -48,7 +48,7 @@
 import { DriverConnection, ignore, serveBuffered } from "../conn_loop.ts";
 import * as connLoopModule from "../conn_loop.ts";
 import type { ServeVerdict } from "../conn_loop.ts";
-import type { EngineContext } from "../dispatch.ts";
+import type { EngineContext } from "../engine.ts";
 import type { ConnAddr, FileBody, SocketDuplex } from "../exchange.ts";
 import { ProtocolError } from "../http/errors.ts";
 import { countReceived } from "../metrics.ts";

@@ -31,7 +31,7 @@
  *   and accept again only once they could take them back.
  */
 import { addrOf, type ListenAddr, parseBind } from "../address.ts";
-import type { EngineContext } from "../dispatch.ts";
+import type { EngineContext } from "../engine.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DEFAULTS, limitsOf } from "../../../server/config.ts";
 import { DenoConnection } from "../../../server/deno/connection.ts";
-import type { EngineContext } from "../../../server/dispatch.ts";
+import type { EngineContext } from "../../../server/engine.ts";
 import type { Exchange, Handler } from "../../../server/exchange.ts";
 import { createGatekeeper, type ServerState } from "../../../server/policy.ts";
 
