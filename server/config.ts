@@ -235,7 +235,7 @@ export function parseCli(
   if (c.metricsPath !== "" && (!c.metricsPath.startsWith("/") || c.metricsPath === c.healthPath)) {
     throw new ConfigError("--metrics-path must start with '/' and differ from --health-path");
   }
-  if (c.accessLogFormat !== "common" && c.accessLogFormat !== "json") {
+  if (!["common", "json", "logfmt"].includes(c.accessLogFormat)) {
     try {
       compileAccessFormat(c.accessLogFormat);
     } catch (err) {

@@ -10,10 +10,11 @@
  * - A log file (the access log here; main.ts makes `--error-log` one too) follows its path
  *   through log rotation (`fileSink`): renamed or removed, it is opened anew within
  *   `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
- * - The access format is "common", "json", or a gunicorn-style template compiled once
+ * - The access format is "common", "json", "logfmt", or a gunicorn-style template compiled once
  *   (`server/access_format.ts`).
  * - Access-log values are escaped: the common format quotes and backslash-escapes request
- *   fields; the JSON format uses `JSON.stringify`, so a header cannot forge a log line.
+ *   fields; the JSON format uses `JSON.stringify` and logfmt quotes and escapes (`logfmtValue`),
+ *   so a header cannot forge a log line.
  * - `detachedLog(logger)` is `logger.log` as a function of its own, one per logger.
  */
 import { type AccessRecord, clfTime, compileAccessFormat, esc } from "./access_format.ts";
@@ -86,7 +87,7 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Access log: "" (off), "-" (stdout) or a file path (appended). */
   accessLog: string;
-  /** Access line format: "common", "json", or a template (`server/access_format.ts`). */
+  /** Access line format: "common", "json", "logfmt", or a template (`server/access_format.ts`). */
   accessLogFormat: string;
   /** Error-log sink (default stderr). */
   errorSink?: LogSink;
@@ -250,6 +251,35 @@ export function formatJson(r: AccessRecord, pid: number): string {
   }) + "\n";
 }
 
+/**
+ * A logfmt value: bare when it is a non-empty run of printable ASCII without space, `=` or `"`;
+ * otherwise double-quoted with `\\`, `"` and control characters escaped, so a request field can
+ * neither end the line nor add a key.
+ */
+export function logfmtValue(v: string): string {
+  if (/^[\x21\x23-\x3c\x3e-\x7e]+$/.test(v)) return v;
+  // deno-lint-ignore no-control-regex
+  return `"${
+    v.replace(/[\\"\x00-\x1f\x7f-\x9f]/g, (c) => {
+      if (c === "\\" || c === '"') return `\\${c}`;
+      if (c === "\n") return "\\n";
+      if (c === "\t") return "\\t";
+      if (c === "\r") return "\\r";
+      return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    })
+  }"`;
+}
+
+/** Formats one access record as a logfmt line (Heroku's `key=value` format; same keys as JSON). */
+export function formatLogfmt(r: AccessRecord, pid: number): string {
+  return `time=${new Date(r.time).toISOString()} remote=${logfmtValue(r.remote)} ` +
+    `method=${logfmtValue(r.method)} target=${logfmtValue(r.target)} version=${r.version} ` +
+    `status=${r.status} bytes_in=${r.bytesIn} bytes_out=${r.bytesOut} ` +
+    `duration_ms=${Math.round(r.durationMs * 1000) / 1000} ` +
+    `request_id=${logfmtValue(r.requestId)} referer=${logfmtValue(r.referer)} ` +
+    `user_agent=${logfmtValue(r.userAgent)} pid=${pid}\n`;
+}
+
 /** Creates a logger; see the module comment. */
 export function createLogger(opts: LoggerOptions): Logger {
   const rank = LEVEL_RANK[opts.level];
@@ -273,6 +303,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       : fileSink(opts.accessLog, { warn: (m) => writeError("warning", m) }));
   const format = opts.accessLogFormat === "json"
     ? formatJson
+    : opts.accessLogFormat === "logfmt"
+    ? formatLogfmt
     : opts.accessLogFormat === "common"
     ? formatCommon
     : compileAccessFormat(opts.accessLogFormat);

@@ -121,7 +121,7 @@ export const APP_AND_PROCESS_ROWS = [
     type: "string",
     default: "common",
     doc:
-      "Access log line format: common, json, or a gunicorn-style template ('%(h)s \"%(r)s\" %(s)s').",
+      "Access log line format: common, json, logfmt, or a gunicorn template ('%(h)s \"%(r)s\" %(s)s').",
     group: "logging",
   },
   {

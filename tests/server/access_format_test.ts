@@ -1,12 +1,13 @@
 /**
  * gunicorn-style access log templates (`--access-log-format '%(h)s "%(r)s" %(s)s ...'`): every
  * atom on a known record, request headers by name, Basic-auth users, escaping, `%%`, errors for
- * unknown atoms at start (exit 2), and a real server writing the template with the true body size.
+ * unknown atoms at start (exit 2), a real server writing the template with the true body size, and
+ * the logfmt preset (quoting that no header can break).
  */
 import assert from "node:assert/strict";
 import { compileAccessFormat } from "../../server/access_format.ts";
 import { ConfigError, parseCli } from "../../server/config.ts";
-import type { AccessRecord } from "../../server/log.ts";
+import { type AccessRecord, formatLogfmt, logfmtValue } from "../../server/log.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 const GUNICORN_DEFAULT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -143,4 +144,77 @@ Deno.test("a real server writes a template line per request with the body size i
   }
   const line = p.out.find((l) => l.includes('"GET /env?x=1 HTTP/1.1"'));
   assert.equal(line, `127.0.0.1 "GET /env?x=1 HTTP/1.1" 200 ${size} t-1 <${p.pid}>`);
+});
+
+/** Parses a logfmt line the way logfmt readers do: bare or double-quoted values with escapes. */
+function parseLogfmt(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /([a-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^ "=]+))(?: |$)/gy;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(line)) !== null) {
+    out[m[1]] = m[2] !== undefined ? JSON.parse(`"${m[2]}"`) : m[3];
+    end = re.lastIndex;
+  }
+  assert.equal(end, line.length, `unparsed logfmt tail: ${line.slice(end)}`);
+  return out;
+}
+
+Deno.test("logfmt: bare values stay bare; spaces, quotes, '=' and control characters are quoted", () => {
+  assert.equal(logfmtValue("/shop/items?page=2"), '"/shop/items?page=2"'); // '=' would add a key
+  assert.equal(logfmtValue("curl/8.1"), "curl/8.1");
+  assert.equal(logfmtValue(""), '""');
+  assert.equal(logfmtValue('evil" status=200'), '"evil\\" status=200"');
+  assert.equal(logfmtValue("a\nb\tc\x00\x9b\\"), '"a\\nb\\tc\\u0000\\u009b\\\\"');
+  const line = formatLogfmt(record({ userAgent: 'x" status=500 y', referer: "" }), 4242);
+  assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+  const kv = parseLogfmt(line.slice(0, -1));
+  assert.equal(kv.status, "200", "a header cannot add or replace a key");
+  assert.equal(kv.user_agent, 'x" status=500 y');
+  assert.equal(kv.target, "/shop/items?page=2&q=a%20b");
+  assert.equal(kv.duration_ms, "1234.568");
+  assert.equal(kv.referer, "");
+  assert.equal(kv.pid, "4242");
+  assert.deepEqual(Object.keys(kv), [
+    "time",
+    "remote",
+    "method",
+    "target",
+    "version",
+    "status",
+    "bytes_in",
+    "bytes_out",
+    "duration_ms",
+    "request_id",
+    "referer",
+    "user_agent",
+    "pid",
+  ]);
+});
+
+Deno.test("a real server writes logfmt lines with --access-log-format logfmt", async () => {
+  const p = await startLsbaws([
+    "-p",
+    "0",
+    "--access-log",
+    "-",
+    "--access-log-format",
+    "logfmt",
+    "tests/fixtures/apps/ops.ts:app",
+  ]);
+  try {
+    const res = await fetch(`http://127.0.0.1:${p.port()}/env?x=1`, {
+      headers: { "X-Request-ID": "req-7", Connection: "close" },
+    });
+    await res.arrayBuffer();
+    await p.waitFor(() => p.out.some((l) => l.includes("request_id=req-7")), "the line");
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  const kv = parseLogfmt(p.out.find((l) => l.includes("request_id=req-7"))!);
+  assert.equal(kv.method, "GET");
+  assert.equal(kv.target, "/env?x=1");
+  assert.equal(kv.status, "200");
+  assert.equal(kv.remote, "127.0.0.1");
+  assert.equal(kv.pid, String(p.pid));
 });
