@@ -78,6 +78,7 @@ import { parseAppSpec } from "./gateway/loader.ts";
 import { callListenHook, disposeApp, loadServedApp, type ServedApp } from "./gateway/lifecycle.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
+import { mergeEnv, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import {
   ActivationError,
@@ -111,12 +112,14 @@ export interface MainDeps {
   /** Called with the running server once it listens (tests use it to learn the port). */
   onListen?(server: Server): void;
   /**
-   * Reads a text file (the `--config` file, its path already resolved against `cwd`); default
+   * Reads a text file (the `--config` and `--env-file` files, paths resolved against `cwd`); default
    * `Deno.readTextFileSync`.
    */
   readTextFile?(path: string): string;
   /** Removes a variable from the process environment (socket activation); default: none. */
   unsetEnv?(name: string): void;
+  /** Sets a variable in the process environment (`--env-file`); default: none. */
+  setEnv?(name: string, value: string): void;
   /**
    * Makes the process ignore SIGUSR1, which would otherwise start Deno's inspector
    * (`server/process/inspector_signal.ts`), through the libc backend's bindings when `libc` (the
@@ -179,6 +182,7 @@ export function processDeps(): MainDeps {
       };
     },
     unsetEnv: (name) => Deno.env.delete(name),
+    setEnv: (name, value) => Deno.env.set(name, value),
     ignoreSigusr1: (libc) => ignoreSigusr1(libc ? LIBC_SIGNAL_IO : PROCESS_SIGNAL_IO),
     catchUncaught(report) {
       const onError = (e: ErrorEvent) => {
@@ -205,6 +209,43 @@ function cannotListen(deps: MainDeps, err: unknown): number {
   return EXIT_BOOT_ERROR;
 }
 
+/**
+ * `--env-file`: reads the file (relative to the working directory, after `--chdir`), adds its
+ * variables to the process environment where they are not set already, and parses the command
+ * line again against the merged environment, so `PORT`, `WEB_CONCURRENCY` and the other
+ * variables the settings read take effect. Returns the new parse and deps, or an exit code.
+ */
+function loadEnvFile<P extends { kind: string }>(
+  args: readonly string[],
+  parsed: P,
+  deps: MainDeps,
+): [P, MainDeps] | number {
+  const config = (parsed as unknown as { config: Config }).config;
+  const path = resolvePath(deps.cwd, config.envFile);
+  let env: Record<string, string>;
+  try {
+    const text = (deps.readTextFile ?? Deno.readTextFileSync)(path);
+    env = mergeEnv(deps.env, parseEnvFile(text, config.envFile));
+  } catch (err) {
+    const why = err instanceof ConfigError
+      ? err.message
+      : `cannot read --env-file ${path}: ${(err as Error).message}`;
+    deps.stderr.write(`lsbaws: error: ${why}\n`);
+    return EXIT_USAGE;
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!(name in deps.env)) deps.setEnv?.(name, value);
+  }
+  const next = { ...deps, env };
+  try {
+    return [parseCli(args, env, configReader(next)) as unknown as P, next];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    deps.stderr.write(`lsbaws: error: ${err.message} (with --env-file ${config.envFile})\n`);
+    return EXIT_USAGE;
+  }
+}
+
 /** Runs the CLI; resolves to the exit code. */
 export async function main(args: readonly string[], deps: MainDeps): Promise<number> {
   let parsed;
@@ -225,7 +266,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stdout.write(`lsbaws ${VERSION} (deno ${Deno.version.deno})\n`);
     return 0;
   }
-  const config = parsed.config;
+  let config = parsed.config;
   const workerId = deps.env[WORKER_ENV];
   if (config.chdir !== "" && parsed.kind === "run" && workerId === undefined) {
     // gunicorn's --chdir: first of all, so every relative path below (the app, --static, log and
@@ -238,6 +279,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       return EXIT_BOOT_ERROR;
     }
     deps = { ...deps, cwd: Deno.cwd() };
+  }
+  if (config.envFile !== "") {
+    const loaded = loadEnvFile(args, parsed, deps);
+    if (typeof loaded === "number") return loaded;
+    [parsed, deps] = loaded;
+    config = parsed.config;
   }
   // The static responder, the supervisor and the worker link are imported only where they are
   // used, so a single-process server does not keep their code in memory.

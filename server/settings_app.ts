@@ -28,6 +28,14 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "envFile",
+    flag: "env-file",
+    type: "string",
+    default: "",
+    doc: "File of KEY=VALUE lines added to the environment at start; variables already set win.",
+    group: "app",
+  },
+  {
     key: "factory",
     flag: "factory",
     type: "bool",
