@@ -260,6 +260,19 @@ export function freePort(): number {
   return port;
 }
 
+/** Waits until something accepts on 127.0.0.1:`port` (a helper daemon started); false after 5 s. */
+export async function waitForPort(port: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then(
+      (c) => (c.close(), true),
+      () => false,
+    );
+    if (up) return true;
+    await delay(50);
+  }
+  return false;
+}
+
 /** The project root directory. */
 export const PROJECT_ROOT = ROOT;
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
-import { delay, freePort, type Proc, startLsbaws } from "../_support/proc.ts";
+import { freePort, type Proc, startLsbaws, waitForPort } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -85,15 +85,7 @@ async function envVia(
 }
 
 async function waitUp(port: number, err: string[]): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then(
-      (c) => (c.close(), true),
-      () => false,
-    );
-    if (up) return;
-    await delay(50);
-  }
-  assert.fail(`haproxy did not start:\n${err.join("")}`);
+  if (!(await waitForPort(port))) assert.fail(`haproxy did not start:\n${err.join("")}`);
 }
 
 Deno.test({

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
-import { delay, freePort, type Proc, startLsbaws } from "../_support/proc.ts";
+import { freePort, type Proc, startLsbaws, waitForPort } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -116,15 +116,7 @@ async function startNginx(
   (async () => {
     for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err.push(c);
   })();
-  let up = false;
-  for (let i = 0; i < 100 && !up; i++) {
-    up = await Deno.connect({ hostname: "127.0.0.1", port: listen }).then(
-      (c) => (c.close(), true),
-      () => false,
-    );
-    if (!up) await delay(50);
-  }
-  if (!up) {
+  if (!(await waitForPort(listen))) {
     await stopNginx(child);
     assert.fail(`nginx did not start:\n${err.join("")}`);
   }
