@@ -216,7 +216,8 @@ export abstract class DriverConnection implements ConnPort {
     }
     if (this.deadline === 0 || now < this.deadline) return this.deadline;
     const state = this.core.state;
-    if (state === "idle") {
+    // Nothing buffered is idle too, whatever came before (a PROXY header, or empty lines).
+    if (state === "idle" || (state === "head" && !this.core.hasBuffered)) {
       this.close();
       return 0;
     } else if (state === "head") {

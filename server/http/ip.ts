@@ -3,8 +3,9 @@
  *
  * Contract (pure, synchronous; no I/O):
  * - `parseIPv4(s)`: a dotted quad of decimal octets without leading zeros; null otherwise.
- * - `parseIPv6(s)`: RFC 4291 text (with `::` and an embedded dotted quad), optionally followed by
- *   a numeric `%scope`; returns the 16 bytes and the scope (0 when absent), or null.
+ * - `parseIPv6(s)`: RFC 4291 text (with `::`, and a dotted quad only as the last 32 bits),
+ *   optionally followed by a numeric `%scope`; returns the 16 bytes and the scope (0 when absent),
+ *   or null.
  * - `parseIp(s)`: either family, no scope; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) comes
  *   back as its 4 IPv4 bytes, so it matches IPv4 entries of an allow list.
  * - `formatIPv6(bytes)`: RFC 5952 text (lower-case hex, the longest run of two or more zero
@@ -40,13 +41,15 @@ export function parseIPv6(s: string): { bytes: Uint8Array; scope: number } | nul
   }
   const halves = s.split("::");
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
+  // RFC 4291 §2.2: an embedded dotted quad is the address's last 32 bits, so only the last part
+  // (after `::` when there is one) may end with it.
+  const groups = (part: string, last: boolean): number[] | null => {
     if (part === "") return [];
     const out: number[] = [];
     const items = part.split(":");
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
-      if (i === items.length - 1 && it.includes(".")) {
+      if (last && i === items.length - 1 && it.includes(".")) {
         const v4 = parseIPv4(it);
         if (v4 === null) return null;
         out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
@@ -57,8 +60,8 @@ export function parseIPv6(s: string): { bytes: Uint8Array; scope: number } | nul
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1], true) : [];
   if (head === null || tail === null) return null;
   let all: number[];
   if (halves.length === 2) {

@@ -18,7 +18,8 @@
  *   `length` more. A total above `maxBytes` is refused once the 16 bytes are in (`maxBytes`
  *   bounds v2 only; v1 has its own 107). PROXY over DGRAM is refused (this is a TCP server);
  *   INET/INET6 over STREAM need their 12/36 address bytes; the TLVs after them are skipped
- *   unchecked. LOCAL accepts any family and transport and ignores the address block.
+ *   unchecked. LOCAL accepts any family and transport byte (unknown values included) and ignores
+ *   the address block.
  * - `source`/`destination` are null when the header carries no usable address (v1 UNKNOWN, v2
  *   LOCAL, v2 PROXY with AF_UNSPEC, AF_UNIX or an UNSPEC transport). IPv4 text is `a.b.c.d`, IPv6
  *   text is RFC 5952 (`formatIPv6`, so an IPv4-mapped address reads `::ffff:a.b.c.d`).
@@ -193,9 +194,12 @@ function parseV2(
   if (command !== LOCAL && command !== PROXY) throw invalid("v2 command is not LOCAL or PROXY");
   if (n <= 13) return null;
   const family = buf[start + 13] >> 4, transport = buf[start + 13] & 0x0f;
-  if (family > AF_UNIX) throw invalid("v2 address family unknown");
-  if (transport > DGRAM) throw invalid("v2 transport unknown");
-  if (command === PROXY && transport === DGRAM) throw invalid("v2 PROXY over DGRAM");
+  // LOCAL: the receiver "must discard the protocol block including the family" (the spec).
+  if (command === PROXY) {
+    if (family > AF_UNIX) throw invalid("v2 address family unknown");
+    if (transport > DGRAM) throw invalid("v2 transport unknown");
+    if (transport === DGRAM) throw invalid("v2 PROXY over DGRAM");
+  }
   if (n < V2_FIXED_BYTES) return null;
   const length = (buf[start + 14] << 8) | buf[start + 15];
   const consumed = V2_FIXED_BYTES + length;

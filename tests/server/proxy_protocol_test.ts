@@ -190,6 +190,20 @@ Deno.test("an unfinished header is cut off by --headers-timeout-ms", async () =>
   );
 });
 
+Deno.test("a connection that sent only its header is idle: closed without a 408", async () => {
+  await withServer(
+    { proxyProtocol: "v1", keepAliveTimeoutMs: 300, timeoutCheckIntervalMs: 50 },
+    async (s) => {
+      const r = await roundTrip(s.port, "PROXY TCP4 203.0.113.7 10.0.0.5 51000 443\r\n", {
+        untilClose: true,
+        timeoutMs: 4000,
+      });
+      assert.equal(r.closed, true);
+      assert.equal(r.text, "", "nothing is answered to a connection that asked nothing");
+    },
+  );
+});
+
 Deno.test("--proxy-protocol off (the default) serves a PROXY line as the bad request it is", async () => {
   await withServer({}, async (s) => {
     const r = await roundTrip(s.port, "PROXY TCP4 203.0.113.7 10.0.0.5 51000 443\r\n" + GET_ENV, {

@@ -361,12 +361,14 @@ Deno.test("v2: the command is LOCAL or PROXY", () => {
   }
 });
 
-Deno.test("v2: family and transport nibbles must be known", () => {
+Deno.test("v2 PROXY: family and transport nibbles must be known; LOCAL ignores them", () => {
+  const none = { version: 2 as const, source: null, destination: null, consumed: 28 };
   for (const fam of [0x41, 0xf1, 0x13, 0x1f, 0x03]) {
     const bytes = v2(0x21, fam, INET_BODY);
     expectError(bytes, "INVALID_PROXY_HEADER");
     assert.throws(() => any(bytes, 0, 14), { code: "INVALID_PROXY_HEADER" });
-    expectError(v2(0x20, fam, INET_BODY), "INVALID_PROXY_HEADER");
+    // The specification: with LOCAL the receiver discards the block, family included.
+    expectHeader(v2(0x20, fam, INET_BODY), none);
   }
 });
 

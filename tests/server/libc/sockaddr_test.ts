@@ -54,13 +54,29 @@ Deno.test("IPv6 text: RFC 5952 compression, lower case, IPv4-mapped, embedded IP
   assert.equal(f("::ffff:10.0.0.1"), "::ffff:10.0.0.1");
   assert.equal(f("64:ff9b::192.0.2.33"), "64:ff9b::c000:221");
   assert.equal(f("1::"), "1::");
+  assert.equal(f("1:2:3:4:5:6:1.2.3.4"), "1:2:3:4:5:6:102:304");
 });
 
 Deno.test("literal parsers refuse what is not a literal", () => {
   for (const s of ["1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "a.b.c.d", ""]) {
     assert.equal(parseIPv4(s), null, s);
   }
-  for (const s of [":::", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "g::", "::1%x", "1:2"]) {
+  for (
+    const s of [
+      ":::",
+      "1:2:3:4:5:6:7:8:9",
+      "1::2::3",
+      "12345::",
+      "g::",
+      "::1%x",
+      "1:2",
+      // A dotted quad is only ever the last 32 bits (RFC 4291 §2.2).
+      "1.2.3.4::",
+      "1.2.3.4::5",
+      "1:2:1.2.3.4::",
+      "1.2.3.4:1:2:3:4:5:6",
+    ]
+  ) {
     assert.equal(parseIPv6(s), null, s);
   }
 });
