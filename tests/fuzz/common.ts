@@ -119,6 +119,39 @@ export function pickDelivery(
   return { delivery: "whole", cuts: [] };
 }
 
+/** The pieces a delivery sends `bytes` in: all at once, cut at `cuts`, or one byte each. */
+export function deliveryParts(
+  bytes: Uint8Array,
+  delivery: "whole" | "split" | "bytewise",
+  cuts: readonly number[],
+): Uint8Array[] {
+  if (delivery === "whole") return [bytes];
+  const parts: Uint8Array[] = [];
+  if (delivery === "split") {
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      parts.push(bytes.subarray(at, cut));
+      at = cut;
+    }
+  } else for (let i = 0; i < bytes.length; i++) parts.push(bytes.subarray(i, i + 1));
+  return parts;
+}
+
+/**
+ * Sends `parts` in order with a pause between them (1 ms between single bytes, else 2 ms), until
+ * the server closed or `deadline` (`Date.now()` ms) passed. Rejects if a write fails.
+ */
+export async function sendParts(
+  client: ClientConn,
+  parts: readonly Uint8Array[],
+  deadline: number,
+): Promise<void> {
+  for (let i = 0; i < parts.length && !client.closed && Date.now() < deadline; i++) {
+    await client.send(parts[i]);
+    if (i + 1 < parts.length) await delay(parts[i].length === 1 ? 1 : 2);
+  }
+}
+
 /** Bytes as a latin-1 string (one character per byte). */
 export function latin1(b: Uint8Array): string {
   let s = "";

@@ -1,18 +1,21 @@
 /**
  * `deno task fuzz`: the long fuzz run against lsbaws processes (HTTP: `tests/fuzz/runner.ts`;
- * WebSocket: `tests/fuzz/ws_runner.ts`).
+ * WebSocket: `tests/fuzz/ws_runner.ts`; PROXY protocol: `tests/fuzz/proxy_runner.ts`).
  *
- * Contract: `deno run -A --unstable-net tests/fuzz/main.ts [--mode http|websocket] [--cases N]
- * [--seed S] [--io libc|deno] [--concurrency C] [--time-limit-ms MS] [--only ID,ID...]` runs N
- * cases (default 50,000) of the mode's generator (default `http`: malformed requests against two
- * apps; `websocket`: client frame sequences against apps/websocket.ts) with seed S (default
- * `$LSBAWS_FUZZ_SEED`, else a random one; always printed first), prints progress and then the
- * summary to stdout, and exits 0 when the run found nothing, 1 otherwise (2 on a usage error,
- * such as a mode other than `http` or `websocket`). It stops by itself at the time limit (default
- * 15 minutes).
+ * Contract: `deno run -A --unstable-net tests/fuzz/main.ts [--mode http|websocket|proxy]
+ * [--cases N] [--seed S] [--io libc|deno] [--concurrency C] [--time-limit-ms MS] [--only
+ * ID,ID...]` runs N cases (default 50,000) of the mode's generator (default `http`: malformed
+ * requests against two apps; `websocket`: client frame sequences against apps/websocket.ts;
+ * `proxy`: PROXY protocol headers, valid and damaged, before `GET /env` requests, against a
+ * server that requires them from loopback (even case ids) and one that refuses them (odd ids),
+ * C split between the two) with seed S (default `$LSBAWS_FUZZ_SEED`, else a random one; always
+ * printed first), prints progress and then the summary to stdout, and exits 0 when the run found
+ * nothing, 1 otherwise (2 on a usage error, such as a mode other than `http`, `websocket` or
+ * `proxy`). It stops by itself at the time limit (default 15 minutes).
  */
 import { formatSummary, runFuzz } from "./runner.ts";
 import { formatWsSummary, runWsFuzz } from "./ws_runner.ts";
+import { formatProxySummary, runProxyFuzz } from "./proxy_runner.ts";
 
 const out = new TextEncoder();
 
@@ -22,8 +25,8 @@ function print(line: string): void {
 
 /** Parsed command line of the fuzz CLI. */
 export interface FuzzArgs {
-  /** What is fuzzed: HTTP/1.1 requests or WebSocket frames. */
-  mode: "http" | "websocket";
+  /** What is fuzzed: HTTP/1.1 requests, WebSocket frames or PROXY protocol headers. */
+  mode: "http" | "websocket" | "proxy";
   /** Number of cases. */
   cases: number;
   /** Run seed. */
@@ -66,7 +69,9 @@ export function parseFuzzArgs(args: readonly string[], env: Record<string, strin
       parsed.only = (args[++i] ?? "").split(",").map((s) => int(a, s));
     } else if (a === "--mode") {
       const v = args[++i];
-      if (v !== "http" && v !== "websocket") throw new Error("--mode must be http or websocket");
+      if (v !== "http" && v !== "websocket" && v !== "proxy") {
+        throw new Error("--mode must be http, websocket or proxy");
+      }
       parsed.mode = v;
     } else if (a === "--io") {
       const v = args[++i];
@@ -92,6 +97,11 @@ if (import.meta.main) {
   if (args.mode === "websocket") {
     const summary = await runWsFuzz({ ...args, progress: print });
     print(formatWsSummary(summary));
+    Deno.exit(summary.failures.length === 0 ? 0 : 1);
+  }
+  if (args.mode === "proxy") {
+    const summary = await runProxyFuzz({ ...args, progress: print });
+    print(formatProxySummary(summary));
     Deno.exit(summary.failures.length === 0 ? 0 : 1);
   }
   const summary = await runFuzz({ ...args, progress: print });

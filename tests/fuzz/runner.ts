@@ -28,7 +28,15 @@
 import { type ParsedResponse, parseResponses } from "../_support/raw_client.ts";
 import { delay } from "../_support/proc.ts";
 import { concatBytes } from "../server/http/_helpers.ts";
-import { connectClient, formatRunSummary, latin1, preview, runCampaign } from "./common.ts";
+import {
+  connectClient,
+  deliveryParts,
+  formatRunSummary,
+  latin1,
+  preview,
+  runCampaign,
+  sendParts,
+} from "./common.ts";
 import type { FuzzMode, FuzzOptions, RunSummary } from "./common.ts";
 import { type FuzzCase, generateCase, type Verdict } from "./generator.ts";
 
@@ -65,20 +73,7 @@ async function play(port: number, c: FuzzCase, timeoutMs: number): Promise<CaseO
   const deadline = Date.now() + timeoutMs;
   try {
     if (c.ending === "reset") await client.send(RESET_PREFIX);
-    if (c.delivery === "whole") await client.send(c.bytes);
-    else if (c.delivery === "split") {
-      let at = 0;
-      for (const cut of [...c.cuts, c.bytes.length]) {
-        await client.send(c.bytes.subarray(at, cut));
-        at = cut;
-        if (at < c.bytes.length) await delay(2);
-      }
-    } else {
-      for (let i = 0; i < c.bytes.length && Date.now() < deadline && !client.closed; i++) {
-        await client.send(c.bytes.subarray(i, i + 1));
-        await delay(1);
-      }
-    }
+    await sendParts(client, deliveryParts(c.bytes, c.delivery, c.cuts), deadline);
   } catch {
     // The server may close or reset while the client still writes (after an early 4xx).
   }

@@ -30,7 +30,15 @@
  */
 import { delay } from "../_support/proc.ts";
 import { concatBytes } from "../server/http/_helpers.ts";
-import { connectClient, formatRunSummary, latin1, preview, runCampaign } from "./common.ts";
+import {
+  connectClient,
+  deliveryParts,
+  formatRunSummary,
+  latin1,
+  preview,
+  runCampaign,
+  sendParts,
+} from "./common.ts";
 import type { FuzzMode, FuzzOptions, RunSummary } from "./common.ts";
 import {
   generateWsCase,
@@ -300,20 +308,9 @@ export async function playWs(port: number, c: WsCase, timeoutMs: number): Promis
       await waitUntil(() => end >= 0, deadline);
     }
     if (c.eager || end >= 0) {
-      const parts: Uint8Array[] = [];
-      if (c.delivery === "whole") parts.push(c.bytes);
-      else if (c.delivery === "split") {
-        let at = 0;
-        for (const cut of [...c.cuts, c.bytes.length]) {
-          parts.push(c.bytes.subarray(at, cut));
-          at = cut;
-        }
-      } else for (let i = 0; i < c.bytes.length; i++) parts.push(c.bytes.subarray(i, i + 1));
+      const parts = deliveryParts(c.bytes, c.delivery, c.cuts);
       if (c.eager) parts[0] = concatBytes(HANDSHAKE, parts[0]);
-      for (let i = 0; i < parts.length && !client.closed && Date.now() < deadline; i++) {
-        await client.send(parts[i]);
-        if (i + 1 < parts.length) await delay(c.delivery === "bytewise" ? 1 : 2);
-      }
+      await sendParts(client, parts, deadline);
     }
   } catch {
     // The server may close or reset while the client still writes (after its Close).
