@@ -260,6 +260,20 @@ export function freePort(): number {
   return port;
 }
 
+/** Starts a helper daemon (nginx, HAProxy) in the foreground; its stderr is collected in `err`. */
+export function spawnDaemon(
+  cmd: string,
+  args: string[],
+): { child: Deno.ChildProcess; err: string[] } {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+  const err: string[] = [];
+  (async () => {
+    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err.push(c);
+  })();
+  return { child, err };
+}
+
 /** Waits until something accepts on 127.0.0.1:`port` (a helper daemon started); false after 5 s. */
 export async function waitForPort(port: number): Promise<boolean> {
   for (let i = 0; i < 100; i++) {

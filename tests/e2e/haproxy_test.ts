@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
-import { freePort, type Proc, startLsbaws, waitForPort } from "../_support/proc.ts";
+import { freePort, type Proc, spawnDaemon, startLsbaws, waitForPort } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -112,16 +112,9 @@ Deno.test({
       const [v1, v2] = [freePort(), freePort()];
       const v2six = hasIpv6Loopback() ? freePort() : null;
       await Deno.writeTextFile(`${dir}/h.cfg`, haproxyConf(lsbaws.port(), v1, v2, v2six));
-      haproxy = new Deno.Command(HAPROXY!, {
-        args: ["-f", `${dir}/h.cfg`, "-db"],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const err: string[] = [];
-      (async () => {
-        for await (const c of haproxy!.stderr.pipeThrough(new TextDecoderStream())) err.push(c);
-      })();
+      const daemon = spawnDaemon(HAPROXY!, ["-f", `${dir}/h.cfg`, "-db"]);
+      haproxy = daemon.child;
+      const err = daemon.err;
       await waitUp(v1, err);
       await waitUp(v2, err);
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
-import { freePort, type Proc, startLsbaws, waitForPort } from "../_support/proc.ts";
+import { freePort, type Proc, spawnDaemon, startLsbaws, waitForPort } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -97,25 +97,16 @@ async function startNginx(
   listen: number,
 ): Promise<{ child: Deno.ChildProcess; err: string[] }> {
   await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
-  const child = new Deno.Command(NGINX!, {
-    args: [
-      "-e",
-      "stderr",
-      "-p",
-      dir,
-      "-c",
-      `${dir}/nginx.conf`,
-      "-g",
-      `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const err: string[] = [];
-  (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err.push(c);
-  })();
+  const { child, err } = spawnDaemon(NGINX!, [
+    "-e",
+    "stderr",
+    "-p",
+    dir,
+    "-c",
+    `${dir}/nginx.conf`,
+    "-g",
+    `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
+  ]);
   if (!(await waitForPort(listen))) {
     await stopNginx(child);
     assert.fail(`nginx did not start:\n${err.join("")}`);
