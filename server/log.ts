@@ -251,6 +251,10 @@ export function formatJson(r: AccessRecord, pid: number): string {
   }) + "\n";
 }
 
+/** What a quoted logfmt value escapes: `\\`, `"` and C0/C1 control characters. */
+// deno-lint-ignore no-control-regex
+const LOGFMT_ESCAPED = /[\\"\x00-\x1f\x7f-\x9f]/g;
+
 /**
  * A logfmt value: bare when it is a non-empty run of printable ASCII without space, `=` or `"`;
  * otherwise double-quoted with `\\`, `"` and control characters escaped, so a request field can
@@ -258,9 +262,8 @@ export function formatJson(r: AccessRecord, pid: number): string {
  */
 export function logfmtValue(v: string): string {
   if (/^[\x21\x23-\x3c\x3e-\x7e]+$/.test(v)) return v;
-  // deno-lint-ignore no-control-regex
   return `"${
-    v.replace(/[\\"\x00-\x1f\x7f-\x9f]/g, (c) => {
+    v.replace(LOGFMT_ESCAPED, (c) => {
       if (c === "\\" || c === '"') return `\\${c}`;
       if (c === "\n") return "\\n";
       if (c === "\t") return "\\t";
