@@ -53,6 +53,7 @@
  *   main module.
  */
 import {
+  type CliResult,
   type Config,
   ConfigError,
   EXIT_APP_LOAD_ERROR,
@@ -215,12 +216,11 @@ function cannotListen(deps: MainDeps, err: unknown): number {
  * line again against the merged environment, so `PORT`, `WEB_CONCURRENCY` and the other
  * variables the settings read take effect. Returns the new parse and deps, or an exit code.
  */
-function loadEnvFile<P extends { kind: string }>(
+function loadEnvFile(
   args: readonly string[],
-  parsed: P,
+  config: Config,
   deps: MainDeps,
-): [P, MainDeps] | number {
-  const config = (parsed as unknown as { config: Config }).config;
+): [Extract<CliResult, { config: Config }>, MainDeps] | number {
   const path = resolvePath(deps.cwd, config.envFile);
   let env: Record<string, string>;
   try {
@@ -238,7 +238,10 @@ function loadEnvFile<P extends { kind: string }>(
   }
   const next = { ...deps, env };
   try {
-    return [parseCli(args, env, configReader(next)) as unknown as P, next];
+    const reparsed = parseCli(args, env, configReader(next));
+    // The same arguments parsed before: neither --help nor --version.
+    if (!("config" in reparsed)) return EXIT_USAGE;
+    return [reparsed, next];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     deps.stderr.write(`lsbaws: error: ${err.message} (with --env-file ${config.envFile})\n`);
@@ -281,7 +284,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps = { ...deps, cwd: Deno.cwd() };
   }
   if (config.envFile !== "") {
-    const loaded = loadEnvFile(args, parsed, deps);
+    const loaded = loadEnvFile(args, config, deps);
     if (typeof loaded === "number") return loaded;
     [parsed, deps] = loaded;
     config = parsed.config;

@@ -64,8 +64,9 @@ const PREAMBLE_FORBIDDEN = 3;
 /** Serves every complete buffered request; see the module comment. */
 export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<ServeVerdict> {
   const core = conn.core;
-  if (conn.preamble !== PREAMBLE_NONE && core.hasBuffered && !readPreamble(conn)) {
-    return conn.preamble === PREAMBLE_NONE ? CLOSE_QUIET : READ;
+  if (conn.preamble !== PREAMBLE_NONE && core.hasBuffered) {
+    const verdict = readPreamble(conn);
+    if (verdict !== null) return verdict;
   }
   while (core.hasBuffered && !conn.isClosed) {
     let ev;
@@ -78,11 +79,7 @@ export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<Se
       return CLOSE_QUIET;
     }
     if (ev.kind === "partial") break;
-    if (ev.kind === "error") {
-      countProtocolError(ev.error.status);
-      conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${ev.error.code}`);
-      return CLOSE_QUIET;
-    }
+    if (ev.kind === "error") return refused(conn, ev.error);
     conn.deadline = 0;
     const served = serveRequest(conn, ev.head, ev.info);
     if (typeof served !== "boolean") return served.then((keep) => continueAfter(conn, keep));
@@ -91,14 +88,21 @@ export function serveBuffered(conn: DriverConnection): ServeVerdict | Promise<Se
   return READ;
 }
 
+/** A protocol error was answered (its response queued): count and log it, then close. */
+function refused(conn: DriverConnection, err: ProtocolError): ServeVerdict {
+  countProtocolError(err.status);
+  conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${err.code}`);
+  return CLOSE_QUIET;
+}
+
 /**
  * Applies the PROXY protocol policy to the bytes a new connection sent first: a peer that must
  * send a header has it parsed and consumed, and its source address becomes the connection's
- * `remote`; any other peer whose bytes begin like a header is refused (403). True when the
- * requests that follow may be parsed; false when more bytes are needed or, with `preamble` now
- * `PREAMBLE_NONE`, an error response was queued.
+ * `remote`; any other peer whose bytes begin like a header is refused (403). Returns null when
+ * the requests that follow may be parsed, `SERVE_READ` while more bytes are needed, or
+ * `SERVE_CLOSE_QUIET` once an error response was queued.
  */
-function readPreamble(conn: DriverConnection): boolean {
+function readPreamble(conn: DriverConnection): ServeVerdict | null {
   const policy = conn.ctx.proxyProtocol!;
   const rb = conn.core.rb;
   if (conn.preamble === PREAMBLE_UNDECIDED) {
@@ -107,11 +111,11 @@ function readPreamble(conn: DriverConnection): boolean {
   try {
     if (conn.preamble === PREAMBLE_FORBIDDEN) {
       const looks = looksLikeProxyHeader(rb.storage, rb.start, rb.end);
-      if (looks === null) return false;
+      if (looks === null) return READ;
       if (looks) throw new ProtocolError("PROXY_HEADER_FORBIDDEN", conn.remote.hostname);
     } else {
       const h = parseProxyHeader(rb.storage, rb.start, rb.end, policy.versions, policy.maxBytes);
-      if (h === null) return false;
+      if (h === null) return READ;
       rb.consume(h.consumed);
       if (h.source !== null) {
         conn.remote = { transport: "tcp", hostname: h.source.address, port: h.source.port };
@@ -121,12 +125,10 @@ function readPreamble(conn: DriverConnection): boolean {
     conn.preamble = PREAMBLE_NONE;
     if (!(err instanceof ProtocolError)) throw err;
     conn.core.queueError(err);
-    countProtocolError(err.status);
-    conn.ctx.logger.log("info", `bad request from ${conn.remote.hostname}: ${err.code}`);
-    return false;
+    return refused(conn, err);
   }
   conn.preamble = PREAMBLE_NONE;
-  return true;
+  return null;
 }
 
 function continueAfter(

@@ -121,16 +121,21 @@ Deno.test("an unknown atom is a usage error naming it and the known ones", () =>
   }
 });
 
-Deno.test("a real server writes a template line per request with the body size it sent", async () => {
-  const p = await startLsbaws([
+/** lsbaws serving the ops fixture with its access log on stdout in `format`. */
+function serverLogging(format: string) {
+  return startLsbaws([
     "-p",
     "0",
     "--access-log",
     "-",
     "--access-log-format",
-    '%(h)s "%(r)s" %(s)s %(B)s %({X-Test}i)s %(p)s',
+    format,
     "tests/fixtures/apps/ops.ts:app",
   ]);
+}
+
+Deno.test("a real server writes a template line per request with the body size it sent", async () => {
+  const p = await serverLogging('%(h)s "%(r)s" %(s)s %(B)s %({X-Test}i)s %(p)s');
   let size = 0;
   try {
     const res = await fetch(`http://127.0.0.1:${p.port()}/env?x=1`, {
@@ -193,15 +198,7 @@ Deno.test("logfmt: bare values stay bare; spaces, quotes, '=' and control charac
 });
 
 Deno.test("a real server writes logfmt lines with --access-log-format logfmt", async () => {
-  const p = await startLsbaws([
-    "-p",
-    "0",
-    "--access-log",
-    "-",
-    "--access-log-format",
-    "logfmt",
-    "tests/fixtures/apps/ops.ts:app",
-  ]);
+  const p = await serverLogging("logfmt");
   try {
     const res = await fetch(`http://127.0.0.1:${p.port()}/env?x=1`, {
       headers: { "X-Request-ID": "req-7", Connection: "close" },
