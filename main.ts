@@ -41,8 +41,12 @@
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
  *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
  *   directory is missing, the `--chdir` directory cannot be entered, the `--access-log` or
- *   `--error-log` file cannot be opened or the `--pid` file names a server still running,
- *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded.
+ *   `--error-log` file cannot be opened, the `--pid` file names a server still running or
+ *   `--user`/`--group` asks a process that is not root for another identity,
+ *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded. A `--user`/`--group` naming nobody
+ *   is `EXIT_USAGE`.
+ * - `--user`/`--group` always run a supervisor (even with one worker): it binds, keeps its own
+ *   identity and starts the workers under the new one (`server/process/identity.ts`).
  * - The static responder, the supervisor, the worker link, the heartbeat and the pid file are
  *   imported only in the roles and with the settings that use them: a single-process server
  *   without `--static` does not load them (~0.7 MiB less anonymous memory at boot).
@@ -88,6 +92,7 @@ import {
   takeListenFds,
 } from "./server/libc/inherit.ts";
 import type { WorkerLink } from "./server/process/worker.ts";
+import type { Identity } from "./server/process/identity.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
 import {
   ignoreSigusr1,
@@ -304,6 +309,31 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
   }
+  // --user/--group: resolved once, by the process that starts the workers (exit 2 for a name
+  // nobody has, 3 when this process may not switch to it).
+  let identity: Identity | null = null;
+  if ((config.user !== "" || config.group !== "") && workerId === undefined) {
+    const id = await import("./server/process/identity.ts");
+    try {
+      identity = id.resolveIdentity(
+        config.user,
+        config.group,
+        id.readIdentityDb(),
+        id.currentIds(),
+      );
+    } catch (err) {
+      if (!(err instanceof id.IdentityError)) throw err;
+      deps.stderr.write(`lsbaws: error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    const refusal = parsed.kind === "print-config"
+      ? null
+      : identity && id.identityRefusal(identity, id.currentIds());
+    if (refusal) {
+      deps.stderr.write(`lsbaws: error: ${refusal}\n`);
+      return EXIT_BOOT_ERROR;
+    }
+  }
   if (parsed.kind === "print-config") {
     deps.stdout.write(printConfigText(parsed, VERSION) + "\n");
     return 0;
@@ -315,7 +345,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
-  const logs = openLogs(config, deps, workerId);
+  const logs = openLogs(config, deps, workerId, identity);
   if (typeof logs === "number") return logs;
   const { logger, errorLogFile } = logs;
   // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
@@ -361,12 +391,18 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     }
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
-    if (workerId === undefined && (config.workers > 1 || config.maxRequests > 0 || reloadApp)) {
+    // A supervisor runs the workers whenever there may be more than one process over time, and
+    // with --user, so that the process that binds is not the one that runs the app.
+    if (
+      workerId === undefined &&
+      (config.workers > 1 || config.maxRequests > 0 || reloadApp || identity !== null)
+    ) {
       const { openSharedListeners } = await import("./server/process/handover.ts");
       const { runSupervisor } = await import("./server/process/supervisor.ts");
+      const { workerCommand } = await import("./server/process/spawn.ts");
       let listeners: SharedListeners | null;
       try {
-        listeners = await openSharedListeners(config, activation);
+        listeners = await openSharedListeners(config, activation, identity);
       } catch (err) {
         return cannotListen(deps, err);
       }
@@ -380,6 +416,13 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
             "sockets: bind TCP, or run one worker\n",
         );
         return EXIT_USAGE;
+      }
+      if (identity !== null) {
+        logger.log(
+          "info",
+          `workers run as user ${identity.user} (uid ${identity.uid}), group ${identity.group} ` +
+            `(gid ${identity.gid})`,
+        );
       }
       try {
         // Imported only here: the reloader's path handling loads Deno's Node compatibility
@@ -398,6 +441,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           version: VERSION,
           reloader,
           listeners: listeners ?? undefined,
+          command: identity === null ? undefined : { ...workerCommand(args), ...identity },
         });
         if (code !== 0 && errorLogFile !== null) {
           deps.stderr.write(
@@ -435,12 +479,14 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
  * Opens the error log and the access log. `--error-log FILE`: the log lines of this process and
  * (forwarded) of its workers go to the file; a worker writes to its stderr, the pipe its
  * supervisor forwards. The CLI's own messages (a boot error and its exit code) stay on stderr. A
- * log file that cannot be opened is reported and gives the boot error exit code instead.
+ * log file that cannot be opened is reported and gives the boot error exit code instead. With
+ * `--user`/`--group` an `--access-log` file is handed to that user, who writes to it.
  */
 function openLogs(
   config: Config,
   deps: MainDeps,
   workerId: string | undefined,
+  identity: Identity | null,
 ): { logger: Logger; errorLogFile: LogSink | null } | number {
   let errorLogFile: LogSink | null = null;
   if (config.errorLog !== "-" && workerId === undefined) {
@@ -462,6 +508,22 @@ function openLogs(
       accessLogFormat: config.accessLogFormat,
       errorSink: errorLogFile ?? deps.stderr,
     });
+    if (identity !== null && config.accessLog !== "" && config.accessLog !== "-") {
+      // The workers (another user) append to the file this process just opened (gunicorn
+      // chowns its log files the same way).
+      const path = resolvePath(deps.cwd, config.accessLog);
+      try {
+        Deno.chownSync(path, identity.uid, identity.gid);
+      } catch (err) {
+        deps.stderr.write(
+          `lsbaws: cannot give the access log ${path} to uid ${identity.uid}, gid ` +
+            `${identity.gid} (--user/--group): ${(err as Error).message}\n`,
+        );
+        logger.close();
+        errorLogFile?.close?.();
+        return EXIT_BOOT_ERROR;
+      }
+    }
     return { logger, errorLogFile };
   } catch (err) {
     // Only an --access-log file that cannot be opened throws here.

@@ -13,7 +13,15 @@
 /** A parsed listen address. */
 export type ListenAddr =
   | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string; mode?: number };
+  | { transport: "unix"; path: string; mode?: number; owner?: FileOwner };
+
+/** The user and group a unix socket file is given (`--user`/`--group`). */
+export interface FileOwner {
+  /** User id. */
+  readonly uid: number;
+  /** Group id. */
+  readonly gid: number;
+}
 
 /** Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`. Throws `Error` with a clear message. */
 export function parseBind(spec: string): ListenAddr {

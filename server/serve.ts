@@ -60,7 +60,7 @@
  *      gone. A later call can only shorten the deadline (e.g. `shutdown(0)` after a graceful
  *      one: close everything now).
  */
-import { type ListenAddr, parseBind } from "./address.ts";
+import { type FileOwner, type ListenAddr, parseBind } from "./address.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
 import type { EngineContext } from "./engine.ts";
@@ -132,16 +132,16 @@ export interface Server {
 
 /**
  * The configured listen addresses: every `--bind`, or `--host`:`--port`; unix sockets carry the
- * `--unix-socket-mode` permissions.
+ * `--unix-socket-mode` permissions and `owner` when given (`--user`/`--group`).
  */
-export function listenSpecsOf(config: Config): ListenAddr[] {
+export function listenSpecsOf(config: Config, owner?: FileOwner): ListenAddr[] {
   if (config.bind.length === 0) {
     return [{ transport: "tcp", hostname: config.host, port: config.port }];
   }
   const mode = parseInt(config.unixSocketMode, 8);
   return config.bind.map((b) => {
     const spec = parseBind(b);
-    return spec.transport === "unix" ? { ...spec, mode } : spec;
+    return spec.transport === "unix" ? { ...spec, mode, ...(owner ? { owner } : {}) } : spec;
   });
 }
 

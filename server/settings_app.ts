@@ -160,6 +160,24 @@ export const APP_AND_PROCESS_ROWS = [
     group: "workers",
   },
   {
+    key: "user",
+    flag: "user",
+    short: "u",
+    type: "string",
+    default: "",
+    doc: "Run the workers as this user (name or uid; needs root); the supervisor binds and stays.",
+    group: "workers",
+  },
+  {
+    key: "group",
+    flag: "group",
+    short: "g",
+    type: "string",
+    default: "",
+    doc: "Run the workers with this group (name or gid; default: --user's primary group).",
+    group: "workers",
+  },
+  {
     key: "workers",
     flag: "workers",
     short: "w",
@@ -169,7 +187,7 @@ export const APP_AND_PROCESS_ROWS = [
     max: 1024,
     default: 1,
     doc:
-      "Worker processes sharing the port (1 serves in this process unless --max-requests is set).",
+      "Worker processes sharing the port (1 serves in this process unless --max-requests or --user).",
     group: "workers",
   },
   {

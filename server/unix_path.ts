@@ -9,7 +9,8 @@
  *   predecessor's) will be replaced. It then removes a private name left over by an earlier
  *   process with this pid, calls `bind(staging)` to create the listener under the private name
  *   (`privateSocketPath`), gives that file its permissions (`mode`, 0600 unless told otherwise:
- *   only the owner may connect), reads its inode and `rename(2)`s it
+ *   only the owner may connect) and, when given, its `owner` (`--user`/`--group`: the workers'
+ *   user owns the socket the supervisor binds, as in gunicorn), reads its inode and `rename(2)`s it
  *   over `path`. The rename is atomic: a client connecting to `path` reaches either the previous
  *   listener or this one, never nothing. Resolves to the listener and the inode; on any failure
  *   after `bind` it calls `release(listener)`, removes the private name and rethrows.
@@ -18,6 +19,8 @@
  *   leaves the successor's socket alone, while a final shutdown removes it. A null inode removes
  *   nothing.
  */
+
+import type { FileOwner } from "./address.ts";
 
 /** The private name a process binds before renaming it over `path`. */
 export function privateSocketPath(path: string, pid: number = Deno.pid): string {
@@ -38,6 +41,7 @@ export async function publishUnixPath<T>(
   bind: (staging: string) => T,
   release: (listener: T) => void,
   mode = 0o600,
+  owner?: FileOwner,
 ): Promise<PublishedPath<T>> {
   try {
     if (!(await Deno.lstat(path)).isSocket) {
@@ -51,6 +55,7 @@ export async function publishUnixPath<T>(
   const listener = bind(staging);
   try {
     await Deno.chmod(staging, mode);
+    if (owner) await Deno.chown(staging, owner.uid, owner.gid);
     const inode = (await Deno.lstat(staging)).ino;
     await Deno.rename(staging, path);
     return { listener, inode };

@@ -155,7 +155,13 @@ export class SharedListeners {
     try {
       for (const spec of specs) {
         if (spec.transport === "unix") {
-          const { fd, inode } = await publishUnixSocket(libc, spec.path, opts, spec.mode);
+          const { fd, inode } = await publishUnixSocket(
+            libc,
+            spec.path,
+            opts,
+            spec.mode,
+            spec.owner,
+          );
           sockets.push({ fd, bind: `unix:${spec.path}` });
           paths.push({ path: spec.path, inode });
         } else {

@@ -30,7 +30,7 @@
  *   descriptors (eventfds) while accepting, give them back to the process on `EMFILE`/`ENFILE`,
  *   and accept again only once they could take them back.
  */
-import { addrOf, type ListenAddr, parseBind } from "../address.ts";
+import { addrOf, type FileOwner, type ListenAddr, parseBind } from "../address.ts";
 import type { EngineContext } from "../engine.ts";
 import type { BindOptions, Endpoint, LiveConnection } from "../endpoint.ts";
 import { describeError } from "../http/errors.ts";
@@ -328,8 +328,8 @@ export interface PublishedUnixSocket {
 }
 
 /**
- * Creates a listening unix socket under a private name, gives it `mode` (default 0600) and renames
- * it over `path` (`publishUnixPath`); an existing non-socket file fails with
+ * Creates a listening unix socket under a private name, gives it `mode` (default 0600) and
+ * `owner` (when given) and renames it over `path` (`publishUnixPath`); an existing non-socket file fails with
  * `Deno.errors.AddrInUse`.
  */
 export async function publishUnixSocket(
@@ -337,12 +337,14 @@ export async function publishUnixSocket(
   path: string,
   opts: ListenOptions,
   mode?: number,
+  owner?: FileOwner,
 ): Promise<PublishedUnixSocket> {
   const { listener, inode } = await publishUnixPath(
     path,
     (staging) => listenSocket(libc, { transport: "unix", path: staging }, opts).fd,
     (fd) => closeSocket(libc, fd),
     mode,
+    owner,
   );
   return { fd: listener, inode };
 }

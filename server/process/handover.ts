@@ -9,7 +9,8 @@
  *   `takeListenFds` read) the inherited sockets are adopted, which needs the libc backend
  *   (`ActivationError` otherwise). Else, when the libc backend serves the configured addresses,
  *   each is bound once here (`SharedListeners.bind`): HUP, TTIN/TTOU, recycling and crashed
- *   workers then never close a listening socket, and a unix path is published once. With the
+ *   workers then never close a listening socket, and a unix path is published once (owned by
+ *   `owner` when given: the `--user`/`--group` the workers run as). With the
  *   deno backend (`--io deno`, TLS, `auto` falling back) it is null: each worker binds with
  *   SO_REUSEPORT (the deno backend cannot adopt a descriptor). Bind and adoption errors throw
  *   (a boot error).
@@ -24,7 +25,7 @@
  *   worker's accept queue just as its listener closes is reset by the kernel instead of moving
  *   to a sibling. Null otherwise. (Shared listeners have one accept queue: nothing to migrate.)
  */
-import { addrOf, formatAddr, parseBind } from "../address.ts";
+import { addrOf, type FileOwner, formatAddr, parseBind } from "../address.ts";
 import type { Config } from "../config.ts";
 import { chooseIo } from "../libc/backend.ts";
 import {
@@ -40,10 +41,11 @@ import { WORKER_BIND_ENV, WORKER_ENV, WORKER_FDS_ENV } from "./control.ts";
 export async function openSharedListeners(
   config: Config,
   activation: readonly InheritedSocket[] | null,
+  owner: FileOwner | null = null,
 ): Promise<SharedListeners | null> {
   const tls = config.certfile !== "";
   if (activation) return SharedListeners.adopt(libcForInherited(config.io, tls), activation);
-  const specs = listenSpecsOf(config);
+  const specs = listenSpecsOf(config, owner ?? undefined);
   const io = chooseIo(config.io, tls, specs);
   return io.kind === "libc" ? await SharedListeners.bind(io.libc, specs, config.backlog) : null;
 }

@@ -5,7 +5,8 @@
  * Contract:
  * - Workers are this same program started again (`workerCommand`): `deno run --unstable-net -A
  *   <main.ts> ...args` under `deno run`, or the compiled binary itself.
- * - `spawnWorker` starts one with the given environment (`LSBAWS_WORKER=<id>` and, once known, the
+ * - `spawnWorker` starts one, under the command's `uid`/`gid` when given (`--user`/`--group`;
+ *   root's supplementary groups are dropped), with the given environment (`LSBAWS_WORKER=<id>` and, once known, the
  *   resolved bind list), in its own process group (so a terminal's Ctrl-C reaches the supervisor
  *   only), stdout inherited (access log), stderr piped (error log and control lines, read by
  *   `server/process/forward.ts`) and a stdin pipe whose EOF tells it the supervisor died. It
@@ -23,12 +24,16 @@ export function isDenoCli(execPath: string = Deno.execPath()): boolean {
   return /^deno(\.exe)?$/i.test(execPath.split(/[\\/]/).pop() ?? "");
 }
 
-/** A program and its arguments. */
+/** A program, its arguments and the identity it runs under. */
 export interface WorkerCommand {
   /** Executable. */
   readonly cmd: string;
   /** Its arguments. */
   readonly args: readonly string[];
+  /** User id the worker runs as (`--user`); absent: the supervisor's. */
+  readonly uid?: number;
+  /** Group id the worker runs with (`--group`); absent: the supervisor's. */
+  readonly gid?: number;
 }
 
 /**
@@ -97,6 +102,8 @@ export function spawnWorker(
 ): WorkerProc {
   const child = new Deno.Command(command.cmd, {
     args: [...command.args],
+    uid: command.uid,
+    gid: command.gid,
     cwd,
     env,
     stdin: "piped",
