@@ -288,7 +288,9 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     }
     deps = { ...deps, cwd: Deno.cwd() };
   }
-  if (config.envFile !== "") {
+  // A worker inherits the variables from its supervisor, which read the file (a worker under
+  // --user may not be able to: a secrets file is often root's alone).
+  if (config.envFile !== "" && workerId === undefined) {
     const loaded = loadEnvFile(args, config, deps);
     if (typeof loaded === "number") return loaded;
     [parsed, deps] = loaded;

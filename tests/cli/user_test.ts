@@ -238,6 +238,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "root with --user nobody: the workers see a root-only --env-file's variables",
+  ignore: SKIP !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-user-env-" });
+    await Deno.writeTextFile(`${dir}/.env`, "GREETING=from root's file\n", { mode: 0o600 });
+    const p = await startLsbaws([
+      "-p",
+      "0",
+      "--user",
+      "nobody",
+      "--env-file",
+      `${dir}/.env`,
+      "tests/fixtures/apps/env_var.ts",
+    ]);
+    try {
+      const res = await fetch(`http://127.0.0.1:${p.port()}/GREETING`, {
+        headers: { Connection: "close" },
+      });
+      assert.match(await res.text(), /^from root's file \d+$/);
+    } finally {
+      await p.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "root with --group alone: one worker under a supervisor, uid kept, gid switched",
   ignore: SKIP !== null,
   async fn() {
