@@ -14,8 +14,11 @@
  *   Deno throws) when it fails. Otherwise it returns `{socket, response}` like Deno: a
  *   `ServerWebSocket` in `CONNECTING` and a `101` Response carrying `Upgrade`, `Connection`,
  *   `Sec-WebSocket-Accept` and, when `options.protocol` names one of the offered subprotocols,
- *   `Sec-WebSocket-Protocol` (an unoffered one throws `TypeError`, as Deno does). Extra options:
- *   `maxMessageBytes` (default 16 MiB) and `closeTimeout` (seconds); `idleTimeout` as Deno's.
+ *   `Sec-WebSocket-Protocol` (an unoffered one throws `TypeError`, as Deno does), and
+ *   `Sec-WebSocket-Extensions` when permessage-deflate was offered and is accepted
+ *   (`server/http/websocket_extensions.ts`; Deno's own does not offer it). Extra options:
+ *   `maxMessageBytes` (default 16 MiB), `closeTimeout` (seconds) and `perMessageDeflate`
+ *   (default: the setting); `idleTimeout` as Deno's.
  * - The socket is recorded as the exchange's pending upgrade. The fetch handler
  *   (`gateway/fetch.ts`) then calls `completeUpgrade` when the handler returns a `101`: it encodes
  *   the head from the Response's headers (only here may Upgrade and Connection appear), takes the
@@ -37,6 +40,8 @@ import {
   parseProtocols,
 } from "../server/http/websocket_handshake.ts";
 import { abandonSocket, attachSocket, ServerWebSocket } from "../server/websocket.ts";
+import { type DeflateAgreement, negotiateDeflate } from "../server/http/websocket_extensions.ts";
+import { type MessageCodec, webSocketDefaults } from "../server/websocket_options.ts";
 import {
   builtinUpgradeWebSocket,
   replaceUpgradeWebSocket,
@@ -55,6 +60,11 @@ export interface UpgradeWebSocketOptions {
   maxMessageBytes?: number;
   /** Seconds to wait for the client's close frame after `socket.close()` (default 5). */
   closeTimeout?: number;
+  /**
+   * Accept permessage-deflate when the client offers it (default: the
+   * `--websocket-per-message-deflate` setting, on).
+   */
+  perMessageDeflate?: boolean;
 }
 
 /** What `upgradeWebSocket` returns (the shape of `Deno.WebSocketUpgrade`). */
@@ -80,7 +90,14 @@ export class WebSocketHandshakeError extends TypeError {
   }
 }
 
-const PENDING = new WeakMap<Exchange, ServerWebSocket>();
+/** A socket waiting for its 101, with what its handshake agreed for compression. */
+interface Pending {
+  readonly socket: ServerWebSocket;
+  readonly deflate: DeflateAgreement | null;
+  readonly maxMessageBytes: number;
+}
+
+const PENDING = new WeakMap<Exchange, Pending>();
 
 /** Installs `upgradeWebSocket` as `Deno.upgradeWebSocket` (idempotent); see the module comment. */
 export function installUpgradeWebSocket(): void {
@@ -139,16 +156,22 @@ export function upgradeWebSocket(
     protocol = options.protocol;
     headers.push(["sec-websocket-protocol", protocol]);
   }
+  const defaults = webSocketDefaults();
+  const deflate = (options.perMessageDeflate ?? defaults.websocketPerMessageDeflate)
+    ? negotiateDeflate(h.get("sec-websocket-extensions"))
+    : null;
+  if (deflate !== null) headers.push(["sec-websocket-extensions", deflate.response]);
+  const maxMessageBytes = options.maxMessageBytes ?? defaults.websocketMaxMessageBytes;
   const socket = new ServerWebSocket({
     protocol,
     url: socketUrl(request.url),
-    maxMessageBytes: options.maxMessageBytes,
+    maxMessageBytes,
     idleTimeout: options.idleTimeout,
     closeTimeout: options.closeTimeout,
     // Not a closure over `ex`: the socket outlives the exchange (see `Exchange.log`).
     log: ex.log,
   });
-  PENDING.set(ex, socket);
+  PENDING.set(ex, { socket, deflate, maxMessageBytes });
   return { socket, response: new Response(null, { status: 101, headers }) };
 }
 
@@ -159,10 +182,10 @@ export function hasPendingUpgrade(ex: Exchange): boolean {
 
 /** The handler did not answer 101 (or threw): the pending socket fires `error` and `close`. */
 export function abandonUpgrade(ex: Exchange, reason: unknown): void {
-  const socket = PENDING.get(ex);
-  if (socket === undefined) return;
+  const pending = PENDING.get(ex);
+  if (pending === undefined) return;
   PENDING.delete(ex);
-  abandonSocket(socket, reason);
+  abandonSocket(pending.socket, reason);
 }
 
 /**
@@ -170,8 +193,8 @@ export function abandonUpgrade(ex: Exchange, reason: unknown): void {
  * socket. Throws `AppContractError` (500) when there is no pending upgrade or a header is invalid.
  */
 export async function completeUpgrade(ex: Exchange, resp: Response): Promise<void> {
-  const socket = PENDING.get(ex);
-  if (socket === undefined) {
+  const pending = PENDING.get(ex);
+  if (pending === undefined) {
     throw logged(
       ex,
       new AppContractError(
@@ -181,10 +204,13 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     );
   }
   PENDING.delete(ex);
+  const socket = pending.socket;
   let head: Uint8Array;
+  let codec: MessageCodec | null;
   try {
     resp.body?.cancel().catch(() => {});
     head = encodeSwitchHead(resp);
+    codec = await codecFor(pending, resp.headers.get("sec-websocket-extensions"));
   } catch (err) {
     abandonSocket(socket, err);
     throw logged(ex, err);
@@ -196,7 +222,24 @@ export async function completeUpgrade(ex: Exchange, resp: Response): Promise<voi
     abandonSocket(socket, err);
     throw err;
   }
-  attachSocket(socket, taken.conn, taken.buffered);
+  attachSocket(socket, taken.conn, taken.buffered, codec);
+}
+
+/**
+ * The codec for what the 101 says: permessage-deflate when it carries the agreed
+ * `Sec-WebSocket-Extensions` value (the codec's module, and zlib with it, are loaded only then),
+ * none when the handler removed the header; any other value is a contract error (500).
+ */
+async function codecFor(p: Pending, sent: string | null): Promise<MessageCodec | null> {
+  if (sent === null) return null;
+  if (p.deflate === null || sent !== p.deflate.response) {
+    throw new AppContractError(
+      "fetch-101",
+      `Sec-WebSocket-Extensions: ${sent} was not negotiated by upgradeWebSocket`,
+    );
+  }
+  const { PerMessageDeflate } = await import("../server/websocket_deflate.ts");
+  return new PerMessageDeflate(p.deflate, p.maxMessageBytes);
 }
 
 /** Logs a contract error for `ex` (the connection only logs those at debug level). */

@@ -318,6 +318,14 @@ export const APP_AND_PROCESS_ROWS = [
     doc: "Default wait for the peer's close frame after close() before the socket is cut.",
     group: "websocket",
   },
+  {
+    key: "websocketPerMessageDeflate",
+    flag: "websocket-per-message-deflate",
+    type: "bool",
+    default: true,
+    doc: "Accept permessage-deflate compression when a client offers it (--no-... turns it off).",
+    group: "websocket",
+  },
   // proxy
   {
     key: "forwardedAllowIps",

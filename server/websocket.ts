@@ -25,19 +25,16 @@
  * - A peer that vanishes (EOF or reset without a close frame) gives `close` with 1006. No promise
  *   created here ever rejects unhandled; listener exceptions are reported by `EventTarget` itself.
  * - Outgoing frames go through one write queue (`server/websocket_io.ts`); `bufferedAmount`
- *   counts queued payload bytes.
+ *   counts queued payload bytes. With permessage-deflate agreed (`attachSocket`'s codec),
+ *   messages travel compressed both ways and `extensions` names the agreement.
  * - `send` before `OPEN` throws `InvalidStateError`; after `close()` it is ignored. `close` throws
- *   `InvalidAccessError` for a code that may not be sent and `SyntaxError` for a reason over 123
- *   UTF-8 bytes.
+ *   `InvalidAccessError` for a code that may not be sent, `SyntaxError` for a reason > 123 bytes.
  * - `liveWebSockets()` and `closeAll(code, reason)` let the server (graceful shutdown) and tests
  *   see and end every socket of this process.
- * - Options left out fall back to the process defaults: `--websocket-max-message-bytes`,
- *   `--websocket-idle-timeout-ms` and `--websocket-close-timeout-ms` once `setWebSocketDefaults`
- *   was called (by `main.ts`), else the same values as `Deno.upgradeWebSocket`
- *   (`server/websocket_options.ts`).
- * - This file is the object apps see; message assembly is in `server/websocket_inbound.ts`, the
- *   socket I/O in `server/websocket_io.ts`, the `on<event>` properties in
- *   `server/websocket_events.ts`.
+ * - Options left out take the process defaults, the `--websocket-*` settings
+ *   (`server/websocket_options.ts`). This file is the object apps see; message assembly is in
+ *   `server/websocket_inbound.ts`, the socket I/O in `server/websocket_io.ts`, compression in
+ *   `server/websocket_deflate.ts`, the `on<event>` properties in `server/websocket_events.ts`.
  */
 import {
   CloseCode,
@@ -61,6 +58,7 @@ import {
 } from "./websocket_idle.ts";
 import { LiveSet, type LiveSlot } from "./live_set.ts";
 import {
+  type MessageCodec,
   type ServerWebSocketOptions,
   webSocketDefaults,
   type WebSocketLog,
@@ -141,8 +139,10 @@ export class ServerWebSocket extends WebSocketEvents
 
   /** The negotiated subprotocol ("" when none). */
   readonly protocol: string;
-  /** Negotiated extensions: always "" (no extension is supported). */
-  readonly extensions = "";
+  /** Negotiated extensions: the permessage-deflate agreement once open, else "". */
+  get extensions(): string {
+    return this.#codec?.response ?? "";
+  }
   /** The URL the socket was opened on (`ws:`/`wss:`), or "". */
   readonly url: string;
 
@@ -152,6 +152,7 @@ export class ServerWebSocket extends WebSocketEvents
   readonly #closeMs: number;
   readonly #logHook: WebSocketLog | undefined;
   #io: WebSocketTransport | null = null;
+  #codec: MessageCodec | null = null;
   #inbound: InboundFrames;
   #closeSent = false;
   #pendingClose: { code?: number; reason: string } | null = null;
@@ -211,13 +212,11 @@ export class ServerWebSocket extends WebSocketEvents
       this.#io?.sendBlob(data);
     } else if (ArrayBuffer.isView(data)) {
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      this.#push(encodeFrame(Opcode.BINARY, bytes), bytes.length);
-    } else if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {
-      const bytes = new Uint8Array(data as ArrayBufferLike);
-      this.#push(encodeFrame(Opcode.BINARY, bytes), bytes.length);
+      this.#io?.sendMessage(Opcode.BINARY, bytes);
+    } else if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+      this.#io?.sendMessage(Opcode.BINARY, new Uint8Array(data as ArrayBufferLike));
     } else {
-      const bytes = utf8.encode(String(data));
-      this.#push(encodeFrame(Opcode.TEXT, bytes), bytes.length);
+      this.#io?.sendMessage(Opcode.TEXT, utf8.encode(String(data)));
     }
   }
 
@@ -316,12 +315,13 @@ export class ServerWebSocket extends WebSocketEvents
   }
 
   /** Internal (see `attachSocket`). */
-  [ATTACH](conn: SocketDuplex, buffered: Uint8Array): void {
+  [ATTACH](conn: SocketDuplex, buffered: Uint8Array, codec: MessageCodec | null): void {
     if (this.#io !== null || this.#ending) {
       closeSocket(conn);
       return;
     }
-    const io = new WebSocketTransport(conn, this.#inbound, this);
+    this.#codec = codec;
+    const io = new WebSocketTransport(conn, this.#inbound, this, codec);
     this.#io = io;
     LIVE.add(this.#live);
     const pending = this.#pendingClose;
@@ -340,9 +340,7 @@ export class ServerWebSocket extends WebSocketEvents
     if (this.#io !== null || this.#ending) return;
     this.#ending = true;
     this.#state = CLOSED;
-    this.dispatchEvent(
-      new ErrorEvent("error", { error: reason, message: describe(reason) }),
-    );
+    this.dispatchEvent(new ErrorEvent("error", { error: reason, message: describe(reason) }));
     this.dispatchEvent(new CloseEvent("close", ABNORMAL));
     this.#resolveClosed();
   }
@@ -470,13 +468,14 @@ export class ServerWebSocket extends WebSocketEvents
   }
 }
 
-function isSharedArrayBuffer(v: unknown): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && v instanceof SharedArrayBuffer;
-}
-
-/** Starts `ws` on a taken-over connection (the 101 head was already written). */
-export function attachSocket(ws: ServerWebSocket, conn: SocketDuplex, buffered: Uint8Array): void {
-  ws[ATTACH](conn, buffered);
+/** Starts `ws` on a taken-over connection (the 101 head was written), with its agreed codec. */
+export function attachSocket(
+  ws: ServerWebSocket,
+  conn: SocketDuplex,
+  buffered: Uint8Array,
+  codec: MessageCodec | null = null,
+): void {
+  ws[ATTACH](conn, buffered, codec);
 }
 
 /** Marks an upgrade that never happened: `error`, then `close` with 1006. */

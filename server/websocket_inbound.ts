@@ -14,10 +14,13 @@
  *   returns idle-sized storage to that module's pool. A 64 KiB buffer per socket from the start
  *   was ~4x the socket's heap, and its external memory made V8 collect garbage at every few
  *   sockets under connect/close churn (about a hundred full collections a second).
+ * - `useCodec(codec)` (permessage-deflate was agreed) lets frames carry RSV1 and inflates the
+ *   messages they start (`server/websocket_deflate.ts`); without it RSV1 is a 1002.
  * - `messageData(bytes, binaryType)` is what a `message` event carries for a binary message.
  */
 import { ReceiveBuffer } from "./http/receive_buffer.ts";
 import { MessageAssembler, parseFrame, type WebSocketEvent } from "./http/websocket_frame.ts";
+import type { MessageCodec } from "./websocket_options.ts";
 
 /** Size of each read from the socket. */
 export const READ_SIZE = 64 * 1024;
@@ -38,6 +41,11 @@ export class InboundFrames {
       maxMessageBytes + MAX_HEADER_BYTES + READ_SIZE,
       idleBytes,
     );
+  }
+
+  /** Accepts compressed messages from now on, decompressed by `codec`. */
+  useCodec(codec: MessageCodec): void {
+    this.#asm.inflate = (data) => codec.inflate(data);
   }
 
   /** The socket closed: hands the storage back (false while a read still holds a view). */
@@ -61,6 +69,7 @@ export class InboundFrames {
       const r = parseFrame(this.#rb.view(), {
         expectMasked: true,
         maxPayloadBytes: this.#asm.remaining,
+        allowCompressed: this.#asm.inflate !== null,
       });
       if (r.kind === "partial") return null;
       this.#rb.consume(r.consumed);

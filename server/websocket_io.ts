@@ -13,7 +13,9 @@
  *   (so our close frame is not lost to a TCP reset) and a read error counts as EOF. `run` never
  *   rejects: EOF goes to `[PEER_EOF]()`, a read error to `[READ_FAILED](err)`.
  * - Writing: frames (and `Blob`s, encoded when their turn comes) go out in order through one
- *   writer, so frames never interleave; small frames queued back to back are coalesced into one
+ *   writer, so frames never interleave; messages (`sendMessage`, `Blob`s) are framed by the
+ *   negotiated codec (permessage-deflate) when one was given to the constructor, which also hands
+ *   it to `InboundFrames`; small frames queued back to back are coalesced into one
  *   write of at most 64 KiB. `bufferedAmount` counts queued application payload bytes. A write
  *   error drops the queue and calls `[WRITE_FAILED](err)`. `drained()` resolves once the queue is
  *   empty (or writing failed); nothing here rejects.
@@ -26,6 +28,7 @@ import { encodeFrame, Opcode } from "./http/websocket_frame.ts";
 import { type InboundFrames, READ_SIZE } from "./websocket_inbound.ts";
 import { countWebSocketOpened } from "./metrics.ts";
 import type { SocketDuplex } from "./exchange.ts";
+import type { MessageCodec } from "./websocket_options.ts";
 
 /** Most bytes of small frames coalesced into one write. */
 const COALESCE_BYTES = 64 * 1024;
@@ -62,6 +65,7 @@ export class WebSocketTransport {
   readonly #conn: SocketDuplex;
   readonly #inbound: InboundFrames;
   readonly #hooks: TransportHooks;
+  readonly #codec: MessageCodec | null;
   #draining = false;
   #eof = false;
   #eofWaiters: Array<() => void> = [];
@@ -71,10 +75,17 @@ export class WebSocketTransport {
   #drainWaiters: Array<() => void> = [];
 
   /** Wraps a taken-over connection whose input feeds `inbound`. */
-  constructor(conn: SocketDuplex, inbound: InboundFrames, hooks: TransportHooks) {
+  constructor(
+    conn: SocketDuplex,
+    inbound: InboundFrames,
+    hooks: TransportHooks,
+    codec: MessageCodec | null = null,
+  ) {
     this.#conn = conn;
     this.#inbound = inbound;
     this.#hooks = hooks;
+    this.#codec = codec;
+    if (codec !== null) inbound.useCodec(codec);
     countWebSocketOpened();
   }
 
@@ -145,6 +156,17 @@ export class WebSocketTransport {
     this.#pump();
   }
 
+  /** Queues one text or binary message (compressed when a codec was agreed) and starts writing. */
+  sendMessage(opcode: number, payload: Uint8Array): void {
+    this.send(this.#encode(opcode, payload), payload.length);
+  }
+
+  #encode(opcode: number, payload: Uint8Array): Uint8Array {
+    return this.#codec === null
+      ? encodeFrame(opcode, payload)
+      : this.#codec.encode(opcode, payload);
+  }
+
   /** Queues a `Blob` as one binary message and starts writing. */
   sendBlob(blob: Blob): void {
     this.#buffered += blob.size;
@@ -174,7 +196,7 @@ export class WebSocketTransport {
         if ("blob" in item) {
           const ab = await item.blob.arrayBuffer();
           this.#out.shift();
-          bytes = encodeFrame(Opcode.BINARY, new Uint8Array(ab));
+          bytes = this.#encode(Opcode.BINARY, new Uint8Array(ab));
           app = item.blob.size;
         } else {
           // Coalesce consecutive small frames into one write.

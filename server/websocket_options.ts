@@ -6,7 +6,8 @@
  * - `ServerWebSocketOptions` are those of `new ServerWebSocket(options)` (`server/websocket.ts`).
  * - Until `setWebSocketDefaults(config)` is called (by `main.ts`, from the `websocket*` settings
  *   and `--idle-read-buffer-bytes`), the defaults are the settings' defaults, which are the same
- *   values as `Deno.upgradeWebSocket`'s. `webSocketDefaults()` returns the ones in effect; a
+ *   values as `Deno.upgradeWebSocket`'s (permessage-deflate, which Deno's does not offer, is on
+ *   by default, as in uvicorn). `webSocketDefaults()` returns the ones in effect; a
  *   socket reads them once, when it is created.
  */
 import { type Config, DEFAULTS } from "./config.ts";
@@ -17,6 +18,7 @@ export type WebSocketDefaults = Pick<
   | "websocketMaxMessageBytes"
   | "websocketIdleTimeoutMs"
   | "websocketCloseTimeoutMs"
+  | "websocketPerMessageDeflate"
   | "idleReadBufferBytes"
 >;
 
@@ -33,14 +35,29 @@ export function setWebSocketDefaults(config: WebSocketDefaults): void {
     websocketMaxMessageBytes,
     websocketIdleTimeoutMs,
     websocketCloseTimeoutMs,
+    websocketPerMessageDeflate,
     idleReadBufferBytes,
   } = config;
   defaults = {
     websocketMaxMessageBytes,
     websocketIdleTimeoutMs,
     websocketCloseTimeoutMs,
+    websocketPerMessageDeflate,
     idleReadBufferBytes,
   };
+}
+
+/**
+ * How a socket's messages are carried when an extension was negotiated (permessage-deflate,
+ * `server/websocket_deflate.ts`): incoming compressed messages are inflated, outgoing ones framed.
+ */
+export interface MessageCodec {
+  /** The `Sec-WebSocket-Extensions` value agreed on. */
+  readonly response: string;
+  /** Decompresses one whole compressed message; throws `WebSocketProtocolError`. */
+  inflate(payload: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer>;
+  /** The frame (header and payload) that sends one message. */
+  encode(opcode: number, payload: Uint8Array): Uint8Array<ArrayBuffer>;
 }
 
 /** Log hook: the exchange's error log. */

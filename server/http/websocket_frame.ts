@@ -6,8 +6,9 @@
  *   `{kind: "frame", frame, consumed}` for one complete frame (its payload unmasked into a fresh
  *   array, so `buf` is never modified) or `{kind: "partial"}` when more bytes are needed. It throws
  *   a `WebSocketProtocolError` as soon as the bytes seen so far break a rule, so byte-by-byte
- *   input fails at the same byte as whole input: RSV bits set (no extension is negotiated),
- *   an unknown opcode, an unmasked frame from a client (or a masked one from a server), a
+ *   input fails at the same byte as whole input: RSV bits set (RSV1 is allowed, as
+ *   `compressed`, on the first frame of a data message when `allowCompressed` says that
+ *   permessage-deflate was negotiated), an unknown opcode, an unmasked frame from a client (or a masked one from a server), a
  *   fragmented or oversized (> 125 bytes) control frame, a 64-bit length with its top bit set, a
  *   close payload of length 1 or with a code that may not be sent (all 1002), a close reason that
  *   is not UTF-8 (1007), and a data frame longer than `maxPayloadBytes` (1009, decided from the
@@ -17,7 +18,9 @@
  *   It rejects a continuation without a started message and a new data frame inside a fragmented
  *   one (1002), a message whose total size passes the limit (1009) and text that is not valid
  *   UTF-8 (1007, checked with a fatal `TextDecoder` when the message is complete; a leading BOM is
- *   kept, it is data).
+ *   kept, it is data). A message whose first frame was `compressed` is handed, whole, to the
+ *   `inflate` function the assembler was given (RFC 7692 §6.2) before the UTF-8 check; its
+ *   errors (1009 for output over the limit, 1002 for bad data) propagate.
  * - `encodeFrame` builds a frame (unmasked unless a mask key is given: servers never mask);
  *   `encodeClosePayload`/`decodeClosePayload` handle the 2-byte code plus UTF-8 reason.
  * The opening handshake lives in `websocket_handshake.ts`.
@@ -96,6 +99,8 @@ export interface Frame {
   readonly masked: boolean;
   /** The payload, unmasked, in a fresh array that starts at offset 0 of its own buffer. */
   readonly payload: Uint8Array<ArrayBuffer>;
+  /** RSV1: the message this frame starts is compressed (permessage-deflate). */
+  readonly compressed?: boolean;
 }
 
 /** Result of `parseFrame`. */
@@ -112,6 +117,8 @@ export interface ParseFrameOptions {
   readonly expectMasked: boolean;
   /** Largest data-frame payload accepted (1009 beyond it); control frames are capped at 125. */
   readonly maxPayloadBytes?: number;
+  /** permessage-deflate was negotiated: RSV1 marks a compressed message (default false). */
+  readonly allowCompressed?: boolean;
 }
 
 const PARTIAL: FrameResult = Object.freeze({ kind: "partial" });
@@ -137,13 +144,20 @@ export function parseFrame(buf: Uint8Array, options: ParseFrameOptions): FrameRe
   const n = buf.length;
   if (n < 1) return PARTIAL;
   const b0 = buf[0];
-  if ((b0 & 0x70) !== 0) {
+  const rsv = b0 & 0x70;
+  if (rsv !== 0 && (rsv !== 0x40 || options.allowCompressed !== true)) {
     throw new WebSocketProtocolError(
       CloseCode.PROTOCOL_ERROR,
       "reserved bits set without a negotiated extension",
     );
   }
   const opcode = b0 & 0x0f;
+  if (rsv !== 0 && (isControl(opcode) || opcode === Opcode.CONTINUATION)) {
+    throw new WebSocketProtocolError(
+      CloseCode.PROTOCOL_ERROR,
+      "RSV1 set on a control or continuation frame",
+    );
+  }
   if (!isKnownOpcode(opcode)) {
     throw new WebSocketProtocolError(
       CloseCode.PROTOCOL_ERROR,
@@ -212,7 +226,10 @@ export function parseFrame(buf: Uint8Array, options: ParseFrameOptions): FrameRe
     if (masked) unmask(payload, buf, maskAt);
   }
   if (opcode === Opcode.CLOSE) checkClosePayload(payload);
-  return { kind: "frame", frame: { fin, opcode, masked, payload }, consumed: end };
+  const frame: Frame = rsv === 0
+    ? { fin, opcode, masked, payload }
+    : { fin, opcode, masked, payload, compressed: true };
+  return { kind: "frame", frame, consumed: end };
 }
 
 /** XORs `data` in place with the 4-byte key at `key[at..at+4]` (masking is its own inverse). */
@@ -370,8 +387,11 @@ export type WebSocketEvent =
 export class MessageAssembler {
   readonly #max: number;
   #opcode = -1;
+  #compressed = false;
   #parts: Uint8Array<ArrayBuffer>[] = [];
   #size = 0;
+  /** Decompresses a whole compressed message (permessage-deflate), or null before one is set. */
+  inflate: ((data: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>) | null = null;
 
   /** Creates an assembler that rejects messages over `maxMessageBytes` (1009). */
   constructor(maxMessageBytes: number) {
@@ -421,6 +441,7 @@ export class MessageAssembler {
           );
         }
         this.#opcode = op;
+        this.#compressed = frame.compressed === true;
     }
     this.#size += frame.payload.length;
     if (this.#size > this.#max) {
@@ -431,8 +452,14 @@ export class MessageAssembler {
     }
     if (frame.payload.length > 0) this.#parts.push(frame.payload);
     if (!frame.fin) return null;
-    const data = concatBytes(this.#parts) as Uint8Array<ArrayBuffer>;
+    let data = concatBytes(this.#parts) as Uint8Array<ArrayBuffer>;
     const opcode = this.#opcode;
+    if (this.#compressed) {
+      if (this.inflate === null) {
+        throw new WebSocketProtocolError(CloseCode.PROTOCOL_ERROR, "compressed message");
+      }
+      data = this.inflate(data);
+    }
     this.#opcode = -1;
     this.#parts = [];
     this.#size = 0;

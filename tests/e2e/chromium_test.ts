@@ -20,7 +20,8 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 Deno.test({
-  name: "chromium: form POST, multipart file upload and a WebSocket echo through lsbaws",
+  name:
+    "chromium: form POST, multipart file upload and a WebSocket echo (plain and compressed) through lsbaws",
   ignore: CHROMIUM === null,
   async fn() {
     const server = await startApp("apps/browser.ts");
@@ -79,6 +80,28 @@ Deno.test({
         await page.evaluate(`document.getElementById("ws-out").textContent`),
         "echo: hello from chromium ✓",
       );
+
+      // 4. The same echo with permessage-deflate, which Chromium offers with context takeover:
+      // long, repetitive messages (compressed both ways), each referring back to the previous.
+      const deflated = JSON.parse(
+        await page.evaluate<string>(`new Promise((resolve, reject) => {
+        const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws");
+        const sent = ["a", "b", "a"].map((c, i) => (c + " lorem ipsum dolor " + i).repeat(300));
+        const got = [];
+        ws.onopen = () => sent.forEach((m) => ws.send(m));
+        ws.onmessage = (e) => {
+          got.push(e.data);
+          if (got.length < sent.length) return;
+          ws.close(1000);
+          resolve(JSON.stringify({ ext: ws.extensions, same: got.every((g, i) => g === sent[i]) }));
+        };
+        ws.onclose = (e) => reject(new Error("closed early: " + e.code + " " + e.reason));
+      })`),
+      );
+      assert.deepEqual(deflated, {
+        ext: "permessage-deflate; server_no_context_takeover",
+        same: true,
+      });
     } catch (err) {
       Deno.stderr.writeSync(new TextEncoder().encode(`chromium log:\n${browser.log()}\n`));
       throw err;

@@ -79,6 +79,7 @@ const LOADER_FILES = ["gateway/loader.ts"];
  */
 const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "gateway/_file_url.ts": ["node:path", "node:url"],
+  "gateway/websocket.ts": ["server/websocket_deflate.ts"],
   "main.ts": [
     "server/deno/listen.ts",
     "server/process/handover.ts",

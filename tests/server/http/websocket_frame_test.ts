@@ -484,3 +484,60 @@ Deno.test("sha1: matches WebCrypto around the padding boundaries", async () => {
 Deno.test("acceptKey: RFC 6455's example", () => {
   assert.equal(acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 });
+
+// --- RSV1: permessage-deflate -----------------------------------------------------------------
+
+Deno.test("RSV1 marks a compressed message only where permessage-deflate was agreed", () => {
+  const deflate = { expectMasked: true, allowCompressed: true } as const;
+  const first = encodeFrame(Opcode.TEXT, enc.encode("x"), { mask: MASK, rsv: 4, fin: false });
+  const f = frameOf(parseFrame(first, deflate));
+  assert.equal(f.compressed, true);
+  assert.equal(
+    frameOf(parseFrame(encodeFrame(Opcode.BINARY, enc.encode("x"), { mask: MASK }), deflate))
+      .compressed,
+    undefined,
+  );
+  // Without the agreement RSV1 is a protocol error, as before.
+  rejects(() => parseFrame(first, { expectMasked: true }), 1002, /reserved bits/);
+  // RSV2 and RSV3 stay reserved; RSV1 may not mark a continuation or a control frame.
+  for (const rsv of [2, 1, 6, 5]) {
+    rejects(
+      () => parseFrame(encodeFrame(Opcode.TEXT, enc.encode("x"), { mask: MASK, rsv }), deflate),
+      1002,
+    );
+  }
+  for (const op of [Opcode.CONTINUATION, Opcode.PING, Opcode.PONG, Opcode.CLOSE]) {
+    rejects(
+      () => parseFrame(encodeFrame(op, new Uint8Array(0), { mask: MASK, rsv: 4 }), deflate),
+      1002,
+      /RSV1 set on a control or continuation frame/,
+    );
+  }
+});
+
+Deno.test("assembler: a compressed message is inflated whole; without an inflater it is a 1002", () => {
+  const asm = new MessageAssembler(1000);
+  const part = (op: number, p: string, fin: boolean, compressed?: boolean): Frame => ({
+    fin,
+    opcode: op,
+    masked: true,
+    payload: enc.encode(p),
+    ...(compressed ? { compressed } : {}),
+  });
+  rejects(() => asm.push(part(Opcode.TEXT, "ab", true, true)), 1002, /compressed message/);
+  const seen: string[] = [];
+  const plain = new MessageAssembler(1000);
+  plain.inflate = (d) => {
+    seen.push(new TextDecoder().decode(d));
+    return enc.encode("inflated");
+  };
+  assert.equal(plain.push(part(Opcode.TEXT, "ab", false, true)), null);
+  assert.deepEqual(plain.push(part(Opcode.CONTINUATION, "cd", true)), {
+    type: "text",
+    data: "inflated",
+  });
+  assert.deepEqual(seen, ["abcd"], "the whole message, once");
+  // The next message is not compressed: the inflater is not called.
+  assert.deepEqual(plain.push(part(Opcode.TEXT, "plain", true)), { type: "text", data: "plain" });
+  assert.equal(seen.length, 1);
+});
