@@ -2,8 +2,9 @@
  * The permessage-deflate codec (`server/websocket_deflate.ts`): a client compressing with context
  * takeover (a streaming zlib deflater flushed per message, as browsers do) is decompressed message
  * after message, also across the 32 KiB window; one without takeover too; output over the message
- * limit is 1009 however small the input; bad data is 1002; and what the server sends is
- * compressed only when that helps, within the agreed window.
+ * limit is 1009 however small the input; bad data is 1002; the window kept is exactly
+ * 2^client_max_window_bits bytes (hand-made blocks reach its edge, which zlib never does); and
+ * what the server sends is compressed only when that helps, within the agreed window.
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
@@ -153,4 +154,86 @@ Deno.test("text decoded from an inflated message is the original", async () => {
   const server = codec("permessage-deflate");
   const text = "héllo wörld ✓ ".repeat(100);
   assert.equal(dec.decode(server.inflate(await client(enc.encode(text)))), text);
+});
+
+// --- the window's exact size, with hand-made deflate blocks -----------------------------------
+// zlib never emits a distance beyond 32,506 (its window minus the lookahead), so the edge of the
+// 2^clientWindowBits window is checked with a fixed-Huffman block built here: one match of
+// `length` bytes at `distance`, then the 3 header bits of the sync flush's empty stored block.
+
+/** Deflate's bit order: values least significant bit first, Huffman codes most significant. */
+class Bits {
+  readonly bytes: number[] = [];
+  #acc = 0;
+  #n = 0;
+  value(v: number, n: number): void {
+    for (let i = 0; i < n; i++) this.#bit((v >> i) & 1);
+  }
+  code(c: number, n: number): void {
+    for (let i = n - 1; i >= 0; i--) this.#bit((c >> i) & 1);
+  }
+  #bit(b: number): void {
+    this.#acc |= b << this.#n;
+    if (++this.#n === 8) this.flush();
+  }
+  flush(): void {
+    if (this.#n === 0) return;
+    this.bytes.push(this.#acc);
+    this.#acc = 0;
+    this.#n = 0;
+  }
+}
+
+/** A message that is one back-reference: 258 bytes (symbol 285) at `distance`. */
+function matchBlock(distance: number): Uint8Array<ArrayBuffer> {
+  const w = new Bits();
+  w.value(0, 1); // BFINAL 0
+  w.value(1, 2); // BTYPE 01: fixed Huffman
+  w.code(0b11000000 + (285 - 280), 8); // length 258
+  let code = 0;
+  let base = 1;
+  let extra = 0;
+  for (let d = 0; d < 30; d++) {
+    const e = d < 4 ? 0 : (d >> 1) - 1;
+    const b = d < 4 ? d + 1 : (1 << (e + 1)) + 1 + (d & 1) * (1 << e);
+    if (b <= distance) [code, base, extra] = [d, b, e];
+  }
+  w.code(code, 5);
+  w.value(distance - base, extra);
+  w.code(0, 7); // end of block (256)
+  w.value(0, 3); // the empty stored block's header; its 00 00 ff ff were removed
+  w.flush();
+  return new Uint8Array(w.bytes);
+}
+
+Deno.test("the client's window is exactly 2^client_max_window_bits bytes of earlier messages", () => {
+  const history = crypto.getRandomValues(new Uint8Array(40_000));
+  const first = zlib.deflateRawSync(history, SYNC);
+  const firstPayload = new Uint8Array(first.subarray(0, first.length - 4));
+  for (
+    const [offer, window] of [["permessage-deflate", 32768], [
+      "permessage-deflate; client_max_window_bits=10",
+      1024,
+    ]] as const
+  ) {
+    const server = codec(offer);
+    assert.deepEqual(server.inflate(firstPayload), history);
+    const at = history.length - window;
+    assert.deepEqual(server.inflate(matchBlock(window)), history.slice(at, at + 258), offer);
+  }
+  // The same window built from five messages of 8,000 bytes.
+  const pieces = codec("permessage-deflate");
+  for (let at = 0; at < history.length; at += 8000) {
+    const z = zlib.deflateRawSync(history.subarray(at, at + 8000), SYNC);
+    pieces.inflate(new Uint8Array(z.subarray(0, z.length - 4)));
+  }
+  assert.deepEqual(pieces.inflate(matchBlock(32768)), history.slice(7232, 7232 + 258));
+  // One byte further back than the window is refused, not read from stale memory.
+  const narrow = codec("permessage-deflate; client_max_window_bits=10");
+  narrow.inflate(firstPayload);
+  rejects(() => narrow.inflate(matchBlock(1025)), 1002, /too far back/);
+  // With client_no_context_takeover nothing is kept: any back-reference is too far.
+  const none = codec("permessage-deflate; client_no_context_takeover");
+  none.inflate(firstPayload);
+  rejects(() => none.inflate(matchBlock(1)), 1002, /too far back/);
 });
