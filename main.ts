@@ -508,6 +508,7 @@ function openLogs(
       level: config.logLevel,
       accessLog: config.accessLog,
       accessLogFormat: config.accessLogFormat,
+      errorLogFormat: config.errorLogFormat,
       errorSink: errorLogFile ?? deps.stderr,
     });
     if (identity !== null && config.accessLog !== "" && config.accessLog !== "-") {

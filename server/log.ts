@@ -4,7 +4,9 @@
  * Contract:
  * - This is the only module that writes diagnostics; nothing else uses `console.*`.
  * - `createLogger(options)` returns a `Logger`. Error-log lines go to `options.errorSink`
- *   (default stderr) as `[ISO time] [pid] [LEVEL] message`. Access lines are buffered and flushed
+ *   (default stderr) as `[ISO time] [pid] [LEVEL] message` (`errorLogFormat` "text"), or as one
+ *   JSON object or one logfmt line with the keys `time`, `pid`, `level` (lower case) and
+ *   `message` (`formatErrorLine`): a message of several lines (a stack trace) stays one line. Access lines are buffered and flushed
  *   at most every 100 ms, when the buffer passes 64 KiB, and on `flush()`/`close()`, so logging
  *   costs one write per batch rather than one per request.
  * - A log file (the access log here; main.ts makes `--error-log` one too) follows its path
@@ -89,6 +91,8 @@ export interface LoggerOptions {
   accessLog: string;
   /** Access line format: "common", "json", "logfmt", or a template (`server/access_format.ts`). */
   accessLogFormat: string;
+  /** Error line format (default "text"). */
+  errorLogFormat?: ErrorLogFormat;
   /** Error-log sink (default stderr). */
   errorSink?: LogSink;
   /** Access-log sink (overrides `accessLog` destination; used by tests). */
@@ -283,17 +287,35 @@ export function formatLogfmt(r: AccessRecord, pid: number): string {
     `user_agent=${logfmtValue(r.userAgent)} pid=${pid}\n`;
 }
 
+/** How error-log lines are written. */
+export type ErrorLogFormat = "text" | "json" | "logfmt";
+
+/** One error-log line (with its newline) in `format`; see the module comment. */
+export function formatErrorLine(
+  format: ErrorLogFormat,
+  time: number,
+  pid: number,
+  level: LogLevel,
+  message: string,
+): string {
+  const iso = new Date(time).toISOString();
+  if (format === "json") return JSON.stringify({ time: iso, pid, level, message }) + "\n";
+  if (format === "logfmt") {
+    return `time=${iso} pid=${pid} level=${level} message=${logfmtValue(message)}\n`;
+  }
+  return `[${iso}] [${pid}] [${level.toUpperCase()}] ${message}\n`;
+}
+
 /** Creates a logger; see the module comment. */
 export function createLogger(opts: LoggerOptions): Logger {
   const rank = LEVEL_RANK[opts.level];
   const pid = opts.pid ?? Deno.pid;
   const errorSink = opts.errorSink ?? stderrSink();
+  const errorFormat = opts.errorLogFormat ?? "text";
   const writeError = (level: LogLevel, message: string) => {
     if (LEVEL_RANK[level] < rank) return;
     try {
-      errorSink.write(
-        `[${new Date().toISOString()}] [${pid}] [${level.toUpperCase()}] ${message}\n`,
-      );
+      errorSink.write(formatErrorLine(errorFormat, Date.now(), pid, level, message));
     } catch {
       // stderr closed: nothing sensible left to do.
     }

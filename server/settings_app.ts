@@ -141,6 +141,16 @@ export const APP_AND_PROCESS_ROWS = [
     group: "logging",
   },
   {
+    key: "errorLogFormat",
+    flag: "error-log-format",
+    type: "enum",
+    choices: ["text", "json", "logfmt"],
+    default: "text",
+    doc:
+      "Error log line format: text ('[time] [pid] [LEVEL] message'), json or logfmt, one line each.",
+    group: "logging",
+  },
+  {
     key: "logLevel",
     flag: "log-level",
     type: "enum",

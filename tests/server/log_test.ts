@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
 import { startLsbaws } from "../_support/proc.ts";
-import { createLogger, detachedLog, fdSink } from "../../server/log.ts";
+import { createLogger, detachedLog, fdSink, formatErrorLine } from "../../server/log.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 /** Generated ids: a random per-process prefix and a counter (server/http/request_id.ts). */
@@ -133,4 +133,62 @@ Deno.test("detachedLog: logger.log as one shared function, callable on its own",
   log("debug", "below the level");
   assert.equal(lines.length, 1);
   assert.match(lines[0], /\[ERROR\] boom/);
+});
+
+Deno.test("error-log formats: text as before; json and logfmt keep a stack trace on one line", () => {
+  const t = Date.UTC(2026, 11, 7, 12, 0, 0, 5);
+  const msg = 'boom: "quoted"\n    at f (file:///app.ts:1:2)\n    at g (file:///app.ts:3:4)';
+  assert.equal(
+    formatErrorLine("text", t, 42, "error", "plain message"),
+    "[2026-12-07T12:00:00.005Z] [42] [ERROR] plain message\n",
+  );
+  const json = formatErrorLine("json", t, 42, "error", msg);
+  assert.equal(json.split("\n").length, 2, "one line");
+  assert.deepEqual(JSON.parse(json), {
+    time: "2026-12-07T12:00:00.005Z",
+    pid: 42,
+    level: "error",
+    message: msg,
+  });
+  assert.equal(
+    formatErrorLine("logfmt", t, 42, "warning", msg),
+    'time=2026-12-07T12:00:00.005Z pid=42 level=warning message="boom: \\"quoted\\"\\n    at f ' +
+      '(file:///app.ts:1:2)\\n    at g (file:///app.ts:3:4)"\n',
+  );
+  assert.equal(
+    formatErrorLine("logfmt", t, 1, "info", "ready"),
+    `time=2026-12-07T12:00:00.005Z pid=1 level=info message=ready\n`,
+  );
+});
+
+Deno.test("--error-log-format json: every stderr line of the supervisor and both workers is JSON", async () => {
+  const p = await startLsbaws([
+    "-w",
+    "2",
+    "-p",
+    "0",
+    "--error-log-format",
+    "json",
+    "--log-level",
+    "debug",
+    APP,
+  ]);
+  let workers: number[] = [];
+  try {
+    await p.waitFor(() => p.err.filter((l) => / is ready/.test(l)).length === 2, "2 workers");
+    workers = p.workers();
+    // A worker's own lines (its graceful stop) come through the supervisor's stderr too.
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  assert.ok(p.err.length > 6, p.err.join("\n"));
+  const recs = p.err.map((l) => JSON.parse(l));
+  for (const r of recs) {
+    assert.deepEqual(Object.keys(r), ["time", "pid", "level", "message"]);
+    assert.match(r.time, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    assert.ok(["debug", "info", "warning", "error", "critical"].includes(r.level));
+  }
+  const pids = new Set(recs.map((r) => r.pid));
+  assert.ok(pids.has(p.pid), "the supervisor's lines");
+  for (const w of workers) assert.ok(pids.has(w), `worker ${w}'s lines`);
 });
