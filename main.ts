@@ -93,6 +93,7 @@ import {
 } from "./server/libc/inherit.ts";
 import type { WorkerLink } from "./server/process/worker.ts";
 import type { Identity } from "./server/process/identity.ts";
+import type { StaticMount } from "./server/static/mod.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
 import {
   ignoreSigusr1,
@@ -209,6 +210,37 @@ export function processDeps(): MainDeps {
   };
 }
 
+/**
+ * The checks the settings pass at start beyond their own parsing (trust lists, bind specs and,
+ * when the static responder is loaded, `--static` mounts); throws with the reason. Returns the
+ * static mounts.
+ */
+function checkSettings(
+  config: Config,
+  staticFiles: typeof import("./server/static/mod.ts") | null,
+): StaticMount[] {
+  parseTrustList(config.forwardedAllowIps);
+  parseTrustList(config.proxyAllowIps, "--proxy-allow-ips");
+  for (const b of config.bind) parseBind(b);
+  return staticFiles?.parseStaticMounts(config.staticMounts) ?? [];
+}
+
+/**
+ * The settings read again for a HUP: the same command line against the environment the server
+ * started with (`--env-file` included, not read again) and the `--config` file as it is now,
+ * checked as at start. Throws with the reason.
+ */
+function rereadSettings(
+  args: readonly string[],
+  deps: MainDeps,
+  staticFiles: typeof import("./server/static/mod.ts") | null,
+): Config {
+  const parsed = parseCli(args, deps.env, configReader(deps));
+  if (!("config" in parsed)) throw new Error("the command line no longer names an app to run");
+  checkSettings(parsed.config, staticFiles);
+  return parsed.config;
+}
+
 /** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
 function cannotListen(deps: MainDeps, err: unknown): number {
   deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
@@ -303,10 +335,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     : await import("./server/static/mod.ts");
   let mounts;
   try {
-    parseTrustList(config.forwardedAllowIps);
-    parseTrustList(config.proxyAllowIps, "--proxy-allow-ips");
-    for (const b of config.bind) parseBind(b);
-    mounts = staticFiles?.parseStaticMounts(config.staticMounts) ?? [];
+    mounts = checkSettings(config, staticFiles);
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;
@@ -444,6 +473,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           reloader,
           listeners: listeners ?? undefined,
           command: identity === null ? undefined : { ...workerCommand(args), ...identity },
+          reread: () => rereadSettings(args, deps, staticFiles),
         });
         if (code !== 0 && errorLogFile !== null) {
           deps.stderr.write(

@@ -10,8 +10,8 @@
  * - Boot: the first worker starts alone; once it is `ready`, its bound addresses (port 0 resolved
  *   to a real port) are handed to every later worker that binds its own (`handover.ts`) and the
  *   banner is printed once. Then the rest start. A worker is *booting* until its `ready` message.
- * - Reaping: every `Deno.ChildProcess.status` is awaited, so exited workers never stay zombies. A
- *   worker that dies while serving is replaced at once (and logged).
+ * - Reaping: every `Deno.ChildProcess.status` is awaited (no zombies); a worker that dies while
+ *   serving is replaced at once (and logged).
  * - Boot failures: a worker that exits before it was ready with `EXIT_APP_LOAD_ERROR` (4) or
  *   `EXIT_BOOT_ERROR` (3), or any failure before the very first worker was ready, halts the
  *   supervisor with that code (`EXIT_BOOT_ERROR` for other codes); its error text has already
@@ -19,9 +19,8 @@
  *   workers that still serve, the replacement is abandoned and the old workers are kept (a broken
  *   deploy does not take a running site down). Other boot failures are retried with exponential
  *   backoff (`BOOT_BACKOFF_MS`, doubling up to `--boot-retry-max-ms`).
- * - Liveness (`--timeout S`): a worker whose last heartbeat is older than S seconds is killed with
- *   SIGKILL, and the request its event loop was stuck in is logged. A worker that is not ready
- *   within `--boot-timeout-ms` is killed too.
+ * - Liveness (`--timeout S`): a worker whose last heartbeat is older than S seconds gets SIGKILL
+ *   (the request its loop was stuck in is logged); so does one not ready in `--boot-timeout-ms`.
  * - `SIGNALS` maps each signal to one handler; signals are queued and handled by the main loop:
  *   - TERM, INT: graceful stop: every worker is retired (below), then the supervisor exits 0.
  *     With `--shutdown-delay-ms` the workers get SIGTERM at once instead: they keep accepting
@@ -29,8 +28,9 @@
  *     get SIGKILL `--kill-margin-ms` after delay + grace. A second TERM/INT acts as QUIT.
  *   - QUIT: fast stop. Workers get SIGQUIT (close every connection now); SIGKILL after
  *     `--fast-stop-timeout-ms`. Exit 0.
- *   - HUP: rolling restart. A new generation of N workers starts (loading the app code afresh);
- *     once all of them are ready, the old generation is retired as one batch, so at least N ready
+ *   - HUP: the settings are read again (`opts.reread`, `reconfigure.ts`; unreadable ones restart
+ *     nothing), then a rolling restart: a new generation of N workers starts (loading the app
+ *     code afresh); once all are ready, the old one is retired as one batch, so at least N ready
  *     workers listen at every moment.
  *   - TTIN / TTOU: one worker more / less (never below 1); a removed worker drains gracefully.
  * - `--max-requests`: a worker that spent its budget sends `recycle`; it is replaced exactly like
@@ -39,16 +39,15 @@
  *   backoff). A new worker that fails to load keeps the old ones serving; when none serves (a
  *   broken app at start), an app load error waits for the next change instead of halting.
  * - Metrics (boots, exits, kills, recycles; the workers' sum): `server/process/metrics_link.ts`.
- * - Retiring a ready worker takes two phases. First it is told to close its listeners (`quiesce`
- *   on its stdin) while its open connections carry on as usual. When every worker retired in the
- *   same batch has answered `closed` (or after `--quiesce-timeout-ms`), they all get SIGTERM and drain:
- *   in-flight requests finish within `--shutdown-grace-ms`, answered with `Connection: close`.
- *   The order matters with SO_REUSEPORT: a client told to reconnect by one retiring worker must
- *   not land in the accept queue of another retiring worker whose listener is about to close
- *   (the kernel resets such connections). A booting worker is simply sent SIGTERM.
+ * - Retiring a ready worker takes two phases. First it closes its listeners (`quiesce` on its
+ *   stdin) while its connections carry on. When every worker of the batch answered `closed` (or
+ *   after `--quiesce-timeout-ms`), they all get SIGTERM and drain within `--shutdown-grace-ms`
+ *   (`Connection: close`). With SO_REUSEPORT a client told to reconnect by one retiring worker
+ *   must not land in the queue of another whose listener is about to close (the kernel resets
+ *   such connections). A booting worker is simply sent SIGTERM.
  */
 import { boundsOf, type Config, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from "../config.ts";
-import { COMMAND_QUIESCE, type ControlMessage, heartbeatPeriodMs } from "./control.ts";
+import { COMMAND_QUIESCE, type ControlMessage } from "./control.ts";
 import { bannerLines, migrateReqHint, workerEnv } from "./handover.ts";
 import type { Logger } from "../log.ts";
 import { forwardTo, pumpStderr } from "./forward.ts";
@@ -64,24 +63,19 @@ import {
   type WorkerProc,
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
+import { rereadOnHup, supervisorTickMs } from "./reconfigure.ts";
 import { SupervisorMetrics } from "./metrics_link.ts";
 import type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
 
-export type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
-
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
-export const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
-
+const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
 /** First wait before retrying a worker that failed to boot (doubles per failure). */
-export const BOOT_BACKOFF_MS = 1000;
+const BOOT_BACKOFF_MS = 1000;
 /** Most workers TTIN can reach (the `--workers` maximum). */
-export const MAX_WORKERS: number = boundsOf("workers").max;
-
+const MAX_WORKERS: number = boundsOf("workers").max;
 /** The signals the supervisor handles, each with one handler (`Arbiter#handlers`). */
-export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU"] as const;
-
-/** A signal the supervisor handles. */
-export type SupervisorSignal = typeof SIGNALS[number];
+const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU"] as const;
+type SupervisorSignal = typeof SIGNALS[number];
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
 export function runSupervisor(
@@ -94,7 +88,8 @@ export function runSupervisor(
 
 /** The supervisor's state machine; see the module comment. */
 class Arbiter {
-  readonly #config: Config;
+  #config: Config;
+  readonly #reread: (() => Config) | null;
   readonly #log: Logger;
   readonly #deps: SupervisorDeps;
   readonly #version: string;
@@ -105,7 +100,7 @@ class Arbiter {
   #reloadWhy: string | null = null;
   #reloadGen = 0;
   readonly #workers = new Map<number, WorkerProc>();
-  readonly #tickMs: number;
+  #tickMs: number;
   #numWorkers: number;
   #nextId = 1;
   #generation = 1;
@@ -121,7 +116,7 @@ class Arbiter {
 
   /** One handler per signal (gunicorn's `handle_<sig>` methods). */
   readonly handlers: Readonly<Record<SupervisorSignal, () => void>> = {
-    SIGHUP: () => this.#restart("SIGHUP: rolling restart"),
+    SIGHUP: () => this.#hup(),
     SIGTERM: () => this.#handleTerm("SIGTERM"),
     SIGINT: () => this.#handleTerm("SIGINT"),
     SIGQUIT: () => this.#handleQuit("SIGQUIT"),
@@ -136,9 +131,10 @@ class Arbiter {
     this.#version = opts.version;
     this.#command = opts.command ?? workerCommand(args);
     this.#reloader = opts.reloader ?? null;
+    this.#reread = opts.reread ?? null;
     this.#listeners = opts.listeners ?? null;
     this.#numWorkers = config.workers;
-    this.#tickMs = config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
+    this.#tickMs = supervisorTickMs(config);
     this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
   }
 
@@ -185,8 +181,6 @@ class Arbiter {
     }
   }
 
-  // --- signal handlers -------------------------------------------------------------------------
-
   #handleTerm(name: string): void {
     if (this.#stopping !== null) return this.#handleQuit(`${name} again`);
     this.#stopping = "graceful";
@@ -226,6 +220,15 @@ class Arbiter {
     );
   }
 
+  /** HUP: the settings read again (see the module comment), then a new generation. */
+  #hup(): void {
+    const next = this.#reread ? rereadOnHup(this.#config, this.#reread, this.#log) : this.#config;
+    if (next === null) return;
+    if (next.workers !== this.#config.workers) this.#numWorkers = next.workers;
+    [this.#config, this.#tickMs] = [next, supervisorTickMs(next)];
+    this.#restart("SIGHUP: rolling restart");
+  }
+
   #reload(): void {
     this.#restart(`reload: ${this.#reloadWhy}`);
     this.#reloadWhy = null;
@@ -257,8 +260,6 @@ class Arbiter {
     this.#numWorkers--;
     this.#log.log("info", `SIGTTOU: now ${this.#numWorkers} worker(s)`);
   }
-
-  // --- the loop's duties ---------------------------------------------------------------------
 
   /** Second phase of retiring: once no worker of the batch still listens, drain them all. */
   #drainWhenQuiet(now: number): void {
@@ -307,8 +308,6 @@ class Arbiter {
       if (this.#reloadGen === this.#generation) this.#reloadSettled(true);
     }
   }
-
-  // --- workers -------------------------------------------------------------------------------
 
   #spawn(): void {
     const id = this.#nextId++;

@@ -4,6 +4,7 @@
  *
  * Contract: types only; no runtime code.
  */
+import type { Config } from "../config.ts";
 import type { Logger, LogSink } from "../log.ts";
 import type { WorkerCommand } from "./spawn.ts";
 import type { InheritedSocket } from "../libc/inherit.ts";
@@ -49,6 +50,11 @@ export interface SupervisorOptions {
   readonly command?: WorkerCommand;
   /** `--reload`: restart the workers on file changes (none by default). */
   readonly reloader?: Reloader;
+  /**
+   * Reads the settings again for a HUP (throws with the reason when they do not parse); absent:
+   * HUP keeps the settings the supervisor started with.
+   */
+  readonly reread?: () => Config;
   /**
    * The supervisor's own listening sockets, which every worker inherits (`SharedListeners`,
    * `server/process/handover.ts`); absent: each worker binds its own.

@@ -1,0 +1,99 @@
+/**
+ * HUP reads the settings again (gunicorn's "reload the configuration"): what the supervisor
+ * itself applies, what only a full restart can change, and what happens when the new settings do
+ * not parse.
+ *
+ * Contract:
+ * - `rereadOnHup(current, reread, log)` calls `reread()` (the command line, the environment the
+ *   server started with, and the `--config` file as it is now, checked as at start). When it
+ *   throws, the error is logged and null returned: the caller restarts nothing, so a mistake in
+ *   the file never replaces working workers with ones that cannot start.
+ * - Otherwise it returns the new settings, with the `FIXED_AT_START` ones kept at their current
+ *   values (the listening sockets, the identity, the supervisor's own log and pid files stay as
+ *   they are until a full restart); a changed fixed setting is named in one warning, the other
+ *   changes in one info line (`--workers 2 → 4`).
+ * - The caller applies `workers` only when the configured value changed, so a HUP without that
+ *   change keeps TTIN/TTOU adjustments (gunicorn resets them).
+ * - `supervisorTickMs(config)` is the supervisor loop's period for those settings.
+ * - Worker-level settings need nothing here: every new worker reads the command line and the
+ *   file itself.
+ */
+import { type Config, SETTINGS } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { heartbeatPeriodMs } from "./control.ts";
+
+/** How often the supervisor's loop checks on its workers: the heartbeat period, or 1 s. */
+export function supervisorTickMs(config: Config): number {
+  return config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
+}
+
+/** Settings HUP cannot change: the supervisor opened or resolved them once, at start. */
+export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
+  "bind",
+  "host",
+  "port",
+  "backlog",
+  "io",
+  "unixSocketMode",
+  "user",
+  "group",
+  "pidFile",
+  "errorLog",
+  "errorLogFormat",
+  "logLevel",
+  "metricsPath",
+  "reload",
+  "reloadDir",
+  "chdir",
+  "envFile",
+  "config",
+]);
+
+function flagOf(key: keyof Config): string {
+  return `--${SETTINGS.find((s) => s.key === key)?.flag ?? key}`;
+}
+
+function show(v: unknown): string {
+  return Array.isArray(v) ? `[${v.join(", ")}]` : JSON.stringify(v);
+}
+
+function keep<K extends keyof Config>(target: Config, from: Config, key: K): void {
+  target[key] = from[key];
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The settings after a HUP, or null when they cannot be read; see the module comment. */
+export function rereadOnHup(current: Config, reread: () => Config, log: Logger): Config | null {
+  let next: Config;
+  try {
+    next = reread();
+  } catch (err) {
+    log.log(
+      "error",
+      `SIGHUP: the settings do not read (${err instanceof Error ? err.message : err}); ` +
+        "keeping the running workers, nothing restarted",
+    );
+    return null;
+  }
+  const kept: string[] = [];
+  const applied: string[] = [];
+  const merged: Config = { ...next };
+  for (const s of SETTINGS) {
+    const key = s.key as keyof Config;
+    if (same(current[key], next[key])) continue;
+    if (FIXED_AT_START.has(key)) {
+      kept.push(flagOf(key));
+      keep(merged, current, key);
+    } else {
+      applied.push(`${flagOf(key)} ${show(current[key])} → ${show(next[key])}`);
+    }
+  }
+  if (kept.length > 0) {
+    log.log("warning", `SIGHUP: ${kept.join(", ")} changed; a full restart applies that`);
+  }
+  if (applied.length > 0) log.log("info", `SIGHUP: settings changed: ${applied.join(", ")}`);
+  return merged;
+}
