@@ -85,6 +85,8 @@ import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { mergeEnv, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
+import { liveWorkerCount, setRequestHook } from "./server/metrics.ts";
+import type { RunningStatsd, StatsdClient } from "./server/statsd.ts";
 import {
   ActivationError,
   type InheritedSocket,
@@ -241,6 +243,36 @@ function rereadSettings(
   return parsed.config;
 }
 
+/**
+ * `--statsd-host`: starts this process's StatsD client (`server/statsd.ts`, imported only here)
+ * and feeds it every finished exchange; a supervisor adds its live-workers gauge. A bad
+ * `--statsd-*` value is the usage exit code, a socket that cannot be opened the boot error one.
+ */
+async function startStatsdFor(config: Config, deps: MainDeps): Promise<RunningStatsd | number> {
+  const s = await import("./server/statsd.ts");
+  let target;
+  try {
+    target = s.parseStatsdTarget(config.statsdHost);
+    s.parseStatsdPrefix(config.statsdPrefix);
+    s.parseStatsdTags(config.dogstatsdTags);
+  } catch (err) {
+    deps.stderr.write(`lsbaws: error: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    const options = { prefix: config.statsdPrefix, tags: config.dogstatsdTags };
+    const running = s.startStatsd(target, options, () => {
+      const workers = liveWorkerCount();
+      return workers === null ? [] : [["lsbaws.workers", workers]];
+    });
+    setRequestHook((status, ms) => running.client.request(status, ms));
+    return running;
+  } catch (err) {
+    deps.stderr.write(`lsbaws: cannot send StatsD metrics: ${(err as Error).message}\n`);
+    return EXIT_BOOT_ERROR;
+  }
+}
+
 /** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
 function cannotListen(deps: MainDeps, err: unknown): number {
   deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
@@ -376,8 +408,13 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
-  const logs = openLogs(config, deps, workerId, identity);
-  if (typeof logs === "number") return logs;
+  const statsd = config.statsdHost === "" ? null : await startStatsdFor(config, deps);
+  if (typeof statsd === "number") return statsd;
+  const logs = openLogs(config, deps, workerId, identity, statsd?.client);
+  if (typeof logs === "number") {
+    statsd?.close();
+    return logs;
+  }
   const { logger, errorLogFile } = logs;
   // gunicorn's USR2 (re-exec a new master) has no lsbaws equivalent; its default action would
   // end the process at once, so it is ignored, with a warning outside the workers.
@@ -502,6 +539,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   } finally {
     releasePidFile?.();
     offUsr2();
+    statsd?.close();
     logger.close();
     errorLogFile?.close?.();
   }
@@ -519,6 +557,7 @@ function openLogs(
   deps: MainDeps,
   workerId: string | undefined,
   identity: Identity | null,
+  statsd: StatsdClient | undefined,
 ): { logger: Logger; errorLogFile: LogSink | null } | number {
   let errorLogFile: LogSink | null = null;
   if (config.errorLog !== "-" && workerId === undefined) {
@@ -540,6 +579,9 @@ function openLogs(
       accessLogFormat: config.accessLogFormat,
       errorLogFormat: config.errorLogFormat,
       errorSink: errorLogFile ?? deps.stderr,
+      onLog: statsd && ((level) => {
+        if (level !== "debug" && level !== "info") statsd.increment(`lsbaws.log.${level}`);
+      }),
     });
     if (identity !== null && config.accessLog !== "" && config.accessLog !== "-") {
       // The workers (another user) append to the file this process just opened (gunicorn

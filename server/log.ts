@@ -93,6 +93,8 @@ export interface LoggerOptions {
   accessLogFormat: string;
   /** Error line format (default "text"). */
   errorLogFormat?: ErrorLogFormat;
+  /** Called with the level of every error-log line written (StatsD counts them). */
+  onLog?: (level: LogLevel) => void;
   /** Error-log sink (default stderr). */
   errorSink?: LogSink;
   /** Access-log sink (overrides `accessLog` destination; used by tests). */
@@ -314,6 +316,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const errorFormat = opts.errorLogFormat ?? "text";
   const writeError = (level: LogLevel, message: string) => {
     if (LEVEL_RANK[level] < rank) return;
+    opts.onLog?.(level);
     try {
       errorSink.write(formatErrorLine(errorFormat, Date.now(), pid, level, message));
     } catch {

@@ -17,6 +17,9 @@
  *   body), lifecycle (`watchServer`, `countConnection`, `watchWebSockets`), a socket driver (one
  *   call each: `countReceived` for bytes read, `countProtocolError` for a rejected request or a
  *   head timeout), WebSocket transport (`countWebSocketOpened`), supervisor (`countWorker*`).
+ * - `setRequestHook(hook)` also hands each exchange's status and duration to `hook` (StatsD,
+ *   `server/statsd.ts`), with or without `enableMetrics`; `liveWorkerCount()` reads the
+ *   supervisor's live-workers source for it.
  * - `scrapeMetrics()` is what the gatekeeper answers: this process's text, or, in a supervised
  *   worker, the whole server's text from the installed source (`setMetricsSource`; see
  *   `server/process/metrics_link.ts` for how workers and the supervisor aggregate). `flushMetrics`
@@ -160,9 +163,17 @@ export function enableMetrics(): void {
   metricsOn = true;
 }
 
+/** Also called with each finished exchange's status and milliseconds (StatsD), or null. */
+let requestHook: ((status: number, ms: number) => void) | null = null;
+
+/** Hands every finished exchange to `hook` from now on, measuring even without `enableMetrics`. */
+export function setRequestHook(hook: (status: number, ms: number) => void): void {
+  requestHook = hook;
+}
+
 /** A start time for `recordExchange` (0 when not measuring). */
 export function startTime(): number {
-  return metricsOn ? performance.now() : 0;
+  return metricsOn || requestHook !== null ? performance.now() : 0;
 }
 
 /** Counts one finished exchange (hot path). `started` comes from `startTime()`. */
@@ -173,13 +184,18 @@ export function recordExchange(
   bodyBytes: number,
   responseBytes: number,
 ): void {
-  if (!metricsOn) return;
+  if (!metricsOn) {
+    if (requestHook !== null) requestHook(status, performance.now() - started);
+    return;
+  }
   const c = (status / 100) | 0;
   const ci = c >= 1 && c <= 5 ? c - 1 : 4;
   V[REQUEST_SLOTS[(METHOD_INDEX.get(method) ?? OTHER) * 5 + ci]]++;
-  observe(V, DURATION_SLOT, DURATION_BUCKETS, (performance.now() - started) / 1000);
+  const ms = performance.now() - started;
+  observe(V, DURATION_SLOT, DURATION_BUCKETS, ms / 1000);
   V[BODY_BYTES] += bodyBytes;
   V[RESPONSE_BYTES] += responseBytes;
+  if (requestHook !== null) requestHook(status, ms);
 }
 
 /** Socket driver hook: `n` bytes were read from a client connection. */
@@ -212,11 +228,11 @@ export interface GaugeSource {
 
 const servers = new Set<GaugeSource>();
 let liveSockets: () => number = () => 0;
-let liveWorkers: () => number = () => 0;
+let liveWorkers: (() => number) | null = null;
 R.collect(INFLIGHT, () => sumOf((s) => s.inflight()));
 R.collect(CONNECTIONS_OPEN, () => sumOf((s) => s.connections()));
 R.collect(WS_OPEN, () => liveSockets());
-R.collect(WORKERS, () => liveWorkers());
+R.collect(WORKERS, () => liveWorkers?.() ?? 0);
 
 function sumOf(f: (s: GaugeSource) => number): number {
   let n = 0;
@@ -238,6 +254,11 @@ export function watchWebSockets(live: () => number): void {
 /** Supervisor: sets where the live-workers gauge comes from. */
 export function watchWorkers(live: () => number): void {
   liveWorkers = live;
+}
+
+/** Worker processes running, in a supervisor (null in any other process). */
+export function liveWorkerCount(): number | null {
+  return liveWorkers?.() ?? null;
 }
 
 /** Supervisor: a worker process was started. */

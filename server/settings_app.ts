@@ -159,6 +159,32 @@ export const APP_AND_PROCESS_ROWS = [
     doc: "Lowest level written to the error log.",
     group: "logging",
   },
+  {
+    key: "statsdHost",
+    flag: "statsd-host",
+    type: "string",
+    default: "",
+    doc:
+      "StatsD agent (host:port, UDP) to send request counts, statuses and durations to (off: empty).",
+    group: "logging",
+  },
+  {
+    key: "statsdPrefix",
+    flag: "statsd-prefix",
+    type: "string",
+    default: "",
+    doc: "Prefix of every StatsD metric name (a trailing dot is added).",
+    group: "logging",
+  },
+  {
+    key: "dogstatsdTags",
+    flag: "dogstatsd-tags",
+    type: "string",
+    default: "",
+    doc: "DogStatsD tags added to every StatsD metric (env:prod,team:web).",
+    group: "logging",
+  },
+
   // workers
   {
     key: "pidFile",
