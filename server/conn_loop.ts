@@ -98,7 +98,7 @@ function refused(conn: DriverConnection, err: ProtocolError): ServeVerdict {
 /**
  * Applies the PROXY protocol policy to the bytes a new connection sent first: a peer that must
  * send a header has it parsed and consumed, and its source address becomes the connection's
- * `remote`; any other peer whose bytes begin like a header is refused (403). Returns null when
+ * `remote` (an SSL TLV sets `proxiedTls`: the requests' scheme is https); any other peer whose bytes begin like a header is refused (403). Returns null when
  * the requests that follow may be parsed, `SERVE_READ` while more bytes are needed, or
  * `SERVE_CLOSE_QUIET` once an error response was queued.
  */
@@ -120,6 +120,7 @@ function readPreamble(conn: DriverConnection): ServeVerdict | null {
       if (h.source !== null) {
         conn.remote = { transport: "tcp", hostname: h.source.address, port: h.source.port };
       }
+      if (h.ssl === true) conn.proxiedTls = true;
     }
   } catch (err) {
     conn.preamble = PREAMBLE_NONE;
@@ -145,6 +146,8 @@ export abstract class DriverConnection implements ConnPort {
   readonly ctx: EngineContext;
   /** The peer (set by the driver; a PROXY protocol header may replace it). */
   declare remote: ConnAddr;
+  /** A PROXY v2 header's SSL TLV said the client used TLS to reach the proxy. */
+  proxiedTls = false;
   abstract readonly local: ConnAddr;
   /** Time (ms) after which `checkTimeout` acts; 0 = none. */
   deadline = 0;

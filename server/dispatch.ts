@@ -188,9 +188,10 @@ class EngineExchange implements Exchange, TimedRequest {
     this.started = ctx.logger.accessEnabled ? ctx.clock.now() : 0;
     this.#port = port;
     this.local = port.local;
-    const view = ctx.resolveClient?.(head, port.remote, ctx.scheme) ?? null;
+    const scheme = port.proxiedTls ? "https" : ctx.scheme;
+    const view = ctx.resolveClient?.(head, port.remote, scheme) ?? null;
     this.remote = view?.remote ?? port.remote;
-    this.scheme = view?.scheme ?? ctx.scheme;
+    this.scheme = view?.scheme ?? scheme;
     const defaultPort = this.scheme === "https" ? "443" : "80";
     if (view?.hostName) {
       this.serverName = view.hostName;

@@ -57,6 +57,8 @@ export interface ConnPort extends BodySource {
   readonly ctx: EngineContext;
   /** Peer address. */
   readonly remote: ConnAddr;
+  /** A PROXY protocol v2 header said the client reached the proxy over TLS (scheme https). */
+  readonly proxiedTls: boolean;
   /** Local address. */
   readonly local: ConnAddr;
   /** True once the socket is closed. */

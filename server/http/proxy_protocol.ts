@@ -17,9 +17,13 @@
  * - v2: 16 bytes (signature, version 2, command LOCAL|PROXY, family, transport, length) and
  *   `length` more. A total above `maxBytes` is refused once the 16 bytes are in (`maxBytes`
  *   bounds v2 only; v1 has its own 107). PROXY over DGRAM is refused (this is a TCP server);
- *   INET/INET6 over STREAM need their 12/36 address bytes; the TLVs after them are skipped
- *   unchecked. LOCAL accepts any family and transport byte (unknown values included) and ignores
- *   the address block.
+ *   INET/INET6 over STREAM need their 12/36 address bytes. Of the TLVs after the address block
+ *   only `PP2_TYPE_SSL` (0x20) is read: `ssl` is true when one lies wholly inside the header and
+ *   its `client` byte has `PP2_CLIENT_SSL` (the client reached the proxy over TLS, HAProxy's
+ *   `send-proxy-v2-ssl`). The walk stops at the first TLV that runs past the header; the rest are
+ *   skipped unchecked (a malformed TLV is not a reason to refuse a trusted proxy's header). LOCAL
+ *   accepts any family and transport byte (unknown values included) and ignores the address
+ *   block and the TLVs.
  * - `source`/`destination` are null when the header carries no usable address (v1 UNKNOWN, v2
  *   LOCAL, v2 PROXY with AF_UNSPEC, AF_UNIX or an UNSPEC transport). IPv4 text is `a.b.c.d`, IPv6
  *   text is RFC 5952 (`formatIPv6`, so an IPv4-mapped address reads `::ffff:a.b.c.d`).
@@ -61,6 +65,8 @@ export interface ProxyHeader {
   readonly source: ProxyAddr | null;
   /** The address the client connected to, or null (see above). */
   readonly destination: ProxyAddr | null;
+  /** v2 only, present when true: the proxy says the client reached it over TLS (see above). */
+  readonly ssl?: true;
 }
 
 const CR = 0x0d;
@@ -208,10 +214,18 @@ function parseV2(
   if (addresses && family === AF_INET && length < 12) throw invalid("v2 INET block too short");
   if (addresses && family === AF_INET6 && length < 36) throw invalid("v2 INET6 block too short");
   if (n < consumed) return null;
-  if (!addresses || family === AF_UNSPEC || family === AF_UNIX) {
+  if (command === LOCAL) return { version: 2, consumed, source: null, destination: null };
+  const a = start + V2_FIXED_BYTES;
+  const blockBytes = transport === UNSPEC ? 0 : ADDRESS_BYTES[family];
+  const header = v2Addresses(buf, a, consumed, addresses ? family : AF_UNSPEC);
+  return sslTlv(buf, a + blockBytes, start + consumed) ? { ...header, ssl: true } : header;
+}
+
+/** The v2 header for an address block at `a` (no addresses unless INET or INET6). */
+function v2Addresses(buf: Uint8Array, a: number, consumed: number, family: number): ProxyHeader {
+  if (family !== AF_INET && family !== AF_INET6) {
     return { version: 2, consumed, source: null, destination: null };
   }
-  const a = start + V2_FIXED_BYTES;
   const port = (at: number) => (buf[at] << 8) | buf[at + 1];
   if (family === AF_INET) {
     const ip = (at: number) => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
@@ -232,4 +246,20 @@ function parseV2(
       port: port(a + 34),
     },
   };
+}
+
+/** Address block sizes by v2 family (UNSPEC, INET, INET6, UNIX). */
+const ADDRESS_BYTES = [0, 12, 36, 216];
+const PP2_TYPE_SSL = 0x20;
+const PP2_CLIENT_SSL = 0x01;
+
+/** Whether the TLVs in `buf[at..end)` hold an SSL TLV with the client-SSL bit; see the contract. */
+function sslTlv(buf: Uint8Array, at: number, end: number): boolean {
+  while (at + 3 <= end) {
+    const length = (buf[at + 1] << 8) | buf[at + 2];
+    if (at + 3 + length > end) return false;
+    if (buf[at] === PP2_TYPE_SSL && length >= 5) return (buf[at + 3] & PP2_CLIENT_SSL) !== 0;
+    at += 3 + length;
+  }
+  return false;
 }

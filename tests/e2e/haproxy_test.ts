@@ -4,11 +4,13 @@
  * only address in --proxy-allow-ips, and sends a v1 header on one frontend and a v2 header on another (IPv4 and
  * IPv6 clients); its HTTP health checks carry a v2 LOCAL header. Checks that the app sees each
  * client's own address and port, the checks the proxy's, that clients reaching lsbaws directly
- * are served as plain HTTP, and that a bounded load through the proxy all succeeds.
+ * are served as plain HTTP, and that a bounded load through the proxy all succeeds. A second
+ * test has HAProxy terminate TLS and send `send-proxy-v2-ssl`: the app sees https.
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
 import { freePort, type Proc, spawnDaemon, startLsbaws, waitForPort } from "../_support/proc.ts";
+import { hasOpenssl, makeCert } from "../_support/tls.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -30,6 +32,12 @@ if (!HAPROXY) {
     new TextEncoder().encode(
       "haproxy_test: skipped: haproxy is not installed (apt-get install -y haproxy; .ci/run does this)\n",
     ),
+  );
+}
+
+if (HAPROXY && !hasOpenssl) {
+  Deno.stderr.writeSync(
+    new TextEncoder().encode("haproxy_test: the TLS test is skipped: openssl is not installed\n"),
   );
 }
 
@@ -160,6 +168,75 @@ Deno.test({
         !lsbaws.err.some((l) => /PROXY_HEADER|bad request/.test(l)),
         lsbaws.err.join("\n"),
       );
+    } finally {
+      if (haproxy) {
+        try {
+          haproxy.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        await haproxy.status;
+      }
+      await lsbaws?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "HAProxy terminating TLS with send-proxy-v2-ssl: the app sees https and the client",
+  ignore: !HAPROXY || !hasOpenssl,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lsbaws-haproxy-ssl-" });
+    let lsbaws: Proc | null = null;
+    let haproxy: Deno.ChildProcess | null = null;
+    try {
+      const { cert, key } = await makeCert(dir);
+      await Deno.writeTextFile(
+        `${dir}/both.pem`,
+        (await Deno.readTextFile(cert)) + (await Deno.readTextFile(key)),
+      );
+      lsbaws = await startLsbaws(["-p", "0", "--proxy-protocol", "v2", APP]);
+      const [tls, plain] = [freePort(), freePort()];
+      await Deno.writeTextFile(
+        `${dir}/h.cfg`,
+        `global
+  maxconn 64
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend ftls
+  bind 127.0.0.1:${tls} ssl crt ${dir}/both.pem
+  default_backend btls
+backend btls
+  server s1 127.0.0.1:${lsbaws.port()} send-proxy-v2-ssl
+frontend fplain
+  bind 127.0.0.1:${plain}
+  default_backend bplain
+backend bplain
+  server s2 127.0.0.1:${lsbaws.port()} send-proxy-v2-ssl
+`,
+      );
+      const daemon = spawnDaemon(HAPROXY!, ["-f", `${dir}/h.cfg`, "-db"]);
+      haproxy = daemon.child;
+      await waitUp(tls, daemon.err);
+      await waitUp(plain, daemon.err);
+      // curl, as in tls_test: Deno's client refuses a self-signed certificate used as its own CA.
+      const out = await new Deno.Command("curl", {
+        args: ["-sS", "--cacert", cert, `https://localhost:${tls}/env`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      const env = JSON.parse(text);
+      assert.equal(env["lsbaws.url_scheme"], "https", text);
+      assert.equal(env.REMOTE_ADDR, "127.0.0.1");
+      // The same backend option over a plain frontend: the TLV says no TLS.
+      const viaPlain = await envVia("127.0.0.1", plain);
+      assert.equal(viaPlain.env["lsbaws.url_scheme"], "http");
     } finally {
       if (haproxy) {
         try {

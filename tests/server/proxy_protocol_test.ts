@@ -87,6 +87,25 @@ Deno.test("v2 PROXY over IPv4 with TLVs, split inside the binary header", async 
   });
 });
 
+Deno.test("v2 with an SSL TLV (send-proxy-v2-ssl): every request of the connection is https", async () => {
+  await withServer({ proxyProtocol: "v2" }, async (s) => {
+    const ssl = "\x20\x00\x05\x01\x00\x00\x00\x00"; // PP2_TYPE_SSL, client: PP2_CLIENT_SSL
+    const tls = v2Inet([198, 51, 100, 9], [10, 0, 0, 1], 1234, 443, ssl);
+    const r = await roundTrip(s.port, tls + GET_ENV + GET_ENV, { responses: 2 });
+    for (const e of envs(r)) {
+      assert.equal(e["lsbaws.url_scheme"], "https");
+      assert.equal(e.SERVER_PORT, "443", "the https default port for a Host without one");
+    }
+    // The same header without the TLV, or with PP2_CLIENT_SSL clear: http.
+    const plain = v2Inet([198, 51, 100, 9], [10, 0, 0, 1], 1234, 443, "\x20\x00\x05\x02\0\0\0\0");
+    for (const h of [v2Inet([198, 51, 100, 9], [10, 0, 0, 1], 1234, 443), plain]) {
+      const [e] = envs(await roundTrip(s.port, h + GET_ENV));
+      assert.equal(e["lsbaws.url_scheme"], "http");
+      assert.equal(e.SERVER_PORT, "80");
+    }
+  });
+});
+
 Deno.test("v2 LOCAL and v1 UNKNOWN keep the socket's peer", async () => {
   await withServer({ proxyProtocol: "auto" }, async (s) => {
     const local = V2_SIG + "\x20\x00\x00\x00";

@@ -504,3 +504,42 @@ Deno.test("feedEveryWay catches a parser that reads past end or answers the wron
   };
   assert.throws(() => feedEveryWay(header, overConsumes), assert.AssertionError);
 });
+
+Deno.test("v2 SSL TLV: a client that reached the proxy over TLS is reported; odd TLVs ignored", () => {
+  const version = [0x21, ...be16(7), ...latin1("TLSv1.3")]; // PP2_SUBTYPE_SSL_VERSION
+  const ssl = (
+    client: number,
+  ) => [0x20, ...be16(5 + version.length), client, 0, 0, 0, 0, ...version];
+  const alpn = [0x01, ...be16(2), 0x68, 0x32];
+  const inet = {
+    version: 2 as const,
+    source: v4("192.0.2.1", 56324),
+    destination: v4("198.51.100.7", 443),
+  };
+  const inetSsl = [...INET_BODY, ...ssl(0x01)];
+  expectHeader(v2(0x21, 0x11, inetSsl), { ...inet, consumed: 16 + inetSsl.length, ssl: true });
+  // Any client flag with PP2_CLIENT_SSL set; after another TLV too.
+  const after = [...INET_BODY, ...alpn, ...ssl(0x07)];
+  expectHeader(v2(0x21, 0x11, after), { ...inet, consumed: 16 + after.length, ssl: true });
+  // PP2_CLIENT_SSL clear (a client certificate flag alone, say): plain.
+  const clear = [...INET_BODY, ...ssl(0x02)];
+  expectHeader(v2(0x21, 0x11, clear), { ...inet, consumed: 16 + clear.length });
+  // An SSL TLV that runs past the header, or is shorter than its fixed 5 bytes: ignored.
+  const overrun = [...INET_BODY, 0x20, ...be16(200), 0x01, 0, 0, 0, 0];
+  expectHeader(v2(0x21, 0x11, overrun), { ...inet, consumed: 16 + overrun.length });
+  const short = [...INET_BODY, 0x20, ...be16(1), 0x01];
+  expectHeader(v2(0x21, 0x11, short), { ...inet, consumed: 16 + short.length });
+  // IPv6, and the UNSPEC family (no addresses, the TLVs right after the fixed part).
+  const six = [...INET6_BODY, ...ssl(0x01)];
+  assert.equal(headerOf(v2(0x21, 0x21, six)).ssl, true);
+  const unspec = ssl(0x01);
+  expectHeader(v2(0x21, 0x00, unspec), {
+    version: 2,
+    consumed: 16 + unspec.length,
+    source: null,
+    destination: null,
+    ssl: true,
+  });
+  // LOCAL discards the whole block, TLVs included.
+  assert.equal(headerOf(v2(0x20, 0x11, inetSsl)).ssl, undefined);
+});
