@@ -96,6 +96,7 @@ import {
 import type { WorkerLink } from "./server/process/worker.ts";
 import type { Identity } from "./server/process/identity.ts";
 import type { StaticMount } from "./server/static/mod.ts";
+import type { Notifier } from "./server/process/notify.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
 import {
   ignoreSigusr1,
@@ -273,6 +274,27 @@ async function startStatsdFor(config: Config, deps: MainDeps): Promise<RunningSt
   }
 }
 
+/**
+ * `NOTIFY_SOCKET` (systemd `Type=notify`): takes the variable out of the environment and opens
+ * the notifier (`server/process/notify.ts`, imported only then). A notifier that cannot be opened
+ * is logged and done without: the server still serves (systemd then times the start out).
+ */
+async function openSystemdNotifier(deps: MainDeps, logger: Logger): Promise<Notifier | null> {
+  if (!deps.env.NOTIFY_SOCKET) return null;
+  const sd = await import("./server/process/notify.ts");
+  const path = sd.takeNotifySocket(deps.env, (name) => deps.unsetEnv?.(name));
+  if (path === null) return null;
+  try {
+    return sd.openNotifier(path);
+  } catch (err) {
+    logger.log(
+      "warning",
+      `NOTIFY_SOCKET=${path} is set but cannot be used: ${(err as Error).message}`,
+    );
+    return null;
+  }
+}
+
 /** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
 function cannotListen(deps: MainDeps, err: unknown): number {
   deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
@@ -423,6 +445,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     logger.log("warning", "SIGUSR2 ignored: there is no binary upgrade; HUP is a rolling restart");
   });
   let releasePidFile: (() => void) | null = null;
+  let notifier: Notifier | null = null;
   try {
     if (config.checkConfig) return await checkConfig(parsed.appSpec, config, logger, deps);
     if (config.pidFile !== "" && workerId === undefined) {
@@ -457,6 +480,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         );
       }
     }
+    // systemd's Type=notify: the process that takes the signals tells it about readiness.
+    notifier = workerId === undefined ? await openSystemdNotifier(deps, logger) : null;
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
     // A supervisor runs the workers whenever there may be more than one process over time, and
@@ -511,6 +536,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           listeners: listeners ?? undefined,
           command: identity === null ? undefined : { ...workerCommand(args), ...identity },
           reread: () => rereadSettings(args, deps, staticFiles),
+          notify: notifier === null ? undefined : (state) => notifier!.notify(state),
         });
         if (code !== 0 && errorLogFile !== null) {
           deps.stderr.write(
@@ -535,10 +561,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       deps,
       link,
       link?.inherited ?? activation,
+      notifier,
     );
   } finally {
     releasePidFile?.();
     offUsr2();
+    notifier?.close();
     statsd?.close();
     logger.close();
     errorLogFile?.close?.();
@@ -709,6 +737,7 @@ async function runServer(
   deps: MainDeps,
   link: WorkerLink | null,
   inherited: readonly InheritedSocket[] | null,
+  notifier: Notifier | null,
 ): Promise<number> {
   if (link?.binds) config = { ...config, bind: link.binds };
   setWebSocketDefaults(config);
@@ -718,6 +747,7 @@ async function runServer(
   const stopNow = Promise.withResolvers<void>();
   const fast = (why: string) => {
     stopping = "fast";
+    notifier?.stopping();
     logger.log("info", `${why}: closing all connections now`);
     server?.shutdown(0);
     stopNow.resolve();
@@ -725,6 +755,7 @@ async function runServer(
   const graceful = (why: string) => {
     if (stopping !== null) return fast(`${why} again`);
     stopping = "graceful";
+    notifier?.stopping();
     logger.log("info", `${why}: shutting down gracefully (grace ${config.shutdownGraceMs} ms)`);
     server?.shutdown();
   };
@@ -785,6 +816,7 @@ async function runServer(
       for (const addr of server.addrs) {
         deps.stdout.write(`lsbaws ${VERSION} listening on ${formatAddr(addr, scheme)}\n`);
       }
+      notifier?.ready();
     }
     if (loaded.onListen !== null) callListenHook(loaded.onListen, server.addrs, logger);
     deps.onListen?.(server);

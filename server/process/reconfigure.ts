@@ -14,13 +14,28 @@
  *   changes in one info line (`--workers 2 → 4`).
  * - The caller applies `workers` only when the configured value changed, so a HUP without that
  *   change keeps TTIN/TTOU adjustments (gunicorn resets them).
- * - `supervisorTickMs(config)` is the supervisor loop's period for those settings.
+ * - `supervisorTickMs(config)` is the supervisor loop's period for those settings, and
+ *   `scaleWorkers` what TTIN/TTOU do to the worker count.
  * - Worker-level settings need nothing here: every new worker reads the command line and the
  *   file itself.
  */
 import { type Config, SETTINGS } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { heartbeatPeriodMs } from "./control.ts";
+
+/**
+ * TTIN (`delta` 1) / TTOU (-1): the new worker count, never below 1 nor above `max` (logged).
+ */
+export function scaleWorkers(n: number, delta: 1 | -1, max: number, log: Logger): number {
+  const name = delta > 0 ? "SIGTTIN" : "SIGTTOU";
+  if (delta < 0 && n <= 1) {
+    log.log("warning", "SIGTTOU: already at 1 worker");
+    return n;
+  }
+  if (delta > 0 && n >= max) return n;
+  log.log("info", `${name}: now ${n + delta} worker(s)`);
+  return n + delta;
+}
 
 /** How often the supervisor's loop checks on its workers: the heartbeat period, or 1 s. */
 export function supervisorTickMs(config: Config): number {

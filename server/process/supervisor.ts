@@ -39,6 +39,8 @@
  *   backoff). A new worker that fails to load keeps the old ones serving; when none serves (a
  *   broken app at start), an app load error waits for the next change instead of halting.
  * - Metrics (boots, exits, kills, recycles; the workers' sum): `server/process/metrics_link.ts`.
+ * - systemd (`opts.notify`, `notify.ts`): READY once the first worker is ready and when a
+ *   restart settles (served or abandoned), RELOADING when one starts, STOPPING on TERM/INT/QUIT.
  * - Retiring a ready worker takes two phases. First it closes its listeners (`quiesce` on its
  *   stdin) while its connections carry on. When every worker of the batch answered `closed` (or
  *   after `--quiesce-timeout-ms`), they all get SIGTERM and drain within `--shutdown-grace-ms`
@@ -63,7 +65,8 @@ import {
   type WorkerProc,
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
-import { rereadOnHup, supervisorTickMs } from "./reconfigure.ts";
+import { rereadOnHup, scaleWorkers, supervisorTickMs } from "./reconfigure.ts";
+import { NOTIFY_READY, NOTIFY_RELOADING, NOTIFY_STOPPING } from "./notify.ts";
 import { SupervisorMetrics } from "./metrics_link.ts";
 import type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
 
@@ -90,6 +93,7 @@ export function runSupervisor(
 class Arbiter {
   #config: Config;
   readonly #reread: (() => Config) | null;
+  readonly #notify: ((state: string) => void) | null;
   readonly #log: Logger;
   readonly #deps: SupervisorDeps;
   readonly #version: string;
@@ -120,8 +124,8 @@ class Arbiter {
     SIGTERM: () => this.#handleTerm("SIGTERM"),
     SIGINT: () => this.#handleTerm("SIGINT"),
     SIGQUIT: () => this.#handleQuit("SIGQUIT"),
-    SIGTTIN: () => this.#handleTtin(),
-    SIGTTOU: () => this.#handleTtou(),
+    SIGTTIN: () => (this.#numWorkers = scaleWorkers(this.#numWorkers, 1, MAX_WORKERS, this.#log)),
+    SIGTTOU: () => (this.#numWorkers = scaleWorkers(this.#numWorkers, -1, MAX_WORKERS, this.#log)),
   };
 
   constructor(args: readonly string[], config: Config, opts: SupervisorOptions) {
@@ -132,6 +136,7 @@ class Arbiter {
     this.#command = opts.command ?? workerCommand(args);
     this.#reloader = opts.reloader ?? null;
     this.#reread = opts.reread ?? null;
+    this.#notify = opts.notify ?? null;
     this.#listeners = opts.listeners ?? null;
     this.#numWorkers = config.workers;
     this.#tickMs = supervisorTickMs(config);
@@ -184,6 +189,7 @@ class Arbiter {
   #handleTerm(name: string): void {
     if (this.#stopping !== null) return this.#handleQuit(`${name} again`);
     this.#stopping = "graceful";
+    this.#notify?.(NOTIFY_STOPPING);
     this.#log.log(
       "info",
       `${name}: stopping gracefully (grace ${this.#config.shutdownGraceMs} ms)`,
@@ -194,6 +200,7 @@ class Arbiter {
 
   #handleQuit(name: string): void {
     this.#stopping = "fast";
+    this.#notify?.(NOTIFY_STOPPING);
     this.#log.log("info", `${name}: stopping now`);
     this.#stopAllNow();
   }
@@ -213,7 +220,8 @@ class Arbiter {
   /** Starts a new generation (HUP, or a `--reload` notice). */
   #restart(what: string): void {
     if (this.#stopping !== null || this.#halt !== null) return;
-    this.#generation++;
+    this.#reloadGen = ++this.#generation;
+    this.#notify?.(NOTIFY_RELOADING);
     this.#log.log(
       "info",
       `${what}, starting ${this.#numWorkers} new worker(s) (generation ${this.#generation})`,
@@ -232,33 +240,20 @@ class Arbiter {
   #reload(): void {
     this.#restart(`reload: ${this.#reloadWhy}`);
     this.#reloadWhy = null;
-    this.#reloadGen = this.#generation;
     this.#bootFailures = 0;
     this.#spawnNotBefore = 0;
   }
 
-  /** Ends the reload under way, if any, and tells the reloader how it went. */
+  /** Ends the restart under way, if any: systemd hears READY, the reloader how it went. */
   #reloadSettled(ok: boolean): void {
-    if (this.#reloadGen === 0 || this.#reloader === null) return;
-    if (ok) this.#log.log("info", `reload: generation ${this.#reloadGen} serves`);
-    else this.#log.log("error", "reload failed (load error above); waiting for the next change");
+    const gen = this.#reloadGen;
+    if (gen === 0) return;
     this.#reloadGen = 0;
+    this.#notify?.(NOTIFY_READY);
+    if (this.#reloader === null) return;
+    if (ok) this.#log.log("info", `reload: generation ${gen} serves`);
+    else this.#log.log("error", "reload failed (load error above); waiting for the next change");
     this.#reloader.settled(ok);
-  }
-
-  #handleTtin(): void {
-    if (this.#numWorkers >= MAX_WORKERS) return;
-    this.#numWorkers++;
-    this.#log.log("info", `SIGTTIN: now ${this.#numWorkers} worker(s)`);
-  }
-
-  #handleTtou(): void {
-    if (this.#numWorkers <= 1) {
-      this.#log.log("warning", "SIGTTOU: already at 1 worker");
-      return;
-    }
-    this.#numWorkers--;
-    this.#log.log("info", `SIGTTOU: now ${this.#numWorkers} worker(s)`);
   }
 
   /** Second phase of retiring: once no worker of the batch still listens, drain them all. */
@@ -362,6 +357,7 @@ class Arbiter {
           this.#binds = [...msg.addrs];
           const scheme = this.#config.certfile ? "https" : "http";
           for (const l of bannerLines(this.#version, msg.addrs, scheme)) this.#deps.stdout.write(l);
+          this.#notify?.(NOTIFY_READY);
         }
         this.#wakeup.wake();
         break;

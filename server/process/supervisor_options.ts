@@ -55,6 +55,8 @@ export interface SupervisorOptions {
    * HUP keeps the settings the supervisor started with.
    */
   readonly reread?: () => Config;
+  /** Tells systemd about state changes (`sd_notify`, `server/process/notify.ts`); absent: nobody. */
+  readonly notify?: (state: string) => void;
   /**
    * The supervisor's own listening sockets, which every worker inherits (`SharedListeners`,
    * `server/process/handover.ts`); absent: each worker binds its own.
