@@ -92,6 +92,24 @@ async function envVia(
   return { env: JSON.parse(body), clientPort };
 }
 
+/** Stops HAProxy and lsbaws (whichever started) and removes the test's directory. */
+async function tearDown(
+  haproxy: Deno.ChildProcess | null,
+  lsbaws: Proc | null,
+  dir: string,
+): Promise<void> {
+  if (haproxy) {
+    try {
+      haproxy.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await haproxy.status;
+  }
+  await lsbaws?.stop();
+  await Deno.remove(dir, { recursive: true });
+}
+
 async function waitUp(port: number, err: string[]): Promise<void> {
   if (!(await waitForPort(port))) assert.fail(`haproxy did not start:\n${err.join("")}`);
 }
@@ -169,16 +187,7 @@ Deno.test({
         lsbaws.err.join("\n"),
       );
     } finally {
-      if (haproxy) {
-        try {
-          haproxy.kill("SIGTERM");
-        } catch {
-          // already gone
-        }
-        await haproxy.status;
-      }
-      await lsbaws?.stop();
-      await Deno.remove(dir, { recursive: true });
+      await tearDown(haproxy, lsbaws, dir);
     }
   },
 });
@@ -238,16 +247,7 @@ backend bplain
       const viaPlain = await envVia("127.0.0.1", plain);
       assert.equal(viaPlain.env["lsbaws.url_scheme"], "http");
     } finally {
-      if (haproxy) {
-        try {
-          haproxy.kill("SIGTERM");
-        } catch {
-          // already gone
-        }
-        await haproxy.status;
-      }
-      await lsbaws?.stop();
-      await Deno.remove(dir, { recursive: true });
+      await tearDown(haproxy, lsbaws, dir);
     }
   },
 });

@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { startApp } from "../_support/server.ts";
 import { RawWs } from "../_support/ws_raw.ts";
+import { inflateMessage } from "../_support/deflate.ts";
 import { decodeClosePayload, type Frame, Opcode } from "../../server/http/websocket_frame.ts";
 import { liveWebSockets } from "../../server/websocket.ts";
 import { caseSeed, Rng } from "../fuzz/common.ts";
@@ -125,12 +126,6 @@ async function frame(raw: RawWs, what: string): Promise<Frame> {
   return f;
 }
 
-function inflateServer(payload: Uint8Array): Uint8Array {
-  return new Uint8Array(zlib.inflateRawSync(join(payload, TAIL), {
-    finishFlush: zlib.constants.Z_SYNC_FLUSH,
-  }));
-}
-
 async function runCase(port: number, id: number, tally: Map<string, number>): Promise<void> {
   const r = new Rng(caseSeed(SEED, id));
   const messages = await buildCase(r);
@@ -187,7 +182,7 @@ async function runCase(port: number, id: number, tally: Map<string, number>): Pr
         return;
       }
       assert.equal(got.opcode, m.op, what);
-      const data = got.compressed ? inflateServer(got.payload) : got.payload;
+      const data = got.compressed ? inflateMessage(got.payload) : got.payload;
       assert.deepEqual(data, expect.echo, what);
       tally.set(
         m.compressed ? "echo:compressed" : "echo:plain",

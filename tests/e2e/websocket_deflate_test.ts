@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { startApp, type TestServer } from "../_support/server.ts";
 import { RawWs } from "../_support/ws_raw.ts";
+import { inflateMessage, streamingDeflater } from "../_support/deflate.ts";
 import { decodeClosePayload, type Frame, Opcode } from "../../server/http/websocket_frame.ts";
 import { liveWebSockets } from "../../server/websocket.ts";
 import { setWebSocketDefaults } from "../../server/websocket_options.ts";
@@ -33,26 +34,6 @@ async function withServer(fn: (srv: TestServer) => Promise<void>): Promise<void>
   }
 }
 
-/** A client compressor with context takeover (what Chromium and Firefox do). */
-function compressor(): (m: Uint8Array) => Promise<Uint8Array> {
-  const d = zlib.createDeflateRaw({ windowBits: 15 });
-  const chunks: Uint8Array[] = [];
-  d.on("data", (c: Uint8Array) => chunks.push(c));
-  return async (m) => {
-    d.write(m);
-    await new Promise<void>((r) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    const all = Buffer.concat(chunks.splice(0));
-    return new Uint8Array(all.subarray(0, all.length - 4));
-  };
-}
-
-function inflate(payload: Uint8Array): Uint8Array {
-  const input = new Uint8Array(payload.length + 4);
-  input.set(payload);
-  input.set([0, 0, 0xff, 0xff], payload.length);
-  return new Uint8Array(zlib.inflateRawSync(input, SYNC));
-}
-
 async function frame(raw: RawWs): Promise<Frame> {
   const f = await raw.nextFrame(5000);
   assert.ok(typeof f === "object", `expected a frame, got ${f}`);
@@ -63,7 +44,7 @@ async function frame(raw: RawWs): Promise<Frame> {
 async function echoed(raw: RawWs): Promise<{ data: Uint8Array; compressed: boolean; op: number }> {
   const f = await frame(raw);
   return {
-    data: f.compressed ? inflate(f.payload) : f.payload,
+    data: f.compressed ? inflateMessage(f.payload) : f.payload,
     compressed: f.compressed === true,
     op: f.opcode,
   };
@@ -90,7 +71,7 @@ Deno.test("handshake: permessage-deflate offered by a browser is accepted, other
 Deno.test("compressed text and binary echoed, with context takeover across 30 messages", async () => {
   await withServer(async (srv) => {
     const raw = await RawWs.connect(srv.port, { headers: [OFFER] });
-    const compress = compressor();
+    const compress = streamingDeflater();
     try {
       for (let i = 0; i < 30; i++) {
         const text = `message ${i % 4}: ${"lorem ipsum dolor sit amet ".repeat(40 + i)}`;

@@ -11,24 +11,11 @@ import zlib from "node:zlib";
 import { negotiateDeflate } from "../../server/http/websocket_extensions.ts";
 import { Opcode, parseFrame, WebSocketProtocolError } from "../../server/http/websocket_frame.ts";
 import { MIN_COMPRESS_BYTES, PerMessageDeflate } from "../../server/websocket_deflate.ts";
+import { inflateMessage, streamingDeflater } from "../_support/deflate.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const SYNC = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
-
-/** A client's compressor with context takeover: one deflate stream, sync-flushed per message. */
-function streamingClient(): (message: Uint8Array) => Promise<Uint8Array<ArrayBuffer>> {
-  const d = zlib.createDeflateRaw({ windowBits: 15 });
-  const chunks: Uint8Array[] = [];
-  d.on("data", (c: Uint8Array) => chunks.push(c));
-  return async (message) => {
-    d.write(message);
-    await new Promise<void>((r) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    const all = Buffer.concat(chunks.splice(0));
-    assert.deepEqual([...all.subarray(-4)], [0, 0, 0xff, 0xff]);
-    return new Uint8Array(all.subarray(0, all.length - 4));
-  };
-}
 
 /** A message of `len` bytes that repeats (so later ones refer back to earlier ones). */
 function message(i: number, len: number): Uint8Array {
@@ -41,7 +28,7 @@ function codec(offer: string, max = 1 << 20): PerMessageDeflate {
 }
 
 Deno.test("context takeover: 300 messages of 1 B to 40 KiB from one client stream", async () => {
-  const client = streamingClient();
+  const client = streamingDeflater();
   const server = codec("permessage-deflate; client_max_window_bits");
   let seed = 7;
   let total = 0;
@@ -83,7 +70,7 @@ Deno.test("a small frame that inflates past the limit is 1009; data zlib rejects
     /over the 1048576-byte limit once decompressed/,
   );
   // Exactly at the limit is fine, also with a window kept in front of it.
-  const client = streamingClient();
+  const client = streamingDeflater();
   const atLimit = codec("permessage-deflate", 4096);
   assert.equal(atLimit.inflate(await client(new Uint8Array(4096).fill(65))).length, 4096);
   assert.equal(atLimit.inflate(await client(new Uint8Array(4096).fill(66))).length, 4096);
@@ -95,14 +82,6 @@ Deno.test("a small frame that inflates past the limit is 1009; data zlib rejects
     /cannot be decompressed/,
   );
 });
-
-/** Inflates what the server sent (its own messages never depend on earlier ones). */
-function clientInflate(payload: Uint8Array, windowBits = 15): Uint8Array {
-  const input = new Uint8Array(payload.length + 4);
-  input.set(payload);
-  input.set([0, 0, 0xff, 0xff], payload.length);
-  return new Uint8Array(zlib.inflateRawSync(input, { ...SYNC, windowBits }));
-}
 
 Deno.test("server messages: compressed (RSV1) when it helps, plain when short or incompressible", () => {
   const server = codec("permessage-deflate; client_max_window_bits");
@@ -116,7 +95,7 @@ Deno.test("server messages: compressed (RSV1) when it helps, plain when short or
   assert.equal(f.compressed, true);
   assert.equal(f.opcode, Opcode.TEXT);
   assert.ok(f.payload.length < 500, `${f.payload.length} bytes`);
-  assert.deepEqual(clientInflate(f.payload), long);
+  assert.deepEqual(inflateMessage(f.payload), long);
 
   const short = message(2, MIN_COMPRESS_BYTES - 1);
   const s = frameOf(server.encode(Opcode.TEXT, short));
@@ -141,7 +120,7 @@ Deno.test("server_max_window_bits=9: what the server sends fits a 512-byte windo
   });
   assert.equal(r.kind, "frame");
   const payload = (r as { frame: { payload: Uint8Array } }).frame.payload;
-  assert.deepEqual(clientInflate(payload, 9), m);
+  assert.deepEqual(inflateMessage(payload, 9), m);
   // zlib does not enforce a decoder's window on one-shot output, so check the encoder's: with
   // 512 bytes it cannot reach the repeats 600 bytes back; the default window does.
   const wide = codec("permessage-deflate").encode(Opcode.BINARY, m);
@@ -150,7 +129,7 @@ Deno.test("server_max_window_bits=9: what the server sends fits a 512-byte windo
 });
 
 Deno.test("text decoded from an inflated message is the original", async () => {
-  const client = streamingClient();
+  const client = streamingDeflater();
   const server = codec("permessage-deflate");
   const text = "héllo wörld ✓ ".repeat(100);
   assert.equal(dec.decode(server.inflate(await client(enc.encode(text)))), text);
