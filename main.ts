@@ -83,7 +83,7 @@ import { parseAppSpec } from "./gateway/loader.ts";
 import { callListenHook, disposeApp, loadServedApp, type ServedApp } from "./gateway/lifecycle.ts";
 import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
-import { mergeEnv, parseEnvFile } from "./server/env_file.ts";
+import { mergeEnv, parseEnvAssignment, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
 import { liveWorkerCount, setRequestHook } from "./server/metrics.ts";
 import type { RunningStatsd, StatsdClient } from "./server/statsd.ts";
@@ -302,8 +302,9 @@ function cannotListen(deps: MainDeps, err: unknown): number {
 }
 
 /**
- * `--env-file`: reads the file (relative to the working directory, after `--chdir`), adds its
- * variables to the process environment where they are not set already, and parses the command
+ * `--env-file` and `--env`: reads the file (relative to the working directory, after `--chdir`)
+ * and adds its variables to the process environment where they are not set already, then sets
+ * every `--env KEY=VALUE` (those win over both, as gunicorn's `-e` does), and parses the command
  * line again against the merged environment, so `PORT`, `WEB_CONCURRENCY` and the other
  * variables the settings read take effect. Returns the new parse and deps, or an exit code.
  */
@@ -313,10 +314,13 @@ function loadEnvFile(
   deps: MainDeps,
 ): [Extract<CliResult, { config: Config }>, MainDeps] | number {
   const path = resolvePath(deps.cwd, config.envFile);
-  let env: Record<string, string>;
+  let env: Record<string, string> = { ...deps.env };
   try {
-    const text = (deps.readTextFile ?? Deno.readTextFileSync)(path);
-    env = mergeEnv(deps.env, parseEnvFile(text, config.envFile));
+    if (config.envFile !== "") {
+      const text = (deps.readTextFile ?? Deno.readTextFileSync)(path);
+      env = mergeEnv(deps.env, parseEnvFile(text, config.envFile));
+    }
+    for (const [name, value] of config.env.map(parseEnvAssignment)) env[name] = value;
   } catch (err) {
     const why = err instanceof ConfigError
       ? err.message
@@ -325,7 +329,7 @@ function loadEnvFile(
     return EXIT_USAGE;
   }
   for (const [name, value] of Object.entries(env)) {
-    if (!(name in deps.env)) deps.setEnv?.(name, value);
+    if (deps.env[name] !== value) deps.setEnv?.(name, value);
   }
   const next = { ...deps, env };
   try {
@@ -335,7 +339,8 @@ function loadEnvFile(
     return [reparsed, next];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    deps.stderr.write(`lsbaws: error: ${err.message} (with --env-file ${config.envFile})\n`);
+    const from = config.envFile !== "" ? `--env-file ${config.envFile}` : "--env";
+    deps.stderr.write(`lsbaws: error: ${err.message} (with ${from})\n`);
     return EXIT_USAGE;
   }
 }
@@ -375,8 +380,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps = { ...deps, cwd: Deno.cwd() };
   }
   // A worker inherits the variables from its supervisor, which read the file (a worker under
-  // --user may not be able to: a secrets file is often root's alone).
-  if (config.envFile !== "" && workerId === undefined) {
+  // --user may not be able to: a secrets file is often root's alone) and set the --env values.
+  if ((config.envFile !== "" || config.env.length > 0) && workerId === undefined) {
     const loaded = loadEnvFile(args, config, deps);
     if (typeof loaded === "number") return loaded;
     [parsed, deps] = loaded;

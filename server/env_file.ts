@@ -16,6 +16,9 @@
  * - `mergeEnv(env, entries)` returns `env` with the entries added, except for names `env`
  *   already has (a variable set by the caller wins, as with python-dotenv, Deno and docker); a
  *   name repeated in the file takes its last value.
+ * - `parseEnvAssignment(text)` reads one `--env KEY=VALUE` (gunicorn's `-e`): the value is
+ *   everything after the first `=`, taken literally; throws `ConfigError` for a bad name or a
+ *   missing `=`.
  */
 import { ConfigError } from "./config_file.ts";
 
@@ -69,6 +72,17 @@ export function parseEnvFile(text: string, name: string): Array<[string, string]
     out.push([key, value]);
   }
   return out;
+}
+
+/** One `--env KEY=VALUE`; see the module comment. */
+export function parseEnvAssignment(text: string): [string, string] {
+  const eq = text.indexOf("=");
+  const key = eq < 0 ? text : text.slice(0, eq);
+  if (eq < 0) throw new ConfigError(`--env ${text}: expected KEY=VALUE`);
+  if (!NAME.test(key)) {
+    throw new ConfigError(`--env ${text}: '${key}' is not a variable name (letters, digits, '_')`);
+  }
+  return [key, text.slice(eq + 1)];
 }
 
 /** `env` plus the file's entries, the caller's variables winning; see the module comment. */

@@ -36,6 +36,17 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "env",
+    flag: "env",
+    short: "e",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc:
+      "Set KEY=VALUE in the environment of the app and the workers (repeatable; wins over both).",
+    group: "app",
+  },
+  {
     key: "factory",
     flag: "factory",
     type: "bool",

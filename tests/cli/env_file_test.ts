@@ -3,10 +3,12 @@
  * naming the line), variables already set winning, and real processes: the app and every worker
  * see the file's variables, settings read from the environment (`WEB_CONCURRENCY`, `PORT`) take
  * them, the path is found after `--chdir`, and a missing or malformed file is a usage error (2).
+ * `-e/--env KEY=VALUE` (gunicorn's) wins over the environment and the file, and a malformed one is
+ * a usage error too.
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../../server/config.ts";
-import { mergeEnv, parseEnvFile } from "../../server/env_file.ts";
+import { mergeEnv, parseEnvAssignment, parseEnvFile } from "../../server/env_file.ts";
 import { freePort, reachEachWorker, startLsbaws } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/env_var.ts";
@@ -130,4 +132,57 @@ Deno.test("a missing or malformed env file, or a bad value in it, is a usage err
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--env KEY=VALUE (gunicorn's -e): the value is literal after the first '='; bad names refused", () => {
+  assert.deepEqual(parseEnvAssignment("URL=postgres://u:p@h/db?x=1"), [
+    "URL",
+    "postgres://u:p@h/db?x=1",
+  ]);
+  assert.deepEqual(parseEnvAssignment("EMPTY="), ["EMPTY", ""]);
+  assert.deepEqual(parseEnvAssignment("Q='kept as is' # too"), ["Q", "'kept as is' # too"]);
+  assert.throws(() => parseEnvAssignment("NOVALUE"), /--env NOVALUE: expected KEY=VALUE/);
+  assert.throws(() => parseEnvAssignment("1A=x"), /'1A' is not a variable name/);
+  assert.throws(() => parseEnvAssignment("=x"), /'' is not a variable name/);
+});
+
+Deno.test("-e wins over the environment and --env-file, reaches both workers, and PORT from it applies", async () => {
+  const port = freePort();
+  const dir = await writeEnv("GREETING=from the file\nWEB_CONCURRENCY=2\n");
+  const p = await startLsbaws([
+    "--host",
+    "127.0.0.1",
+    "--env-file",
+    `${dir}/.env`,
+    "-e",
+    "GREETING=from -e",
+    "--env",
+    `PORT=${port}`,
+    APP,
+  ], { env: { GREETING: "from the caller" } });
+  try {
+    assert.equal(p.port(), port, "PORT from -e");
+    await p.waitFor(() => p.workers().length === 2, "2 workers (WEB_CONCURRENCY from the file)");
+    const workers = p.workers();
+    const { pids } = await reachEachWorker(workers, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/GREETING`, {
+        headers: { Connection: "close" },
+      });
+      const [value, pid] = (await res.text()).split(/ (?=\d+$)/);
+      assert.equal(value, "from -e");
+      return Number(pid);
+    });
+    assert.deepEqual([...pids].sort(), [...workers].sort(), "both workers have it");
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a malformed -e is a usage error (exit 2)", async () => {
+  const p = await startLsbaws(["-e", "NO_EQUALS", APP], { waitListening: false });
+  const status = await p.status;
+  await p.stop();
+  assert.equal(status.code, 2, p.err.join("\n"));
+  assert.match(p.err.join("\n"), /--env NO_EQUALS: expected KEY=VALUE/);
 });
