@@ -85,7 +85,6 @@ import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { mergeEnv, parseEnvAssignment, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
-import { liveWorkerCount, setRequestHook } from "./server/metrics.ts";
 import type { RunningStatsd, StatsdClient } from "./server/statsd.ts";
 import {
   ActivationError,
@@ -245,53 +244,18 @@ function rereadSettings(
 }
 
 /**
- * `--statsd-host`: starts this process's StatsD client (`server/statsd.ts`, imported only here)
- * and feeds it every finished exchange; a supervisor adds its live-workers gauge. A bad
+ * `--statsd-host`: this process's StatsD client (`server/statsd.ts`, imported only here). A bad
  * `--statsd-*` value is the usage exit code, a socket that cannot be opened the boot error one.
  */
 async function startStatsdFor(config: Config, deps: MainDeps): Promise<RunningStatsd | number> {
   const s = await import("./server/statsd.ts");
-  let target;
   try {
-    target = s.parseStatsdTarget(config.statsdHost);
-    s.parseStatsdPrefix(config.statsdPrefix);
-    s.parseStatsdTags(config.dogstatsdTags);
+    return s.startStatsdForServer(config);
   } catch (err) {
-    deps.stderr.write(`lsbaws: error: ${(err as Error).message}\n`);
-    return EXIT_USAGE;
-  }
-  try {
-    const options = { prefix: config.statsdPrefix, tags: config.dogstatsdTags };
-    const running = s.startStatsd(target, options, () => {
-      const workers = liveWorkerCount();
-      return workers === null ? [] : [["lsbaws.workers", workers]];
-    });
-    setRequestHook((status, ms) => running.client.request(status, ms));
-    return running;
-  } catch (err) {
-    deps.stderr.write(`lsbaws: cannot send StatsD metrics: ${(err as Error).message}\n`);
-    return EXIT_BOOT_ERROR;
-  }
-}
-
-/**
- * `NOTIFY_SOCKET` (systemd `Type=notify`): takes the variable out of the environment and opens
- * the notifier (`server/process/notify.ts`, imported only then). A notifier that cannot be opened
- * is logged and done without: the server still serves (systemd then times the start out).
- */
-async function openSystemdNotifier(deps: MainDeps, logger: Logger): Promise<Notifier | null> {
-  if (!deps.env.NOTIFY_SOCKET) return null;
-  const sd = await import("./server/process/notify.ts");
-  const path = sd.takeNotifySocket(deps.env, (name) => deps.unsetEnv?.(name));
-  if (path === null) return null;
-  try {
-    return sd.openNotifier(path);
-  } catch (err) {
-    logger.log(
-      "warning",
-      `NOTIFY_SOCKET=${path} is set but cannot be used: ${(err as Error).message}`,
-    );
-    return null;
+    const usage = err instanceof s.StatsdSettingError;
+    const what = usage ? "error" : "cannot send StatsD metrics";
+    deps.stderr.write(`lsbaws: ${what}: ${(err as Error).message}\n`);
+    return usage ? EXIT_USAGE : EXIT_BOOT_ERROR;
   }
 }
 
@@ -485,8 +449,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         );
       }
     }
-    // systemd's Type=notify: the process that takes the signals tells it about readiness.
-    notifier = workerId === undefined ? await openSystemdNotifier(deps, logger) : null;
+    // systemd's Type=notify: the process that takes the signals tells it about readiness
+    // (server/process/notify.ts, imported only when systemd set NOTIFY_SOCKET).
+    if (workerId === undefined && deps.env.NOTIFY_SOCKET) {
+      const { notifierFromEnv } = await import("./server/process/notify.ts");
+      notifier = notifierFromEnv(deps.env, (name) => deps.unsetEnv?.(name), logger);
+    }
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
     // A supervisor runs the workers whenever there may be more than one process over time, and

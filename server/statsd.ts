@@ -21,9 +21,15 @@
  *   `lsbaws.requests` (c), `lsbaws.request.status.<code>` (c) and `lsbaws.request.duration`
  *   (ms, head parsed to exchange end); per error-log line at warning and above
  *   `lsbaws.log.<level>` (c); from the supervisor at each flush `lsbaws.workers` (g).
+ * - `startStatsdForServer(config)` checks the three settings (`StatsdSettingError` naming the bad
+ *   one), starts the client and feeds it every finished exchange (`setRequestHook`) and, in a
+ *   supervisor, the live-workers gauge; other errors (no socket) propagate.
  * - `parseStatsdTags(tags)` and `parseStatsdPrefix(prefix)` check the two settings (nothing that
  *   could end a line or a field: no blanks, `|`, `#`, `:`, `@`; tags separated by commas).
  */
+
+import type { Config } from "./config.ts";
+import { liveWorkerCount, setRequestHook } from "./metrics.ts";
 
 /** Largest datagram sent (fits an Ethernet MTU with IP and UDP headers). */
 export const MAX_PACKET_BYTES = 1432;
@@ -210,4 +216,32 @@ export function startStatsd(
       setTimeout(() => conn.close(), 50);
     },
   };
+}
+
+/** A `--statsd-*` value that cannot work (a usage error). */
+export class StatsdSettingError extends Error {
+  /** Creates the error with its message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StatsdSettingError";
+  }
+}
+
+/** Starts this process's client from the settings; see the module comment. */
+export function startStatsdForServer(config: Config): RunningStatsd {
+  let target: StatsdTarget;
+  try {
+    target = parseStatsdTarget(config.statsdHost);
+    parseStatsdPrefix(config.statsdPrefix);
+    parseStatsdTags(config.dogstatsdTags);
+  } catch (err) {
+    throw new StatsdSettingError((err as Error).message);
+  }
+  const options = { prefix: config.statsdPrefix, tags: config.dogstatsdTags };
+  const running = startStatsd(target, options, () => {
+    const workers = liveWorkerCount();
+    return workers === null ? [] : [["lsbaws.workers", workers]];
+  });
+  setRequestHook((status, ms) => running.client.request(status, ms));
+  return running;
 }

@@ -11,12 +11,17 @@
  *   cannot send to a unix datagram path it did not bind, nor to an abstract name. It throws when
  *   the C library cannot be used (no FFI permission, not Linux). A send that fails is dropped:
  *   systemd not listening must not stop the server.
+ * - `notifierFromEnv(env, unset, log)` does both for the process that takes the signals: null
+ *   without the variable, and null with one warning when the notifier cannot be opened (the
+ *   server still serves; systemd then times the start out).
  * - A state with `RELOADING=1` gets the `MONOTONIC_USEC=` line systemd 253+ requires.
  * - The states lsbaws sends (`NOTIFY_*`): `READY=1` once it serves (the single process once it
  *   listens; a supervisor once its first worker is ready, and again when a HUP's new generation
  *   serves or the restart was abandoned), `RELOADING=1` when a HUP starts one, `STOPPING=1` when a
  *   stop begins.
  */
+
+import type { Logger } from "../log.ts";
 
 /** The environment variable systemd sets. */
 export const NOTIFY_SOCKET_ENV = "NOTIFY_SOCKET";
@@ -113,4 +118,23 @@ export function openNotifier(path: string): Notifier {
       lib.close();
     },
   };
+}
+
+/** `takeNotifySocket` and `openNotifier` for a server process; see the module comment. */
+export function notifierFromEnv(
+  env: Record<string, string>,
+  unset: (name: string) => void,
+  log: Logger,
+): Notifier | null {
+  const path = takeNotifySocket(env, unset);
+  if (path === null) return null;
+  try {
+    return openNotifier(path);
+  } catch (err) {
+    log.log(
+      "warning",
+      `NOTIFY_SOCKET=${path} is set but cannot be used: ${(err as Error).message}`,
+    );
+    return null;
+  }
 }

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../server/config.ts";
 import { mergeEnv, parseEnvAssignment, parseEnvFile } from "../../server/env_file.ts";
-import { freePort, reachEachWorker, startLsbaws } from "../_support/proc.ts";
+import { freePort, type Proc, reachEachWorker, startLsbaws } from "../_support/proc.ts";
 
 const APP = "tests/fixtures/apps/env_var.ts";
 
@@ -69,6 +69,21 @@ async function writeEnv(text: string): Promise<string> {
   return dir;
 }
 
+/** Waits for two workers and checks that each answers `/GREETING` with `expected`. */
+async function expectGreetingInBothWorkers(p: Proc, port: number, expected: string): Promise<void> {
+  await p.waitFor(() => p.workers().length === 2, "2 workers (WEB_CONCURRENCY from the file)");
+  const workers = p.workers();
+  const { pids } = await reachEachWorker(workers, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/GREETING`, {
+      headers: { Connection: "close" },
+    });
+    const [value, pid] = (await res.text()).split(/ (?=\d+$)/);
+    assert.equal(value, expected);
+    return Number(pid);
+  });
+  assert.deepEqual([...pids].sort(), [...workers].sort(), "both workers have it");
+}
+
 Deno.test("the app and both workers see the file; WEB_CONCURRENCY and PORT come from it", async () => {
   const port = freePort();
   const dir = await writeEnv(
@@ -79,17 +94,7 @@ Deno.test("the app and both workers see the file; WEB_CONCURRENCY and PORT come 
   });
   try {
     assert.equal(p.port(), port, "PORT from the file");
-    await p.waitFor(() => p.workers().length === 2, "2 workers (WEB_CONCURRENCY from the file)");
-    const workers = p.workers();
-    const { pids } = await reachEachWorker(workers, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/GREETING`, {
-        headers: { Connection: "close" },
-      });
-      const [value, pid] = (await res.text()).split(/ (?=\d+$)/);
-      assert.equal(value, "hello from .env");
-      return Number(pid);
-    });
-    assert.deepEqual([...pids].sort(), [...workers].sort(), "both workers have it");
+    await expectGreetingInBothWorkers(p, port, "hello from .env");
     const kept = await fetch(`http://127.0.0.1:${port}/KEPT`, { headers: { Connection: "close" } });
     assert.match(await kept.text(), /^caller /, "a variable the caller set wins");
   } finally {
@@ -162,17 +167,7 @@ Deno.test("-e wins over the environment and --env-file, reaches both workers, an
   ], { env: { GREETING: "from the caller" } });
   try {
     assert.equal(p.port(), port, "PORT from -e");
-    await p.waitFor(() => p.workers().length === 2, "2 workers (WEB_CONCURRENCY from the file)");
-    const workers = p.workers();
-    const { pids } = await reachEachWorker(workers, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/GREETING`, {
-        headers: { Connection: "close" },
-      });
-      const [value, pid] = (await res.text()).split(/ (?=\d+$)/);
-      assert.equal(value, "from -e");
-      return Number(pid);
-    });
-    assert.deepEqual([...pids].sort(), [...workers].sort(), "both workers have it");
+    await expectGreetingInBothWorkers(p, port, "from -e");
   } finally {
     await p.stop();
     await Deno.remove(dir, { recursive: true });
