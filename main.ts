@@ -35,6 +35,8 @@
  *   is loaded, static directory opened or address bound.
  * - `--chdir DIR` changes the process's directory before anything else is opened (a supervisor's
  *   workers start there); a directory that cannot be entered is a boot error.
+ * - `--umask MASK` sets the process's file mode creation mask right after `--chdir`, before any
+ *   file or unix socket is created; workers inherit it from their supervisor.
  * - `--check-config` loads the app and tries the TLS pair in this process, binds nothing, starts
  *   no worker and claims no pid file: 0 and one line on stdout, or the start-up exit code.
  * - Exit codes: 0 after a clean stop, `EXIT_USAGE` (2) for bad flags, values or config file,
@@ -342,6 +344,11 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       return EXIT_BOOT_ERROR;
     }
     deps = { ...deps, cwd: Deno.cwd() };
+  }
+  if (config.umask !== "" && parsed.kind === "run" && workerId === undefined) {
+    // gunicorn's --umask: before the pid file, the logs and the unix sockets are created. A
+    // worker starts with its supervisor's mask (exec keeps it), and so does the app.
+    Deno.umask(parseInt(config.umask, 8));
   }
   // A worker inherits the variables from its supervisor, which read the file (a worker under
   // --user may not be able to: a secrets file is often root's alone) and set the --env values.

@@ -248,6 +248,11 @@ export function parseCli(
       `--unix-socket-mode must be three octal digits (600, 660, 666), got '${c.unixSocketMode}'`,
     );
   }
+  if (c.umask !== "" && !/^0?[0-7]{1,3}$/.test(c.umask)) {
+    throw new ConfigError(
+      `--umask must be one to three octal digits (022, 027, 077), got '${c.umask}'`,
+    );
+  }
   if (c.rootPath !== "" && (!c.rootPath.startsWith("/") || c.rootPath.endsWith("/"))) {
     throw new ConfigError("--root-path must start with '/' and not end with '/'");
   }

@@ -28,6 +28,15 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "umask",
+    flag: "umask",
+    type: "string",
+    default: "",
+    doc:
+      "File mode creation mask in octal (022, 027, 077), set at start for every process; default: inherited.",
+    group: "app",
+  },
+  {
     key: "envFile",
     flag: "env-file",
     type: "string",

@@ -60,6 +60,7 @@ export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "reload",
   "reloadDir",
   "chdir",
+  "umask",
   "envFile",
   "config",
 ]);
