@@ -47,6 +47,8 @@
  *   `--user`/`--group` asks a process that is not root for another identity,
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded. A `--user`/`--group` naming nobody
  *   is `EXIT_USAGE`.
+ * - A supervisor and its workers take the titles `lsbaws: master [NAME]` / `lsbaws: worker [NAME]`
+ *   (`--name`, default the app spec; `--no-proc-title` keeps the command line).
  * - `--user`/`--group` always run a supervisor (even with one worker): it binds, keeps its own
  *   identity and starts the workers under the new one (`server/process/identity.ts`).
  * - The static responder, the supervisor, the worker link, the heartbeat and the pid file are
@@ -473,6 +475,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
       const { openSharedListeners } = await import("./server/process/handover.ts");
       const { runSupervisor } = await import("./server/process/supervisor.ts");
       const { workerCommand } = await import("./server/process/spawn.ts");
+      await titleProcess("master", parsed.appSpec, config, logger);
       let listeners: SharedListeners | null;
       try {
         listeners = await openSharedListeners(config, activation, identity);
@@ -528,6 +531,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         listeners?.release();
       }
     }
+    if (workerId !== undefined) await titleProcess("worker", parsed.appSpec, config, logger);
     const link = workerId === undefined
       ? null
       : (await import("./server/process/worker.ts")).connectWorker(workerId, deps.env, config, {
@@ -551,6 +555,23 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     logger.close();
     errorLogFile?.close?.();
   }
+}
+
+/**
+ * `--proc-title` (the default): a supervisor and its workers show as `lsbaws: master [NAME]` and
+ * `lsbaws: worker [NAME]` (`server/process/title.ts`, imported only by them); where that cannot be
+ * done, a debug line says why.
+ */
+async function titleProcess(
+  role: "master" | "worker",
+  appSpec: string,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
+  if (!config.procTitle) return;
+  const { setProcessTitle } = await import("./server/process/title.ts");
+  const why = setProcessTitle(role, config.name === "" ? appSpec : config.name);
+  if (why !== null) logger.log("debug", `no process title: ${why}`);
 }
 
 /**

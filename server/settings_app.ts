@@ -247,6 +247,25 @@ export const APP_AND_PROCESS_ROWS = [
     group: "workers",
   },
   {
+    key: "name",
+    flag: "name",
+    short: "n",
+    type: "string",
+    default: "",
+    doc:
+      "Name in the process titles, `lsbaws: master [NAME]` and `lsbaws: worker [NAME]` (default: the app spec).",
+    group: "workers",
+  },
+  {
+    key: "procTitle",
+    flag: "proc-title",
+    type: "bool",
+    default: true,
+    doc:
+      "Give a supervisor and its workers those titles in ps and top (Linux; --no-... keeps the command line).",
+    group: "workers",
+  },
+  {
     key: "timeout",
     flag: "timeout",
     type: "int",

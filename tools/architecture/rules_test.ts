@@ -96,6 +96,7 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
     "server/process/reload.ts",
     "server/process/spawn.ts",
     "server/process/supervisor.ts",
+    "server/process/title.ts",
     "server/process/worker.ts",
     "server/static/mod.ts",
     "server/statsd.ts",
