@@ -89,7 +89,8 @@ import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { mergeEnv, parseEnvAssignment, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
-import type { RunningStatsd, StatsdClient } from "./server/statsd.ts";
+import type { StatsdClient } from "./server/statsd.ts";
+import type { SyslogWriter } from "./server/syslog.ts";
 import {
   ActivationError,
   type InheritedSocket,
@@ -251,14 +252,20 @@ function rereadSettings(
  * `--statsd-host`: this process's StatsD client (`server/statsd.ts`, imported only here). A bad
  * `--statsd-*` value is the usage exit code, a socket that cannot be opened the boot error one.
  */
-async function startStatsdFor(config: Config, deps: MainDeps): Promise<RunningStatsd | number> {
-  const s = await import("./server/statsd.ts");
+/**
+ * Starts a sender a setting asks for (StatsD, syslog; `start` imports its module): a value that
+ * cannot work (`ConfigError`) is a usage error, a destination that cannot be used a boot error.
+ */
+async function startSender<T>(
+  deps: MainDeps,
+  what: string,
+  start: () => Promise<T>,
+): Promise<T | number> {
   try {
-    return s.startStatsdForServer(config);
+    return await start();
   } catch (err) {
-    const usage = err instanceof s.StatsdSettingError;
-    const what = usage ? "error" : "cannot send StatsD metrics";
-    deps.stderr.write(`lsbaws: ${what}: ${(err as Error).message}\n`);
+    const usage = err instanceof ConfigError;
+    deps.stderr.write(`lsbaws: ${usage ? "error" : what}: ${(err as Error).message}\n`);
     return usage ? EXIT_USAGE : EXIT_BOOT_ERROR;
   }
 }
@@ -408,11 +415,25 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     deps.stderr.write(`lsbaws: cannot serve static files: ${(err as Error).message}\n`);
     return EXIT_BOOT_ERROR;
   }
-  const statsd = config.statsdHost === "" ? null : await startStatsdFor(config, deps);
+  const statsd = config.statsdHost === "" ? null : await startSender(
+    deps,
+    "cannot send StatsD metrics",
+    async () => (await import("./server/statsd.ts")).startStatsdForServer(config),
+  );
   if (typeof statsd === "number") return statsd;
-  const logs = openLogs(config, deps, workerId, identity, statsd?.client);
+  const syslog = !config.syslog ? null : await startSender(
+    deps,
+    "cannot send to syslog",
+    async () => (await import("./server/syslog.ts")).startSyslogForServer(config),
+  );
+  if (typeof syslog === "number") {
+    statsd?.close();
+    return syslog;
+  }
+  const logs = openLogs(config, deps, workerId, identity, statsd?.client, syslog);
   if (typeof logs === "number") {
     statsd?.close();
+    syslog?.close();
     return logs;
   }
   const { logger, errorLogFile } = logs;
@@ -553,6 +574,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     notifier?.close();
     statsd?.close();
     logger.close();
+    syslog?.close();
     errorLogFile?.close?.();
   }
 }
@@ -587,6 +609,7 @@ function openLogs(
   workerId: string | undefined,
   identity: Identity | null,
   statsd: StatsdClient | undefined,
+  syslog: SyslogWriter | null,
 ): { logger: Logger; errorLogFile: LogSink | null } | number {
   let errorLogFile: LogSink | null = null;
   if (config.errorLog !== "-" && workerId === undefined) {
@@ -608,9 +631,14 @@ function openLogs(
       accessLogFormat: config.accessLogFormat,
       errorLogFormat: config.errorLogFormat,
       errorSink: errorLogFile ?? deps.stderr,
-      onLog: statsd && ((level) => {
-        if (level !== "debug" && level !== "info") statsd.increment(`lsbaws.log.${level}`);
-      }),
+      onLog: (statsd || syslog)
+        ? (level, message) => {
+          if (statsd && level !== "debug" && level !== "info") {
+            statsd.increment(`lsbaws.log.${level}`);
+          }
+          syslog?.log(level, message);
+        }
+        : undefined,
     });
     if (identity !== null && config.accessLog !== "" && config.accessLog !== "-") {
       // The workers (another user) append to the file this process just opened (gunicorn

@@ -93,8 +93,8 @@ export interface LoggerOptions {
   accessLogFormat: string;
   /** Error line format (default "text"). */
   errorLogFormat?: ErrorLogFormat;
-  /** Called with the level of every error-log line written (StatsD counts them). */
-  onLog?: (level: LogLevel) => void;
+  /** Called with every error-log line written, before it is formatted (StatsD, syslog). */
+  onLog?: (level: LogLevel, message: string) => void;
   /** Error-log sink (default stderr). */
   errorSink?: LogSink;
   /** Access-log sink (overrides `accessLog` destination; used by tests). */
@@ -316,7 +316,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const errorFormat = opts.errorLogFormat ?? "text";
   const writeError = (level: LogLevel, message: string) => {
     if (LEVEL_RANK[level] < rank) return;
-    opts.onLog?.(level);
+    opts.onLog?.(level, message);
     try {
       errorSink.write(formatErrorLine(errorFormat, Date.now(), pid, level, message));
     } catch {

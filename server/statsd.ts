@@ -21,7 +21,7 @@
  *   `lsbaws.requests` (c), `lsbaws.request.status.<code>` (c) and `lsbaws.request.duration`
  *   (ms, head parsed to exchange end); per error-log line at warning and above
  *   `lsbaws.log.<level>` (c); from the supervisor at each flush `lsbaws.workers` (g).
- * - `startStatsdForServer(config)` checks the three settings (`StatsdSettingError` naming the bad
+ * - `startStatsdForServer(config)` checks the three settings (a `ConfigError` naming the bad
  *   one), starts the client and feeds it every finished exchange (`setRequestHook`) and, in a
  *   supervisor, the live-workers gauge; other errors (no socket) propagate.
  * - `parseStatsdTags(tags)` and `parseStatsdPrefix(prefix)` check the two settings (nothing that
@@ -29,6 +29,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { ConfigError } from "./config_file.ts";
 import { liveWorkerCount, setRequestHook } from "./metrics.ts";
 
 /** Largest datagram sent (fits an Ethernet MTU with IP and UDP headers). */
@@ -218,15 +219,6 @@ export function startStatsd(
   };
 }
 
-/** A `--statsd-*` value that cannot work (a usage error). */
-export class StatsdSettingError extends Error {
-  /** Creates the error with its message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "StatsdSettingError";
-  }
-}
-
 /** Starts this process's client from the settings; see the module comment. */
 export function startStatsdForServer(config: Config): RunningStatsd {
   let target: StatsdTarget;
@@ -235,7 +227,7 @@ export function startStatsdForServer(config: Config): RunningStatsd {
     parseStatsdPrefix(config.statsdPrefix);
     parseStatsdTags(config.dogstatsdTags);
   } catch (err) {
-    throw new StatsdSettingError((err as Error).message);
+    throw new ConfigError((err as Error).message);
   }
   const options = { prefix: config.statsdPrefix, tags: config.dogstatsdTags };
   const running = startStatsd(target, options, () => {

@@ -7,8 +7,8 @@
  *   abstract namespace) and removes it from the environment (`unset`), so neither the workers
  *   nor the app can send on the server's behalf. Null when it is not set.
  * - `openNotifier(path)` makes a `Notifier` that sends each state as one datagram to the path
- *   through the C library (`socket(AF_UNIX, SOCK_DGRAM)` and `sendto`, loaded only here): Deno
- *   cannot send to a unix datagram path it did not bind, nor to an abstract name. It throws when
+ *   (`server/unix_datagram.ts`, through the C library, loaded only here): Deno cannot send to a
+ *   unix datagram path it did not bind, nor to an abstract name. It throws when
  *   the C library cannot be used (no FFI permission, not Linux). A send that fails is dropped:
  *   systemd not listening must not stop the server.
  * - `notifierFromEnv(env, unset, log)` does both for the process that takes the signals: null
@@ -22,6 +22,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import { openUnixDatagram, unixAddress } from "../unix_datagram.ts";
 
 /** The environment variable systemd sets. */
 export const NOTIFY_SOCKET_ENV = "NOTIFY_SOCKET";
@@ -55,44 +56,28 @@ export function takeNotifySocket(
   return path;
 }
 
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_NOSIGNAL = 0x4000;
 const CLOCK_MONOTONIC = 1;
 
 /** `struct sockaddr_un` for `path` (`@name`: the abstract namespace); throws when too long. */
 export function notifyAddress(path: string): Uint8Array<ArrayBuffer> {
-  const abstract = path.startsWith("@");
-  const name = new TextEncoder().encode(abstract ? path.slice(1) : path);
-  if (name.length > 107) throw new Error(`NOTIFY_SOCKET is too long for a unix socket: ${path}`);
-  // family (2 bytes, little-endian), then the path (abstract: a NUL, then the name, no NUL after).
-  const out = new Uint8Array(2 + (abstract ? 1 : 0) + name.length + (abstract ? 0 : 1));
-  out[0] = AF_UNIX;
-  out.set(name, abstract ? 3 : 2);
-  return out;
+  return unixAddress(path, "NOTIFY_SOCKET");
 }
 
 /** Opens the notifier; see the module comment. */
 export function openNotifier(path: string): Notifier {
-  const address = notifyAddress(path);
-  const lib = Deno.dlopen(Deno.build.os === "linux" ? "libc.so.6" : "libc.dylib", {
-    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    sendto: {
-      parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
-      result: "isize",
-    },
-    close: { parameters: ["i32"], result: "i32" },
-    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  });
-  const fd = lib.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    lib.close();
-    throw new Error("cannot create a unix datagram socket for NOTIFY_SOCKET");
+  const socket = openUnixDatagram(path, "NOTIFY_SOCKET");
+  let clock;
+  try {
+    clock = Deno.dlopen(Deno.build.os === "linux" ? "libc.so.6" : "libc.dylib", {
+      clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    });
+  } catch (err) {
+    socket.close();
+    throw err;
   }
   const monotonicUsec = (): bigint => {
     const ts = new BigInt64Array(2);
-    lib.symbols.clock_gettime(CLOCK_MONOTONIC, ts);
+    clock.symbols.clock_gettime(CLOCK_MONOTONIC, ts);
     return ts[0] * 1_000_000n + ts[1] / 1000n;
   };
   let open = true;
@@ -108,14 +93,13 @@ export function openNotifier(path: string): Notifier {
       const text = state.includes(NOTIFY_RELOADING)
         ? `${state}\nMONOTONIC_USEC=${monotonicUsec()}`
         : state;
-      const bytes = new TextEncoder().encode(text);
-      lib.symbols.sendto(fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL, address, address.length);
+      socket.send(new TextEncoder().encode(text));
     },
     close() {
       if (!open) return;
       open = false;
-      lib.symbols.close(fd);
-      lib.close();
+      socket.close();
+      clock.close();
     },
   };
 }

@@ -66,7 +66,12 @@ const WEBSOCKET_IO_FILES = ["server/websocket_io.ts"];
  * Send datagrams on sockets of their own, never a client's: the StatsD client (UDP) and the
  * systemd notifier (a unix datagram socket through the C library).
  */
-const OUTBOUND_FILES = ["server/statsd.ts", "server/process/notify.ts"];
+const OUTBOUND_FILES = [
+  "server/statsd.ts",
+  "server/syslog.ts",
+  "server/unix_datagram.ts",
+  "server/process/notify.ts",
+];
 /** Socket use on its way into a driver (empty: every listener and connection lives in one). */
 const PENDING_MOVE: string[] = [];
 /** The one module that reads Deno's internals (private slots, the `Deno.upgradeWebSocket` swap). */
@@ -100,6 +105,7 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
     "server/process/worker.ts",
     "server/static/mod.ts",
     "server/statsd.ts",
+    "server/syslog.ts",
   ],
   "server/serve.ts": ["server/deno/listen.ts", "server/static/mod.ts"],
 };

@@ -1,0 +1,233 @@
+/**
+ * `--syslog` (gunicorn's `--log-syslog`): the address and facility grammar, the message format
+ * (PRI, the syslog(3) time stamp, TAG[PID], cutting), and real processes: `-w 2` sending to a UDP
+ * socket the test binds on loopback, where the supervisor and each worker send their own lines
+ * under their own pids, an app error arrives at severity 3 with its stack in one message and the
+ * access log is not sent; a single process sending to a unix datagram socket; and the errors: a
+ * bad value is exit 2, a unix path with no socket exit 3.
+ */
+import assert from "node:assert/strict";
+import {
+  MAX_MESSAGE_BYTES,
+  parseFacility,
+  parseSyslogTarget,
+  syslogMessage,
+} from "../../server/syslog.ts";
+import { startLsbaws } from "../_support/proc.ts";
+
+Deno.test("--syslog-addr: unix paths (abstract too) and udp hosts with the default port 514", () => {
+  assert.deepEqual(parseSyslogTarget("unix:///dev/log"), { kind: "unix", path: "/dev/log" });
+  assert.deepEqual(parseSyslogTarget("unix:/run/log"), { kind: "unix", path: "/run/log" });
+  assert.deepEqual(parseSyslogTarget("unix:@syslog"), { kind: "unix", path: "@syslog" });
+  assert.deepEqual(parseSyslogTarget("udp://logs.internal"), {
+    kind: "udp",
+    hostname: "logs.internal",
+    port: 514,
+  });
+  assert.deepEqual(parseSyslogTarget("udp://127.0.0.1:5514"), {
+    kind: "udp",
+    hostname: "127.0.0.1",
+    port: 5514,
+  });
+  assert.deepEqual(parseSyslogTarget("udp://[::1]:10514"), {
+    kind: "udp",
+    hostname: "::1",
+    port: 10514,
+  });
+  for (
+    const bad of [
+      "",
+      "/dev/log",
+      "unix:",
+      "unix:relative",
+      "tcp://h:514",
+      "udp://",
+      "udp://h:0",
+      "udp://h:70000",
+      "udp://a b",
+    ]
+  ) {
+    assert.throws(
+      () => parseSyslogTarget(bad),
+      /^Error: --syslog-addr must be unix:\/\/\/PATH/,
+      bad,
+    );
+  }
+});
+
+Deno.test("--syslog-facility: syslog(3)'s names and numbers", () => {
+  assert.equal(parseFacility("user"), 1);
+  assert.equal(parseFacility("daemon"), 3);
+  assert.equal(parseFacility("local0"), 16);
+  assert.equal(parseFacility("local7"), 23);
+  for (const bad of ["", "USER", "local8", "constructor", "toString"]) {
+    assert.throws(() => parseFacility(bad), /--syslog-facility must be one of kern, user/, bad);
+  }
+});
+
+Deno.test("a message: <PRI>Mmm dd hh:mm:ss TAG[PID]: text, cut at a character boundary", () => {
+  const at = new Date(2026, 11, 7, 9, 5, 3); // local time, as syslog(3) writes it
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  assert.equal(
+    text(syslogMessage(1, "info", at, "lsbaws", 42, "hi")),
+    "<14>Dec  7 09:05:03 lsbaws[42]: hi",
+  );
+  assert.equal(
+    text(syslogMessage(19, "error", new Date(2026, 0, 17, 23, 59, 59), "shop", 7, "a\n  at b")),
+    "<155>Jan 17 23:59:59 shop[7]: a\n  at b",
+    "local3 * 8 + 3; a stack stays one message",
+  );
+  assert.match(text(syslogMessage(0, "critical", at, "t", 1, "")), /^<2>/);
+  assert.match(text(syslogMessage(23, "debug", at, "t", 1, "")), /^<191>/);
+  assert.match(text(syslogMessage(1, "warning", at, "t", 1, "")), /^<12>/);
+  const long = syslogMessage(1, "info", at, "t", 1, "é".repeat(MAX_MESSAGE_BYTES));
+  assert.ok(long.length <= MAX_MESSAGE_BYTES && long.length >= MAX_MESSAGE_BYTES - 1);
+  assert.ok(text(long).endsWith("é"), "no half character at the end");
+});
+
+/** Every datagram received on `sock` until `until` resolves (then a last 300 ms). */
+async function collect(sock: Deno.DatagramConn, until: Promise<unknown>): Promise<string[]> {
+  const messages: string[] = [];
+  let done = false;
+  until.then(() => setTimeout(() => (done = true, sock.close()), 300));
+  while (!done) {
+    try {
+      const [buf] = await sock.receive();
+      messages.push(new TextDecoder().decode(buf));
+    } catch {
+      break; // closed
+    }
+  }
+  return messages;
+}
+
+const MESSAGE = /^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([\w.\/-]+)\[(\d+)\]: ([^]*)$/;
+
+Deno.test("-w 2 --syslog over UDP: each process sends its own lines; app errors at severity 3", async () => {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (sock.addr as Deno.NetAddr).port;
+  const stopped = Promise.withResolvers<void>();
+  const received = collect(sock, stopped.promise);
+  const p = await startLsbaws([
+    "-w",
+    "2",
+    "-p",
+    "0",
+    "--access-log",
+    "-",
+    "--syslog",
+    "--syslog-addr",
+    `udp://127.0.0.1:${port}`,
+    "--syslog-facility",
+    "local3",
+    "--syslog-tag",
+    "shop",
+    "apps/error.ts:app",
+  ]);
+  let workers: number[] = [];
+  try {
+    await p.waitFor(() => p.err.filter((l) => / is ready/.test(l)).length === 2, "2 workers");
+    workers = p.workers();
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`http://127.0.0.1:${p.port()}/before`, {
+        headers: { Connection: "close" },
+      });
+      await res.body?.cancel();
+      assert.equal(res.status, 500);
+    }
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+    stopped.resolve();
+  }
+  const parsed = (await received).map((m) => {
+    const hit = MESSAGE.exec(m);
+    assert.ok(hit, `not a syslog message: ${JSON.stringify(m)}`);
+    return { pri: Number(hit[1]), tag: hit[2], pid: Number(hit[3]), text: hit[4] };
+  });
+  assert.ok(parsed.every((m) => m.tag === "shop"));
+  const from = (pid: number) => parsed.filter((m) => m.pid === pid);
+  assert.ok(
+    from(p.pid).some((m) => m.pri === 19 * 8 + 6 && /is ready/.test(m.text)),
+    "the supervisor's own info lines, under its pid",
+  );
+  const errors = parsed.filter((m) => m.pri === 19 * 8 + 3);
+  assert.equal(errors.length, 6, "one error message per failed request");
+  assert.ok(errors.every((m) => workers.includes(m.pid)), "sent by the workers themselves");
+  assert.ok(
+    errors.every((m) => /boom before startResponse[^]*\n\s+at /.test(m.text)),
+    "with the stack",
+  );
+  for (const w of workers) assert.ok(from(w).length > 0, `worker ${w} sent`);
+  const lines = parsed.map((m) => m.text);
+  assert.ok(!lines.some((t) => /"GET \/before HTTP\/1\.1" 500/.test(t)), "no access lines");
+  assert.ok(
+    p.out.some((l) => /"GET \/before HTTP\/1\.1" 500/.test(l)),
+    "the access log still on stdout",
+  );
+});
+
+Deno.test("--syslog to a unix datagram socket: a single process's lines arrive", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-syslog-" });
+  const path = `${dir}/log`;
+  const sock = Deno.listenDatagram({ transport: "unixpacket", path });
+  const stopped = Promise.withResolvers<void>();
+  const received = collect(sock, stopped.promise);
+  const p = await startLsbaws([
+    "-p",
+    "0",
+    "--syslog",
+    "--syslog-addr",
+    `unix://${path}`,
+    "apps/error.ts:app",
+  ]);
+  try {
+    const res = await fetch(`http://127.0.0.1:${p.port()}/before`);
+    await res.body?.cancel();
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+    stopped.resolve();
+  }
+  const messages = await received;
+  await Deno.remove(dir, { recursive: true });
+  const pri = (m: string) => Number(MESSAGE.exec(m)?.[1]);
+  assert.ok(
+    messages.every((m) =>
+      MESSAGE.exec(m)?.[2] === "lsbaws" && MESSAGE.exec(m)?.[3] === String(p.pid)
+    ),
+  );
+  assert.ok(
+    messages.some((m) => pri(m) === 8 + 6 && /shutting down gracefully/.test(m)),
+    "user.info",
+  );
+  assert.ok(
+    messages.some((m) => pri(m) === 8 + 3 && /boom before startResponse/.test(m)),
+    "user.err",
+  );
+});
+
+Deno.test("a bad --syslog-* value is exit 2; a unix path with no socket is exit 3", async () => {
+  const cases: [string[], number, RegExp][] = [
+    [["--syslog-addr", "tcp://127.0.0.1:514"], 2, /lsbaws: error: --syslog-addr must be/],
+    [["--syslog-facility", "local9"], 2, /lsbaws: error: --syslog-facility must be one of/],
+    [["--syslog-tag", "two words"], 2, /lsbaws: error: --syslog-tag must be/],
+    [
+      ["--syslog-addr", "unix:///nonexistent/log"],
+      3,
+      /lsbaws: cannot send to syslog: no syslog socket at \/nonexistent\/log/,
+    ],
+    [
+      ["--syslog-addr", "unix:///etc/hostname"],
+      3,
+      /lsbaws: cannot send to syslog: \/etc\/hostname is not a socket/,
+    ],
+  ];
+  for (const [flags, code, message] of cases) {
+    const p = await startLsbaws(["--syslog", ...flags, "-p", "0", "apps/hello.ts:app"], {
+      waitListening: false,
+    });
+    const status = await p.status;
+    await p.stop();
+    assert.equal(status.code, code, `${flags.join(" ")}: ${p.err.join("\n")}`);
+    assert.match(p.err.join("\n"), message);
+  }
+});
