@@ -79,7 +79,7 @@ import {
   stderrSink,
   stdoutSink,
 } from "./server/log.ts";
-import { formatAddr, parseBind } from "./server/address.ts";
+import { fdBindsOf, formatAddr, parseBind } from "./server/address.ts";
 import { serve, type Server } from "./server/serve.ts";
 import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
@@ -228,7 +228,7 @@ function checkSettings(
 ): StaticMount[] {
   parseTrustList(config.forwardedAllowIps);
   parseTrustList(config.proxyAllowIps, "--proxy-allow-ips");
-  for (const b of config.bind) parseBind(b);
+  if (fdBindsOf(config.bind) === null) { for (const b of config.bind) parseBind(b); }
   return staticFiles?.parseStaticMounts(config.staticMounts) ?? [];
 }
 
@@ -477,6 +477,9 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
             `(${activation.map((s) => `fd ${s.fd}${s.name ? ` ${s.name}` : ""}`).join(", ")}); ` +
             "--bind, --host and --port are ignored",
         );
+      } else {
+        // --bind fd://N: descriptors the launcher passed, served as activation's are.
+        activation = fdBindsOf(config.bind)?.map((fd) => ({ fd })) ?? null;
       }
     }
     // systemd's Type=notify: the process that takes the signals tells it about readiness

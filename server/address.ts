@@ -8,6 +8,7 @@
  * - `bindSpecOf(addr)` is its inverse for a bound `Deno.Addr` (port 0 resolved to the real port),
  *   so `parseBind(bindSpecOf(a))` listens on `a` again.
  * - `formatAddr(addr, scheme)` is the human form printed in the listening banner.
+ * - `fdBindsOf(binds)` reads `fd://N` binds: descriptors lsbaws was given instead of addresses.
  */
 
 /** A parsed listen address. */
@@ -35,6 +36,37 @@ export function parseBind(spec: string): ListenAddr {
     throw new Error(`invalid bind '${spec}': expected host:port, [v6]:port or unix:/path`);
   }
   return { transport: "tcp", hostname: m[1] ?? (m[2] || "0.0.0.0"), port: Number(m[3]) };
+}
+
+/**
+ * The descriptors `fd://N` binds name (gunicorn's `--bind fd://N`, uvicorn's `--fd`), or null when
+ * no bind is one. Throws `Error` with a clear message for a malformed one, N below 3 (stdin,
+ * stdout and stderr), a repeated N, or `fd://` mixed with addresses to bind.
+ */
+export function fdBindsOf(binds: readonly string[]): number[] | null {
+  const fds = binds.filter((b) => b.startsWith("fd://"));
+  if (fds.length === 0) return null;
+  if (fds.length !== binds.length) {
+    throw new Error(
+      "--bind fd://N cannot be mixed with addresses to bind: pass every socket as a descriptor",
+    );
+  }
+  const out: number[] = [];
+  for (const spec of fds) {
+    const text = spec.slice(5);
+    if (!/^[0-9]{1,7}$/.test(text)) {
+      throw new Error(`invalid bind '${spec}': expected fd://N, N a descriptor number`);
+    }
+    const fd = Number(text);
+    if (fd < 3) {
+      throw new Error(
+        `invalid bind '${spec}': descriptors 0, 1 and 2 are stdin, stdout and stderr`,
+      );
+    }
+    if (out.includes(fd)) throw new Error(`invalid bind '${spec}': fd ${fd} is named twice`);
+    out.push(fd);
+  }
+  return out;
 }
 
 /** The `Deno.Addr` a parsed listen address names (as a listener bound to it reports it). */

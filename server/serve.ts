@@ -157,7 +157,8 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     });
   }
   const tls = config.certfile !== "";
-  const specs = listenSpecsOf(config);
+  // Inherited sockets replace the addresses (which may be `fd://N` binds, nothing to parse).
+  const specs = opts.inherited ? [] : listenSpecsOf(config);
   const inheritLibc = opts.inherited ? libcForInherited(config.io, tls) : null;
   const io = inheritLibc
     ? { kind: "libc" as const, libc: inheritLibc }

@@ -75,7 +75,7 @@ export const SETTING_ROWS = [
     repeat: true,
     default: [],
     doc:
-      "Address to listen on instead of --host/--port: host:port, [::1]:port or unix:/path (repeatable).",
+      "Address to listen on instead of --host/--port: host:port, [::1]:port, unix:/path or fd://N (repeatable).",
     group: "listen",
   },
   {

@@ -1,6 +1,7 @@
 /**
  * Inherited listening sockets: the supervisor's own listeners, which its workers inherit, systemd
- * socket activation (the `sd_listen_fds` protocol), and the descriptor list a worker is given.
+ * socket activation (the `sd_listen_fds` protocol), descriptors named by `--bind fd://N`, and the
+ * descriptor list a worker is given.
  *
  * Contract:
  * - An `InheritedSocket` (declared in `server/libc/listen.ts`, which serves them) is a listening
@@ -41,11 +42,11 @@ export const SD_LISTEN_FDS_START = 3;
 /** The socket activation variables, unset once read. */
 export const ACTIVATION_ENV = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] as const;
 
-/** Socket activation cannot be honoured; the message says why. */
+/** Inherited sockets (socket activation, `--bind fd://N`) cannot be served; the message says why. */
 export class ActivationError extends Error {
-  /** Creates the error for `reason`. */
-  constructor(reason: string) {
-    super(`socket activation: ${reason}`);
+  /** Creates the error for `reason`, which `what` (default "socket activation") prefixes. */
+  constructor(reason: string, what: string | null = "socket activation") {
+    super(what === null ? reason : `${what}: ${reason}`);
     this.name = "ActivationError";
   }
 }
@@ -86,12 +87,14 @@ export function libcForInherited(io: IoSetting, tls: boolean): Libc {
   } catch (err) {
     throw new ActivationError(
       `inherited sockets need the libc backend: ${err instanceof Error ? err.message : err}`,
+      null,
     );
   }
   if (choice.kind === "libc") return choice.libc;
   throw new ActivationError(
     "inherited sockets need the libc backend (the deno backend cannot adopt a descriptor: " +
       `Deno.listen only binds), but ${choice.why ?? "--io deno is set"}`,
+    null,
   );
 }
 

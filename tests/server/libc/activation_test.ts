@@ -3,10 +3,12 @@
  * LISTEN_FDS/LISTEN_PID and executes lsbaws (main.ts), which serves the inherited sockets instead
  * of binding, single-process and with -w N; --bind is ignored (one info line); the variables do
  * not reach the app; --io deno and a descriptor that is not a listening stream socket are boot
- * errors (exit 3); activation meant for another pid is ignored.
+ * errors (exit 3); activation meant for another pid is ignored. `--bind fd://N` (gunicorn's) serves
+ * descriptors the launcher passes without the variables, with the same checks.
  */
 import assert from "node:assert/strict";
 import { rawOnce } from "../../_support/load.ts";
+import { fdBindsOf } from "../../../server/address.ts";
 import { freePort, type Proc, reachEachWorker, startLsbaws } from "../../_support/proc.ts";
 
 const LAUNCHER = ["python3", "tests/fixtures/sd_launch.py"];
@@ -94,10 +96,18 @@ Deno.test("socket activation, single process: serves the inherited TCP and unix 
   }
 });
 
-Deno.test("socket activation with -w 2: both workers serve the inherited sockets, across a HUP", async () => {
+/**
+ * With `-w 2` under the launcher (`sockets`, lsbaws `args` before the app): both workers answer on
+ * the inherited TCP socket and the unix one at `sock`, the supervisor never does, and a HUP's new
+ * workers serve the same sockets.
+ */
+async function workersServeAcrossHup(sockets: string[], args: string[]): Promise<void> {
   const app = await envApp();
   const sock = `${app.dir}/s.sock`;
-  const p = await launch(["--tcp", "127.0.0.1:0", "--unix", sock], ["-w", "2", app.path]);
+  const p = await launch(
+    [...sockets, "--tcp", "127.0.0.1:0", "--unix", sock],
+    ["-w", "2", ...args, app.path],
+  );
   try {
     const ready = () => p.err.filter((l) => /worker \d+ \(pid \d+\) is ready/.test(l)).length;
     await p.waitFor(() => ready() === 2, "2 workers");
@@ -123,6 +133,10 @@ Deno.test("socket activation with -w 2: both workers serve the inherited sockets
     assert.equal((await p.stop()).code, 0);
     await Deno.remove(app.dir, { recursive: true });
   }
+}
+
+Deno.test("socket activation with -w 2: both workers serve the inherited sockets, across a HUP", async () => {
+  await workersServeAcrossHup([], []);
 });
 
 Deno.test("socket activation with --io deno is a boot error (exit 3) naming the reason", async () => {
@@ -136,7 +150,9 @@ Deno.test("socket activation with --io deno is a boot error (exit 3) naming the 
     await p.stop();
     assert.equal(s.code, 3, `-w ${workers}: ${p.err.join("\n")}`);
     assert.ok(
-      p.err.some((l) => /cannot listen: socket activation: .*libc backend.*--io deno/.test(l)),
+      p.err.some((l) =>
+        /cannot listen: inherited sockets need the libc backend.*--io deno/.test(l)
+      ),
       p.err.join("\n"),
     );
   }
@@ -173,5 +189,76 @@ Deno.test("activation meant for another process (LISTEN_PID) is ignored: lsbaws 
     assert.ok(!p.err.some((l) => /socket activation/.test(l)));
   } finally {
     await p.stop();
+  }
+});
+
+Deno.test("--bind fd://N (gunicorn's; uvicorn's --fd): descriptors are checked and never mixed with addresses", () => {
+  assert.equal(fdBindsOf([]), null);
+  assert.equal(fdBindsOf(["127.0.0.1:8000", "unix:/run/s"]), null);
+  assert.deepEqual(fdBindsOf(["fd://3", "fd://10"]), [3, 10]);
+  const bad: [string[], RegExp][] = [
+    [["fd://3", "127.0.0.1:8000"], /cannot be mixed with addresses/],
+    [["fd://x"], /invalid bind 'fd:\/\/x': expected fd:\/\/N/],
+    [["fd://"], /expected fd:\/\/N/],
+    [["fd://2"], /0, 1 and 2 are stdin, stdout and stderr/],
+    [["fd://3", "fd://3"], /fd 3 is named twice/],
+  ];
+  for (const [binds, re] of bad) assert.throws(() => fdBindsOf(binds), re, binds.join(" "));
+});
+
+Deno.test("--bind fd://3 --bind fd://4, no LISTEN_* set: a single process serves the launcher's sockets", async () => {
+  const app = await envApp();
+  const sock = `${app.dir}/s.sock`;
+  const p = await launch(
+    ["--no-env", "--tcp", "127.0.0.1:0", "--unix", sock],
+    ["--bind", "fd://3", "--bind", "fd://4", app.path],
+  );
+  try {
+    await p.waitFor(() => p.listening().length === 2, "two banner lines");
+    assert.equal(p.listening()[1], `unix:${sock}`);
+    const launcherPort = Number(
+      /sd_launch: fd 3 \('127\.0\.0\.1', (\d+)\)/.exec(p.err.join("\n"))![1],
+    );
+    assert.equal(p.port(), launcherPort, "the banner names the inherited socket");
+    assert.equal((await rawOnce({ url: `http://127.0.0.1:${p.port()}/` })).body, `${p.pid} -`);
+    assert.equal(await unixBody(sock), `${p.pid} -`);
+    assert.ok(!p.err.some((l) => /socket activation/.test(l)), "not taken for activation");
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+    await Deno.remove(app.dir, { recursive: true });
+  }
+});
+
+Deno.test("--bind fd://3 --bind fd://4 with -w 2: both workers serve them, across a HUP", async () => {
+  await workersServeAcrossHup(["--no-env"], ["--bind", "fd://3", "--bind", "fd://4"]);
+});
+
+Deno.test("--bind fd://N errors: usage (exit 2) for bad values, boot (exit 3) for what the fd is", async () => {
+  const cases: [string[], string[], number, RegExp][] = [
+    [[], ["--bind", "fd://3", "--bind", "127.0.0.1:0"], 2, /cannot be mixed with addresses/],
+    [[], ["--bind", "fd://1"], 2, /0, 1 and 2 are stdin, stdout and stderr/],
+    [["--udp", "127.0.0.1:0"], ["--bind", "fd://3"], 3, /inherited fd 3 is not a stream socket/],
+    [[], ["--bind", "fd://900"], 3, /inherited fd 900 is not a socket \(EBADF\)/],
+    [
+      ["--tcp", "127.0.0.1:0"],
+      ["--io", "deno", "--bind", "fd://3"],
+      3,
+      /inherited sockets need the libc backend.*--io deno/,
+    ],
+  ];
+  for (const [sockets, args, code, re] of cases) {
+    for (const workers of ["1", "2"]) {
+      const p = await launch(["--no-env", ...sockets], [
+        "-w",
+        workers,
+        ...args,
+        "tests/fixtures/apps/ops.ts:app",
+      ], false);
+      const s = await p.status;
+      await p.stop();
+      const what = `${args.join(" ")} -w ${workers}: ${p.err.join("\n")}`;
+      assert.equal(s.code, code, what);
+      assert.ok(p.err.some((l) => re.test(l)), what);
+    }
   }
 });
