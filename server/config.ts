@@ -18,10 +18,12 @@
  *   and `sources` records the layer (`--print-config` shows it).
  * - Config file keys are a row's camelCase `key` (`maxBodyBytes`) or its long flag or alias
  *   (`max-body-bytes`); see `server/config_file.ts` for what the file may hold.
- * - This module imports only `server/settings.ts` and `server/config_file.ts` (the value checks
- *   and the file layer) and does no I/O.
+ * - This module imports the settings table, the file layer (`server/config_file.ts`) and the
+ *   parsers of the values it checks (`server/access_format.ts`, `server/http/default_headers.ts`),
+ *   and does no I/O.
  */
 import { AccessFormatError, compileAccessFormat } from "./access_format.ts";
+import { parseDefaultHeaders } from "./http/default_headers.ts";
 import { SETTING_ROWS } from "./settings.ts";
 import {
   ConfigError,
@@ -247,6 +249,11 @@ export function parseCli(
     throw new ConfigError(
       `--unix-socket-mode must be three octal digits (600, 660, 666), got '${c.unixSocketMode}'`,
     );
+  }
+  try {
+    parseDefaultHeaders(c.header);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
   if (c.umask !== "" && !/^0?[0-7]{1,3}$/.test(c.umask)) {
     throw new ConfigError(

@@ -52,6 +52,8 @@ export type ServeVerdict = 0 | 1 | 2;
 // Module-private copies for the hot paths (see `server/http/bytes.ts`).
 const READ = SERVE_READ, CLOSE_QUIET = SERVE_CLOSE_QUIET, CLOSE = SERVE_CLOSE;
 
+/** The `Date` value with `--no-date-header`: none. */
+const noDate = (): string => "";
 /** `DriverConnection.preamble`: nothing precedes the first request. */
 const PREAMBLE_NONE = 0;
 /** `DriverConnection.preamble`: the peer is not yet classified by the PROXY protocol policy. */
@@ -184,7 +186,8 @@ export abstract class DriverConnection implements ConnPort {
       idleReadBufferBytes: config.idleReadBufferBytes,
       maxDrainBytes: config.maxDrainBytes,
       serverHeader: config.serverHeader,
-      date: ctx.clock.date,
+      date: config.dateHeader ? ctx.clock.date : noDate,
+      defaultHeaders: ctx.defaultHeaders,
       server: ctx.state,
     });
   }

@@ -47,6 +47,8 @@ export interface EngineContext {
   readonly resolveClient?: ClientResolver;
   /** Set when connections begin with a PROXY protocol header (`server/proxy.ts`). */
   readonly proxyProtocol?: ProxyProtocolPolicy;
+  /** `--header` lines for every response (`server/http/default_headers.ts`); absent: none. */
+  readonly defaultHeaders?: string;
 }
 
 /** What the per-request logic needs from a socket driver. */

@@ -61,6 +61,7 @@
  *      one: close everything now).
  */
 import { type FileOwner, type ListenAddr, parseBind } from "./address.ts";
+import { parseDefaultHeaders } from "./http/default_headers.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
 import type { EngineContext } from "./engine.ts";
@@ -224,6 +225,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     onRequestDone: opts.onRequestDone,
     resolveClient,
     proxyProtocol,
+    defaultHeaders: parseDefaultHeaders(config.header),
     onDeadline: sweeper.arm,
   };
   const finished = Promise.withResolvers<void>();

@@ -108,6 +108,23 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   {
+    key: "header",
+    flag: "header",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "Response header added to every response, NAME:VALUE (repeatable; uvicorn's --header).",
+    group: "app",
+  },
+  {
+    key: "dateHeader",
+    flag: "date-header",
+    type: "bool",
+    default: true,
+    doc: "Send the Date response header (--no-date-header omits it, as uvicorn's does).",
+    group: "app",
+  },
+  {
     key: "staticMounts",
     flag: "static",
     type: "string",

@@ -13,10 +13,10 @@
  *   `markBodyRead()` queues `100 Continue` when the client waits for it and no part of the final
  *   response was queued (RFC 9110 §10.1.1, §15.2).
  * - Response: `responseHead`, `responseBody`/`responseText` (and, for a file the driver sends
- *   itself, `responseFileRoom`/`responseFileSent`) and `responseEnd` hand the app's
- *   response to the connection's `ResponseWriter` (response_writer.ts), which validates it and
- *   chooses the framing; `rollbackResponse()` drops a response none of whose bytes were taken
- *   for writing yet, so a failure can still be answered with its own status.
+ *   itself, `responseFileRoom`/`responseFileSent`) and `responseEnd` hand the app's response to
+ *   the `ResponseWriter` (response_writer.ts), which validates it and chooses the framing;
+ *   `rollbackResponse()` drops a response none of whose bytes were taken for writing yet, so a
+ *   failure can still be answered with its own status.
  * - Errors: `queueError(err)` is the one mapping from an error to response bytes (the exact
  *   status of an `HttpError`, 500 otherwise, always `Connection: close`, never echoing request
  *   bytes) and moves the connection to `closing`.
@@ -33,7 +33,7 @@ import { concatBytes } from "./bytes.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { type ConnState, isRunning, step } from "./cycle.ts";
 import * as cycleModule from "./cycle.ts";
-import { encodeErrorResponse, ProtocolError, statusOf } from "./errors.ts";
+import { encodeErrorResponseFor, ProtocolError, statusOf } from "./errors.ts";
 import { analyzeHead, type HeadInfo } from "./framing.ts";
 import type { OutputQueue } from "./output_queue.ts";
 import { ReceiveBuffer } from "./receive_buffer.ts";
@@ -73,8 +73,10 @@ export interface CoreOptions {
   readonly maxDrainBytes: number;
   /** Server header value (empty omits it). */
   readonly serverHeader: string;
-  /** Current IMF-fixdate for Date headers (the driver caches it per second). */
+  /** Current IMF-fixdate for Date headers (cached per second; "": none). */
   readonly date: () => string;
+  /** Default header lines (`--header`) for every response. */
+  readonly defaultHeaders?: string;
   /** Shared server state: once `shuttingDown`, every response says `Connection: close`. */
   readonly server: { readonly shuttingDown: boolean };
 }
@@ -120,9 +122,7 @@ export class ConnectionCore {
   constructor(opts: CoreOptions) {
     this.#opts = opts;
     this.response = new ResponseWriter({
-      serverHeader: opts.serverHeader,
-      date: opts.date,
-      server: opts.server,
+      ...opts, // serverHeader, date, defaultHeaders, server
       unreadBodyCloses: () => this.#closesForUnreadBody(),
     });
     this.out = this.response.out;
@@ -405,7 +405,7 @@ export class ConnectionCore {
    */
   queueError(err: unknown): number {
     const status = statusOf(err);
-    this.out.pushBytes(encodeErrorResponse(status, this.#opts.date(), this.#opts.serverHeader));
+    this.out.pushBytes(encodeErrorResponseFor(status, this.#opts));
     this.response.status = status;
     this.#mustClose = true;
     this.#to(EVENT_CLOSE);

@@ -12,8 +12,9 @@
  * - `statusOf(err)` is the one way to ask an error for its status (500 for anything that is not an
  *   `HttpError` with a 4xx/5xx status); `describeError(err)` the one log description (stack and
  *   cause). No code compares error names or messages as strings.
- * - `encodeErrorResponse(status)` is the one mapping from an error status to bytes. Responses are
- *   pre-encoded at module load, always carry `Connection: close`, and never echo request bytes.
+ * - `encodeErrorResponse(status)` (`encodeErrorResponseFor` with a connection's options) is the one
+ *   mapping from an error status to bytes. Responses are pre-encoded at module load, always carry
+ *   `Connection: close`, and never echo request bytes.
  * Tests assert on `code`, `rule` and `status`, never on message text.
  */
 import { STATUS_TEXT } from "./status.ts";
@@ -171,9 +172,15 @@ export const ERROR_CONTENT_TYPE = "text/plain; charset=utf-8";
 /**
  * Encodes the canned error response for `status`: a short plain-text body (`errorBodyText`),
  * `Connection: close`, no request bytes echoed. Responses are built once per status and cached.
- * `date` is the current IMF-fixdate and `server` the Server header value (empty omits it).
+ * `date` is the current IMF-fixdate and `server` the Server header value (either empty omits it);
+ * `defaults` are the `--header` lines.
  */
-export function encodeErrorResponse(status: number, date: string, server = ""): Uint8Array {
+export function encodeErrorResponse(
+  status: number,
+  date: string,
+  server = "",
+  defaults = "",
+): Uint8Array {
   const key = status;
   let tail = CACHE.get(key);
   if (!tail) {
@@ -185,11 +192,19 @@ export function encodeErrorResponse(status: number, date: string, server = ""): 
     CACHE.set(key, tail);
   }
   const head = encoder.encode(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\nDate: ${date}\r\n` +
-      (server ? `Server: ${server}\r\n` : ""),
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\n` +
+      (date ? `Date: ${date}\r\n` : "") + (server ? `Server: ${server}\r\n` : "") + defaults,
   );
   const out = new Uint8Array(head.length + tail.length);
   out.set(head, 0);
   out.set(tail, head.length);
   return out;
+}
+
+/** `encodeErrorResponse` with the date, Server value and default lines a connection uses. */
+export function encodeErrorResponseFor(
+  status: number,
+  head: { date(): string; readonly serverHeader: string; readonly defaultHeaders?: string },
+): Uint8Array {
+  return encodeErrorResponse(status, head.date(), head.serverHeader, head.defaultHeaders);
 }

@@ -8,7 +8,8 @@
  *   Connection-specific fields and PEP 3333's list: the server owns them).
  * - `checkStatus(status, reason)` returns `null` or the broken rule (`status-range`, `reason-ctl`).
  * - `writeResponseHead(sink, parts)` writes a validated status and header list into a `HeadSink`
- *   (the output queue), adding Date/Server when the app did not, and the server-managed framing
+ *   (the output queue), adding Date/Server when the app did not (no Date when `date` is ""), the
+ *   default lines (`defaults`, `--header`), and the server-managed framing
  *   headers; `encodeResponseHead(parts)` returns the same bytes as one array. Status lines and the
  *   Date/Server lines are encoded once and reused, and so is a `Name: value` line once the same
  *   name was written with the same value twice in a row (up to 1024 names, values up to 256
@@ -235,7 +236,7 @@ export interface ResponseHeadParts {
   reason?: string;
   /** App headers, already validated. */
   headers: ReadonlyArray<readonly [string, string]>;
-  /** Current IMF-fixdate, added unless the app sent Date. */
+  /** Current IMF-fixdate, added unless the app sent Date ("": no Date line). */
   date: string;
   /** Server header value; added unless empty or the app sent Server. */
   server: string;
@@ -250,6 +251,8 @@ export interface ResponseHeadParts {
   length?: number;
   /** Extra server-owned header lines (already validated), e.g. Upgrade for 101. */
   extra?: string;
+  /** Default header lines (`--header`, already validated), written after Date and Server. */
+  defaults?: string;
 }
 
 /** Where `writeResponseHead` puts bytes (the connection's `OutputQueue`, or a plain buffer). */
@@ -269,6 +272,7 @@ const CONNECTION_CLOSE = encodeLatin1("Connection: close\r\n");
 const CONNECTION_KEEP_ALIVE = encodeLatin1("Connection: keep-alive\r\n");
 let cachedDate = "";
 let cachedServer = "";
+let cachedDefaults = "";
 let cachedDateServer: Uint8Array = new Uint8Array(0);
 
 /** `HTTP/1.1 NNN Standard Reason\r\n`, encoded once per status. */
@@ -281,14 +285,19 @@ function statusLine(status: number): Uint8Array {
   return line;
 }
 
-/** `Date: …\r\nServer: …\r\n`, re-encoded only when the date (once a second) or server changes. */
-function dateServerLines(date: string, server: string): Uint8Array {
-  if (date !== cachedDate || server !== cachedServer) {
+/**
+ * `Date: …\r\nServer: …\r\n` and the default lines, re-encoded only when the date (once a
+ * second), the server or the defaults change.
+ */
+function dateServerLines(date: string, server: string, defaults: string): Uint8Array {
+  if (date !== cachedDate || server !== cachedServer || defaults !== cachedDefaults) {
     cachedDateServer = encodeLatin1(
-      `Date: ${date}\r\n${server === "" ? "" : `Server: ${server}\r\n`}`,
+      (date === "" ? "" : `Date: ${date}\r\n`) + (server === "" ? "" : `Server: ${server}\r\n`) +
+        defaults,
     );
     cachedDate = date;
     cachedServer = server;
+    cachedDefaults = defaults;
   }
   return cachedDateServer;
 }
@@ -310,6 +319,7 @@ const memo = {
   connection: "",
   length: -1,
   extra: "",
+  defaults: "",
   /** The encoding of these parts; null until they repeat, or when too long to keep. */
   bytes: null as Uint8Array | null,
   /** These parts encode to more than `MAX_MEMO_BYTES`: always written line by line. */
@@ -322,7 +332,8 @@ function sameAsMemo(p: ResponseHeadParts): boolean {
   const m = memo;
   return p.status === m.status && p.date === m.date && p.server === m.server &&
     p.framing === m.framing && p.connection === m.connection && (p.reason ?? "") === m.reason &&
-    lengthOf(p) === m.length && (p.extra ?? "") === m.extra && m.fields.matches(p.headers);
+    lengthOf(p) === m.length && (p.extra ?? "") === m.extra &&
+    (p.defaults ?? "") === m.defaults && m.fields.matches(p.headers);
 }
 
 /** Records `p`'s parts in `memo` (its bytes not yet known). */
@@ -338,6 +349,7 @@ function recordMemo(p: ResponseHeadParts): void {
   m.connection = p.connection;
   m.length = lengthOf(p);
   m.extra = p.extra ?? "";
+  m.defaults = p.defaults ?? "";
   m.fields.record(p.headers);
 }
 
@@ -416,15 +428,12 @@ function writeHeadLines(sink: HeadSink, p: ResponseHeadParts): number {
     n += CONTENT_LENGTH_PREFIX.length + digits.length + 2;
   }
   if (!hasDate && !hasServer) {
-    const lines = dateServerLines(p.date, p.server);
+    const lines = dateServerLines(p.date, p.server, p.defaults ?? "");
     sink.pushBytes(lines);
     n += lines.length;
-  } else if (!hasDate) {
-    const line = `Date: ${p.date}\r\n`;
-    sink.pushAscii(line);
-    n += line.length;
-  } else if (!hasServer && p.server !== "") {
-    const line = `Server: ${p.server}\r\n`;
+  } else {
+    const line = (!hasDate && p.date !== "" ? `Date: ${p.date}\r\n` : "") +
+      (!hasServer && p.server !== "" ? `Server: ${p.server}\r\n` : "") + (p.defaults ?? "");
     sink.pushAscii(line);
     n += line.length;
   }

@@ -58,8 +58,10 @@ const NOTHING = QUEUED_NOTHING, COPY = QUEUED_COPY, REF = QUEUED_REF;
 export interface WriterOptions {
   /** Server header value (empty omits it). */
   readonly serverHeader: string;
-  /** Current IMF-fixdate for Date headers. */
+  /** Current IMF-fixdate for Date headers ("": none). */
   readonly date: () => string;
+  /** Default header lines (`--header`), "" or absent for none. */
+  readonly defaultHeaders?: string;
   /** Shared server state: once `shuttingDown`, every response says `Connection: close`. */
   readonly server: { readonly shuttingDown: boolean };
   /** Whether answering now leaves a request body unread that forces the connection to close. */
@@ -114,6 +116,7 @@ export class ResponseWriter {
     framing: "none",
     connection: "",
     length: -1,
+    defaults: "",
   };
   #marked = false;
   #flushMark = 0;
@@ -215,6 +218,7 @@ export class ResponseWriter {
     parts.headers = headers;
     parts.date = opts.date();
     parts.server = opts.serverHeader;
+    parts.defaults = opts.defaultHeaders ?? "";
     parts.framing = this.#framing;
     parts.connection = connection;
     parts.length = length;

@@ -315,6 +315,45 @@ Deno.test("withContentLength: appends a known length unless one is declared", ()
 });
 
 /** Runs `writeResponseHead` into a sink that records its bytes and how they were pushed. */
+Deno.test("encodeResponseHead: default lines follow Date and Server, also when the app sent them", () => {
+  const defaults = "X-Frame-Options: DENY\r\nX-Team: web\r\n";
+  assert.equal(
+    text(encodeResponseHead(parts({ server: "lsbaws", defaults, length: 0 }))),
+    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n" +
+      "Server: lsbaws\r\nX-Frame-Options: DENY\r\nX-Team: web\r\n\r\n",
+  );
+  const cases: Array<[Array<[string, string]>, string]> = [
+    [[["Server", "app"]], "Server: app\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"],
+    [
+      [["Date", "Mon, 07 Nov 1994 00:00:00 GMT"]],
+      "Date: Mon, 07 Nov 1994 00:00:00 GMT\r\nServer: lsbaws\r\n",
+    ],
+    [[["Date", "x"], ["Server", "app"]], "Date: x\r\nServer: app\r\n"],
+    [
+      [["X-Frame-Options", "SAMEORIGIN"]],
+      "X-Frame-Options: SAMEORIGIN\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: lsbaws\r\n",
+    ],
+  ];
+  for (const [headers, lines] of cases) {
+    assert.equal(
+      text(encodeResponseHead(parts({ headers, server: "lsbaws", defaults }))),
+      `HTTP/1.1 200 OK\r\n${lines}${defaults}\r\n`,
+      JSON.stringify(headers),
+    );
+  }
+});
+
+Deno.test("encodeResponseHead: an empty date writes no Date line", () => {
+  assert.equal(
+    text(encodeResponseHead(parts({ date: "", server: "s" }))),
+    "HTTP/1.1 200 OK\r\nServer: s\r\n\r\n",
+  );
+  assert.equal(
+    text(encodeResponseHead(parts({ date: "", headers: [["Server", "app"]] }))),
+    "HTTP/1.1 200 OK\r\nServer: app\r\n\r\n",
+  );
+});
+
 function writeRecorded(p: ResponseHeadParts): { text: string; n: number; pushes: number } {
   let out = "";
   let pushes = 0;
@@ -367,6 +406,8 @@ Deno.test("writeResponseHead: any part that differs from the previous head is wr
     ["length", { length: 14 }],
     ["no length", { length: undefined }],
     ["extra", { extra: "Upgrade: websocket\r\n" }],
+    ["defaults", { defaults: "X-Frame-Options: DENY\r\n" }],
+    ["no date", { date: "" }],
   ];
   for (const [what, over] of variants) {
     const variant = { ...base, ...over };
