@@ -1,5 +1,5 @@
 /**
- * Builds the environ for one request (rules ENV-1 to ENV-17 and LS-1 to LS-10 of types.ts).
+ * Builds the environ for one request (rules ENV-1 to ENV-17 and LS-1 to LS-12 of types.ts).
  *
  * Contract:
  * - `buildEnviron(ex, config, input)` is pure apart from reading `ex`: it returns a fresh plain
@@ -11,6 +11,7 @@
  */
 import type { Config } from "../server/config.ts";
 import type { Exchange } from "../server/exchange.ts";
+import { AppContractError, contractErrorOf } from "./errors.ts";
 import { fileWrapper } from "./file_wrapper.ts";
 import type { Environ, ErrorStream, Input } from "./types.ts";
 
@@ -57,6 +58,7 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
     "lsbaws.signal": ex.res.signal,
     "lsbaws.request_id": ex.requestId,
     "lsbaws.file_wrapper": fileWrapper,
+    "lsbaws.early_hints": (headers) => earlyHints(ex, headers),
   };
   if (ex.remote.transport === "tcp") {
     env.REMOTE_ADDR = ex.remote.hostname;
@@ -67,6 +69,24 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
   if (ex.scheme === "https") env.HTTPS = "on";
   addHeaders(env, head.headers);
   return env;
+}
+
+/** LS-12: `103 Early Hints` through the exchange; its rule errors as the contract's. */
+function earlyHints(ex: Exchange, headers: ReadonlyArray<readonly [string, string]>): boolean {
+  if (ex.earlyHints === undefined) return false;
+  if (!Array.isArray(headers) || !headers.every(isPair)) {
+    throw new AppContractError("SR-3", "lsbaws.early_hints takes an array of [name, value] pairs");
+  }
+  try {
+    return ex.earlyHints(headers);
+  } catch (err) {
+    throw contractErrorOf(err);
+  }
+}
+
+function isPair(h: unknown): boolean {
+  return Array.isArray(h) && h.length === 2 && typeof h[0] === "string" &&
+    typeof h[1] === "string";
 }
 
 /** ENV-8 to ENV-11: maps request fields to CONTENT_* and HTTP_* keys. */

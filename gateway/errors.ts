@@ -102,6 +102,7 @@ export const SPEC_RULE_OF: Readonly<Record<ResponseRule, string>> = Object.freez
   "content-length-digits": "SR-7",
   "response-order": "SR-7",
   "body-bytes": "SR-7",
+  "early-hints-field": "LS-12",
 });
 
 /**

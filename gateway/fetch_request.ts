@@ -18,7 +18,8 @@
  * - `exchangeOf(request)` returns the engine exchange behind a `Request` built here, else
  *   undefined (e.g. a request from `Deno.serve`, or a clone).
  * - `HandlerInfo` is the handler's second argument, shaped like `Deno.ServeHandlerInfo`:
- *   `remoteAddr` (`transport`, `hostname`, `port`) and `completed` (created only when read).
+ *   `remoteAddr` (`transport`, `hostname`, `port`) and `completed` (created only when read),
+ *   plus lsbaws's `earlyHints(headers)` (`103 Early Hints`, `Exchange.earlyHints`).
  */
 import type { Exchange } from "../server/exchange.ts";
 import { attach, type CancelCallback, fastRequest, innerExchangeOf } from "./_deno_internals.ts";
@@ -212,6 +213,24 @@ export class HandlerInfo implements ServeHandlerInfo {
   /** Resolves once the response has been sent (or abandoned). */
   get completed(): Promise<void> {
     return this.#ex.completed;
+  }
+
+  /**
+   * lsbaws's own: sends `103 Early Hints` with `headers` (say `Link: </app.css>; rel=preload`)
+   * before the response, so the browser can start fetching while the handler works. Returns
+   * whether it was sent: not to an HTTP/1.0 client, nor once the response started. A header a
+   * response could not carry throws a `TypeError`.
+   */
+  earlyHints(headers: HeadersInit): boolean {
+    const ex = this.#ex;
+    if (ex.earlyHints === undefined) return false;
+    const pairs: [string, string][] = [];
+    for (const [name, value] of new Headers(headers)) pairs.push([name, value]);
+    try {
+      return ex.earlyHints(pairs);
+    } catch (err) {
+      throw new TypeError((err as Error).message);
+    }
   }
 }
 

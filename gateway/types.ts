@@ -75,6 +75,13 @@
  *   and returns a `FileWrapperBody`: an iterable of `blockSize`-byte chunks (default 64 KiB) from
  *   the file's current position to its end, whose `close()` closes the file. Iterating it, or
  *   wrapping it in a middleware, works like any body.
+ * - LS-12: `lsbaws.early_hints(headers)` (gunicorn's `wsgi.early_hints`) sends a `103 Early
+ *   Hints` response (RFC 8297) with `headers`, `[name, value]` pairs as in SR-3, at once, ahead
+ *   of the final response; it may be called more than once. It returns whether it was sent:
+ *   false for an HTTP/1.0 client, once the final head was sent, after the response ended, and
+ *   where the server in front cannot send interim responses (an adapter). The headers MUST follow
+ *   SR-4 to SR-6 and MUST NOT include Content-Length, Date or Server; otherwise it throws an
+ *   `AppContractError` naming the rule, and sends nothing.
  *
  * ## 4. startResponse (SR)
  * - SR-1: The app MUST call `startResponse` before the body produces its first non-empty chunk
@@ -234,6 +241,8 @@ export interface Environ {
   "lsbaws.signal": AbortSignal;
   /** LS-11. */
   "lsbaws.file_wrapper": FileWrapperFactory;
+  /** LS-12. */
+  "lsbaws.early_hints": (headers: ReadonlyArray<readonly [string, string]>) => boolean;
   /** ENV-9 to ENV-11: request headers. */
   [key: `HTTP_${string}`]: string | undefined;
   /** APP-3: apps and middleware may add their own keys. */

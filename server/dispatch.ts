@@ -32,6 +32,7 @@ import { readFileInto } from "./file_body.ts";
 import type { ConnectionCore } from "./http/connection_core.ts";
 import * as connectionCoreModule from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
+import { encodeEarlyHints } from "./http/early_hints.ts";
 import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";
@@ -244,6 +245,19 @@ class EngineExchange implements Exchange, TimedRequest {
 
   expire(): void {
     expireExchange(this.#port, this);
+  }
+
+  /** See `Exchange.earlyHints`: queued after any earlier response and written at once. */
+  earlyHints(headers: ReadonlyArray<readonly [string, string]>): boolean {
+    const bytes = encodeEarlyHints(headers);
+    const port = this.#port;
+    const res = this.res;
+    if (this.head.minor !== 1 || res.stale || res.headSent || port.isClosed) return false;
+    port.core.out.pushBytes(bytes);
+    port.flush().catch(() => {
+      // The client went away: the exchange notices on its own.
+    });
+    return true;
   }
 
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }> {

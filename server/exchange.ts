@@ -155,6 +155,13 @@ export interface Exchange {
    * Only allowed while nothing of this response was queued and the request has no body.
    */
   takeover(head: Uint8Array): Promise<{ conn: SocketDuplex; buffered: Uint8Array }>;
+  /**
+   * Optional: sends `103 Early Hints` with `headers` (RFC 8297) now, ahead of the final response.
+   * Returns false, sending nothing, when the client speaks HTTP/1.0, the final head was queued,
+   * the exchange is over or the connection closed. Throws `ResponseError` for a header a final
+   * head could not carry either, and for Content-Length, Date and Server. May be called again.
+   */
+  earlyHints?(headers: ReadonlyArray<readonly [string, string]>): boolean;
 }
 
 /**

@@ -118,6 +118,8 @@ export const RESPONSE_RULES = Object.freeze(
     "response-order",
     /** A body chunk that is not a `Uint8Array`. */
     "body-bytes",
+    /** A field a 103 Early Hints response cannot carry (Content-Length, Date, Server). */
+    "early-hints-field",
   ] as const,
 );
 

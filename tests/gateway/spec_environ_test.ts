@@ -1,8 +1,10 @@
 // Gateway spec, sections 2 and 3 (ENV-*, LS-*): one test per rule of gateway/types.ts.
 import assert from "node:assert/strict";
 import { buildEnviron, decodeByteString } from "../../gateway/environ.ts";
+import { AppContractError } from "../../gateway/errors.ts";
 import { createInput } from "../../gateway/input.ts";
 import type { Environ } from "../../gateway/types.ts";
+import { ResponseError } from "../../server/http/errors.ts";
 import { fakeExchange, type FakeOptions } from "./_fake_exchange.ts";
 
 function envOf(options: FakeOptions = {}, config = { rootPath: "", workers: 1 }): Environ {
@@ -240,4 +242,40 @@ Deno.test("LS-11: lsbaws.file_wrapper wraps a file, a path or a URL as an iterab
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("LS-12: lsbaws.early_hints hands checked pairs to the server and says whether they went out", () => {
+  // Under a server that cannot send interim responses (no earlyHints: an adapter), it is false.
+  assert.equal(envOf()["lsbaws.early_hints"]([["Link", "</a.css>; rel=preload"]]), false);
+  const fake = fakeExchange();
+  const sent: Array<ReadonlyArray<readonly [string, string]>> = [];
+  let answer = true;
+  const ex = Object.assign(fake.ex, {
+    earlyHints(headers: ReadonlyArray<readonly [string, string]>): boolean {
+      if (headers.some(([n]) => n.toLowerCase() === "server")) {
+        throw new ResponseError("early-hints-field", "early hint header Server");
+      }
+      sent.push(headers);
+      return answer;
+    },
+  });
+  const hints = buildEnviron(ex, { rootPath: "", workers: 1 }, createInput(ex.body))[
+    "lsbaws.early_hints"
+  ];
+  assert.equal(hints([["Link", "</a.css>; rel=preload"]]), true);
+  answer = false; // e.g. an HTTP/1.0 client, or the final head already sent
+  assert.equal(hints([]), false);
+  assert.deepEqual(sent, [[["Link", "</a.css>; rel=preload"]], []]);
+  for (const bad of [{ Link: "x" }, [["Link"]], [["Link", 1]], "Link: x"]) {
+    assert.throws(
+      () => hints(bad as unknown as Array<[string, string]>),
+      (err: unknown) => err instanceof AppContractError && err.rule === "SR-3",
+      JSON.stringify(bad),
+    );
+  }
+  assert.throws(
+    () => hints([["Server", "x"]]),
+    (err: unknown) => err instanceof AppContractError && err.rule === "LS-12",
+  );
+  assert.equal(sent.length, 2, "nothing handed on for refused calls");
 });
