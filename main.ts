@@ -532,6 +532,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           : (await import("./server/process/reload.ts")).createReloader({
             app: reloadApp,
             dirs: config.reloadDir,
+            include: config.reloadInclude,
+            exclude: config.reloadExclude,
             cwd: deps.cwd,
             logger,
           });

@@ -2,10 +2,12 @@
  * Settings rows of the app, logging, process-model (workers), WebSocket and proxy groups; the
  * rest of the table is in `server/settings.ts`, which splices these in.
  *
- * Contract: data only (see `server/settings.ts` for the row format); imports nothing but types.
+ * Contract: data only (see `server/settings.ts` for the row format); imports nothing but types
+ * and the logging rows (`server/settings_logging.ts`), spliced in here.
  */
 
 import type { Setting } from "./setting_types.ts";
+import { LOGGING_ROWS } from "./settings_logging.ts";
 
 /** The app, logging, workers, websocket and proxy rows, in `--help` order. */
 export const APP_AND_PROCESS_ROWS = [
@@ -152,108 +154,7 @@ export const APP_AND_PROCESS_ROWS = [
     group: "app",
   },
   // logging
-  {
-    key: "accessLog",
-    flag: "access-log",
-    type: "string",
-    default: "",
-    doc: "Access log: '-' for stdout, a file path, or empty for none.",
-    group: "logging",
-  },
-  {
-    key: "accessLogFormat",
-    flag: "access-log-format",
-    type: "string",
-    default: "common",
-    doc:
-      "Access log line format: common, json, logfmt, or a gunicorn template ('%(h)s \"%(r)s\" %(s)s').",
-    group: "logging",
-  },
-  {
-    key: "errorLog",
-    flag: "error-log",
-    type: "string",
-    default: "-",
-    doc: "Error log: '-' for stderr, or a file path (appended; workers' lines go there too).",
-    group: "logging",
-  },
-  {
-    key: "errorLogFormat",
-    flag: "error-log-format",
-    type: "enum",
-    choices: ["text", "json", "logfmt"],
-    default: "text",
-    doc:
-      "Error log line format: text ('[time] [pid] [LEVEL] message'), json or logfmt, one line each.",
-    group: "logging",
-  },
-  {
-    key: "logLevel",
-    flag: "log-level",
-    type: "enum",
-    choices: ["debug", "info", "warning", "error", "critical"],
-    default: "info",
-    doc: "Lowest level written to the error log.",
-    group: "logging",
-  },
-  {
-    key: "syslog",
-    flag: "syslog",
-    type: "bool",
-    default: false,
-    doc: "Send every process's error-log lines to syslog as well (gunicorn's --log-syslog).",
-    group: "logging",
-  },
-  {
-    key: "syslogAddr",
-    flag: "syslog-addr",
-    type: "string",
-    default: "unix:///dev/log",
-    doc: "Where --syslog sends: unix:///PATH (a local datagram socket) or udp://HOST[:PORT] (514).",
-    group: "logging",
-  },
-  {
-    key: "syslogTag",
-    flag: "syslog-tag",
-    type: "string",
-    default: "lsbaws",
-    doc: "Program name in each syslog message (TAG[PID]: ...).",
-    group: "logging",
-  },
-  {
-    key: "syslogFacility",
-    flag: "syslog-facility",
-    type: "string",
-    default: "user",
-    doc: "Syslog facility: user, daemon, local0 ... local7 and the other syslog(3) names.",
-    group: "logging",
-  },
-  {
-    key: "statsdHost",
-    flag: "statsd-host",
-    type: "string",
-    default: "",
-    doc:
-      "StatsD agent (host:port, UDP) to send request counts, statuses and durations to (off: empty).",
-    group: "logging",
-  },
-  {
-    key: "statsdPrefix",
-    flag: "statsd-prefix",
-    type: "string",
-    default: "",
-    doc: "Prefix of every StatsD metric name (a trailing dot is added).",
-    group: "logging",
-  },
-  {
-    key: "dogstatsdTags",
-    flag: "dogstatsd-tags",
-    type: "string",
-    default: "",
-    doc: "DogStatsD tags added to every StatsD metric (env:prod,team:web).",
-    group: "logging",
-  },
-
+  ...LOGGING_ROWS,
   // workers
   {
     key: "pidFile",
@@ -409,6 +310,25 @@ export const APP_AND_PROCESS_ROWS = [
     repeat: true,
     default: [],
     doc: "With --reload, also watch this directory recursively (repeatable).",
+    group: "workers",
+  },
+  {
+    key: "reloadInclude",
+    flag: "reload-include",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "With --reload-dir, count only files whose name matches this glob (repeatable; *.html).",
+    group: "workers",
+  },
+  {
+    key: "reloadExclude",
+    flag: "reload-exclude",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc:
+      "With --reload-dir, ignore files or directories matching this glob (repeatable; *.log, tmp).",
     group: "workers",
   },
   // websocket

@@ -63,6 +63,8 @@ export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "metricsPath",
   "reload",
   "reloadDir",
+  "reloadInclude",
+  "reloadExclude",
   "chdir",
   "umask",
   "envFile",

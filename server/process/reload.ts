@@ -15,6 +15,9 @@
  * - Ignored everywhere (`isIgnoredPath`): anything under `.git/` or `node_modules/`, and editors'
  *   temporary files (`*.swp`, `*.swo`, `*.swx`, `*~`, `.#*`, `#*#`, `4913`, `*.tmp`, JetBrains'
  *   `*___jb_tmp___` and `*___jb_old___`). Access events are ignored.
+ * - In the trees (`--reload-dir`, and the fallback directory) a file counts only if it passes
+ *   `include`/`exclude` (`--reload-include`/`--reload-exclude`, `server/glob.ts`'s `pathFilter`,
+ *   on its path relative to the tree's root). Module files always count: they are the app.
  * - A burst of changes is reported once, `debounceMs` (default `RELOAD_DEBOUNCE_MS`) after the
  *   last of them, as one `onChange(why)` call naming the changed file(s).
  * - `settled(ok)` recomputes the module graph: after a successful reload it replaces the watched
@@ -23,6 +26,7 @@
  */
 import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pathFilter } from "../glob.ts";
 import type { Logger } from "../log.ts";
 import { isDenoCli } from "./spawn.ts";
 import type { Reloader } from "./supervisor_options.ts";
@@ -90,6 +94,10 @@ export interface ReloaderOptions {
   readonly app: string;
   /** Directories watched recursively (`--reload-dir`, relative to `cwd`). */
   readonly dirs: readonly string[];
+  /** Globs a tree file's name must match to count (`--reload-include`; none: every file). */
+  readonly include?: readonly string[];
+  /** Globs that make a tree file not count (`--reload-exclude`). */
+  readonly exclude?: readonly string[];
   /** Working directory. */
   readonly cwd: string;
   /** Where watching is reported. */
@@ -120,9 +128,11 @@ class FileReloader implements Reloader {
   #onChange: (why: string) => void = () => {};
   #closed = false;
   #refreshing: Promise<void> = Promise.resolve();
+  readonly #treeFilter: (relative: string) => boolean;
 
   constructor(opts: ReloaderOptions) {
     this.#opts = opts;
+    this.#treeFilter = pathFilter(opts.include ?? [], opts.exclude ?? []);
     this.#app = opts.app.startsWith("file:")
       ? fileURLToPath(opts.app)
       : resolve(opts.cwd, opts.app);
@@ -195,9 +205,10 @@ class FileReloader implements Reloader {
   }
 
   #watchTree(root: string): void {
+    const counts = this.#treeFilter;
     const accept = (p: string) => {
       const rel = relative(root, p);
-      return !rel.startsWith("..") && !isIgnoredPath(rel);
+      return !rel.startsWith("..") && !isIgnoredPath(rel) && counts(rel);
     };
     if (this.#watch([root], true, accept)) this.#trees.push(root);
   }

@@ -168,7 +168,14 @@ Deno.test("loadErrorLocation finds where an import threw", async () => {
 
 /** A reloader on a temp dir with a fixed module graph; collects its notices. */
 function watch(
-  opts: { app: string; dirs?: string[]; cwd: string; graph: () => Promise<string[] | null> },
+  opts: {
+    app: string;
+    dirs?: string[];
+    include?: string[];
+    exclude?: string[];
+    cwd: string;
+    graph: () => Promise<string[] | null>;
+  },
 ) {
   const notices: string[] = [];
   const logs: string[] = [];
@@ -226,6 +233,38 @@ Deno.test("reloader: a burst is one notice; only module files and non-ignored tr
     Deno.renameSync(`${a.dir}/msg.ts.tmp`, `${a.dir}/msg.ts`);
     await w.until(() => w.notices.length === 3, "rename notice");
     assert.equal(w.notices[2], "msg.ts changed");
+  } finally {
+    w.close();
+    await Deno.remove(a.dir, { recursive: true });
+  }
+});
+
+Deno.test("reloader: --reload-include/--reload-exclude filter tree files, never module files", async () => {
+  const a = await appDir();
+  Deno.mkdirSync(`${a.dir}/assets/tmp`, { recursive: true });
+  const w = watch({
+    app: a.app,
+    dirs: ["assets"],
+    include: ["*.html", "*.ts"],
+    exclude: ["tmp", "*.log", "*.ts"],
+    cwd: a.dir,
+    graph: () => Promise.resolve([a.app, `${a.dir}/msg.ts`]),
+  });
+  try {
+    await w.until(() => w.logs.some((l) => /watching 2 module file/.test(l)), "watching");
+    await delay(100);
+    Deno.writeTextFileSync(`${a.dir}/assets/app.log`, "x"); // excluded
+    Deno.writeTextFileSync(`${a.dir}/assets/tmp/page.html`, "x"); // under an excluded directory
+    Deno.writeTextFileSync(`${a.dir}/assets/style.css`, "x"); // not included
+    Deno.writeTextFileSync(`${a.dir}/assets/util.ts`, "x"); // included and excluded: excluded
+    await delay(400);
+    assert.deepEqual(w.notices, []);
+    Deno.writeTextFileSync(`${a.dir}/assets/page.html`, "x");
+    await w.until(() => w.notices.length === 1, "an included file");
+    assert.equal(w.notices[0], "assets/page.html changed");
+    a.setMsg("module files always count"); // msg.ts matches the *.ts exclude
+    await w.until(() => w.notices.length === 2, "a module file");
+    assert.equal(w.notices[1], "msg.ts changed");
   } finally {
     w.close();
     await Deno.remove(a.dir, { recursive: true });
