@@ -7,6 +7,7 @@
  * value is exit 2.
  */
 import assert from "node:assert/strict";
+import { collectDatagrams } from "../_support/datagrams.ts";
 import { startLsbaws } from "../_support/proc.ts";
 import {
   MAX_PACKET_BYTES,
@@ -65,22 +66,6 @@ Deno.test("client: counters add up per flush, lines are packed whole into datagr
   assert.deepEqual(packets, [], "nothing moved, nothing sent");
 });
 
-/** Every line received on `sock` until `until` resolves (then a last 300 ms). */
-async function collect(sock: Deno.DatagramConn, until: Promise<unknown>): Promise<string[]> {
-  const lines: string[] = [];
-  let done = false;
-  until.then(() => setTimeout(() => (done = true, sock.close()), 300));
-  while (!done) {
-    try {
-      const [buf] = await sock.receive();
-      lines.push(...new TextDecoder().decode(buf).split("\n"));
-    } catch {
-      break; // closed
-    }
-  }
-  return lines;
-}
-
 function sum(lines: string[], name: string, type: string): number {
   let n = 0;
   for (const l of lines) {
@@ -94,7 +79,9 @@ Deno.test("-w 2 with --statsd-host: the datagrams add up to the requests made", 
   const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (sock.addr as Deno.NetAddr).port;
   const stopped = Promise.withResolvers<void>();
-  const received = collect(sock, stopped.promise);
+  const received = collectDatagrams(sock, stopped.promise).then((d) =>
+    d.flatMap((t) => t.split("\n"))
+  );
   const p = await startLsbaws([
     "-w",
     "2",

@@ -13,6 +13,7 @@ import {
   parseSyslogTarget,
   syslogMessage,
 } from "../../server/syslog.ts";
+import { collectDatagrams } from "../_support/datagrams.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 Deno.test("--syslog-addr: unix paths (abstract too) and udp hosts with the default port 514", () => {
@@ -85,29 +86,13 @@ Deno.test("a message: <PRI>Mmm dd hh:mm:ss TAG[PID]: text, cut at a character bo
   assert.ok(text(long).endsWith("é"), "no half character at the end");
 });
 
-/** Every datagram received on `sock` until `until` resolves (then a last 300 ms). */
-async function collect(sock: Deno.DatagramConn, until: Promise<unknown>): Promise<string[]> {
-  const messages: string[] = [];
-  let done = false;
-  until.then(() => setTimeout(() => (done = true, sock.close()), 300));
-  while (!done) {
-    try {
-      const [buf] = await sock.receive();
-      messages.push(new TextDecoder().decode(buf));
-    } catch {
-      break; // closed
-    }
-  }
-  return messages;
-}
-
 const MESSAGE = /^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([\w.\/-]+)\[(\d+)\]: ([^]*)$/;
 
 Deno.test("-w 2 --syslog over UDP: each process sends its own lines; app errors at severity 3", async () => {
   const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (sock.addr as Deno.NetAddr).port;
   const stopped = Promise.withResolvers<void>();
-  const received = collect(sock, stopped.promise);
+  const received = collectDatagrams(sock, stopped.promise);
   const p = await startLsbaws([
     "-w",
     "2",
@@ -171,7 +156,7 @@ Deno.test("--syslog to a unix datagram socket: a single process's lines arrive",
   const path = `${dir}/log`;
   const sock = Deno.listenDatagram({ transport: "unixpacket", path });
   const stopped = Promise.withResolvers<void>();
-  const received = collect(sock, stopped.promise);
+  const received = collectDatagrams(sock, stopped.promise);
   const p = await startLsbaws([
     "-p",
     "0",
