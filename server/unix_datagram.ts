@@ -2,22 +2,25 @@
  * Datagrams to a unix socket path that this process did not bind: systemd's notification socket
  * and the local syslog socket (`/dev/log`). Deno can send on a unix datagram socket only from a
  * path it bound itself and cannot reach the abstract namespace, so this goes through the C
- * library (FFI): `socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC)` and `sendto` with `MSG_NOSIGNAL`.
+ * library (FFI): `socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC)` and `sendto` with `MSG_NOSIGNAL` and
+ * `MSG_DONTWAIT`.
  *
  * Contract:
  * - `unixAddress(path, what)` is the `struct sockaddr_un` for `path`; `@name` is the abstract
  *   namespace (a NUL, then the name, no NUL after). Longer than 107 bytes throws, naming `what`.
  * - `openUnixDatagram(path, what)` opens one unbound socket and returns a sender; it throws when
  *   the C library cannot be used (no FFI permission, not Linux or macOS) or the socket cannot be
- *   made. `send` never throws: it returns whether the kernel took the datagram (a reader that is
- *   gone, or a full queue, loses it; the caller decides whether that matters). The socket is
- *   close-on-exec, so workers do not inherit it.
+ *   made. `send` never throws and never waits: it returns whether the kernel took the datagram (a
+ *   reader that is gone, or a full queue, as when a syslog daemon is stuck, loses it; the caller
+ *   decides whether that matters), so a reader that stopped reading cannot stall the server. The
+ *   socket is close-on-exec, so workers do not inherit it.
  */
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
+const MSG_DONTWAIT = 0x40;
 
 /** `struct sockaddr_un` for `path`; see the module comment. */
 export function unixAddress(path: string, what: string): Uint8Array<ArrayBuffer> {
@@ -63,7 +66,7 @@ export function openUnixDatagram(path: string, what: string): UnixDatagram {
         fd,
         bytes,
         BigInt(bytes.length),
-        MSG_NOSIGNAL,
+        MSG_NOSIGNAL | MSG_DONTWAIT,
         address,
         address.length,
       );

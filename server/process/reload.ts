@@ -15,9 +15,10 @@
  * - Ignored everywhere (`isIgnoredPath`): anything under `.git/` or `node_modules/`, and editors'
  *   temporary files (`*.swp`, `*.swo`, `*.swx`, `*~`, `.#*`, `#*#`, `4913`, `*.tmp`, JetBrains'
  *   `*___jb_tmp___` and `*___jb_old___`). Access events are ignored.
- * - In the trees (`--reload-dir`, and the fallback directory) a file counts only if it passes
- *   `include`/`exclude` (`--reload-include`/`--reload-exclude`, `server/glob.ts`'s `pathFilter`,
- *   on its path relative to the tree's root). Module files always count: they are the app.
+ * - In a `--reload-dir` tree a file counts only if it passes `include`/`exclude`
+ *   (`--reload-include`/`--reload-exclude`, `server/glob.ts`'s `pathFilter`, on its path relative
+ *   to the tree's root). Module files always count: they are the app; so in the fallback
+ *   directory, which stands for the module graph, only `exclude` applies.
  * - A burst of changes is reported once, `debounceMs` (default `RELOAD_DEBOUNCE_MS`) after the
  *   last of them, as one `onChange(why)` call naming the changed file(s).
  * - `settled(ok)` recomputes the module graph: after a successful reload it replaces the watched
@@ -129,10 +130,12 @@ class FileReloader implements Reloader {
   #closed = false;
   #refreshing: Promise<void> = Promise.resolve();
   readonly #treeFilter: (relative: string) => boolean;
+  readonly #excludeOnly: (relative: string) => boolean;
 
   constructor(opts: ReloaderOptions) {
     this.#opts = opts;
     this.#treeFilter = pathFilter(opts.include ?? [], opts.exclude ?? []);
+    this.#excludeOnly = pathFilter([], opts.exclude ?? []);
     this.#app = opts.app.startsWith("file:")
       ? fileURLToPath(opts.app)
       : resolve(opts.cwd, opts.app);
@@ -141,7 +144,7 @@ class FileReloader implements Reloader {
 
   start(onChange: (why: string) => void): void {
     this.#onChange = onChange;
-    for (const dir of this.#opts.dirs) this.#watchTree(resolve(this.#opts.cwd, dir));
+    for (const dir of this.#opts.dirs) this.#watchTree(resolve(this.#opts.cwd, dir), true);
     this.#refresh(true);
   }
 
@@ -181,7 +184,7 @@ class FileReloader implements Reloader {
           `reload: cannot compute the module graph (no deno CLI here, or deno info failed); ` +
             `watching ${dir} recursively`,
         );
-        this.#watchTree(dir);
+        this.#watchTree(dir, false);
         return;
       }
       const before = [...this.#files].sort().join("\n");
@@ -204,8 +207,13 @@ class FileReloader implements Reloader {
     return this.#trees.some((root) => !relative(root, dir).startsWith(".."));
   }
 
-  #watchTree(root: string): void {
-    const counts = this.#treeFilter;
+  /**
+   * Watches `root` recursively. `filtered`: a `--reload-dir`, whose files pass include and
+   * exclude; otherwise the directory standing in for the module graph, where any file may be a
+   * module, so only exclude applies.
+   */
+  #watchTree(root: string, filtered: boolean): void {
+    const counts = filtered ? this.#treeFilter : this.#excludeOnly;
     const accept = (p: string) => {
       const rel = relative(root, p);
       return !rel.startsWith("..") && !isIgnoredPath(rel) && counts(rel);

@@ -74,9 +74,13 @@ export function setProcessTitle(role: TitleRole, name: string): string | null {
   const size = Number(area.end - area.start);
   const pointer = Deno.UnsafePointer.create(area.start);
   if (pointer === null) return "the argument area is at address 0";
-  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointer, size)).set(
-    titleBytes(processTitle(role, name), size),
-  );
+  try {
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointer, size)).set(
+      titleBytes(processTitle(role, name), size),
+    );
+  } catch (err) {
+    return `cannot write the argument area: ${(err as Error).message}`;
+  }
   try {
     Deno.writeTextFileSync("/proc/self/comm", `lsbaws ${role}`);
   } catch (err) {

@@ -216,3 +216,31 @@ Deno.test("a bad --syslog-* value is exit 2; a unix path with no socket is exit 
     assert.match(p.err.join("\n"), message);
   }
 });
+
+Deno.test("a syslog daemon that stops reading cannot stall the server: messages are dropped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-syslog-" });
+  const path = `${dir}/log`;
+  // Bound and never read: its queue fills after net.unix.max_dgram_qlen (10) messages.
+  const stuck = Deno.listenDatagram({ transport: "unixpacket", path });
+  const p = await startLsbaws([
+    "-p",
+    "0",
+    "--syslog",
+    "--syslog-addr",
+    `unix://${path}`,
+    "apps/error.ts:app",
+  ]);
+  try {
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`http://127.0.0.1:${p.port()}/before`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.body?.cancel();
+      assert.equal(res.status, 500, `request ${i + 1}`);
+    }
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+    stuck.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -271,6 +271,30 @@ Deno.test("reloader: --reload-include/--reload-exclude filter tree files, never 
   }
 });
 
+Deno.test("reloader: without a module graph the app's directory takes --reload-exclude, not -include", async () => {
+  const a = await appDir();
+  const w = watch({
+    app: a.app,
+    include: ["*.html"],
+    exclude: ["*.log"],
+    cwd: a.dir,
+    graph: () => Promise.resolve(null),
+  });
+  try {
+    await w.until(() => w.logs.some((l) => /watching .* recursively/.test(l)), "fallback");
+    await delay(100);
+    Deno.writeTextFileSync(`${a.dir}/debug.log`, "x");
+    await delay(400);
+    assert.deepEqual(w.notices, [], "excluded");
+    a.setMsg("a module the include would not match");
+    await w.until(() => w.notices.length === 1, "a module file in the fallback tree");
+    assert.equal(w.notices[0], "msg.ts changed");
+  } finally {
+    w.close();
+    await Deno.remove(a.dir, { recursive: true });
+  }
+});
+
 Deno.test("reloader: settled(true) watches the new graph; no deno CLI watches the app's directory", async () => {
   const a = await appDir();
   Deno.mkdirSync(`${a.dir}/lib`);
