@@ -249,12 +249,9 @@ function rereadSettings(
 }
 
 /**
- * `--statsd-host`: this process's StatsD client (`server/statsd.ts`, imported only here). A bad
- * `--statsd-*` value is the usage exit code, a socket that cannot be opened the boot error one.
- */
-/**
- * Starts a sender a setting asks for (StatsD, syslog; `start` imports its module): a value that
- * cannot work (`ConfigError`) is a usage error, a destination that cannot be used a boot error.
+ * Starts a sender a setting asks for (`--statsd-host`, `--syslog`; `start` imports its module,
+ * so a server without them does not load it): a value that cannot work (`ConfigError`) is the
+ * usage exit code, a destination that cannot be used the boot error one.
  */
 async function startSender<T>(
   deps: MainDeps,
