@@ -372,6 +372,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   let mounts;
   try {
     mounts = checkSettings(config, staticFiles);
+    const patterns = [...config.reloadInclude, ...config.reloadExclude];
+    if (patterns.length > 0) {
+      // --reload-include/--reload-exclude: the pattern module is loaded only when they are used.
+      const { globToRegExp } = await import("./server/glob.ts");
+      for (const p of patterns) globToRegExp(p);
+    }
   } catch (err) {
     deps.stderr.write(`lsbaws: error: ${err instanceof Error ? err.message : err}\n`);
     return EXIT_USAGE;

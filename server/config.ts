@@ -19,12 +19,11 @@
  * - Config file keys are a row's camelCase `key` (`maxBodyBytes`) or its long flag or alias
  *   (`max-body-bytes`); see `server/config_file.ts` for what the file may hold.
  * - This module imports the settings table, the file layer (`server/config_file.ts`) and the
- *   parsers of the values it checks (`server/access_format.ts`, `server/http/default_headers.ts`, `server/glob.ts`),
+ *   parsers of the values it checks (`server/access_format.ts`, `server/http/header_lines.ts`),
  *   and does no I/O.
  */
 import { AccessFormatError, compileAccessFormat } from "./access_format.ts";
-import { globToRegExp } from "./glob.ts";
-import { parseDefaultHeaders } from "./http/default_headers.ts";
+import { parseDefaultHeaders } from "./http/header_lines.ts";
 import { SETTING_ROWS } from "./settings.ts";
 import {
   ConfigError,
@@ -253,8 +252,6 @@ export function parseCli(
   }
   try {
     parseDefaultHeaders(c.header);
-    for (const p of c.reloadInclude) globToRegExp(p);
-    for (const p of c.reloadExclude) globToRegExp(p);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }

@@ -32,7 +32,7 @@ import { readFileInto } from "./file_body.ts";
 import type { ConnectionCore } from "./http/connection_core.ts";
 import * as connectionCoreModule from "./http/connection_core.ts";
 import { describeError, HttpError, ProtocolError, ResponseError } from "./http/errors.ts";
-import { encodeEarlyHints } from "./http/early_hints.ts";
+import { encodeEarlyHints } from "./http/header_lines.ts";
 import type { HeadInfo } from "./http/framing.ts";
 import type { RequestHead } from "./http/request_head.ts";
 import { requestIdFrom } from "./http/request_id.ts";

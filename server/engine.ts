@@ -47,7 +47,7 @@ export interface EngineContext {
   readonly resolveClient?: ClientResolver;
   /** Set when connections begin with a PROXY protocol header (`server/proxy.ts`). */
   readonly proxyProtocol?: ProxyProtocolPolicy;
-  /** `--header` lines for every response (`server/http/default_headers.ts`); absent: none. */
+  /** `--header` lines for every response (`server/http/header_lines.ts`); absent: none. */
   readonly defaultHeaders?: string;
 }
 

@@ -6,7 +6,9 @@
  * - `globToRegExp(pattern)`: `*` is any run of characters but `/`, `**` any run including `/`
  *   (`**` followed by `/` also matches no directory at all), `?` one character but `/`, `[abc]`,
  *   `[a-z]` and `[!a]` one character of (or not of) the set; anything else is itself. An
- *   unclosed `[` or an empty pattern throws `Error` naming the pattern.
+ *   unclosed `[` or an empty pattern throws `Error` naming the pattern (`main.ts` checks the
+ *   settings' patterns with it at start: a usage error; this module is loaded only then and by
+ *   the reloader).
  * - `pathFilter(include, exclude)` is whether a changed file counts. A pattern with a `/` is
  *   matched against the whole relative path; one without is matched against the file's name
  *   (include) or against any one of the path's parts, directories included (exclude: `tmp`

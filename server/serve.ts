@@ -61,7 +61,7 @@
  *      one: close everything now).
  */
 import { type FileOwner, type ListenAddr, parseBind } from "./address.ts";
-import { parseDefaultHeaders } from "./http/default_headers.ts";
+import { parseDefaultHeaders } from "./http/header_lines.ts";
 import type { Config } from "./config.ts";
 import { limitsOf } from "./config.ts";
 import type { EngineContext } from "./engine.ts";

@@ -8,12 +8,12 @@
  * - `server/config.ts` derives the `Config` type, `Limits` and `DEFAULTS` from these rows and
  *   parses the command line with them, so adding a row adds the flag, the field, its type and its
  *   default at once.
- * - The rows of the app, logging, process-model, WebSocket and proxy groups live in
- *   `settings_app.ts` and are spliced in here, in `--help` order.
+ * - The rows of the logging, process-model, WebSocket and proxy groups live in
+ *   `settings_process.ts` and are spliced in here, in `--help` order.
  * - Data only: imports nothing but types and those rows, does no I/O.
  */
 import type { Setting } from "./setting_types.ts";
-import { APP_AND_PROCESS_ROWS } from "./settings_app.ts";
+import { PROCESS_ROWS } from "./settings_process.ts";
 
 /**
  * The settings table with its literal types: one row per `Config` field, in `--help` order.
@@ -326,5 +326,147 @@ export const SETTING_ROWS = [
       "After SIGTERM/SIGINT keep accepting this long (health path 503) so balancers drain first.",
     group: "timeouts",
   },
-  ...APP_AND_PROCESS_ROWS,
+  // app
+  {
+    key: "interface",
+    flag: "interface",
+    type: "enum",
+    choices: ["auto", "gateway", "fetch"],
+    default: "auto",
+    doc: "Calling convention: gateway (environ, startResponse), fetch (request, info) or auto.",
+    group: "app",
+  },
+  {
+    key: "chdir",
+    flag: "chdir",
+    type: "string",
+    default: "",
+    doc: "Directory to change to before anything else: the app and relative paths are found there.",
+    group: "app",
+  },
+  {
+    key: "umask",
+    flag: "umask",
+    type: "string",
+    default: "",
+    doc:
+      "File mode creation mask in octal (022, 027, 077), set at start for every process; default: inherited.",
+    group: "app",
+  },
+  {
+    key: "envFile",
+    flag: "env-file",
+    type: "string",
+    default: "",
+    doc: "File of KEY=VALUE lines added to the environment at start; variables already set win.",
+    group: "app",
+  },
+  {
+    key: "env",
+    flag: "env",
+    short: "e",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc:
+      "Set KEY=VALUE in the environment of the app and the workers (repeatable; wins over both).",
+    group: "app",
+  },
+  {
+    key: "factory",
+    flag: "factory",
+    type: "bool",
+    default: false,
+    doc:
+      "The export is an app factory: call it (and await it) once per process; the result is the app.",
+    group: "app",
+  },
+  {
+    key: "validate",
+    flag: "validate",
+    type: "bool",
+    default: false,
+    doc: "Check every gateway contract rule on both sides (like wsgiref.validate).",
+    group: "app",
+  },
+  {
+    key: "uncaught",
+    flag: "uncaught",
+    type: "enum",
+    choices: ["log", "exit"],
+    default: "log",
+    doc:
+      "An error no code catches (a timer's throw, an unawaited rejection): log it and serve on, or exit.",
+    group: "app",
+  },
+  {
+    key: "rootPath",
+    flag: "root-path",
+    type: "string",
+    default: "",
+    doc: "Mount prefix reported as SCRIPT_NAME and stripped from PATH_INFO.",
+    group: "app",
+  },
+  {
+    key: "healthPath",
+    flag: "health-path",
+    type: "string",
+    default: "",
+    doc:
+      "Path answered by lsbaws itself: 200 while serving, 503 once shutdown starts (off if empty).",
+    group: "app",
+  },
+  {
+    key: "serverHeader",
+    flag: "server-header",
+    type: "string",
+    default: "lsbaws",
+    doc: "Value of the Server response header (empty omits it).",
+    group: "app",
+  },
+  {
+    key: "header",
+    flag: "header",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "Response header added to every response, NAME:VALUE (repeatable; uvicorn's --header).",
+    group: "app",
+  },
+  {
+    key: "dateHeader",
+    flag: "date-header",
+    type: "bool",
+    default: true,
+    doc: "Send the Date response header (--no-date-header omits it, as uvicorn's does).",
+    group: "app",
+  },
+  {
+    key: "staticMounts",
+    flag: "static",
+    type: "string",
+    repeat: true,
+    default: [],
+    doc: "Serve files from DIR under URL_PREFIX before the app: URL_PREFIX=DIR (repeatable).",
+    group: "app",
+  },
+  {
+    key: "staticMaxAgeSeconds",
+    flag: "static-max-age",
+    type: "int",
+    min: 0,
+    max: 2_147_483_648,
+    default: 0,
+    doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
+    group: "app",
+  },
+  {
+    key: "metricsPath",
+    flag: "metrics-path",
+    type: "string",
+    default: "",
+    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
+    group: "app",
+  },
+  ...PROCESS_ROWS,
 ] as const satisfies readonly Setting[];

@@ -1,10 +1,10 @@
 /**
  * `--reload-include`/`--reload-exclude` patterns (`server/glob.ts`): what each glob form matches,
- * the errors (a usage error from the command line), and which changed files count.
+ * the errors (exit 2 from the command line), and which changed files count.
  */
 import assert from "node:assert/strict";
-import { ConfigError, parseCli } from "../../server/config.ts";
 import { globToRegExp, pathFilter } from "../../server/glob.ts";
+import { startLsbaws } from "../_support/proc.ts";
 
 Deno.test("globToRegExp: *, **, ?, [set], [!set] and literal characters", () => {
   const cases: Array<[string, string[], string[]]> = [
@@ -47,14 +47,14 @@ Deno.test("pathFilter: excludes win; names, directory parts and whole paths; inc
   assert.ok(pathFilter([], ["*.log"])("d/a.txt"));
 });
 
-Deno.test("a pattern that cannot be read is a usage error naming it", () => {
+Deno.test("a pattern that cannot be read is a usage error (exit 2) naming it", async () => {
   for (const flag of ["--reload-include", "--reload-exclude"]) {
-    assert.throws(
-      () => parseCli(["--reload", flag, "a[", "app.ts"], {}),
-      (err: unknown) =>
-        err instanceof ConfigError && /pattern 'a\[': '\[' is not closed/.test(err.message),
-      flag,
-    );
+    const p = await startLsbaws(["--reload", flag, "a[", "apps/hello.ts:app"], {
+      waitListening: false,
+    });
+    const status = await p.status;
+    await p.stop();
+    assert.equal(status.code, 2, `${flag}: ${p.err.join("\n")}`);
+    assert.match(p.err.join("\n"), /lsbaws: error: pattern 'a\[': '\[' is not closed/);
   }
-  assert.equal(parseCli(["--reload-exclude", "*.log", "app.ts"], {}).kind, "run");
 });

@@ -93,6 +93,7 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "gateway/websocket.ts": ["server/websocket_deflate.ts"],
   "main.ts": [
     "server/deno/listen.ts",
+    "server/glob.ts",
     "server/process/handover.ts",
     "server/process/heartbeat.ts",
     "server/process/identity.ts",

@@ -4,7 +4,7 @@
  * the fields the server owns are refused with a message naming the value.
  */
 import assert from "node:assert/strict";
-import { parseDefaultHeaders } from "../../../server/http/default_headers.ts";
+import { parseDefaultHeaders } from "../../../server/http/header_lines.ts";
 
 Deno.test("--header values become header lines, in order, values trimmed", () => {
   assert.equal(parseDefaultHeaders([]), "");

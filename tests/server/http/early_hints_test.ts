@@ -3,7 +3,7 @@
  * final head's, plus no Content-Length, Date or Server).
  */
 import assert from "node:assert/strict";
-import { encodeEarlyHints } from "../../../server/http/early_hints.ts";
+import { encodeEarlyHints } from "../../../server/http/header_lines.ts";
 import { ResponseError } from "../../../server/http/errors.ts";
 
 const text = (b: Uint8Array) => String.fromCharCode(...b);

@@ -1,160 +1,116 @@
 /**
- * Settings rows of the app, logging, process-model (workers), WebSocket and proxy groups; the
- * rest of the table is in `server/settings.ts`, which splices these in.
+ * Settings rows of the logging, process-model (workers), WebSocket and proxy groups; the rest of
+ * the table is in `server/settings.ts`, which splices these in.
  *
- * Contract: data only (see `server/settings.ts` for the row format); imports nothing but types
- * and the logging rows (`server/settings_logging.ts`), spliced in here.
+ * Contract: data only (see `server/settings.ts` for the row format); imports nothing but types.
  */
 
 import type { Setting } from "./setting_types.ts";
-import { LOGGING_ROWS } from "./settings_logging.ts";
 
-/** The app, logging, workers, websocket and proxy rows, in `--help` order. */
-export const APP_AND_PROCESS_ROWS = [
-  // app
+/** The logging, workers, websocket and proxy rows, in `--help` order. */
+export const PROCESS_ROWS = [
+  // logging
   {
-    key: "interface",
-    flag: "interface",
+    key: "accessLog",
+    flag: "access-log",
+    type: "string",
+    default: "",
+    doc: "Access log: '-' for stdout, a file path, or empty for none.",
+    group: "logging",
+  },
+  {
+    key: "accessLogFormat",
+    flag: "access-log-format",
+    type: "string",
+    default: "common",
+    doc:
+      "Access log line format: common, json, logfmt, or a gunicorn template ('%(h)s \"%(r)s\" %(s)s').",
+    group: "logging",
+  },
+  {
+    key: "errorLog",
+    flag: "error-log",
+    type: "string",
+    default: "-",
+    doc: "Error log: '-' for stderr, or a file path (appended; workers' lines go there too).",
+    group: "logging",
+  },
+  {
+    key: "errorLogFormat",
+    flag: "error-log-format",
     type: "enum",
-    choices: ["auto", "gateway", "fetch"],
-    default: "auto",
-    doc: "Calling convention: gateway (environ, startResponse), fetch (request, info) or auto.",
-    group: "app",
-  },
-  {
-    key: "chdir",
-    flag: "chdir",
-    type: "string",
-    default: "",
-    doc: "Directory to change to before anything else: the app and relative paths are found there.",
-    group: "app",
-  },
-  {
-    key: "umask",
-    flag: "umask",
-    type: "string",
-    default: "",
+    choices: ["text", "json", "logfmt"],
+    default: "text",
     doc:
-      "File mode creation mask in octal (022, 027, 077), set at start for every process; default: inherited.",
-    group: "app",
+      "Error log line format: text ('[time] [pid] [LEVEL] message'), json or logfmt, one line each.",
+    group: "logging",
   },
   {
-    key: "envFile",
-    flag: "env-file",
-    type: "string",
-    default: "",
-    doc: "File of KEY=VALUE lines added to the environment at start; variables already set win.",
-    group: "app",
+    key: "logLevel",
+    flag: "log-level",
+    type: "enum",
+    choices: ["debug", "info", "warning", "error", "critical"],
+    default: "info",
+    doc: "Lowest level written to the error log.",
+    group: "logging",
   },
   {
-    key: "env",
-    flag: "env",
-    short: "e",
-    type: "string",
-    repeat: true,
-    default: [],
-    doc:
-      "Set KEY=VALUE in the environment of the app and the workers (repeatable; wins over both).",
-    group: "app",
-  },
-  {
-    key: "factory",
-    flag: "factory",
+    key: "syslog",
+    flag: "syslog",
     type: "bool",
     default: false,
-    doc:
-      "The export is an app factory: call it (and await it) once per process; the result is the app.",
-    group: "app",
+    doc: "Send every process's error-log lines to syslog as well (gunicorn's --log-syslog).",
+    group: "logging",
   },
   {
-    key: "validate",
-    flag: "validate",
-    type: "bool",
-    default: false,
-    doc: "Check every gateway contract rule on both sides (like wsgiref.validate).",
-    group: "app",
-  },
-  {
-    key: "uncaught",
-    flag: "uncaught",
-    type: "enum",
-    choices: ["log", "exit"],
-    default: "log",
-    doc:
-      "An error no code catches (a timer's throw, an unawaited rejection): log it and serve on, or exit.",
-    group: "app",
-  },
-  {
-    key: "rootPath",
-    flag: "root-path",
+    key: "syslogAddr",
+    flag: "syslog-addr",
     type: "string",
-    default: "",
-    doc: "Mount prefix reported as SCRIPT_NAME and stripped from PATH_INFO.",
-    group: "app",
+    default: "unix:///dev/log",
+    doc: "Where --syslog sends: unix:///PATH (a local datagram socket) or udp://HOST[:PORT] (514).",
+    group: "logging",
   },
   {
-    key: "healthPath",
-    flag: "health-path",
-    type: "string",
-    default: "",
-    doc:
-      "Path answered by lsbaws itself: 200 while serving, 503 once shutdown starts (off if empty).",
-    group: "app",
-  },
-  {
-    key: "serverHeader",
-    flag: "server-header",
+    key: "syslogTag",
+    flag: "syslog-tag",
     type: "string",
     default: "lsbaws",
-    doc: "Value of the Server response header (empty omits it).",
-    group: "app",
+    doc: "Program name in each syslog message (TAG[PID]: ...).",
+    group: "logging",
   },
   {
-    key: "header",
-    flag: "header",
+    key: "syslogFacility",
+    flag: "syslog-facility",
     type: "string",
-    repeat: true,
-    default: [],
-    doc: "Response header added to every response, NAME:VALUE (repeatable; uvicorn's --header).",
-    group: "app",
+    default: "user",
+    doc: "Syslog facility: user, daemon, local0 ... local7 and the other syslog(3) names.",
+    group: "logging",
   },
   {
-    key: "dateHeader",
-    flag: "date-header",
-    type: "bool",
-    default: true,
-    doc: "Send the Date response header (--no-date-header omits it, as uvicorn's does).",
-    group: "app",
-  },
-  {
-    key: "staticMounts",
-    flag: "static",
-    type: "string",
-    repeat: true,
-    default: [],
-    doc: "Serve files from DIR under URL_PREFIX before the app: URL_PREFIX=DIR (repeatable).",
-    group: "app",
-  },
-  {
-    key: "staticMaxAgeSeconds",
-    flag: "static-max-age",
-    type: "int",
-    min: 0,
-    max: 2_147_483_648,
-    default: 0,
-    doc: "Cache-Control max-age for --static files (0 sends no Cache-Control).",
-    group: "app",
-  },
-  {
-    key: "metricsPath",
-    flag: "metrics-path",
+    key: "statsdHost",
+    flag: "statsd-host",
     type: "string",
     default: "",
-    doc: "Path answered by lsbaws itself with Prometheus metrics (GET/HEAD; off if empty).",
-    group: "app",
+    doc:
+      "StatsD agent (host:port, UDP) to send request counts, statuses and durations to (off: empty).",
+    group: "logging",
   },
-  // logging
-  ...LOGGING_ROWS,
+  {
+    key: "statsdPrefix",
+    flag: "statsd-prefix",
+    type: "string",
+    default: "",
+    doc: "Prefix of every StatsD metric name (a trailing dot is added).",
+    group: "logging",
+  },
+  {
+    key: "dogstatsdTags",
+    flag: "dogstatsd-tags",
+    type: "string",
+    default: "",
+    doc: "DogStatsD tags added to every StatsD metric (env:prod,team:web).",
+    group: "logging",
+  },
   // workers
   {
     key: "pidFile",
