@@ -49,6 +49,8 @@
  *   is `EXIT_USAGE`.
  * - A supervisor and its workers take the titles `lsbaws: master [NAME]` / `lsbaws: worker [NAME]`
  *   (`--name`, default the app spec; `--no-proc-title` keeps the command line).
+ * - `--capture-output` with `--error-log FILE` runs a supervisor too (one worker included), which
+ *   writes what its workers print to stdout into the error log (alone, it warns and does nothing).
  * - `--user`/`--group` always run a supervisor (even with one worker): it binds, keeps its own
  *   identity and starts the workers under the new one (`server/process/identity.ts`).
  * - The static responder, the supervisor, the worker link, the heartbeat and the pid file are
@@ -493,11 +495,21 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     }
     // A malformed app spec is reported by the load below, with or without --reload.
     const reloadApp = config.reload ? specModule(parsed.appSpec) : null;
-    // A supervisor runs the workers whenever there may be more than one process over time, and
-    // with --user, so that the process that binds is not the one that runs the app.
+    // gunicorn's --capture-output, which (as in gunicorn) needs an error log file: the supervisor
+    // writes what its workers print there.
+    const capture = config.captureOutput && errorLogFile !== null;
+    if (config.captureOutput && !capture && workerId === undefined) {
+      logger.log(
+        "warning",
+        "--capture-output needs --error-log FILE; the app's output stays on stdout",
+      );
+    }
+    // A supervisor runs the workers whenever there may be more than one process over time, with
+    // --user, so that the process that binds is not the one that runs the app, and to capture
+    // the app's output.
     if (
       workerId === undefined &&
-      (config.workers > 1 || config.maxRequests > 0 || reloadApp || identity !== null)
+      (config.workers > 1 || config.maxRequests > 0 || reloadApp || identity !== null || capture)
     ) {
       const { openSharedListeners } = await import("./server/process/handover.ts");
       const { runSupervisor } = await import("./server/process/supervisor.ts");
@@ -546,7 +558,9 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           version: VERSION,
           reloader,
           listeners: listeners ?? undefined,
-          command: identity === null ? undefined : { ...workerCommand(args), ...identity },
+          command: identity === null && !capture
+            ? undefined
+            : { ...workerCommand(args), ...identity, captureOutput: capture },
           reread: () => rereadSettings(args, deps, staticFiles),
           notify: notifier === null ? undefined : (state) => notifier!.notify(state),
         });

@@ -55,6 +55,16 @@ export const PROCESS_ROWS = [
     group: "logging",
   },
   {
+    key: "captureOutput",
+    flag: "capture-output",
+    type: "bool",
+    default: false,
+    doc:
+      "With --error-log FILE, write what the app prints to stdout there too (gunicorn's; runs a supervisor).",
+    group: "logging",
+  },
+
+  {
     key: "syslog",
     flag: "syslog",
     type: "bool",

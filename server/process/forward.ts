@@ -5,7 +5,9 @@
  * Contract:
  * - `pumpStderr(stream, onMessage, forward)` reads until the stream ends (or breaks) and never
  *   rejects. Every complete line that parses as a control message goes to `onMessage`; every
- *   other line is handed to `forward` unchanged, batched per read, newlines kept.
+ *   other line is handed to `forward` unchanged, batched per read, newlines kept. With
+ *   `onMessage` null (a worker's stdout, `--capture-output`) no line is taken for a control
+ *   message: whatever the app prints is forwarded.
  * - `forwardTo(sink)` is a `forward` that writes to `sink` and ignores a sink that is gone.
  * - A partial line longer than 65536 characters is forwarded as it is rather than buffered
  *   without bound; a last line without a newline gets one.
@@ -19,7 +21,7 @@ const MAX_PENDING_CHARS = 65536;
 /** Forwards `stream` line by line to `forward`, control lines to `onMessage`; see the module comment. */
 export async function pumpStderr(
   stream: ReadableStream<Uint8Array>,
-  onMessage: (msg: ControlMessage) => void,
+  onMessage: ((msg: ControlMessage) => void) | null,
   forward: (text: string) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
@@ -32,8 +34,8 @@ export async function pumpStderr(
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl + 1);
         buf = buf.slice(nl + 1);
-        const msg = line.startsWith(CONTROL_PREFIX) ? parseControl(line) : null;
-        if (msg) onMessage(msg);
+        const msg = onMessage && line.startsWith(CONTROL_PREFIX) ? parseControl(line) : null;
+        if (msg !== null) onMessage?.(msg);
         else out += line;
       }
       if (buf.length > MAX_PENDING_CHARS) {

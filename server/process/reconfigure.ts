@@ -55,6 +55,7 @@ export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "pidFile",
   "errorLog",
   "errorLogFormat",
+  "captureOutput",
   "syslog",
   "syslogAddr",
   "syslogTag",

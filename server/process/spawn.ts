@@ -8,8 +8,9 @@
  * - `spawnWorker` starts one, under the command's `uid`/`gid` when given (`--user`/`--group`;
  *   root's supplementary groups are dropped), with the given environment (`LSBAWS_WORKER=<id>` and, once known, the
  *   resolved bind list), in its own process group (so a terminal's Ctrl-C reaches the supervisor
- *   only), stdout inherited (access log), stderr piped (error log and control lines, read by
- *   `server/process/forward.ts`) and a stdin pipe whose EOF tells it the supervisor died. It
+ *   only), stdout inherited (access log; piped with `captureOutput`), stderr piped (error log and
+ *   control lines, read by `server/process/forward.ts`) and a stdin pipe whose EOF tells it the
+ *   supervisor died. It
  *   throws when the process cannot be started.
  * - `tellWorker` and `signalWorker` never throw: a worker that is already gone is the reaper's
  *   business. Command lines go through one writer per worker, so they are written whole and in
@@ -34,6 +35,8 @@ export interface WorkerCommand {
   readonly uid?: number;
   /** Group id the worker runs with (`--group`); absent: the supervisor's. */
   readonly gid?: number;
+  /** Pipe the worker's stdout to the supervisor (`--capture-output`) instead of sharing it. */
+  readonly captureOutput?: boolean;
 }
 
 /**
@@ -107,7 +110,7 @@ export function spawnWorker(
     cwd,
     env,
     stdin: "piped",
-    stdout: "inherit",
+    stdout: command.captureOutput ? "piped" : "inherit",
     stderr: "piped",
     detached: true,
   }).spawn();

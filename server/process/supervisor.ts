@@ -326,6 +326,8 @@ class Arbiter {
       (msg) => this.#onMessage(w, msg),
       forwardTo(this.#deps.stderr),
     );
+    // --capture-output: what the app prints goes where the error log goes.
+    if (this.#command.captureOutput) pumpStderr(w.child.stdout, null, forwardTo(this.#deps.stderr));
     w.child.status.then(async (status) => {
       // Collect the last stderr lines (the boot error) before judging the exit.
       let timer: ReturnType<typeof setTimeout> | undefined;
