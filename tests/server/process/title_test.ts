@@ -118,5 +118,9 @@ Deno.test({
 });
 
 if (!LINUX) {
-  console.log(`title_test: process tests skipped: /proc/PID/cmdline is Linux's (${Deno.build.os})`);
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      `title_test: process tests skipped: /proc/PID/cmdline is Linux's (${Deno.build.os})\n`,
+    ),
+  );
 }
