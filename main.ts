@@ -653,6 +653,7 @@ function openLogs(
       accessLogFormat: config.accessLogFormat,
       errorLogFormat: config.errorLogFormat,
       errorSink: errorLogFile ?? deps.stderr,
+      accessAlso: syslog !== null && config.syslogAccess ? (text) => syslog.lines(text) : undefined,
       onLog: (statsd || syslog)
         ? (level, message) => {
           if (statsd && level !== "debug" && level !== "info") {

@@ -9,6 +9,8 @@
  *   `message` (`formatErrorLine`): a message of several lines (a stack trace) stays one line. Access lines are buffered and flushed
  *   at most every 100 ms, when the buffer passes 64 KiB, and on `flush()`/`close()`, so logging
  *   costs one write per batch rather than one per request.
+ * - `accessAlso` (syslog) is handed each batch of access lines too, and turns access logging on
+ *   by itself.
  * - A log file (the access log here; main.ts makes `--error-log` one too) follows its path
  *   through log rotation (`fileSink`): renamed or removed, it is opened anew within
  *   `FOLLOW_CHECK_MS` of the next write. Opening it at start throws.
@@ -99,6 +101,11 @@ export interface LoggerOptions {
   errorSink?: LogSink;
   /** Access-log sink (overrides `accessLog` destination; used by tests). */
   accessSink?: LogSink;
+  /**
+   * Also handed every batch of access lines as it is written (`--syslog`): access logging is on
+   * when this is set, even with no `accessLog`.
+   */
+  accessAlso?: (lines: string) => void;
   /** Process id written in lines (default `Deno.pid`). */
   pid?: number;
 }
@@ -343,14 +350,15 @@ export function createLogger(opts: LoggerOptions): Logger {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (buffered !== "" && accessSink) {
+    if (buffered !== "") {
       const text = buffered;
       buffered = "";
       try {
-        accessSink.write(text);
+        accessSink?.write(text);
       } catch {
         // A broken log destination must not take the server down.
       }
+      opts.accessAlso?.(text);
     }
   };
   return {
@@ -359,10 +367,10 @@ export function createLogger(opts: LoggerOptions): Logger {
       return LEVEL_RANK[level] >= rank;
     },
     get accessEnabled() {
-      return accessSink !== null;
+      return accessSink !== null || opts.accessAlso !== undefined;
     },
     access(rec) {
-      if (!accessSink) return;
+      if (!accessSink && opts.accessAlso === undefined) return;
       buffered += format(rec, pid);
       if (buffered.length > 65536) flush();
       else if (timer === undefined) {

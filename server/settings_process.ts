@@ -97,6 +97,15 @@ export const PROCESS_ROWS = [
     group: "logging",
   },
   {
+    key: "syslogAccess",
+    flag: "syslog-access",
+    type: "bool",
+    default: true,
+    doc:
+      "With --syslog, send the access lines too (--no-... is gunicorn's --disable-redirect-access-to-syslog).",
+    group: "logging",
+  },
+  {
     key: "statsdHost",
     flag: "statsd-host",
     type: "string",

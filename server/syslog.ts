@@ -19,8 +19,9 @@
  *   error, not lines lost in silence); later sends that fail (the daemon restarting) are dropped,
  *   because losing log lines must never stop the server. UDP sends go out unacknowledged.
  * - Each process sends its own lines under its own pid: a supervisor does not send what it
- *   forwards from its workers, and the access log is not sent (it stays where `--access-log`
- *   says; gunicorn sends both unless told not to).
+ *   forwards from its workers. With `--syslog-access` (on by default, as in gunicorn) a server's
+ *   access lines go too, each its own message at info (`lines`), also when `--access-log` is
+ *   off.
  * - `startSyslogForServer(config)` does the above from the settings; a `ConfigError` marks a
  *   value that cannot work (a usage error), other errors mean the destination cannot be used.
  * - Loaded only with `--syslog` (`main.ts`).
@@ -126,6 +127,8 @@ export function syslogMessage(
 export interface SyslogWriter {
   /** Sends one line; never throws. */
   log(level: LogLevel, message: string): void;
+  /** Sends each line of `text` (newline-separated access lines) as its own message, at info. */
+  lines(text: string): void;
   /** Releases the socket. */
   close(): void;
 }
@@ -156,10 +159,10 @@ export function openSyslog(target: SyslogTarget, options: SyslogOptions): Syslog
       if (!info.isSocket) throw new Error(`${target.path} is not a socket`);
     }
     const socket = openUnixDatagram(target.path, "--syslog-addr");
-    return {
+    return withLines({
       log: (level, text) => void socket.send(message(level, text)),
       close: () => socket.close(),
-    };
+    });
   }
   if (typeof Deno.listenDatagram !== "function") {
     throw new Error("udp:// needs Deno's --unstable-net (the lsbaws tasks and binary have it)");
@@ -171,7 +174,7 @@ export function openSyslog(target: SyslogTarget, options: SyslogOptions): Syslog
   });
   const to: Deno.NetAddr = { transport: "udp", hostname: target.hostname, port: target.port };
   let open = true;
-  return {
+  return withLines({
     log(level, text) {
       if (!open) return;
       conn.send(message(level, text), to).catch(() => {
@@ -183,6 +186,16 @@ export function openSyslog(target: SyslogTarget, options: SyslogOptions): Syslog
       open = false;
       // Let the last sends leave before the socket closes.
       setTimeout(() => conn.close(), 50);
+    },
+  });
+}
+
+/** A writer whose `lines` sends each line through its `log`. */
+function withLines(w: Omit<SyslogWriter, "lines">): SyslogWriter {
+  return {
+    ...w,
+    lines(text) {
+      for (const line of text.split("\n")) if (line !== "") w.log("info", line);
     },
   };
 }

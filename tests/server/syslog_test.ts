@@ -2,8 +2,10 @@
  * `--syslog` (gunicorn's `--log-syslog`): the address and facility grammar, the message format
  * (PRI, the syslog(3) time stamp, TAG[PID], cutting), and real processes: `-w 2` sending to a UDP
  * socket the test binds on loopback, where the supervisor and each worker send their own lines
- * under their own pids, an app error arrives at severity 3 with its stack in one message and the
- * access log is not sent; a single process sending to a unix datagram socket; and the errors: a
+ * under their own pids, an app error arrives at severity 3 with its stack in one message and each
+ * access line is a message of its own (none with `--no-syslog-access`); a single process sending
+ * to a unix datagram socket, its access line too although `--access-log` is off; a daemon that
+ * stops reading; and the errors: a
  * bad value is exit 2, a unix path with no socket exit 3.
  */
 import assert from "node:assert/strict";
@@ -88,68 +90,75 @@ Deno.test("a message: <PRI>Mmm dd hh:mm:ss TAG[PID]: text, cut at a character bo
 
 const MESSAGE = /^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([\w.\/-]+)\[(\d+)\]: ([^]*)$/;
 
-Deno.test("-w 2 --syslog over UDP: each process sends its own lines; app errors at severity 3", async () => {
-  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (sock.addr as Deno.NetAddr).port;
-  const stopped = Promise.withResolvers<void>();
-  const received = collectDatagrams(sock, stopped.promise);
-  const p = await startLsbaws([
-    "-w",
-    "2",
-    "-p",
-    "0",
-    "--access-log",
-    "-",
-    "--syslog",
-    "--syslog-addr",
-    `udp://127.0.0.1:${port}`,
-    "--syslog-facility",
-    "local3",
-    "--syslog-tag",
-    "shop",
-    "apps/error.ts:app",
-  ]);
-  let workers: number[] = [];
-  try {
-    await p.waitFor(() => p.err.filter((l) => / is ready/.test(l)).length === 2, "2 workers");
-    workers = p.workers();
-    for (let i = 0; i < 6; i++) {
-      const res = await fetch(`http://127.0.0.1:${p.port()}/before`, {
-        headers: { Connection: "close" },
-      });
-      await res.body?.cancel();
-      assert.equal(res.status, 500);
+for (const access of [true, false]) {
+  Deno.test(`-w 2 --syslog over UDP${access ? "" : " --no-syslog-access"}: each process sends its own lines; errors at severity 3; access lines ${access ? "at 6" : "kept out"}`, async () => {
+    const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const port = (sock.addr as Deno.NetAddr).port;
+    const stopped = Promise.withResolvers<void>();
+    const received = collectDatagrams(sock, stopped.promise);
+    const p = await startLsbaws([
+      "-w",
+      "2",
+      "-p",
+      "0",
+      "--access-log",
+      "-",
+      "--syslog",
+      "--syslog-addr",
+      `udp://127.0.0.1:${port}`,
+      "--syslog-facility",
+      "local3",
+      "--syslog-tag",
+      "shop",
+      ...(access ? [] : ["--no-syslog-access"]),
+      "apps/error.ts:app",
+    ]);
+    let workers: number[] = [];
+    try {
+      await p.waitFor(() => p.err.filter((l) => / is ready/.test(l)).length === 2, "2 workers");
+      workers = p.workers();
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`http://127.0.0.1:${p.port()}/before`, {
+          headers: { Connection: "close" },
+        });
+        await res.body?.cancel();
+        assert.equal(res.status, 500);
+      }
+    } finally {
+      assert.equal((await p.stop()).code, 0);
+      stopped.resolve();
     }
-  } finally {
-    assert.equal((await p.stop()).code, 0);
-    stopped.resolve();
-  }
-  const parsed = (await received).map((m) => {
-    const hit = MESSAGE.exec(m);
-    assert.ok(hit, `not a syslog message: ${JSON.stringify(m)}`);
-    return { pri: Number(hit[1]), tag: hit[2], pid: Number(hit[3]), text: hit[4] };
+    const parsed = (await received).map((m) => {
+      const hit = MESSAGE.exec(m);
+      assert.ok(hit, `not a syslog message: ${JSON.stringify(m)}`);
+      return { pri: Number(hit[1]), tag: hit[2], pid: Number(hit[3]), text: hit[4] };
+    });
+    assert.ok(parsed.every((m) => m.tag === "shop"));
+    const from = (pid: number) => parsed.filter((m) => m.pid === pid);
+    assert.ok(
+      from(p.pid).some((m) => m.pri === 19 * 8 + 6 && /is ready/.test(m.text)),
+      "the supervisor's own info lines, under its pid",
+    );
+    const errors = parsed.filter((m) => m.pri === 19 * 8 + 3);
+    assert.equal(errors.length, 6, "one error message per failed request");
+    assert.ok(errors.every((m) => workers.includes(m.pid)), "sent by the workers themselves");
+    assert.ok(
+      errors.every((m) => /boom before startResponse[^]*\n\s+at /.test(m.text)),
+      "with the stack",
+    );
+    for (const w of workers) assert.ok(from(w).length > 0, `worker ${w} sent`);
+    const accessLines = parsed.filter((m) => /"GET \/before HTTP\/1\.1" 500/.test(m.text));
+    if (access) {
+      assert.equal(accessLines.length, 6, "one access message per request");
+      assert.ok(accessLines.every((m) => m.pri === 19 * 8 + 6 && workers.includes(m.pid)));
+      assert.ok(accessLines.every((m) => !m.text.includes("\n")), "one line each");
+    } else assert.deepEqual(accessLines, [], "no access lines");
+    assert.ok(
+      p.out.some((l) => /"GET \/before HTTP\/1\.1" 500/.test(l)),
+      "the access log still on stdout",
+    );
   });
-  assert.ok(parsed.every((m) => m.tag === "shop"));
-  const from = (pid: number) => parsed.filter((m) => m.pid === pid);
-  assert.ok(
-    from(p.pid).some((m) => m.pri === 19 * 8 + 6 && /is ready/.test(m.text)),
-    "the supervisor's own info lines, under its pid",
-  );
-  const errors = parsed.filter((m) => m.pri === 19 * 8 + 3);
-  assert.equal(errors.length, 6, "one error message per failed request");
-  assert.ok(errors.every((m) => workers.includes(m.pid)), "sent by the workers themselves");
-  assert.ok(
-    errors.every((m) => /boom before startResponse[^]*\n\s+at /.test(m.text)),
-    "with the stack",
-  );
-  for (const w of workers) assert.ok(from(w).length > 0, `worker ${w} sent`);
-  const lines = parsed.map((m) => m.text);
-  assert.ok(!lines.some((t) => /"GET \/before HTTP\/1\.1" 500/.test(t)), "no access lines");
-  assert.ok(
-    p.out.some((l) => /"GET \/before HTTP\/1\.1" 500/.test(l)),
-    "the access log still on stdout",
-  );
-});
+}
 
 Deno.test("--syslog to a unix datagram socket: a single process's lines arrive", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lsbaws-syslog-" });
@@ -187,6 +196,11 @@ Deno.test("--syslog to a unix datagram socket: a single process's lines arrive",
   assert.ok(
     messages.some((m) => pri(m) === 8 + 3 && /boom before startResponse/.test(m)),
     "user.err",
+  );
+  assert.equal(
+    messages.filter((m) => pri(m) === 8 + 6 && /"GET \/before HTTP\/1\.1" 500/.test(m)).length,
+    1,
+    "the access line, although --access-log is off (as in gunicorn)",
   );
 });
 
