@@ -343,6 +343,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     : opts.accessLogFormat === "common"
     ? formatCommon
     : compileAccessFormat(opts.accessLogFormat);
+  // Asked on every request: worked out once (off for good after `close`).
+  let accessOn = accessSink !== null || opts.accessAlso !== undefined;
   let buffered = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
@@ -367,10 +369,10 @@ export function createLogger(opts: LoggerOptions): Logger {
       return LEVEL_RANK[level] >= rank;
     },
     get accessEnabled() {
-      return accessSink !== null || opts.accessAlso !== undefined;
+      return accessOn;
     },
     access(rec) {
-      if (!accessSink && opts.accessAlso === undefined) return;
+      if (!accessOn) return;
       buffered += format(rec, pid);
       if (buffered.length > 65536) flush();
       else if (timer === undefined) {
@@ -383,6 +385,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       flush();
       accessSink?.close?.();
       accessSink = null;
+      accessOn = false;
     },
   };
 }

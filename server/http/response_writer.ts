@@ -124,6 +124,9 @@ export class ResponseWriter {
   /** Creates the writer for a connection. */
   constructor(opts: WriterOptions) {
     this.#opts = opts;
+    // The same for every response on the connection: set once.
+    this.#parts.server = opts.serverHeader;
+    this.#parts.defaults = opts.defaultHeaders ?? "";
   }
 
   /** Body bytes queued or sent so far (no head, no chunk framing), for the access log. */
@@ -217,8 +220,6 @@ export class ResponseWriter {
     parts.reason = this.#reason;
     parts.headers = headers;
     parts.date = opts.date();
-    parts.server = opts.serverHeader;
-    parts.defaults = opts.defaultHeaders ?? "";
     parts.framing = this.#framing;
     parts.connection = connection;
     parts.length = length;

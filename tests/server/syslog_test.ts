@@ -16,7 +16,7 @@ import {
   syslogMessage,
 } from "../../server/syslog.ts";
 import { collectDatagrams } from "../_support/datagrams.ts";
-import { startLsbaws } from "../_support/proc.ts";
+import { type Proc, startLsbaws } from "../_support/proc.ts";
 
 Deno.test("--syslog-addr: unix paths (abstract too) and udp hosts with the default port 514", () => {
   assert.deepEqual(parseSyslogTarget("unix:///dev/log"), { kind: "unix", path: "/dev/log" });
@@ -160,20 +160,20 @@ for (const access of [true, false]) {
   });
 }
 
+/** A single process logging to the unix datagram socket at `path`; its `/before` throws. */
+function syslogServer(path: string): Promise<Proc> {
+  return startLsbaws(["-p", "0", "--syslog", "--syslog-addr", `unix://${path}`, ERROR_APP]);
+}
+
+const ERROR_APP = "apps/error.ts:app";
+
 Deno.test("--syslog to a unix datagram socket: a single process's lines arrive", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lsbaws-syslog-" });
   const path = `${dir}/log`;
   const sock = Deno.listenDatagram({ transport: "unixpacket", path });
   const stopped = Promise.withResolvers<void>();
   const received = collectDatagrams(sock, stopped.promise);
-  const p = await startLsbaws([
-    "-p",
-    "0",
-    "--syslog",
-    "--syslog-addr",
-    `unix://${path}`,
-    "apps/error.ts:app",
-  ]);
+  const p = await syslogServer(path);
   try {
     const res = await fetch(`http://127.0.0.1:${p.port()}/before`);
     await res.body?.cancel();
@@ -236,14 +236,7 @@ Deno.test("a syslog daemon that stops reading cannot stall the server: messages 
   const path = `${dir}/log`;
   // Bound and never read: its queue fills after net.unix.max_dgram_qlen (10) messages.
   const stuck = Deno.listenDatagram({ transport: "unixpacket", path });
-  const p = await startLsbaws([
-    "-p",
-    "0",
-    "--syslog",
-    "--syslog-addr",
-    `unix://${path}`,
-    "apps/error.ts:app",
-  ]);
+  const p = await syslogServer(path);
   try {
     for (let i = 0; i < 40; i++) {
       const res = await fetch(`http://127.0.0.1:${p.port()}/before`, {
