@@ -596,7 +596,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     notifier?.close();
     statsd?.close();
     logger.close();
-    syslog?.close();
+    await syslog?.close(); // a TCP collector gets what is still queued
     errorLogFile?.close?.();
   }
 }

@@ -77,7 +77,8 @@ export const PROCESS_ROWS = [
     flag: "syslog-addr",
     type: "string",
     default: "unix:///dev/log",
-    doc: "Where --syslog sends: unix:///PATH (a local datagram socket) or udp://HOST[:PORT] (514).",
+    doc:
+      "Where --syslog sends: unix:///PATH (a local datagram socket), udp://HOST[:PORT] or tcp://HOST[:PORT] (514).",
     group: "logging",
   },
   {

@@ -5,8 +5,8 @@
  *
  * Contract:
  * - `parseSyslogTarget(spec)`: `unix:///dev/log` or `unix:/dev/log` (a local datagram socket,
- *   `@name` for an abstract one) or `udp://host[:port]` (port 514 by default; `[v6]` in
- *   brackets). Anything else throws a message naming `--syslog-addr`.
+ *   `@name` for an abstract one), `udp://host[:port]` or `tcp://host[:port]` (port 514 by
+ *   default; `[v6]` in brackets). Anything else throws a message naming `--syslog-addr`.
  * - `parseFacility(name)`: kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron,
  *   authpriv, ftp and local0 to local7, as syslog(3) numbers them; anything else throws.
  * - `syslogMessage(...)` is one message in syslog(3)'s format, which rsyslog, syslog-ng and
@@ -14,10 +14,21 @@
  *   (debug 7, info 6, warning 4, error 3, critical 2), local time. The daemon adds the host name.
  *   A message of several lines (a stack trace) stays one message. A message longer than
  *   `MAX_MESSAGE_BYTES` of UTF-8 is cut at a character boundary.
- * - `openSyslog(target, options)` returns a `SyslogWriter`; each line is one datagram. A unix
- *   target must be a socket when it opens (else it throws: a daemon that is not there is a boot
- *   error, not lines lost in silence); later sends that fail (the daemon restarting) are dropped,
- *   because losing log lines must never stop the server. UDP sends go out unacknowledged.
+ * - `openSyslog(target, options)` resolves to a `SyslogWriter`; each line is one datagram. A
+ *   unix target must be a socket when it opens (else it throws: a daemon that is not there is a
+ *   boot error, not lines lost in silence); later sends that fail (the daemon restarting) are
+ *   dropped, because losing log lines must never stop the server. UDP sends go out
+ *   unacknowledged.
+ * - TCP (`tcp://`, RFC 6587): the collector must accept the connection at start (else it
+ *   throws, as for unix). Each message is framed by octet counting (`LEN SP MESSAGE`, which
+ *   rsyslog's imtcp and syslog-ng's `syslog()` source read), so a stack trace stays one message.
+ *   Writes never block the server: messages queue in memory (at most `MAX_QUEUE_BYTES`; more are
+ *   counted and dropped) and go out in order, batched, one write at a time. When the collector
+ *   closes the connection or a write fails, the writer connects again on the next message, then
+ *   after 1 s, doubling to 30 s while it cannot; once through, its first message says how many
+ *   were dropped meanwhile. A message written just as the collector went away can be lost (TCP
+ *   has no acknowledgement the sender sees). `close()` sends what is queued (for at most
+ *   `CLOSE_FLUSH_MS`) before it closes.
  * - Each process sends its own lines under its own pid: a supervisor does not send what it
  *   forwards from its workers. With `--syslog-access` (on by default, as in gunicorn) a server's
  *   access lines go too, each its own message at info (`lines`), also when `--access-log` is
@@ -34,10 +45,16 @@ import { openUnixDatagram } from "./unix_datagram.ts";
 /** Where messages go. */
 export type SyslogTarget =
   | { readonly kind: "unix"; readonly path: string }
-  | { readonly kind: "udp"; readonly hostname: string; readonly port: number };
+  | { readonly kind: "udp" | "tcp"; readonly hostname: string; readonly port: number };
 
 /** The longest message sent, in bytes (rsyslog's default maximum is 8 KiB). */
 export const MAX_MESSAGE_BYTES = 8192;
+/** Most bytes a TCP writer holds while the collector is slow or away; more are dropped. */
+export const MAX_QUEUE_BYTES = 1024 * 1024;
+/** How long a TCP writer's `close()` waits for its queue to go out. */
+export const CLOSE_FLUSH_MS = 500;
+/** A TCP writer's wait before connecting again: 1 s, doubling to this. */
+const MAX_RETRY_MS = 30_000;
 
 const FACILITIES: Readonly<Record<string, number>> = {
   kern: 0,
@@ -79,15 +96,15 @@ export function parseSyslogTarget(spec: string): SyslogTarget {
     if (path !== "" && (path.startsWith("/") || path.startsWith("@"))) {
       return { kind: "unix", path };
     }
-  } else if (spec.startsWith("udp://")) {
-    const m = /^udp:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(spec);
-    const port = m?.[2] === undefined ? 514 : Number(m[2]);
+  } else {
+    const m = /^(udp|tcp):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(spec);
+    const port = m?.[3] === undefined ? 514 : Number(m[3]);
     if (m !== null && port >= 1 && port <= 65535) {
-      return { kind: "udp", hostname: m[1].replace(/^\[|\]$/g, ""), port };
+      return { kind: m[1] as "udp" | "tcp", hostname: m[2].replace(/^\[|\]$/g, ""), port };
     }
   }
   throw new Error(
-    `--syslog-addr must be unix:///PATH (or unix:/PATH, unix:@NAME) or udp://HOST[:PORT], got '${spec}'`,
+    `--syslog-addr must be unix:///PATH (or unix:/PATH, unix:@NAME), udp://HOST[:PORT] or tcp://HOST[:PORT], got '${spec}'`,
   );
 }
 
@@ -129,8 +146,8 @@ export interface SyslogWriter {
   log(level: LogLevel, message: string): void;
   /** Sends each line of `text` (newline-separated access lines) as its own message, at info. */
   lines(text: string): void;
-  /** Releases the socket. */
-  close(): void;
+  /** Releases the socket (a TCP writer first sends what is queued, see the module comment). */
+  close(): void | Promise<void>;
 }
 
 /** Options for `openSyslog`. */
@@ -144,10 +161,17 @@ export interface SyslogOptions {
 }
 
 /** Opens the destination; see the module comment. */
-export function openSyslog(target: SyslogTarget, options: SyslogOptions): SyslogWriter {
+export async function openSyslog(
+  target: SyslogTarget,
+  options: SyslogOptions,
+): Promise<SyslogWriter> {
   const pid = options.pid ?? Deno.pid;
   const message = (level: LogLevel, text: string) =>
     syslogMessage(options.facility, level, new Date(), options.tag, pid, text);
+  if (target.kind === "tcp") {
+    const { hostname, port } = target;
+    return withLines(await TcpSyslog.open({ hostname, port }, message));
+  }
   if (target.kind === "unix") {
     if (!target.path.startsWith("@")) {
       let info;
@@ -190,10 +214,174 @@ export function openSyslog(target: SyslogTarget, options: SyslogOptions): Syslog
   });
 }
 
+/** One message framed by octet counting (RFC 6587 §3.4.1): `LEN SP MESSAGE`. */
+export function octetCounted(message: Uint8Array): Uint8Array {
+  const prefix = new TextEncoder().encode(`${message.length} `);
+  const out = new Uint8Array(prefix.length + message.length);
+  out.set(prefix);
+  out.set(message, prefix.length);
+  return out;
+}
+
+/** The TCP writer; see the module comment. */
+class TcpSyslog {
+  readonly #addr: { hostname: string; port: number };
+  readonly #message: (level: LogLevel, text: string) => Uint8Array;
+  #conn: Deno.TcpConn | null;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #dropped = 0;
+  #pumping: Promise<void> | null = null;
+  #retryMs = 0;
+  #closed = false;
+  readonly #stop = new AbortController();
+
+  private constructor(
+    addr: { hostname: string; port: number },
+    message: (level: LogLevel, text: string) => Uint8Array,
+    conn: Deno.TcpConn,
+  ) {
+    this.#addr = addr;
+    this.#message = message;
+    this.#conn = conn;
+    this.#watch(conn);
+  }
+
+  /** Connects (throwing when the collector cannot be reached) and returns the writer. */
+  static async open(
+    addr: { hostname: string; port: number },
+    message: (level: LogLevel, text: string) => Uint8Array,
+  ): Promise<TcpSyslog> {
+    let conn;
+    try {
+      conn = await Deno.connect({ ...addr, transport: "tcp" });
+    } catch (err) {
+      throw new Error(`cannot connect to ${addr.hostname}:${addr.port}: ${(err as Error).message}`);
+    }
+    return new TcpSyslog(addr, message, conn);
+  }
+
+  log(level: LogLevel, text: string): void {
+    if (this.#closed) return;
+    const framed = octetCounted(this.#message(level, text));
+    if (this.#queued + framed.length > MAX_QUEUE_BYTES) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(framed);
+    this.#queued += framed.length;
+    this.#pumping ??= this.#pump().finally(() => this.#pumping = null);
+  }
+
+  /** Reads until the collector closes (it sends nothing), then drops the connection. */
+  #watch(conn: Deno.TcpConn): void {
+    conn.unref(); // the pending read never keeps a stopping process alive
+    const buf = new Uint8Array(512);
+    const read = (): void => {
+      conn.read(buf).then((n) => n === null ? this.#lost(conn) : read(), () => this.#lost(conn));
+    };
+    read();
+  }
+
+  #lost(conn: Deno.TcpConn): void {
+    if (this.#conn !== conn) return;
+    this.#conn = null;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Writes the queue out in batches, connecting again when needed (see the module comment). */
+  async #pump(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
+      const conn = this.#conn ?? await this.#reconnect();
+      if (conn === null) continue; // waited; try again (or stop)
+      const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
+      this.#queue = [];
+      this.#queued = 0;
+      try {
+        for (let off = 0; off < batch.length;) off += await conn.write(batch.subarray(off));
+      } catch {
+        this.#lost(conn); // this batch is lost with the connection
+      }
+    }
+  }
+
+  /** One attempt to connect again, after the back-off wait; null when it failed. */
+  async #reconnect(): Promise<Deno.TcpConn | null> {
+    if (this.#retryMs > 0) await sleep(this.#retryMs, this.#stop.signal);
+    if (this.#stop.signal.aborted) return null;
+    try {
+      const conn = await Deno.connect({
+        ...this.#addr,
+        transport: "tcp",
+        signal: this.#stop.signal,
+      });
+      this.#retryMs = 0;
+      this.#conn = conn;
+      this.#watch(conn);
+      if (this.#dropped > 0) {
+        const note = octetCounted(this.#message(
+          "warning",
+          `${this.#dropped} syslog messages were dropped while ${this.#addr.hostname}:${this.#addr.port} could not be reached`,
+        ));
+        this.#dropped = 0;
+        this.#queue.unshift(note);
+        this.#queued += note.length;
+      }
+      return conn;
+    } catch {
+      this.#retryMs = Math.min(Math.max(this.#retryMs * 2, 1000), MAX_RETRY_MS);
+      return null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#pumping !== null) {
+      const timer = setTimeout(() => this.#stop.abort(), CLOSE_FLUSH_MS);
+      await this.#pumping;
+      clearTimeout(timer);
+    }
+    this.#stop.abort();
+    if (this.#conn !== null) this.#lost(this.#conn);
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Resolves after `ms` or when `signal` aborts; never keeps the process alive. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    Deno.unrefTimer(timer);
+    signal.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
 /** A writer whose `lines` sends each line through its `log`. */
 function withLines(w: Omit<SyslogWriter, "lines">): SyslogWriter {
   return {
-    ...w,
+    log: (level, text) => w.log(level, text),
+    close: () => w.close(),
     lines(text) {
       for (const line of text.split("\n")) if (line !== "") w.log("info", line);
     },
@@ -201,7 +389,7 @@ function withLines(w: Omit<SyslogWriter, "lines">): SyslogWriter {
 }
 
 /** Opens this process's syslog destination from the settings; see the module comment. */
-export function startSyslogForServer(config: Config): SyslogWriter {
+export function startSyslogForServer(config: Config): Promise<SyslogWriter> {
   let target: SyslogTarget;
   let facility: number;
   try {

@@ -11,14 +11,18 @@
 import assert from "node:assert/strict";
 import {
   MAX_MESSAGE_BYTES,
+  MAX_QUEUE_BYTES,
+  octetCounted,
+  openSyslog,
   parseFacility,
   parseSyslogTarget,
   syslogMessage,
 } from "../../server/syslog.ts";
 import { collectDatagrams } from "../_support/datagrams.ts";
+import { startTcpCollector, type TcpCollector } from "../_support/syslog_tcp.ts";
 import { type Proc, startLsbaws } from "../_support/proc.ts";
 
-Deno.test("--syslog-addr: unix paths (abstract too) and udp hosts with the default port 514", () => {
+Deno.test("--syslog-addr: unix paths (abstract too), udp and tcp hosts with the default port 514", () => {
   assert.deepEqual(parseSyslogTarget("unix:///dev/log"), { kind: "unix", path: "/dev/log" });
   assert.deepEqual(parseSyslogTarget("unix:/run/log"), { kind: "unix", path: "/run/log" });
   assert.deepEqual(parseSyslogTarget("unix:@syslog"), { kind: "unix", path: "@syslog" });
@@ -37,13 +41,25 @@ Deno.test("--syslog-addr: unix paths (abstract too) and udp hosts with the defau
     hostname: "::1",
     port: 10514,
   });
+  assert.deepEqual(parseSyslogTarget("tcp://logs.internal"), {
+    kind: "tcp",
+    hostname: "logs.internal",
+    port: 514,
+  });
+  assert.deepEqual(parseSyslogTarget("tcp://[::1]:6514"), {
+    kind: "tcp",
+    hostname: "::1",
+    port: 6514,
+  });
   for (
     const bad of [
       "",
       "/dev/log",
       "unix:",
       "unix:relative",
-      "tcp://h:514",
+      "tcp://",
+      "tcp://h:0",
+      "tls://h:6514",
       "udp://",
       "udp://h:0",
       "udp://h:70000",
@@ -90,12 +106,31 @@ Deno.test("a message: <PRI>Mmm dd hh:mm:ss TAG[PID]: text, cut at a character bo
 
 const MESSAGE = /^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([\w.\/-]+)\[(\d+)\]: ([^]*)$/;
 
-for (const access of [true, false]) {
-  Deno.test(`-w 2 --syslog over UDP${access ? "" : " --no-syslog-access"}: each process sends its own lines; errors at severity 3; access lines ${access ? "at 6" : "kept out"}`, async () => {
+/** Collects what a server sends to `transport` on loopback until `stopped` resolves. */
+function loopbackCollector(
+  transport: "udp" | "tcp",
+  stopped: Promise<void>,
+): { port: number; received: Promise<string[]> } {
+  if (transport === "udp") {
     const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    const port = (sock.addr as Deno.NetAddr).port;
+    return { port: (sock.addr as Deno.NetAddr).port, received: collectDatagrams(sock, stopped) };
+  }
+  const tcp = startTcpCollector();
+  const received = stopped.then(async () => {
+    await new Promise((r) => setTimeout(r, 300)); // late sends of a stopping process
+    tcp.stop();
+    assert.deepEqual(tcp.errors, [], "every frame octet-counted");
+    return tcp.messages;
+  });
+  return { port: tcp.port, received };
+}
+
+for (
+  const [transport, access] of [["udp", true], ["udp", false], ["tcp", true]] as const
+) {
+  Deno.test(`-w 2 --syslog over ${transport.toUpperCase()}${access ? "" : " --no-syslog-access"}: each process sends its own lines; errors at severity 3; access lines ${access ? "at 6" : "kept out"}`, async () => {
     const stopped = Promise.withResolvers<void>();
-    const received = collectDatagrams(sock, stopped.promise);
+    const { port, received } = loopbackCollector(transport, stopped.promise);
     const p = await startLsbaws([
       "-w",
       "2",
@@ -105,7 +140,7 @@ for (const access of [true, false]) {
       "-",
       "--syslog",
       "--syslog-addr",
-      `udp://127.0.0.1:${port}`,
+      `${transport}://127.0.0.1:${port}`,
       "--syslog-facility",
       "local3",
       "--syslog-tag",
@@ -204,9 +239,9 @@ Deno.test("--syslog to a unix datagram socket: a single process's lines arrive",
   );
 });
 
-Deno.test("a bad --syslog-* value is exit 2; a unix path with no socket is exit 3", async () => {
+Deno.test("a bad --syslog-* value is exit 2; a unix path with no socket or a TCP collector that refuses is exit 3", async () => {
   const cases: [string[], number, RegExp][] = [
-    [["--syslog-addr", "tcp://127.0.0.1:514"], 2, /lsbaws: error: --syslog-addr must be/],
+    [["--syslog-addr", "tls://127.0.0.1:514"], 2, /lsbaws: error: --syslog-addr must be/],
     [["--syslog-facility", "local9"], 2, /lsbaws: error: --syslog-facility must be one of/],
     [["--syslog-tag", "two words"], 2, /lsbaws: error: --syslog-tag must be/],
     [
@@ -218,6 +253,11 @@ Deno.test("a bad --syslog-* value is exit 2; a unix path with no socket is exit 
       ["--syslog-addr", "unix:///etc/hostname"],
       3,
       /lsbaws: cannot send to syslog: \/etc\/hostname is not a socket/,
+    ],
+    [
+      ["--syslog-addr", `tcp://127.0.0.1:${await closedPort()}`],
+      3,
+      /lsbaws: cannot send to syslog: cannot connect to 127\.0\.0\.1:\d+: /,
     ],
   ];
   for (const [flags, code, message] of cases) {
@@ -250,4 +290,116 @@ Deno.test("a syslog daemon that stops reading cannot stall the server: messages 
     stuck.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A loopback port nothing listens on (bound, then closed). */
+function closedPort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return Promise.resolve(port);
+}
+
+/** Waits until `check` holds (polling every 10 ms), failing after `ms`. */
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const TCP_OPTIONS = { facility: 1, tag: "t", pid: 9 };
+
+/** Opens a TCP writer to `c`. */
+function tcpWriter(c: TcpCollector) {
+  return openSyslog({ kind: "tcp", hostname: "127.0.0.1", port: c.port }, TCP_OPTIONS);
+}
+
+Deno.test("octet counting: the byte length, a space, the message", () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  assert.equal(text(octetCounted(new TextEncoder().encode("<14>hi"))), "6 <14>hi");
+  assert.equal(text(octetCounted(new TextEncoder().encode("é\nx"))), "4 é\nx", "bytes, not chars");
+});
+
+Deno.test("--syslog over TCP: frames arrive in order, a stack stays one, close() sends the queue", async () => {
+  const c = startTcpCollector();
+  try {
+    const w = await tcpWriter(c);
+    w.log("error", "boom\n    at f (x.ts:1:1)");
+    for (let i = 0; i < 200; i++) w.log("info", `line ${i}`);
+    w.lines("access a\naccess b\n");
+    await w.close(); // right away: what is queued still goes out
+    await until(() => c.messages.length === 203, "203 frames");
+    assert.deepEqual(c.errors, []);
+    assert.match(c.messages[0], /^<11>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d t\[9\]: boom\n {4}at f/);
+    for (let i = 0; i < 200; i++) {
+      assert.match(c.messages[1 + i], new RegExp(`^<14>.*: line ${i}$`));
+    }
+    assert.match(c.messages[201], /: access a$/);
+    assert.match(c.messages[202], /: access b$/);
+    w.log("info", "after close");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.messages.length, 203, "nothing is sent after close()");
+    assert.equal(c.connections, 1);
+  } finally {
+    c.stop();
+  }
+});
+
+Deno.test("--syslog over TCP: when the collector closes the connection, the next message connects again", async () => {
+  const c = startTcpCollector();
+  try {
+    const w = await tcpWriter(c);
+    w.log("info", "first");
+    await until(() => c.messages.length === 1, "the first frame");
+    c.dropConnections(); // the collector restarts its connections
+    await new Promise((r) => setTimeout(r, 100)); // the writer sees the end of its connection
+    w.log("info", "second");
+    await until(() => c.messages.length === 2, "the second frame, on a new connection");
+    assert.equal(c.connections, 2);
+    assert.match(c.messages[1], /: second$/);
+    await w.close();
+  } finally {
+    c.stop();
+  }
+});
+
+Deno.test("--syslog over TCP: while the collector is away the queue is bounded; the drops are reported once it is back", async () => {
+  let c = startTcpCollector();
+  const port = c.port;
+  const w = await tcpWriter(c);
+  try {
+    c.stop(); // listener and connection gone
+    await new Promise((r) => setTimeout(r, 100));
+    const big = "x".repeat(MAX_MESSAGE_BYTES - 100);
+    const total = 300; // ~2.3 MiB framed: more than MAX_QUEUE_BYTES
+    for (let i = 0; i < total; i++) w.log("info", `${i} ${big}`);
+    c = startTcpCollector(port); // back; the writer's retry (after 1 s) finds it
+    await until(() => c.messages.length > 0, "the writer to connect again", 15_000);
+    const note = /(\d+) syslog messages were dropped while 127\.0\.0\.1:\d+ could not be reached$/
+      .exec(c.messages[0]);
+    assert.ok(note, `the first message reports the drops: ${c.messages[0].slice(0, 120)}`);
+    assert.match(c.messages[0], /^<12>/, "at warning");
+    const dropped = Number(note[1]);
+    const sent = total - dropped;
+    assert.ok(dropped > 0 && sent * MAX_MESSAGE_BYTES > MAX_QUEUE_BYTES / 2, `dropped ${dropped}`);
+    assert.ok(sent * (MAX_MESSAGE_BYTES - 100) <= MAX_QUEUE_BYTES, `at most the bound queued`);
+    await until(() => c.messages.length === 1 + sent, `${sent} queued frames`);
+    for (let i = 0; i < sent; i++) {
+      assert.ok(c.messages[1 + i].includes(`: ${i} xxx`), `frame ${i} in order`);
+    }
+    assert.deepEqual(c.errors, []);
+  } finally {
+    await w.close();
+    c.stop();
+  }
+});
+
+Deno.test("--syslog over TCP: a collector that is not there at start is an error", async () => {
+  const port = await closedPort();
+  await assert.rejects(
+    openSyslog({ kind: "tcp", hostname: "127.0.0.1", port }, TCP_OPTIONS),
+    new RegExp(`^Error: cannot connect to 127\\.0\\.0\\.1:${port}: `),
+  );
 });
