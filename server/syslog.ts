@@ -231,7 +231,10 @@ class TcpSyslog {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #dropped = 0;
-  #pumping: Promise<void> | null = null;
+  /** A pump is running (set and cleared synchronously, so no message is ever left behind). */
+  #pumping = false;
+  /** The running (or last) pump, for `close()` to wait on. */
+  #pumped: Promise<void> = Promise.resolve();
   #retryMs = 0;
   #closed = false;
   readonly #stop = new AbortController();
@@ -270,7 +273,10 @@ class TcpSyslog {
     }
     this.#queue.push(framed);
     this.#queued += framed.length;
-    this.#pumping ??= this.#pump().finally(() => this.#pumping = null);
+    if (!this.#pumping) {
+      this.#pumping = true;
+      this.#pumped = this.#pump();
+    }
   }
 
   /** Reads until the collector closes (it sends nothing), then drops the connection. */
@@ -293,19 +299,29 @@ class TcpSyslog {
     }
   }
 
-  /** Writes the queue out in batches, connecting again when needed (see the module comment). */
+  /**
+   * Writes the queue out in batches, connecting again when needed (see the module comment). The
+   * loop's last check of the queue and the end of `#pumping` happen in one synchronous step, so
+   * a message queued after it starts a new pump.
+   */
   async #pump(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
-      const conn = this.#conn ?? await this.#reconnect();
-      if (conn === null) continue; // waited; try again (or stop)
-      const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue);
-      this.#queue = [];
-      this.#queued = 0;
-      try {
-        for (let off = 0; off < batch.length;) off += await conn.write(batch.subarray(off));
-      } catch {
-        this.#lost(conn); // this batch is lost with the connection
+    try {
+      while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
+        const conn = this.#conn ?? await this.#reconnect();
+        if (conn === null) continue; // waited; try again (or stop)
+        const count = this.#queue.length;
+        const batch = count === 1 ? this.#queue[0] : concat(this.#queue);
+        this.#queue = [];
+        this.#queued = 0;
+        try {
+          for (let off = 0; off < batch.length;) off += await conn.write(batch.subarray(off));
+        } catch {
+          this.#lost(conn); // the batch is lost with the connection: counted as dropped
+          this.#dropped += count;
+        }
       }
+    } finally {
+      this.#pumping = false;
     }
   }
 
@@ -341,11 +357,16 @@ class TcpSyslog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pumping !== null) {
-      const timer = setTimeout(() => this.#stop.abort(), CLOSE_FLUSH_MS);
-      await this.#pumping;
+    if (this.#pumping) {
+      // Past the deadline a write the collector does not take is cut off by closing the socket.
+      const timer = setTimeout(() => this.#abort(), CLOSE_FLUSH_MS);
+      await this.#pumped;
       clearTimeout(timer);
     }
+    this.#abort();
+  }
+
+  #abort(): void {
     this.#stop.abort();
     if (this.#conn !== null) this.#lost(this.#conn);
   }

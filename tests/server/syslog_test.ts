@@ -403,3 +403,37 @@ Deno.test("--syslog over TCP: a collector that is not there at start is an error
     new RegExp(`^Error: cannot connect to 127\\.0\\.0\\.1:${port}: `),
   );
 });
+
+Deno.test("--syslog over TCP: a collector that stops reading cannot stall the server or its stop", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) accepted.push(c); // accepted, never read
+  })().catch(() => {});
+  const w = await openSyslog(
+    { kind: "tcp", hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port },
+    TCP_OPTIONS,
+  );
+  try {
+    const big = "y".repeat(MAX_MESSAGE_BYTES - 100);
+    // 32 MiB, far more than the kernel buffers between the two ends hold: writes stop being
+    // taken, the queue fills and later messages are dropped, while log() returns at once.
+    for (let i = 0; i < 4096; i++) {
+      w.log("info", big);
+      if (i % 64 === 63) await new Promise((r) => setTimeout(r, 0));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("close() did not return")), 10_000);
+    });
+    try {
+      await Promise.race([w.close(), hung]); // gives up on the stuck write after CLOSE_FLUSH_MS
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    listener.close();
+    for (const c of accepted) c.close();
+    await accepting;
+  }
+});
