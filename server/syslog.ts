@@ -39,6 +39,7 @@
  */
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config_file.ts";
+import { concatBytes } from "./http/bytes.ts";
 import type { LogLevel } from "./log.ts";
 import { openUnixDatagram } from "./unix_datagram.ts";
 
@@ -216,11 +217,7 @@ export async function openSyslog(
 
 /** One message framed by octet counting (RFC 6587 §3.4.1): `LEN SP MESSAGE`. */
 export function octetCounted(message: Uint8Array): Uint8Array {
-  const prefix = new TextEncoder().encode(`${message.length} `);
-  const out = new Uint8Array(prefix.length + message.length);
-  out.set(prefix);
-  out.set(message, prefix.length);
-  return out;
+  return concatBytes([new TextEncoder().encode(`${message.length} `), message]);
 }
 
 /** The TCP writer; see the module comment. */
@@ -310,7 +307,7 @@ class TcpSyslog {
         const conn = this.#conn ?? await this.#reconnect();
         if (conn === null) continue; // waited; try again (or stop)
         const count = this.#queue.length;
-        const batch = count === 1 ? this.#queue[0] : concat(this.#queue);
+        const batch = concatBytes(this.#queue);
         this.#queue = [];
         this.#queued = 0;
         try {
@@ -370,18 +367,6 @@ class TcpSyslog {
     this.#stop.abort();
     if (this.#conn !== null) this.#lost(this.#conn);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Resolves after `ms` or when `signal` aborts; never keeps the process alive. */
