@@ -9,6 +9,11 @@
  *   so `parseBind(bindSpecOf(a))` listens on `a` again.
  * - `formatAddr(addr, scheme)` is the human form printed in the listening banner.
  * - `fdBindsOf(binds)` reads `fd://N` binds: descriptors lsbaws was given instead of addresses.
+ * - `parseServeAddress(value)` reads `deno serve`'s `DENO_SERVE_ADDRESS` (`tcp:IP:PORT`,
+ *   `tcp:[V6]:PORT`, `unix:PATH`, each optionally after `duplicate,`) into a bind spec and the
+ *   duplicate flag, with Deno's grammar: the TCP host must be an IP address. `vsock:` and
+ *   `tunnel:` are Deno's too but cannot be served here; they and anything else throw `Error`
+ *   with a message naming the variable (Deno itself logs such a value and ignores it).
  */
 
 /** A parsed listen address. */
@@ -67,6 +72,51 @@ export function fdBindsOf(binds: readonly string[]): number[] | null {
     out.push(fd);
   }
   return out;
+}
+
+/** What `DENO_SERVE_ADDRESS` asks for: one address, instead of or besides (`duplicate`) the rest. */
+export interface ServeAddress {
+  /** The address as a `--bind` value. */
+  readonly bind: string;
+  /** `duplicate,`: serve on it as well as on the configured addresses. */
+  readonly duplicate: boolean;
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** Parses `DENO_SERVE_ADDRESS`; see the module comment. */
+export function parseServeAddress(value: string): ServeAddress {
+  const duplicate = value.startsWith("duplicate,");
+  const spec = duplicate ? value.slice("duplicate,".length) : value;
+  const colon = spec.indexOf(":");
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const rest = colon < 0 ? "" : spec.slice(colon + 1);
+  const bad = (why: string) => new Error(`DENO_SERVE_ADDRESS='${value}': ${why}`);
+  if (kind === "tcp") {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(rest);
+    const v6 = m?.[1];
+    const ok = m !== null && Number(m[3]) <= 65535 &&
+      (v6 !== undefined ? isIPv6(v6) : IPV4.test(m[2]));
+    if (!ok) throw bad("expected tcp:IP:PORT or tcp:[IPv6]:PORT (an IP address, as Deno reads it)");
+    return { bind: v6 !== undefined ? `[${v6}]:${m[3]}` : `${m[2]}:${m[3]}`, duplicate };
+  }
+  if (kind === "unix") {
+    if (rest === "") throw bad("empty unix socket path");
+    return { bind: `unix:${rest}`, duplicate };
+  }
+  if (kind === "vsock" || kind === "tunnel") {
+    throw bad(`${kind} addresses are Deno's own; lsbaws serves tcp: and unix: addresses`);
+  }
+  throw bad("expected tcp:IP:PORT, tcp:[IPv6]:PORT or unix:PATH, optionally after 'duplicate,'");
+}
+
+/** Whether `s` is an IPv6 address in text form (without brackets or a zone). */
+function isIPv6(s: string): boolean {
+  try {
+    return new URL(`http://[${s}]/`).hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /** The `Deno.Addr` a parsed listen address names (as a listener bound to it reports it). */

@@ -18,11 +18,16 @@
  *   and `sources` records the layer (`--print-config` shows it).
  * - Config file keys are a row's camelCase `key` (`maxBodyBytes`) or its long flag or alias
  *   (`max-body-bytes`); see `server/config_file.ts` for what the file may hold.
+ * - `DENO_SERVE_ADDRESS` (`deno serve`'s, see `parseServeAddress` in `server/address.ts`)
+ *   replaces the listen addresses whatever layer set them, as it does for `Deno.serve`; with
+ *   `duplicate,` it is added to them (to `--host`/`--port` when no `--bind` is set). A value lsbaws
+ *   cannot serve is a `ConfigError`. `--bind fd://N` (descriptors handed in) wins over it.
  * - This module imports the settings table, the file layer (`server/config_file.ts`) and the
- *   parsers of the values it checks (`server/access_format.ts`, `server/http/header_lines.ts`),
- *   and does no I/O.
+ *   parsers of the values it checks (`server/access_format.ts`, `server/http/header_lines.ts`,
+ *   `server/address.ts`), and does no I/O.
  */
 import { AccessFormatError, compileAccessFormat } from "./access_format.ts";
+import { bindSpecOf, parseServeAddress } from "./address.ts";
 import { parseDefaultHeaders } from "./http/header_lines.ts";
 import { SETTING_ROWS } from "./settings.ts";
 import {
@@ -218,6 +223,23 @@ export function parseCli(
   ) {
     c.host = "0.0.0.0";
     sources.host = sources.port;
+  }
+  // `deno serve`'s DENO_SERVE_ADDRESS, set by tools that launch a Deno server to say where it must
+  // listen: as in Deno, it replaces the configured addresses (flags included), or with
+  // `duplicate,` is served besides them. Descriptors handed in (`--bind fd://N`) win over it.
+  const serveAddress = env.DENO_SERVE_ADDRESS;
+  const handedIn = c.bind.some((b) => b.startsWith("fd://"));
+  if (serveAddress !== undefined && serveAddress !== "" && !handedIn) {
+    let extra;
+    try {
+      extra = parseServeAddress(serveAddress);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    if (!extra.duplicate) c.bind = [extra.bind];
+    else if (c.bind.length > 0) c.bind = [...c.bind, extra.bind];
+    else c.bind = [bindSpecOf({ transport: "tcp", hostname: c.host, port: c.port }), extra.bind];
+    sources.bind = { kind: "env", name: "DENO_SERVE_ADDRESS" };
   }
   if ((c.certfile === "") !== (c.keyfile === "")) {
     throw new ConfigError("--certfile and --keyfile must be given together");

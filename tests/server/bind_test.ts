@@ -1,11 +1,12 @@
 /**
- * Listening: repeatable -b/--bind (host:port, [::1]:port, unix:/path), the PORT convention, unix
- * socket ownership on shutdown, the atomic unix-socket handover between workers, and the errors
- * for binds that cannot work.
+ * Listening: repeatable -b/--bind (host:port, [::1]:port, unix:/path), the PORT convention,
+ * `deno serve`'s DENO_SERVE_ADDRESS, unix socket ownership on shutdown, the atomic unix-socket
+ * handover between workers, and the errors for binds that cannot work.
  */
 import assert from "node:assert/strict";
 import { parseCli } from "../../server/config.ts";
-import { parseBind } from "../../server/address.ts";
+import { ConfigError } from "../../server/config_file.ts";
+import { parseBind, parseServeAddress } from "../../server/address.ts";
 import { listenUnix } from "../../server/deno/unix_listener.ts";
 import { startApp } from "../_support/server.ts";
 import { rawOnce } from "../_support/load.ts";
@@ -152,6 +153,115 @@ Deno.test("PORT convention: $PORT alone means 0.0.0.0:$PORT; --host or --bind st
   } finally {
     await p.stop();
   }
+});
+
+Deno.test("DENO_SERVE_ADDRESS: Deno's grammar (tcp:IP:PORT, tcp:[v6]:PORT, unix:PATH, duplicate,); the rest is refused", () => {
+  assert.deepEqual(parseServeAddress("tcp:127.0.0.1:8080"), {
+    bind: "127.0.0.1:8080",
+    duplicate: false,
+  });
+  assert.deepEqual(parseServeAddress("tcp:[::1]:9000"), { bind: "[::1]:9000", duplicate: false });
+  assert.deepEqual(parseServeAddress("duplicate,tcp:[::1]:9000"), {
+    bind: "[::1]:9000",
+    duplicate: true,
+  });
+  assert.deepEqual(parseServeAddress("unix:/var/run/socket.sock"), {
+    bind: "unix:/var/run/socket.sock",
+    duplicate: false,
+  });
+  assert.deepEqual(parseServeAddress("duplicate,unix:/run/a:b.sock"), {
+    bind: "unix:/run/a:b.sock",
+    duplicate: true,
+  });
+  for (
+    const [bad, why] of [
+      ["tcp:", /expected tcp:IP:PORT/],
+      ["tcp:localhost:8000", /an IP address/],
+      ["tcp:127.0.0.1", /expected tcp:IP:PORT/],
+      ["tcp:256.0.0.1:80", /expected tcp:IP:PORT/],
+      ["tcp:127.0.0.1:65536", /expected tcp:IP:PORT/],
+      ["tcp:[::g]:80", /expected tcp:IP:PORT/],
+      ["unix:", /empty unix socket path/],
+      ["vsock:1234:5678", /vsock addresses are Deno's own/],
+      ["tunnel:x", /tunnel addresses are Deno's own/],
+      ["foo:", /expected tcp:IP:PORT, tcp:\[IPv6\]:PORT or unix:PATH/],
+      ["bar", /expected tcp:IP:PORT/],
+      ["duplicate,", /expected tcp:IP:PORT/],
+    ] as const
+  ) {
+    assert.throws(() => parseServeAddress(bad), (err: Error) => {
+      assert.ok(err.message.startsWith(`DENO_SERVE_ADDRESS='${bad}': `), err.message);
+      assert.match(err.message, why);
+      return true;
+    });
+  }
+  const binds = (args: string[], value: string) => {
+    const r = parseCli([...args, "a.ts"], { DENO_SERVE_ADDRESS: value });
+    assert.ok(r.kind === "run");
+    assert.deepEqual(r.sources.bind, { kind: "env", name: "DENO_SERVE_ADDRESS" });
+    return r.config.bind;
+  };
+  // As for Deno.serve, it replaces the configured addresses, flags included ...
+  assert.deepEqual(binds(["--port", "3000"], "tcp:127.0.0.1:4000"), ["127.0.0.1:4000"]);
+  assert.deepEqual(binds(["-b", "unix:/a", "-b", ":1"], "unix:/b"), ["unix:/b"]);
+  // ... and with duplicate, it is served besides them.
+  assert.deepEqual(binds(["--port", "3000"], "duplicate,unix:/b"), ["127.0.0.1:3000", "unix:/b"]);
+  assert.deepEqual(binds(["--host", "::1", "-p", "1"], "duplicate,tcp:127.0.0.1:2"), [
+    "[::1]:1",
+    "127.0.0.1:2",
+  ]);
+  assert.deepEqual(binds(["-b", "unix:/a"], "duplicate,tcp:[::1]:2"), ["unix:/a", "[::1]:2"]);
+  const handedIn = parseCli(["-b", "fd://3", "a.ts"], { DENO_SERVE_ADDRESS: "unix:/b" });
+  assert.ok(handedIn.kind === "run");
+  assert.deepEqual(handedIn.config.bind, ["fd://3"], "descriptors handed in win");
+  assert.equal(handedIn.sources.bind.kind, "cli");
+  const none = parseCli(["a.ts"], { DENO_SERVE_ADDRESS: "" });
+  assert.ok(none.kind === "run" && none.config.bind.length === 0, "empty: not set");
+  assert.throws(
+    () => parseCli(["a.ts"], { DENO_SERVE_ADDRESS: "vsock:1:2" }),
+    (err: Error) =>
+      err instanceof ConfigError && /DENO_SERVE_ADDRESS='vsock:1:2'/.test(err.message),
+  );
+});
+
+Deno.test("DENO_SERVE_ADDRESS in a real process: it replaces -p, duplicate,unix: serves besides --bind, vsock is exit 2", async () => {
+  const port = freePort();
+  const p = await startLsbaws(["-p", "0", APP], {
+    env: { DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` },
+  });
+  try {
+    assert.deepEqual(p.listening(), [`http://127.0.0.1:${port}`]);
+    assert.equal((await rawOnce({ url: `http://127.0.0.1:${port}/` })).status, 200);
+  } finally {
+    assert.equal((await p.stop()).code, 0);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-dsa-" });
+  const sock = `${dir}/deno.sock`;
+  const both = await startLsbaws(["-b", "127.0.0.1:0", APP], {
+    env: { DENO_SERVE_ADDRESS: `duplicate,unix:${sock}` },
+  });
+  try {
+    await both.waitFor(() => both.listening().length === 2, "both banner lines");
+    const [tcp, unix] = both.listening();
+    assert.match(tcp, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(unix, `unix:${sock}`);
+    assert.equal((await rawOnce({ url: `${tcp}/` })).status, 200);
+    assert.match(await unixGet(sock), /^HTTP\/1\.1 200 /);
+  } finally {
+    assert.equal((await both.stop()).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+  const vsock = await startLsbaws(["-p", "0", APP], {
+    env: { DENO_SERVE_ADDRESS: "vsock:3:8000" },
+    waitListening: false,
+  });
+  const status = await vsock.status;
+  await vsock.stop();
+  assert.equal(status.code, 2, vsock.err.join("\n"));
+  assert.match(
+    vsock.err.join("\n"),
+    /lsbaws: error: DENO_SERVE_ADDRESS='vsock:3:8000': vsock addresses are Deno's own/,
+  );
 });
 
 Deno.test("a unix socket file is only removed on shutdown if it is still ours", async () => {
