@@ -858,8 +858,8 @@ async function runServer(
       const live = server;
       link.watchSupervisor(() => graceful("supervisor gone (stdin closed)"), (command) => {
         if (command === COMMAND_QUIESCE) {
-          live.stopListening();
-          link.send({ t: "closed" });
+          // "closed" only once the sockets really are: see `Server.stopListening`.
+          live.stopListening().then(() => link.send({ t: "closed" }));
         }
       });
       link.ready(server.addrs);

@@ -118,9 +118,11 @@ export interface Server {
    * Closes the listeners but keeps serving the open connections normally (keep-alive included).
    * The supervisor's first phase of a full stop: once every worker stopped listening, the drain
    * (`shutdown`) can tell clients `Connection: close` without sending their reconnects into a
-   * sibling's listener that is about to close.
+   * sibling's listener that is about to close. Resolves once every accept loop has ended: a Deno
+   * listener closed while its `accept()` is pending keeps its socket (still taking connections
+   * for the port) until that call settles, and a connection queued there then is reset.
    */
-  stopListening(): void;
+  stopListening(): Promise<void>;
   /**
    * Starts a graceful shutdown (see the module comment); resolves like `finished`. `graceMs`
    * defaults to `config.shutdownGraceMs`; `delayMs` to `config.shutdownDelayMs`, or 0 when
@@ -236,6 +238,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     unwatch = watchServer({ inflight: () => state.inflight, connections: () => conns.size });
   }
   let accepting = endpoints.length;
+  /** Resolved once every endpoint's accept loop has ended (`stopListening`). */
+  const acceptLoopsDone = Promise.withResolvers<void>();
+  if (accepting === 0) acceptLoopsDone.resolve();
   let stopped = false;
 
   let websocketsClosing = false;
@@ -309,7 +314,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   }
   async function serveEndpoint(endpoint: Endpoint): Promise<void> {
     await endpoint.run(ctx, onConnection);
-    accepting--;
+    if (--accepting === 0) acceptLoopsDone.resolve();
     maybeFinished();
   }
   for (const e of endpoints) serveEndpoint(e);
@@ -324,6 +329,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
     stopListening() {
       closeListeners();
       maybeFinished();
+      return acceptLoopsDone.promise;
     },
     shutdown(graceMs = config.shutdownGraceMs, delayMs?: number) {
       delayMs ??= graceMs === 0 ? 0 : config.shutdownDelayMs;

@@ -10,6 +10,8 @@
  * - `"fetch"`: `fetch` with a private connection pool (hyper), which also opens connections
  *   speculatively, at any moment.
  * - `"close"`: a new raw TCP connection per request with `Connection: close`.
+ * With `warmup`, each persistent loop first makes one uncounted request on its connection, so
+ * its counted ones go over a connection the server has already accepted (`warmed`).
  * A refused TCP connect (nobody listening) is counted as
  * `refused`, separately from `failed` (accepted but not answered, reset, timeout). `progress(n)`
  * resolves once `n` requests have finished, so a test can send a signal mid-load.
@@ -29,6 +31,12 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /**
+   * Persistent mode only: each loop first requests this absolute URL once on its connection (not
+   * counted), so its counted requests go over a connection the server has already accepted;
+   * `Load.warmed` resolves once every loop did.
+   */
+  warmup?: string;
 }
 
 /** What a load produced. */
@@ -53,6 +61,8 @@ export interface Load {
   progress(n: number): Promise<void>;
   /** Resolves with the tally when every request finished. */
   done: Promise<LoadResult>;
+  /** Resolves once every loop made its `warmup` request (at once without one). */
+  warmed: Promise<void>;
 }
 
 /** Starts a bounded load; see the module comment. */
@@ -91,8 +101,18 @@ export function runLoad(opts: LoadOptions): Load {
     finished++;
     for (const w of waiters) if (finished >= w.n) w.resolve();
   };
+  let warming = opts.warmup !== undefined && mode === "persistent" ? opts.concurrency : 0;
+  const warmed = Promise.withResolvers<void>();
+  if (warming === 0) warmed.resolve();
   const loop = async () => {
     const persistent = mode === "persistent" ? new Persistent(opts) : null;
+    if (persistent !== null && opts.warmup !== undefined) {
+      try {
+        await persistent.request(opts.warmup);
+      } finally {
+        if (--warming === 0) warmed.resolve();
+      }
+    }
     while (next < opts.total) {
       next++;
       await one(persistent);
@@ -111,6 +131,7 @@ export function runLoad(opts: LoadOptions): Load {
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
     done,
+    warmed: warmed.promise,
   };
 }
 
@@ -184,8 +205,9 @@ class Persistent {
     this.#url = new URL(opts.url);
   }
 
-  async request(): Promise<{ status: number; body: string }> {
-    const u = this.#url;
+  /** One request for `url` (default: the load's) on the kept connection. */
+  async request(url?: string): Promise<{ status: number; body: string }> {
+    const u = url === undefined ? this.#url : new URL(url);
     if (this.#conn === null) {
       this.#conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
       this.#buf = new Uint8Array(0);

@@ -1,7 +1,7 @@
 /**
  * Lifecycle of a running server as clients see it, on the socket backend `$LSBAWS_TEST_IO` names
  * (`deno task test` runs this file on both): `stopListening()` refuses new connections but keeps
- * serving kept-alive ones normally; after `shutdown()` the next response on a kept-alive
+ * serving kept-alive ones normally, and resolves only once the listening socket is closed; after `shutdown()` the next response on a kept-alive
  * connection says `Connection: close` and the connection ends; an idle kept-alive connection
  * closes at its keep-alive timeout, and `finished` waits for it. This is what moves the clients
  * of a recycled worker (`--max-requests`) to its successor.
@@ -42,6 +42,38 @@ Deno.test("stopListening: new connections are refused, kept-alive ones are serve
     assert.ok(await c.silentFor(100), "the kept-alive connection stays open");
   } finally {
     await c.close();
+    await t.close();
+  }
+});
+
+/** Listening TCP sockets on `port` (all processes), from /proc/net/tcp and tcp6. */
+function listeningOn(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 3 && f[1].endsWith(hex.trimEnd()) && f[3] === "0A") n++; // 0A: LISTEN
+    }
+  }
+  return n;
+}
+
+Deno.test("stopListening resolves once the socket is closed, not only asked to close", async () => {
+  const t = await startApp(APP);
+  try {
+    assert.equal(listeningOn(t.port), 1);
+    // A Deno listener closed with its accept() pending keeps its socket until that call settles;
+    // a supervisor told "closed" before then could send clients to a socket that resets them.
+    await t.server.stopListening();
+    assert.equal(listeningOn(t.port), 0, "still listening when stopListening() resolved");
+  } finally {
     await t.close();
   }
 });
