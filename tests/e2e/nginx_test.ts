@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { runLoad } from "../_support/load.ts";
 import { freePort, type Proc, spawnDaemon, startLsbaws, waitForPort } from "../_support/proc.ts";
+import { tcpSockets } from "../_support/proc_net.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
 
@@ -68,23 +69,9 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
 `;
 }
 
-/** Server-side TCP sockets (not listening) whose local port is one of `ports`, from /proc. */
+/** Server-side TCP sockets (not listening) whose local port is one of `ports`. */
 function serverSockets(ports: number[]): number {
-  let n = 0;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 4 || f[3] === "0A") continue; // 0A = LISTEN
-      if (ports.includes(parseInt(f[1].split(":").pop()!, 16))) n++;
-    }
-  }
-  return n;
+  return tcpSockets().filter((s) => !s.listening && ports.includes(s.localPort)).length;
 }
 
 /**

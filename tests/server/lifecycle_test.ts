@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { header, RawClient } from "../_support/raw_client.ts";
+import { tcpSockets } from "../_support/proc_net.ts";
 import { startApp } from "../_support/server.ts";
 
 const APP = "tests/fixtures/apps/ops.ts:app";
@@ -46,23 +47,9 @@ Deno.test("stopListening: new connections are refused, kept-alive ones are serve
   }
 });
 
-/** Listening TCP sockets on `port` (all processes), from /proc/net/tcp and tcp6. */
+/** Listening TCP sockets on `port` (all processes). */
 function listeningOn(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
-  let n = 0;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue; // no IPv6
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 3 && f[1].endsWith(hex.trimEnd()) && f[3] === "0A") n++; // 0A: LISTEN
-    }
-  }
-  return n;
+  return tcpSockets().filter((s) => s.listening && s.localPort === port).length;
 }
 
 Deno.test("stopListening resolves once the socket is closed, not only asked to close", async () => {
