@@ -16,7 +16,9 @@
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves the listening sockets it inherited
  *     from the supervisor (or binds with SO_REUSEPORT when the workers bind their own, see
  *     `server/process/handover.ts`), reports readiness and heartbeats (`server/process/worker.ts`, `server/process/heartbeat.ts`) and stops when the supervisor's
- *     pipe closes.
+ *     pipe closes. With `--initgroups` it is started as root and first switches to the workers'
+ *     user, group and supplementary groups (`LSBAWS_WORKER_IDENTITY`, unset before the app
+ *     loads; `server/process/privileges.ts`); a failure is exit 3.
  * - systemd socket activation (`LISTEN_PID`/`LISTEN_FDS`, `server/libc/inherit.ts`): the
  *   inherited sockets are served instead of binding, single-process or with `-w N` (the supervisor
  *   passes them on to its workers); `--bind`, `--host` and `--port` are ignored (one info line),
@@ -87,7 +89,12 @@ import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
 import { parseAppSpec } from "./gateway/loader.ts";
 import { callListenHook, disposeApp, loadServedApp, type ServedApp } from "./gateway/lifecycle.ts";
-import { COMMAND_QUIESCE, heartbeatPeriodMs, WORKER_ENV } from "./server/process/control.ts";
+import {
+  COMMAND_QUIESCE,
+  heartbeatPeriodMs,
+  WORKER_ENV,
+  WORKER_IDENTITY_ENV,
+} from "./server/process/control.ts";
 import type { Heartbeat } from "./server/process/heartbeat.ts";
 import { mergeEnv, parseEnvAssignment, parseEnvFile } from "./server/env_file.ts";
 import { parseTrustList } from "./server/proxy.ts";
@@ -269,6 +276,22 @@ async function startSender<T>(
   }
 }
 
+/** `--initgroups` in a worker: switches identity (`server/process/privileges.ts`); 0 or exit 3. */
+async function takeWorkerIdentity(deps: MainDeps): Promise<number> {
+  const value = deps.env[WORKER_IDENTITY_ENV];
+  deps.unsetEnv?.(WORKER_IDENTITY_ENV);
+  const { parseWorkerIdentity, takeIdentity } = await import("./server/process/privileges.ts");
+  const id = parseWorkerIdentity(value);
+  try {
+    if (id === null) throw new Error(`malformed ${WORKER_IDENTITY_ENV}: '${value}'`);
+    takeIdentity(id);
+    return 0;
+  } catch (err) {
+    deps.stderr.write(`lsbaws: cannot switch the worker's identity: ${(err as Error).message}\n`);
+    return EXIT_BOOT_ERROR;
+  }
+}
+
 /** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
 function cannotListen(deps: MainDeps, err: unknown): number {
   deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
@@ -341,6 +364,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
   }
   let config = parsed.config;
   const workerId = deps.env[WORKER_ENV];
+  if (workerId !== undefined && deps.env[WORKER_IDENTITY_ENV] !== undefined) {
+    // --initgroups: started as root, the worker takes the user's groups and identity itself,
+    // before it reads the app or a log file, binds, or lets the app see the variable.
+    const code = await takeWorkerIdentity(deps);
+    if (code !== 0) return code;
+  }
   if (config.chdir !== "" && parsed.kind === "run" && workerId === undefined) {
     // gunicorn's --chdir: first of all, so every relative path below (the app, --static, log and
     // pid files, unix sockets) is taken from there. Workers start in it already.
@@ -536,7 +565,8 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         logger.log(
           "info",
           `workers run as user ${identity.user} (uid ${identity.uid}), group ${identity.group} ` +
-            `(gid ${identity.gid})`,
+            `(gid ${identity.gid})` +
+            (config.initgroups ? ", with the user's supplementary groups" : ""),
         );
       }
       try {
@@ -558,9 +588,12 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
           version: VERSION,
           reloader,
           listeners: listeners ?? undefined,
-          command: identity === null && !capture
-            ? undefined
-            : { ...workerCommand(args), ...identity, captureOutput: capture },
+          command: identity === null && !capture ? undefined : {
+            ...workerCommand(args),
+            ...identity,
+            captureOutput: capture,
+            initgroups: config.initgroups,
+          },
           reread: () => rereadSettings(args, deps, staticFiles),
           notify: notifier === null ? undefined : (state) => notifier!.notify(state),
         });

@@ -250,6 +250,9 @@ export function parseCli(
         "handshake, which Deno performs before lsbaws sees a byte (terminate TLS in the proxy)",
     );
   }
+  if (c.initgroups && c.user === "") {
+    throw new ConfigError("--initgroups needs --user: it gives the workers that user's groups");
+  }
   if (c.maxRequestLineBytes > c.maxHeadBytes) {
     throw new ConfigError("--max-request-line-bytes cannot exceed --max-head-bytes");
   }

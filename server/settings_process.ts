@@ -160,6 +160,15 @@ export const PROCESS_ROWS = [
     group: "workers",
   },
   {
+    key: "initgroups",
+    flag: "initgroups",
+    type: "bool",
+    default: false,
+    doc:
+      "With --user, give the workers that user's supplementary groups too (initgroups(3); Linux).",
+    group: "workers",
+  },
+  {
     key: "workers",
     flag: "workers",
     short: "w",

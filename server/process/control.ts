@@ -7,7 +7,8 @@
  *   `LSBAWS_WORKER_BIND=<JSON list of bind specs>`, which replaces `--host/--port/--bind`. When
  *   the supervisor owns the listening sockets (libc backend, or socket activation), it sets
  *   `LSBAWS_WORKER_FDS=<JSON list of {fd, bind}>` instead: the worker serves those inherited
- *   descriptors and binds nothing.
+ *   descriptors and binds nothing. With `--initgroups` the worker is started as root with
+ *   `LSBAWS_WORKER_IDENTITY=<uid>:<gid>` and switches to that identity itself, first of all.
  * - A worker talks back on its stderr, which the supervisor reads anyway (it forwards the error
  *   log). A control line is `CONTROL_PREFIX` + one JSON object + "\n"; every other line is log
  *   text. Lines are short (< 512 bytes), so each is written with one `write(2)` to a pipe and
@@ -32,6 +33,13 @@ export const WORKER_BIND_ENV = "LSBAWS_WORKER_BIND";
 
 /** Environment variable with the inherited listening descriptors (`server/libc/inherit.ts`). */
 export const WORKER_FDS_ENV = "LSBAWS_WORKER_FDS";
+
+/**
+ * Environment variable `<uid>:<gid>` telling a worker started as root (`--initgroups`) to take
+ * that user's supplementary groups, then the group and the user, before it does anything else
+ * (`server/process/privileges.ts`).
+ */
+export const WORKER_IDENTITY_ENV = "LSBAWS_WORKER_IDENTITY";
 
 /** Start of a control line on a worker's stderr (ASCII record separator + tag). */
 export const CONTROL_PREFIX = "\x1elsbaws:";

@@ -20,7 +20,8 @@
  * - `readIdentityDb()` reads the two files; a file that cannot be read counts as empty (names
  *   then fail to resolve, numbers still work).
  * - Supplementary groups: the workers have none (the process spawner clears them when root
- *   starts a process under another user); gunicorn's `--initgroups` is not offered.
+ *   starts a process under another user), unless `--initgroups` asks for the user's: then the
+ *   worker switches itself (`server/process/privileges.ts`).
  */
 
 /** Numeric user and group ids the workers run under, with the names they came from. */

@@ -52,6 +52,7 @@ export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "unixSocketMode",
   "user",
   "group",
+  "initgroups",
   "pidFile",
   "errorLog",
   "errorLogFormat",

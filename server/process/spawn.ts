@@ -6,16 +6,20 @@
  * - Workers are this same program started again (`workerCommand`): `deno run --unstable-net -A
  *   <main.ts> ...args` under `deno run`, or the compiled binary itself.
  * - `spawnWorker` starts one, under the command's `uid`/`gid` when given (`--user`/`--group`;
- *   root's supplementary groups are dropped), with the given environment (`LSBAWS_WORKER=<id>` and, once known, the
- *   resolved bind list), in its own process group (so a terminal's Ctrl-C reaches the supervisor
- *   only), stdout inherited (access log; piped with `captureOutput`), stderr piped (error log and
- *   control lines, read by `server/process/forward.ts`) and a stdin pipe whose EOF tells it the
- *   supervisor died. It
- *   throws when the process cannot be started.
+ *   root's supplementary groups are dropped). With `initgroups` (`--initgroups`) it starts the
+ *   worker as root with `LSBAWS_WORKER_IDENTITY=<uid>:<gid>` instead, and the worker takes the
+ *   user's groups and switches itself (Deno's process API cannot set supplementary groups). It
+ *   runs with the given environment (`LSBAWS_WORKER=<id>` and, once known, the resolved bind
+ *   list), in its own process group (so a terminal's Ctrl-C reaches the supervisor only), stdout
+ *   inherited (access log; piped with `captureOutput`), stderr piped (error log and control
+ *   lines, read by `server/process/forward.ts`) and a stdin pipe whose EOF tells it the
+ *   supervisor died. It throws when the process cannot be started.
  * - `tellWorker` and `signalWorker` never throw: a worker that is already gone is the reaper's
  *   business. Command lines go through one writer per worker, so they are written whole and in
  *   order however many are sent at once.
  */
+
+import { WORKER_IDENTITY_ENV } from "./control.ts";
 
 /** URL of `main.ts`, which workers run under `deno run`. */
 export const MAIN_URL: string = new URL("../../main.ts", import.meta.url).href;
@@ -35,6 +39,11 @@ export interface WorkerCommand {
   readonly uid?: number;
   /** Group id the worker runs with (`--group`); absent: the supervisor's. */
   readonly gid?: number;
+  /**
+   * Give the worker the user's supplementary groups (`--initgroups`): it is started as root and
+   * switches to `uid`/`gid` itself.
+   */
+  readonly initgroups?: boolean;
   /** Pipe the worker's stdout to the supervisor (`--capture-output`) instead of sharing it. */
   readonly captureOutput?: boolean;
 }
@@ -95,6 +104,20 @@ export interface WorkerProc {
   quiesceUntil: number;
 }
 
+/**
+ * The identity a worker process is started under and its environment: the command's `uid`/`gid`,
+ * or with `initgroups` none (root's) and `LSBAWS_WORKER_IDENTITY` naming them.
+ */
+export function spawnIdentity(
+  command: WorkerCommand,
+  env: Record<string, string>,
+): { uid?: number; gid?: number; env: Record<string, string> } {
+  if (!command.initgroups || command.uid === undefined || command.gid === undefined) {
+    return { uid: command.uid, gid: command.gid, env };
+  }
+  return { env: { ...env, [WORKER_IDENTITY_ENV]: `${command.uid}:${command.gid}` } };
+}
+
 /** Starts worker `id` of generation `gen`; throws when the process cannot be started. */
 export function spawnWorker(
   command: WorkerCommand,
@@ -103,12 +126,13 @@ export function spawnWorker(
   cwd: string,
   env: Record<string, string>,
 ): WorkerProc {
+  const ids = spawnIdentity(command, env);
   const child = new Deno.Command(command.cmd, {
     args: [...command.args],
-    uid: command.uid,
-    gid: command.gid,
+    uid: ids.uid,
+    gid: ids.gid,
     cwd,
-    env,
+    env: ids.env,
     stdin: "piped",
     stdout: command.captureOutput ? "piped" : "inherit",
     stderr: "piped",
