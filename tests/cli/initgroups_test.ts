@@ -12,7 +12,8 @@ import { EXIT_BOOT_ERROR, EXIT_USAGE } from "../../server/config.ts";
 import { WORKER_IDENTITY_ENV } from "../../server/process/control.ts";
 import { parseWorkerIdentity } from "../../server/process/privileges.ts";
 import { spawnIdentity } from "../../server/process/spawn.ts";
-import { parseGroup, parsePasswd } from "../../server/process/identity.ts";
+import { parseGroup } from "../../server/process/identity.ts";
+import { identitySkip, idsOf, systemNobody } from "../_support/identity.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -73,15 +74,6 @@ Deno.test("a worker given a malformed identity stops before anything else: exit 
 
 // --- real processes (root only) ------------------------------------------------------------
 
-function nobody(): { uid: number; gid: number } | null {
-  try {
-    return parsePasswd(Deno.readTextFileSync("/etc/passwd")).find((e) => e.name === "nobody") ??
-      null;
-  } catch {
-    return null;
-  }
-}
-
 function hasUnshare(): boolean {
   try {
     return new Deno.Command("unshare", { args: ["--version"], stdout: "null", stderr: "null" })
@@ -91,32 +83,13 @@ function hasUnshare(): boolean {
   }
 }
 
-const NOBODY = nobody();
-const SKIP = Deno.build.os !== "linux"
-  ? "not Linux"
-  : Deno.uid() !== 0
-  ? `not root (uid ${Deno.uid()}): only root can start workers as another user`
-  : NOBODY === null
-  ? "this system has no 'nobody' user"
-  : !hasUnshare()
-  ? "no unshare(1) to give the test a mount namespace with its own /etc/group"
-  : null;
-if (SKIP) {
+const NOBODY = systemNobody();
+const NO_UNSHARE = "no unshare(1) to give the test a mount namespace with its own /etc/group";
+const SKIP = identitySkip("initgroups_test", NOBODY) ?? (hasUnshare() ? null : NO_UNSHARE);
+if (SKIP === NO_UNSHARE) {
   Deno.stderr.writeSync(
     new TextEncoder().encode(`initgroups_test: the process tests are skipped: ${SKIP}\n`),
   );
-}
-
-/** `Uid`, `Gid` and `Groups` of a process, from /proc. */
-function idsOf(pid: number): { uid: number; gid: number; groups: number[] } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, "m").exec(status)![1];
-  return {
-    uid: Number(field("Uid").split(/\s+/)[0]),
-    gid: Number(field("Gid").split(/\s+/)[0]),
-    groups: field("Groups").trim().split(/\s+/).filter((g) => g !== "").map(Number)
-      .sort((a, b) => a - b),
-  };
 }
 
 /**

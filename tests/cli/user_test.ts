@@ -16,6 +16,7 @@ import {
   parsePasswd,
   resolveIdentity,
 } from "../../server/process/identity.ts";
+import { identitySkip, idsOf, systemNobody } from "../_support/identity.ts";
 import { freePort, reachEachWorker, startLsbaws } from "../_support/proc.ts";
 
 const PASSWD = [
@@ -94,47 +95,10 @@ Deno.test("only root may switch; the same identity is allowed to anyone; Windows
 
 // --- real processes (root only) ------------------------------------------------------------
 
-/** The system's `nobody` and the name of its primary group, or null. */
-function systemNobody(): { uid: number; gid: number; group: string } | null {
-  try {
-    const entry = parsePasswd(Deno.readTextFileSync("/etc/passwd")).find((e) =>
-      e.name === "nobody"
-    );
-    if (!entry) return null;
-    const group = parseGroup(Deno.readTextFileSync("/etc/group")).find((g) => g.gid === entry.gid);
-    return { uid: entry.uid, gid: entry.gid, group: group?.name ?? String(entry.gid) };
-  } catch {
-    return null;
-  }
-}
-
 const NOBODY = systemNobody();
-
-const SKIP = Deno.build.os !== "linux"
-  ? "not Linux"
-  : Deno.uid() !== 0
-  ? `not root (uid ${Deno.uid()}): only root can start workers as another user`
-  : NOBODY === null
-  ? "this system has no 'nobody' user"
-  : null;
-if (SKIP) {
-  Deno.stderr.writeSync(
-    new TextEncoder().encode(`user_test: the process tests are skipped: ${SKIP}\n`),
-  );
-}
+const SKIP = identitySkip("user_test", NOBODY);
 
 const APP = "tests/fixtures/apps/whoami.ts:app";
-
-/** `Uid:` and `Gid:` (real, effective) of a process, from /proc. */
-function idsOf(pid: number): { uid: number; gid: number; groups: string } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, "m").exec(status)![1];
-  const [ruid, euid] = field("Uid").split(/\s+/).map(Number);
-  const [rgid, egid] = field("Gid").split(/\s+/).map(Number);
-  assert.equal(ruid, euid);
-  assert.equal(rgid, egid);
-  return { uid: ruid, gid: rgid, groups: field("Groups").trim() };
-}
 
 /** A port below 1024 nothing listens on, or null. */
 function privilegedPort(): number | null {
@@ -198,7 +162,7 @@ Deno.test({
       const checkWorkers = async () => {
         const workers = p.workers();
         for (const w of workers) {
-          assert.deepEqual(idsOf(w), { uid: NOBODY!.uid, gid: NOBODY!.gid, groups: "" });
+          assert.deepEqual(idsOf(w), { uid: NOBODY!.uid, gid: NOBODY!.gid, groups: [] });
         }
         const { pids } = await reachEachWorker(workers, async () => {
           const me = await whoami(`http://127.0.0.1:${port}/?read=${secret}`);
