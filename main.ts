@@ -89,6 +89,7 @@ import { AppLoadError, loadErrorLocation } from "./gateway/errors.ts";
 import { describeError } from "./server/http/errors.ts";
 import { parseAppSpec } from "./gateway/loader.ts";
 import { callListenHook, disposeApp, loadServedApp, type ServedApp } from "./gateway/lifecycle.ts";
+import { readTlsPair, TlsKeyError } from "./server/tls_files.ts";
 import {
   COMMAND_QUIESCE,
   heartbeatPeriodMs,
@@ -292,9 +293,10 @@ async function takeWorkerIdentity(deps: MainDeps): Promise<number> {
   }
 }
 
-/** `lsbaws: cannot listen: ...` on stderr; the boot error exit code. */
+/** `lsbaws: cannot listen: ...` (or a key that cannot be used) on stderr; the boot error code. */
 function cannotListen(deps: MainDeps, err: unknown): number {
-  deps.stderr.write(`lsbaws: cannot listen: ${err instanceof Error ? err.message : err}\n`);
+  const what = err instanceof TlsKeyError ? "cannot use --keyfile" : "cannot listen";
+  deps.stderr.write(`lsbaws: ${what}: ${err instanceof Error ? err.message : err}\n`);
   return EXIT_BOOT_ERROR;
 }
 
@@ -794,10 +796,12 @@ async function checkConfig(
   if (config.certfile !== "") {
     try {
       const { checkTlsPair } = await import("./server/deno/listen.ts");
-      checkTlsPair(
-        await Deno.readTextFile(config.certfile),
-        await Deno.readTextFile(config.keyfile),
+      const { cert, key } = await readTlsPair(
+        config.certfile,
+        config.keyfile,
+        config.keyfilePassword,
       );
+      checkTlsPair(cert, key);
     } catch (err) {
       deps.stderr.write(`lsbaws: cannot use --certfile/--keyfile: ${(err as Error).message}\n`);
       return EXIT_BOOT_ERROR;

@@ -325,16 +325,22 @@ export function printConfigText(
   const head = [`// lsbaws ${version}: effective settings (app: ${r.appSpec ?? "none"})`];
   const body: [string, string][] = [];
   for (const s of SETTINGS) {
+    const value = JSON.stringify(s.secret ? hideSecret(cfg[s.key]) : cfg[s.key]);
     if (isCliOnly(s)) {
-      head.push(`// ${s.key}: ${JSON.stringify(cfg[s.key])} (${describeSource(src[s.key])})`);
+      head.push(`// ${s.key}: ${value} (${describeSource(src[s.key])})`);
     } else {
-      const line = `  ${JSON.stringify(s.key)}: ${JSON.stringify(cfg[s.key])},`;
+      const line = `  ${JSON.stringify(s.key)}: ${value},`;
       body.push([line, describeSource(src[s.key])]);
     }
   }
   const width = Math.max(...body.map(([l]) => l.length)) + 1;
   const lines = body.map(([l, why]) => `${l.padEnd(width)}// ${why}`);
   return [...head, "{", ...lines, "}"].join("\n");
+}
+
+/** What is shown of a secret setting's value: whether it is set, never the value. */
+export function hideSecret(value: unknown): unknown {
+  return value === "" ? "" : "<hidden>";
 }
 
 function describeDefault(s: Setting): string {

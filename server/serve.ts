@@ -85,6 +85,7 @@ import {
   watchWebSockets,
 } from "./metrics.ts";
 import { type ClientResolver, createClientResolver, createProxyProtocolPolicy } from "./proxy.ts";
+import { readTlsPair } from "./tls_files.ts";
 import { closeAll, liveWebSockets } from "./websocket.ts";
 
 /** Options for `serve`. */
@@ -169,12 +170,9 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   if (io.kind === "deno" && io.why !== null) {
     logger.log("info", `serving with --io deno: ${io.why}`);
   }
-  let cert = "";
-  let key = "";
-  if (tls) {
-    cert = await Deno.readTextFile(config.certfile);
-    key = await Deno.readTextFile(config.keyfile);
-  }
+  const pair = tls
+    ? await readTlsPair(config.certfile, config.keyfile, config.keyfilePassword)
+    : null;
   const resolveClient = opts.resolveClient === undefined
     ? createClientResolver(config.forwardedAllowIps)
     : opts.resolveClient ?? undefined;
@@ -186,7 +184,7 @@ export async function serve(handler: Handler, config: Config, opts: ServeOptions
   const bindOptions: BindOptions = {
     backlog: config.backlog,
     reusePort: opts.reusePort,
-    tls: tls ? { cert, key } : undefined,
+    tls: pair ?? undefined,
   };
   let endpoints: Endpoint[];
   /** Ends the libc event loop once the server finished (null: deno driver). */

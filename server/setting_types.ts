@@ -42,6 +42,8 @@ interface SettingBase {
   readonly group: SettingGroup;
   /** Part of the parser's `Limits` (handed to the sans-IO HTTP parser). */
   readonly parserLimit?: boolean;
+  /** A secret: `--print-config` and the HUP change line say whether it is set, never its value. */
+  readonly secret?: boolean;
 }
 
 /** A non-negative integer with inclusive bounds. */

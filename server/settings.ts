@@ -123,6 +123,17 @@ export const SETTING_ROWS = [
     doc: "PEM private key for --certfile.",
     group: "listen",
   },
+  {
+    key: "keyfilePassword",
+    flag: "keyfile-password",
+    env: "LSBAWS_KEYFILE_PASSWORD",
+    type: "string",
+    default: "",
+    doc:
+      "Passphrase of an encrypted --keyfile (uvicorn's --ssl-keyfile-password; the variable keeps it out of ps).",
+    group: "listen",
+    secret: true,
+  },
   // limits
   {
     key: "maxRequestLineBytes",

@@ -19,7 +19,7 @@
  * - Worker-level settings need nothing here: every new worker reads the command line and the
  *   file itself.
  */
-import { type Config, SETTINGS } from "../config.ts";
+import { type Config, hideSecret, SETTINGS } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { heartbeatPeriodMs } from "./control.ts";
 
@@ -112,7 +112,10 @@ export function rereadOnHup(current: Config, reread: () => Config, log: Logger):
       kept.push(flagOf(key));
       keep(merged, current, key);
     } else {
-      applied.push(`${flagOf(key)} ${show(current[key])} → ${show(next[key])}`);
+      const [from, to] = s.secret
+        ? [hideSecret(current[key]), hideSecret(next[key])]
+        : [current[key], next[key]];
+      applied.push(`${flagOf(key)} ${show(from)} → ${show(to)}`);
     }
   }
   if (kept.length > 0) {

@@ -115,6 +115,7 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
     "server/syslog.ts",
   ],
   "server/serve.ts": ["server/deno/listen.ts", "server/static/mod.ts"],
+  "server/tls_files.ts": ["node:crypto"],
 };
 /**
  * The upgrade shim creates and starts the engine's WebSocket: these gateway files may import

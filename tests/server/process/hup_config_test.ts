@@ -75,7 +75,7 @@ Deno.test("HUP applies a changed --config file: workers, worker settings; bad fi
   }
 });
 
-Deno.test("rereadOnHup: fixed settings kept, changes listed, a throwing reader restarts nothing", () => {
+Deno.test("rereadOnHup: fixed settings kept, changes listed (secrets hidden), a throwing reader restarts nothing", () => {
   const lines: string[] = [];
   const log = createLogger({
     level: "debug",
@@ -108,4 +108,12 @@ Deno.test("rereadOnHup: fixed settings kept, changes listed, a throwing reader r
   lines.length = 0;
   assert.deepEqual(rereadOnHup(current, () => ({ ...current }), log), current);
   assert.deepEqual(lines, [], "nothing changed, nothing said");
+  // A secret is said to have changed, never shown.
+  const keyed = { ...current, keyfilePassword: "old secret" };
+  rereadOnHup(keyed, () => ({ ...keyed, keyfilePassword: "new secret" }), log);
+  assert.match(
+    lines.join(""),
+    /SIGHUP: settings changed: --keyfile-password "<hidden>" → "<hidden>"/,
+  );
+  assert.ok(!lines.join("").includes("secret"), lines.join(""));
 });
