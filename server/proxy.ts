@@ -19,7 +19,10 @@
  *   the socket peer in place.
  * - Scheme and host: the right-most `X-Forwarded-Proto`/`-Host`/`-Port` value (set by the nearest,
  *   trusted proxy), or the `proto=`/`host=` of the chosen Forwarded element. Only `http`/`https`
- *   schemes and syntactically valid hosts are accepted; anything else is ignored.
+ *   schemes and syntactically valid hosts are accepted; anything else is ignored. Without a
+ *   valid `X-Forwarded-Proto`, gunicorn's other secure-scheme headers decide, in this order:
+ *   `X-Forwarded-Protocol` (`ssl` is https, another value http) and `X-Forwarded-Ssl` (`on` is
+ *   https, another value http); both belong to the X-Forwarded family.
  * - A malformed `Forwarded` header is ignored as a whole.
  * - `createProxyProtocolPolicy(mode, spec, maxBytes)` says which peers must begin a connection
  *   with a PROXY protocol header (`--proxy-protocol`, `--proxy-allow-ips`); the header itself is
@@ -232,6 +235,16 @@ function schemeOf(value: string | undefined): "http" | "https" | null {
   return v === "https" || v === "http" ? v : null;
 }
 
+/**
+ * gunicorn's `secure_scheme_headers`: `X-Forwarded-Protocol: ssl` and `X-Forwarded-Ssl: on` say
+ * https (any other value http); null when absent or empty.
+ */
+function secureFlag(value: string | undefined, secure: string): "http" | "https" | null {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined || v === "") return null;
+  return v === secure ? "https" : "http";
+}
+
 function lastItem(values: string[]): string | undefined {
   if (values.length === 0) return undefined;
   const parts = values.join(",").split(",");
@@ -254,6 +267,10 @@ interface ProxyHeaders {
   proto: string[];
   host: string[];
   port: string[];
+  /** `X-Forwarded-Protocol` (gunicorn: `ssl` means https). */
+  protocol: string[];
+  /** `X-Forwarded-Ssl` (gunicorn: `on` means https). */
+  ssl: string[];
   forwarded: string[];
 }
 
@@ -270,8 +287,10 @@ function gather(head: RequestHead): ProxyHeaders | null {
     else if (name === "x-forwarded-host") key = "host";
     else if (name === "x-forwarded-port") key = "port";
     else if (name === "forwarded") key = "forwarded";
+    else if (name === "x-forwarded-ssl") key = "ssl";
+    else if (name === "x-forwarded-protocol") key = "protocol";
     if (key === null) continue;
-    found ??= { xff: [], proto: [], host: [], port: [], forwarded: [] };
+    found ??= { xff: [], proto: [], host: [], port: [], protocol: [], ssl: [], forwarded: [] };
     found[key].push(h[i][1]);
   }
   return found;
@@ -295,14 +314,17 @@ export function resolveClient(
   let outScheme = scheme;
   let hostName: string | undefined;
   let hostPort: string | undefined;
-  if (p.xff.length + p.proto.length + p.host.length + p.port.length > 0) {
+  const xFamily = p.xff.length + p.proto.length + p.host.length + p.port.length +
+    p.protocol.length + p.ssl.length;
+  if (xFamily > 0) {
     const hops = p.xff.join(",").split(",").map((s) => s.trim()).filter((s) => s !== "");
     if (hops.length > 0) {
       const nodes = hops.map(parseNode);
       const chosen = nodes[clientIndex(nodes, trust)];
       if (chosen) remote = { transport: "tcp", hostname: chosen.ip, port: chosen.port ?? 0 };
     }
-    outScheme = schemeOf(lastItem(p.proto)) ?? scheme;
+    outScheme = schemeOf(lastItem(p.proto)) ?? secureFlag(lastItem(p.protocol), "ssl") ??
+      secureFlag(lastItem(p.ssl), "on") ?? scheme;
     const host = lastItem(p.host);
     const hp = host === undefined ? null : parseHostPort(host);
     if (hp) {

@@ -156,6 +156,29 @@ Deno.test("X-Forwarded-Proto/-Host/-Port: the nearest proxy's (right-most) value
   assert.equal(junk.hostName, undefined);
 });
 
+Deno.test("gunicorn's secure-scheme headers: X-Forwarded-Protocol ssl and X-Forwarded-Ssl on", () => {
+  const scheme = (headers: Array<[string, string]>, own: "http" | "https" = "http") =>
+    resolveClient(head(headers), PROXY, own, DEFAULT_TRUST)?.scheme ?? null;
+  assert.equal(scheme([["x-forwarded-ssl", "on"]]), "https");
+  assert.equal(scheme([["x-forwarded-ssl", "ON "]]), "https");
+  assert.equal(scheme([["x-forwarded-ssl", "off"]], "https"), "http");
+  assert.equal(scheme([["x-forwarded-protocol", "ssl"]]), "https");
+  assert.equal(scheme([["x-forwarded-protocol", "plain"]], "https"), "http");
+  assert.equal(scheme([["x-forwarded-ssl", ""]], "https"), "https", "empty: the socket's");
+  // The nearest proxy's value; X-Forwarded-Proto first, then -Protocol, then -Ssl.
+  assert.equal(scheme([["x-forwarded-ssl", "off, on"]]), "https");
+  assert.equal(scheme([["x-forwarded-proto", "http"], ["x-forwarded-ssl", "on"]]), "http");
+  assert.equal(scheme([["x-forwarded-protocol", "ssl"], ["x-forwarded-ssl", "off"]]), "https");
+  assert.equal(scheme([["x-forwarded-proto", "gopher"], ["x-forwarded-ssl", "on"]]), "https");
+  // They belong to the X-Forwarded family, which wins over Forwarded.
+  assert.equal(scheme([["forwarded", "proto=https"], ["x-forwarded-ssl", "off"]]), "http");
+  // Only from trusted peers.
+  assert.equal(
+    resolveClient(head([["x-forwarded-ssl", "on"]]), STRANGER, "http", DEFAULT_TRUST),
+    null,
+  );
+});
+
 Deno.test("headers from an untrusted peer are ignored", () => {
   const h = head([["x-forwarded-for", "6.6.6.6"], ["x-forwarded-proto", "https"], [
     "forwarded",
