@@ -45,8 +45,10 @@
  *   `EXIT_BOOT_ERROR` (3) when listening fails (socket activation that cannot be honoured
  *   included: `--io deno`, or an fd that is not a listening stream socket), a `--static`
  *   directory is missing, the `--chdir` directory cannot be entered, the `--access-log` or
- *   `--error-log` file cannot be opened, the `--pid` file names a server still running or
- *   `--user`/`--group` asks a process that is not root for another identity,
+ *   `--error-log` file cannot be opened, the `--pid` file names a server still running,
+ *   `--user`/`--group` asks a process that is not root for another identity, the `--keyfile`
+ *   cannot be decrypted (`--keyfile-password`) or a worker cannot take its identity
+ *   (`--initgroups`),
  *   `EXIT_APP_LOAD_ERROR` (4) when the app cannot be loaded. A `--user`/`--group` naming nobody
  *   is `EXIT_USAGE`.
  * - A supervisor and its workers take the titles `lsbaws: master [NAME]` / `lsbaws: worker [NAME]`
