@@ -6,7 +6,8 @@
  *   object (APP-3) and decodes strings once per request (a hot path: no repeated work).
  * - Every CGI value is a latin-1 "byte string" (ENV-16). Header values and the request target
  *   already are (the parser decodes latin-1); `PATH_INFO` is percent-decoded byte by byte
- *   (`decodePercentLatin1`), and `SCRIPT_NAME` is the UTF-8 bytes of `rootPath` as latin-1.
+ *   (`decodePercentLatin1`), and `SCRIPT_NAME` is the UTF-8 bytes of `rootPath` as latin-1,
+ *   after the prefix a trusted proxy removed (`ex.forwardedPrefix`, percent-decoded the same way).
  * - The only state is two small caches: header name → `HTTP_*` key, and the normalised rootPath.
  */
 import type { Config } from "../server/config.ts";
@@ -36,9 +37,10 @@ export function buildEnviron(ex: Exchange, config: EnvironConfig, input: Input):
   if (head.targetForm === "origin" || head.targetForm === "absolute") {
     pathInfo = stripPrefix(decodePercentLatin1(path), scriptName);
   }
+  const removed = ex.forwardedPrefix;
   const env: Environ = {
     REQUEST_METHOD: head.method,
-    SCRIPT_NAME: scriptName,
+    SCRIPT_NAME: removed ? decodePercentLatin1(removed) + scriptName : scriptName,
     PATH_INFO: pathInfo,
     QUERY_STRING: query,
     SERVER_NAME: ex.serverName || ex.local.hostname || "localhost",

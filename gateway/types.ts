@@ -24,13 +24,17 @@
  * ## 2. The environ (ENV): CGI keys
  * - ENV-1: `REQUEST_METHOD` is the request method, case preserved, and never empty.
  * - ENV-2: `SCRIPT_NAME` is the configured mount prefix (`rootPath`) without a trailing "/"
- *   (so "/" becomes ""); it is always present and is either "" or starts with "/".
+ *   (so "/" becomes ""); it is always present and is either "" or starts with "/". When a trusted
+ *   proxy says it removed a prefix before forwarding (`X-Forwarded-Prefix`, see
+ *   `server/proxy.ts`), that prefix, percent-decoded as in ENV-3, comes first
+ *   (`/shop` + `/api` = `/shop/api`); ENV-4 then removes only the `rootPath` part.
  * - ENV-3: `PATH_INFO` is the path part of the request target, percent-decoded byte by byte into
  *   latin-1 code units (`%C3%A9` becomes the two code units U+00C3 U+00A9); it is never decoded as
  *   UTF-8, "%2F" becomes "/", and a "%" not followed by two hex digits is kept as it is.
- * - ENV-4: When the decoded path equals `SCRIPT_NAME` or starts with `SCRIPT_NAME + "/"`, that
- *   prefix is removed from `PATH_INFO`; otherwise `PATH_INFO` is the whole decoded path and
- *   `SCRIPT_NAME` is still set (the behaviour of waitress's `url_prefix`).
+ * - ENV-4: When the decoded path equals the `rootPath` part of `SCRIPT_NAME` or starts with it
+ *   plus "/", that prefix is removed from `PATH_INFO`; otherwise `PATH_INFO` is the whole decoded
+ *   path and `SCRIPT_NAME` is still set (the behaviour of waitress's `url_prefix`). A prefix the
+ *   proxy removed is not in the path and is never removed again.
  * - ENV-5: For an absolute-form target only the path and query are used, and an empty path
  *   becomes "/"; the authority is reported through `SERVER_NAME` and `SERVER_PORT`.
  * - ENV-6: For the asterisk form (`OPTIONS *`) `PATH_INFO` is "*", and for the authority form

@@ -169,6 +169,7 @@ class EngineExchange implements Exchange, TimedRequest {
   readonly scheme: "http" | "https";
   readonly serverName: string;
   readonly serverPort: string;
+  readonly forwardedPrefix: string;
   /** Start time (ms) for the access log; 0 when it is off (a clock reading costs ~60 ns). */
   readonly started: number;
   /** Start time for the metrics (`startTime()`). */
@@ -193,6 +194,7 @@ class EngineExchange implements Exchange, TimedRequest {
     const view = ctx.resolveClient?.(head, port.remote, scheme) ?? null;
     this.remote = view?.remote ?? port.remote;
     this.scheme = view?.scheme ?? scheme;
+    this.forwardedPrefix = view?.prefix ?? "";
     const defaultPort = this.scheme === "https" ? "443" : "80";
     if (view?.hostName) {
       this.serverName = view.hostName;

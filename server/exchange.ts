@@ -137,6 +137,11 @@ export interface Exchange {
   readonly serverName: string;
   /** Port the request addressed as a string (from Host/authority, else the local port). */
   readonly serverPort: string;
+  /**
+   * Path prefix a trusted proxy removed before forwarding (`X-Forwarded-Prefix`: "/app", as
+   * sent, percent-encoded), or "" (also when absent, for exchanges made elsewhere).
+   */
+  readonly forwardedPrefix?: string;
   /** Request id (X-Request-ID from the client, or generated). */
   readonly requestId: string;
   /** Completes when the response was fully written (or failed). */

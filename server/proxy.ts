@@ -23,6 +23,10 @@
  *   valid `X-Forwarded-Proto`, gunicorn's other secure-scheme headers decide, in this order:
  *   `X-Forwarded-Protocol` (`ssl` is https, another value http) and `X-Forwarded-Ssl` (`on` is
  *   https, another value http); both belong to the X-Forwarded family.
+ * - Prefix: the right-most `X-Forwarded-Prefix` value, the path prefix the proxy removed before
+ *   forwarding (Traefik's StripPrefix, ingress-nginx, werkzeug's ProxyFix read it), when it is an
+ *   absolute path of RFC 3986 path characters; its trailing "/" is dropped and "/" alone is no
+ *   prefix. Anything else is ignored. The gateway reports it in `SCRIPT_NAME`.
  * - A malformed `Forwarded` header is ignored as a whole.
  * - `createProxyProtocolPolicy(mode, spec, maxBytes)` says which peers must begin a connection
  *   with a PROXY protocol header (`--proxy-protocol`, `--proxy-allow-ips`); the header itself is
@@ -44,6 +48,11 @@ export interface ClientView {
   readonly hostName?: string;
   /** Original port, if a trusted header gave one. */
   readonly hostPort?: string;
+  /**
+   * Path prefix the proxy removed before forwarding (`X-Forwarded-Prefix`), percent-encoded as
+   * sent, starting with "/" and without a trailing one; absent when none.
+   */
+  readonly prefix?: string;
 }
 
 /** A parsed `--forwarded-allow-ips` list. */
@@ -245,6 +254,21 @@ function secureFlag(value: string | undefined, secure: string): "http" | "https"
   return v === secure ? "https" : "http";
 }
 
+/** An absolute path: segments of RFC 3986 `pchar`s (unreserved, sub-delims, ":", "@", `%XX`). */
+const PREFIX_RE = /^(?:\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+$/;
+
+/**
+ * An `X-Forwarded-Prefix` value as a mount prefix: an absolute path without its trailing "/"
+ * ("/" alone is no prefix); undefined for anything else (a query, a fragment, a space, a bare
+ * name, a final `%2F`), which is ignored.
+ */
+function prefixOf(value: string | undefined): string | undefined {
+  if (value === undefined || !PREFIX_RE.test(value)) return undefined;
+  const trimmed = value.replace(/\/+$/, "");
+  // An encoded final "/" would end SCRIPT_NAME with one once decoded.
+  return trimmed === "" || /%2f$/i.test(trimmed) ? undefined : trimmed;
+}
+
 function lastItem(values: string[]): string | undefined {
   if (values.length === 0) return undefined;
   const parts = values.join(",").split(",");
@@ -271,6 +295,8 @@ interface ProxyHeaders {
   protocol: string[];
   /** `X-Forwarded-Ssl` (gunicorn: `on` means https). */
   ssl: string[];
+  /** `X-Forwarded-Prefix` (the path prefix the proxy removed). */
+  prefix: string[];
   forwarded: string[];
 }
 
@@ -289,8 +315,18 @@ function gather(head: RequestHead): ProxyHeaders | null {
     else if (name === "forwarded") key = "forwarded";
     else if (name === "x-forwarded-ssl") key = "ssl";
     else if (name === "x-forwarded-protocol") key = "protocol";
+    else if (name === "x-forwarded-prefix") key = "prefix";
     if (key === null) continue;
-    found ??= { xff: [], proto: [], host: [], port: [], protocol: [], ssl: [], forwarded: [] };
+    found ??= {
+      xff: [],
+      proto: [],
+      host: [],
+      port: [],
+      protocol: [],
+      ssl: [],
+      prefix: [],
+      forwarded: [],
+    };
     found[key].push(h[i][1]);
   }
   return found;
@@ -314,8 +350,9 @@ export function resolveClient(
   let outScheme = scheme;
   let hostName: string | undefined;
   let hostPort: string | undefined;
+  let prefix: string | undefined;
   const xFamily = p.xff.length + p.proto.length + p.host.length + p.port.length +
-    p.protocol.length + p.ssl.length;
+    p.protocol.length + p.ssl.length + p.prefix.length;
   if (xFamily > 0) {
     const hops = p.xff.join(",").split(",").map((s) => s.trim()).filter((s) => s !== "");
     if (hops.length > 0) {
@@ -331,6 +368,7 @@ export function resolveClient(
       hostName = hp.name;
       hostPort = hp.port;
     }
+    prefix = prefixOf(lastItem(p.prefix));
     const port = lastItem(p.port);
     if (port !== undefined && /^[0-9]{1,5}$/.test(port) && Number(port) <= 65535) {
       hostPort = port;
@@ -360,7 +398,9 @@ export function resolveClient(
     // A port alone cannot say which host was addressed; report the scheme and client only.
     hostPort = undefined;
   }
-  return { remote, scheme: outScheme, hostName, hostPort };
+  return prefix === undefined
+    ? { remote, scheme: outScheme, hostName, hostPort }
+    : { remote, scheme: outScheme, hostName, hostPort, prefix };
 }
 
 /** A per-server resolver with the trust decision cached per peer address. */

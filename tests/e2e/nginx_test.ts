@@ -64,6 +64,12 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_next_upstream error timeout;
     }
+    location /shop/ {
+      proxy_pass http://lsbaws/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-Prefix /shop;
+    }
   }
 }
 `;
@@ -169,6 +175,9 @@ Deno.test({
           "127.0.0.2",
           "client-supplied X-Forwarded-For is not trusted",
         );
+        // A path nginx removes before forwarding comes back as SCRIPT_NAME.
+        const mounted = JSON.parse(await curlFrom("127.0.0.2", `${base}/shop/env`));
+        assert.deepEqual([mounted.SCRIPT_NAME, mounted.PATH_INFO], ["/shop", "/env"]);
       }
 
       // 4. Killing one instance under load loses no idempotent request.

@@ -24,6 +24,21 @@ Deno.test("ENV-2: SCRIPT_NAME is rootPath without a trailing slash", () => {
   }
 });
 
+Deno.test("ENV-2: a prefix the proxy removed comes first in SCRIPT_NAME, decoded as ENV-3", () => {
+  const { ex } = fakeExchange({ target: "/api/users" });
+  const proxied = { ...ex, forwardedPrefix: "/caf%C3%A9" };
+  const env = buildEnviron(proxied, { rootPath: "/api", workers: 1 }, createInput(ex.body));
+  assert.equal(env.SCRIPT_NAME, "/caf\u00c3\u00a9/api");
+  assert.equal(env.PATH_INFO, "/users", "ENV-4 removes only the rootPath part");
+  const bare = buildEnviron(
+    { ...ex, forwardedPrefix: "/shop" },
+    { rootPath: "", workers: 1 },
+    createInput(ex.body),
+  );
+  assert.deepEqual([bare.SCRIPT_NAME, bare.PATH_INFO], ["/shop", "/api/users"]);
+  assert.equal(envOf({ target: "/x" }).SCRIPT_NAME, "", "no prefix: rootPath alone");
+});
+
 Deno.test("ENV-3: PATH_INFO is percent-decoded byte by byte into latin-1", () => {
   const env = envOf({ target: "/caf%C3%A9/a%2Fb/100%/%zz/%4" });
   assert.equal(env.PATH_INFO, "/caf\u00c3\u00a9/a/b/100%/%zz/%4");

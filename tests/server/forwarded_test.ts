@@ -1,7 +1,7 @@
 /**
  * Trusted proxy headers end to end (in-process server on loopback): REMOTE_ADDR, url_scheme and
  * SERVER_NAME/PORT for gateway apps, `info.remoteAddr` and `request.url` for fetch apps, values
- * from untrusted peers ignored, and --root-path as SCRIPT_NAME.
+ * from untrusted peers ignored, and --root-path and X-Forwarded-Prefix as SCRIPT_NAME.
  */
 import assert from "node:assert/strict";
 import { startApp } from "../_support/server.ts";
@@ -94,5 +94,31 @@ Deno.test("--root-path is SCRIPT_NAME and is stripped from PATH_INFO", async () 
     assert.equal(env.PATH_INFO, "/env");
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("X-Forwarded-Prefix from a trusted peer comes before --root-path in SCRIPT_NAME", async () => {
+  const plain = await startApp(GATEWAY);
+  try {
+    const env = await envOf(plain.port, { "X-Forwarded-Prefix": "/caf%C3%A9/" });
+    assert.equal(env.SCRIPT_NAME, "/caf\u00c3\u00a9", "percent-decoded into latin-1, no final /");
+    assert.equal(env.PATH_INFO, "/env", "the proxy removed the prefix: nothing more is stripped");
+  } finally {
+    await plain.close();
+  }
+  const rooted = await startApp(GATEWAY, { rootPath: "/api" });
+  try {
+    const env = await envOf(rooted.port, { "X-Forwarded-Prefix": "/shop" }, "/api/env");
+    assert.equal(env.SCRIPT_NAME, "/shop/api");
+    assert.equal(env.PATH_INFO, "/env");
+  } finally {
+    await rooted.close();
+  }
+  const untrusted = await startApp(GATEWAY, { forwardedAllowIps: "10.0.0.0/8" });
+  try {
+    const env = await envOf(untrusted.port, { "X-Forwarded-Prefix": "/shop" });
+    assert.equal(env.SCRIPT_NAME, "");
+  } finally {
+    await untrusted.close();
   }
 });

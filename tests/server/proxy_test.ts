@@ -179,6 +179,34 @@ Deno.test("gunicorn's secure-scheme headers: X-Forwarded-Protocol ssl and X-Forw
   );
 });
 
+Deno.test("X-Forwarded-Prefix: an absolute path without its final /, the nearest proxy's", () => {
+  const prefix = (value: string) =>
+    resolveClient(head([["x-forwarded-prefix", value]]), PROXY, "http", DEFAULT_TRUST)?.prefix;
+  assert.equal(prefix("/app"), "/app");
+  assert.equal(prefix("/app/"), "/app");
+  assert.equal(prefix("/a/b//"), "/a/b");
+  assert.equal(prefix("/caf%C3%A9"), "/caf%C3%A9");
+  assert.equal(prefix("/x, /y"), "/y");
+  assert.equal(prefix(" /v1 "), "/v1");
+  for (const bad of ["/", "app", "/a?b", "/a#b", "/a b", "/a%zz", "/a%2F", "//", "/\u00e9", ""]) {
+    assert.equal(prefix(bad), undefined, JSON.stringify(bad));
+  }
+  // Alone it is still the X-Forwarded family, which wins over Forwarded.
+  const v = resolveClient(
+    head([["forwarded", "proto=https"], ["x-forwarded-prefix", "/app"]]),
+    PROXY,
+    "http",
+    DEFAULT_TRUST,
+  )!;
+  assert.deepEqual([v.scheme, v.prefix], ["http", "/app"]);
+  assert.equal(
+    resolveClient(head([["x-forwarded-prefix", "/app"]]), STRANGER, "http", DEFAULT_TRUST),
+    null,
+  );
+  const none = resolveClient(head([["x-forwarded-proto", "https"]]), PROXY, "http", DEFAULT_TRUST)!;
+  assert.equal("prefix" in none, false);
+});
+
 Deno.test("headers from an untrusted peer are ignored", () => {
   const h = head([["x-forwarded-for", "6.6.6.6"], ["x-forwarded-proto", "https"], [
     "forwarded",
