@@ -565,12 +565,19 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         );
         return EXIT_USAGE;
       }
+      // --initgroups switches the workers' groups only from root; any other process may only ask
+      // for its own identity (identityRefusal), and its workers keep the groups it has.
+      const initgroups = config.initgroups && Deno.uid() === 0;
       if (identity !== null) {
         logger.log(
           "info",
           `workers run as user ${identity.user} (uid ${identity.uid}), group ${identity.group} ` +
             `(gid ${identity.gid})` +
-            (config.initgroups ? ", with the user's supplementary groups" : ""),
+            (initgroups
+              ? ", with the user's supplementary groups"
+              : config.initgroups
+              ? ", with this process's groups (--initgroups needs root)"
+              : ""),
         );
       }
       try {
@@ -596,7 +603,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
             ...workerCommand(args),
             ...identity,
             captureOutput: capture,
-            initgroups: config.initgroups,
+            initgroups,
           },
           reread: () => rereadSettings(args, deps, staticFiles),
           notify: notifier === null ? undefined : (state) => notifier!.notify(state),

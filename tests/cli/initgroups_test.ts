@@ -17,6 +17,7 @@ import { identitySkip, idsOf, systemNobody } from "../_support/identity.ts";
 import { startLsbaws } from "../_support/proc.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
+const APP = "tests/fixtures/apps/whoami.ts:app";
 
 Deno.test("LSBAWS_WORKER_IDENTITY: uid:gid in decimal, anything else is null", () => {
   assert.deepEqual(parseWorkerIdentity("65534:65534"), { uid: 65534, gid: 65534 });
@@ -230,5 +231,25 @@ Deno.test({
         `cannot switch the worker's identity: uid ${uid} has no entry in the user database`,
       ),
     );
+  },
+});
+
+Deno.test({
+  name: "--initgroups from a process that is not root, for its own user: served with its groups",
+  ignore: SKIP !== null,
+  async fn() {
+    const p = await startLsbaws(["-p", "0", "--user", "nobody", "--initgroups", APP], {
+      launcher: ["setpriv", `--reuid=${NOBODY!.uid}`, `--regid=${NOBODY!.gid}`, "--clear-groups"],
+    });
+    try {
+      await p.waitForErr(/with this process's groups \(--initgroups needs root\)/);
+      const res = await fetch(`http://127.0.0.1:${p.port()}/`, {
+        headers: { Connection: "close" },
+      });
+      const me = await res.json();
+      assert.deepEqual([me.uid, me.gid], [NOBODY!.uid, NOBODY!.gid]);
+    } finally {
+      await p.stop();
+    }
   },
 });
