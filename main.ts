@@ -113,6 +113,8 @@ import type { WorkerLink } from "./server/process/worker.ts";
 import type { Identity } from "./server/process/identity.ts";
 import type { StaticMount } from "./server/static/mod.ts";
 import type { Notifier } from "./server/process/notify.ts";
+import type { ControlSocket } from "./server/process/control_socket.ts";
+import type { SupervisorView } from "./server/process/supervisor_options.ts";
 import { setWebSocketDefaults } from "./server/websocket_options.ts";
 import {
   ignoreSigusr1,
@@ -348,6 +350,11 @@ function loadEnvFile(
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(args: readonly string[], deps: MainDeps): Promise<number> {
+  if (args[0] === "ctl") {
+    // `lsbaws ctl ...`: a client of a supervisor's --control-socket, not a server.
+    const { runControlClient } = await import("./server/process/control_client.ts");
+    return await runControlClient(args.slice(1), deps);
+  }
   let parsed;
   try {
     parsed = parseCli(args, deps.env, configReader(deps));
@@ -542,13 +549,15 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
     // the app's output.
     if (
       workerId === undefined &&
-      (config.workers > 1 || config.maxRequests > 0 || reloadApp || identity !== null || capture)
+      (config.workers > 1 || config.maxRequests > 0 || reloadApp || identity !== null || capture ||
+        config.controlSocket !== "")
     ) {
       const { openSharedListeners } = await import("./server/process/handover.ts");
       const { runSupervisor } = await import("./server/process/supervisor.ts");
       const { workerCommand } = await import("./server/process/spawn.ts");
       await titleProcess("master", parsed.appSpec, config, logger);
       let listeners: SharedListeners | null;
+      let control: ControlSocket | null = null;
       try {
         listeners = await openSharedListeners(config, activation, identity);
       } catch (err) {
@@ -593,7 +602,21 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
             cwd: deps.cwd,
             logger,
           });
+        // --control-socket: bound before the first worker starts; answers once the supervisor runs.
+        let view: SupervisorView | null = null;
+        if (config.controlSocket !== "") {
+          const { startControlSocket } = await import("./server/process/control_socket.ts");
+          try {
+            control = await startControlSocket(config.controlSocket, () => view, logger);
+          } catch (err) {
+            deps.stderr.write(
+              `lsbaws: cannot open the control socket: ${(err as Error).message}\n`,
+            );
+            return EXIT_BOOT_ERROR;
+          }
+        }
         const code = await runSupervisor(args, config, {
+          onView: (v) => (view = v),
           logger,
           deps: errorLogFile === null ? deps : { ...deps, stderr: errorLogFile },
           version: VERSION,
@@ -615,6 +638,7 @@ export async function main(args: readonly string[], deps: MainDeps): Promise<num
         }
         return code;
       } finally {
+        await control?.close();
         listeners?.release();
       }
     }

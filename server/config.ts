@@ -356,6 +356,7 @@ export function helpText(version: string): string {
     `lsbaws ${version}: a strict HTTP/1.1 server for gateway and fetch apps`,
     "",
     "usage: lsbaws [options] path/to/app.ts[:export[.sub]]",
+    "       lsbaws ctl [-s PATH] [--json] COMMAND...   (a --control-socket client; ctl --help)",
     "",
     "The app spec is a module path (relative to the current directory, absolute, or a file: URL)",
     "and an optional export name (default: the default export; dots reach nested properties).",

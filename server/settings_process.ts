@@ -169,6 +169,15 @@ export const PROCESS_ROWS = [
     group: "workers",
   },
   {
+    key: "controlSocket",
+    flag: "control-socket",
+    type: "string",
+    default: "",
+    doc:
+      "Unix socket where the supervisor takes `lsbaws ctl` commands (gunicorn's; mode 0600; off if empty).",
+    group: "workers",
+  },
+  {
     key: "workers",
     flag: "workers",
     short: "w",

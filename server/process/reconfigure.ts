@@ -37,6 +37,14 @@ export function scaleWorkers(n: number, delta: 1 | -1, max: number, log: Logger)
   return n + delta;
 }
 
+/** First wait before retrying a worker that failed to boot (doubles per failure). */
+const BOOT_BACKOFF_MS = 1000;
+
+/** The wait before retrying after the `failures`-th failed boot in a row: 1 s doubling, capped. */
+export function bootBackoffMs(failures: number, maxMs: number): number {
+  return Math.min(BOOT_BACKOFF_MS * 2 ** (failures - 1), maxMs);
+}
+
 /** How often the supervisor's loop checks on its workers: the heartbeat period, or 1 s. */
 export function supervisorTickMs(config: Config): number {
   return config.timeout > 0 ? heartbeatPeriodMs(config.timeout) : 1000;
@@ -53,6 +61,7 @@ export const FIXED_AT_START: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "user",
   "group",
   "initgroups",
+  "controlSocket",
   "pidFile",
   "errorLog",
   "errorLogFormat",

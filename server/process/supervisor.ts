@@ -65,20 +65,16 @@ import {
   type WorkerProc,
 } from "./spawn.ts";
 import { Wakeup } from "./wakeup.ts";
-import { rereadOnHup, scaleWorkers, supervisorTickMs } from "./reconfigure.ts";
+import { bootBackoffMs, rereadOnHup, scaleWorkers, supervisorTickMs } from "./reconfigure.ts";
 import { NOTIFY_READY, NOTIFY_RELOADING, NOTIFY_STOPPING } from "./notify.ts";
 import { SupervisorMetrics } from "./metrics_link.ts";
 import type { Reloader, SupervisorDeps, SupervisorOptions } from "./supervisor_options.ts";
+import { SIGNALS, type SupervisorSignal } from "./supervisor_options.ts";
 
 /** Exit codes of a worker that halt the supervisor when it fails before it was ready. */
 const HALT_EXIT_CODES: ReadonlySet<number> = new Set([EXIT_BOOT_ERROR, EXIT_APP_LOAD_ERROR]);
-/** First wait before retrying a worker that failed to boot (doubles per failure). */
-const BOOT_BACKOFF_MS = 1000;
 /** Most workers TTIN can reach (the `--workers` maximum). */
 const MAX_WORKERS: number = boundsOf("workers").max;
-/** The signals the supervisor handles, each with one handler (`Arbiter#handlers`). */
-const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU"] as const;
-type SupervisorSignal = typeof SIGNALS[number];
 
 /** Runs the supervisor until it stops; resolves to the exit code. */
 export function runSupervisor(
@@ -141,6 +137,16 @@ class Arbiter {
     this.#numWorkers = config.workers;
     this.#tickMs = supervisorTickMs(config);
     this.#metrics = new SupervisorMetrics(config, this.#log, () => this.#workers.size, tellWorker);
+    opts.onView?.({
+      workers: () => [...this.#workers.values()],
+      target: () => this.#numWorkers,
+      generation: () => this.#generation,
+      started: () => this.#nextId - 1,
+      listeners: () => this.#binds ?? [],
+      config: () => this.#config,
+      raise: (sig) => (this.#signalQueue.push(sig), this.#wakeup.wake()),
+      retire: (w) => (this.#retire(w), this.#wakeup.wake()),
+    });
   }
 
   async run(): Promise<number> {
@@ -448,11 +454,7 @@ class Arbiter {
   }
 
   #backoff(): number {
-    this.#bootFailures++;
-    const wait = Math.min(
-      BOOT_BACKOFF_MS * 2 ** (this.#bootFailures - 1),
-      this.#config.bootRetryMaxMs,
-    );
+    const wait = bootBackoffMs(++this.#bootFailures, this.#config.bootRetryMaxMs);
     this.#spawnNotBefore = Date.now() + wait;
     return wait;
   }

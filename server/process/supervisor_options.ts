@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger, LogSink } from "../log.ts";
-import type { WorkerCommand } from "./spawn.ts";
+import type { WorkerCommand, WorkerProc } from "./spawn.ts";
 import type { InheritedSocket } from "../libc/inherit.ts";
 
 /** Process-level dependencies (a subset of `main.ts`'s `MainDeps`). */
@@ -62,6 +62,33 @@ export interface SupervisorOptions {
    * `server/process/handover.ts`); absent: each worker binds its own.
    */
   readonly listeners?: SupervisorListeners;
+  /** Given the supervisor's view once it runs (`--control-socket`); absent: nobody looks. */
+  readonly onView?: (view: SupervisorView) => void;
+}
+
+/** The signals the supervisor handles, each with one handler. */
+export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU"] as const;
+/** One of `SIGNALS`. */
+export type SupervisorSignal = typeof SIGNALS[number];
+
+/** A running supervisor as its control socket sees it (`server/process/control_socket.ts`). */
+export interface SupervisorView {
+  /** The worker records now (read only), in start order. */
+  workers(): readonly Readonly<WorkerProc>[];
+  /** How many workers it keeps (`--workers`, after TTIN/TTOU). */
+  target(): number;
+  /** The generation of the current workers (1, plus one per HUP or reload). */
+  generation(): number;
+  /** How many workers were started so far. */
+  started(): number;
+  /** The addresses the workers serve (ports resolved), once the first worker listened. */
+  listeners(): readonly string[];
+  /** The settings in force (after the last HUP). */
+  config(): Config;
+  /** Handles `sig` as if it had arrived: queued for the main loop, which is woken. */
+  raise(sig: SupervisorSignal): void;
+  /** Retires worker `w` gracefully (quiesce, then drain); the loop starts its replacement. */
+  retire(w: Readonly<WorkerProc>): void;
 }
 
 /** What the supervisor does with its listening sockets: hand them on, and close its copies. */

@@ -77,6 +77,11 @@ const OUTBOUND_FILES = [
  * worker's identity with glibc's `initgroups`/`setgid`/`setuid`.
  */
 const PRIVILEGE_FILES = ["server/process/privileges.ts"];
+/**
+ * The supervisor's control socket (`--control-socket`), a unix socket of its own that never
+ * carries a client's HTTP, and `lsbaws ctl`, its client.
+ */
+const CONTROL_FILES = ["server/process/control_socket.ts", "server/process/control_client.ts"];
 /** Socket use on its way into a driver (empty: every listener and connection lives in one). */
 const PENDING_MOVE: string[] = [];
 /** The one module that reads Deno's internals (private slots, the `Deno.upgradeWebSocket` swap). */
@@ -99,6 +104,8 @@ const LAZY_IMPORTS: Record<string, readonly string[]> = {
   "main.ts": [
     "server/deno/listen.ts",
     "server/glob.ts",
+    "server/process/control_client.ts",
+    "server/process/control_socket.ts",
     "server/process/handover.ts",
     "server/process/heartbeat.ts",
     "server/process/identity.ts",
@@ -183,6 +190,7 @@ function socketOffenders(p: Project, files: readonly string[]): Violation[] {
     ...WEBSOCKET_IO_FILES,
     ...OUTBOUND_FILES,
     ...PRIVILEGE_FILES,
+    ...CONTROL_FILES,
     ...PENDING_MOVE,
   ];
   return socketViolations(p, files.filter((f) => !allowed.includes(f)));
@@ -341,7 +349,13 @@ Deno.test("rule 3: what is imported lazily is not loaded at start anyway", () =>
 Deno.test("rule 4: only the socket driver touches sockets", () => {
   fail(
     `socket use outside ${
-      [...DRIVER_FILES, ...WEBSOCKET_IO_FILES, ...OUTBOUND_FILES, ...PRIVILEGE_FILES].join(", ")
+      [
+        ...DRIVER_FILES,
+        ...WEBSOCKET_IO_FILES,
+        ...OUTBOUND_FILES,
+        ...PRIVILEGE_FILES,
+        ...CONTROL_FILES,
+      ].join(", ")
     }`,
     socketOffenders(repository(), PROGRAM_FILES),
   );
@@ -390,6 +404,7 @@ Deno.test("allowlists are current (every entry exists and is still needed)", () 
     WEBSOCKET_IO_FILES,
     OUTBOUND_FILES,
     PRIVILEGE_FILES,
+    CONTROL_FILES,
     PENDING_MOVE,
     INTERNALS_FILES,
     HTTP_TYPE_IMPORTS,
