@@ -8,9 +8,12 @@
  *   handles signals. It resolves to the process exit code; every dependency that touches the
  *   process (env, signals, output, the config file) is injected so tests can drive it.
  *   Supervised workers get the same arguments and environment, so they read the same file.
- * - Three roles:
+ * - `lsbaws ctl ...` is not a server: it sends one command to a supervisor's `--control-socket`
+ *   (`server/process/control_client.ts`) and returns its exit code.
+ * - Three server roles:
  *   - single process (`-w 1`, the default): serves in this process;
- *   - supervisor (`-w 2` or more, `--max-requests` or `--reload`): `server/process/supervisor.ts`
+ *   - supervisor (`-w 2` or more, `--max-requests`, `--reload`, `--user`/`--group`,
+ *     `--capture-output` or `--control-socket`): `server/process/supervisor.ts`
  *     starts workers; with `--reload` (`server/process/reload.ts`) it also replaces them when the
  *     app's files change (one worker unless `-w` says more, like uvicorn's reloader process);
  *   - worker (`LSBAWS_WORKER` set by the supervisor): serves the listening sockets it inherited
