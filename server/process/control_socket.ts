@@ -6,7 +6,7 @@
  * - Protocol: a client connects, sends one command line (at most `MAX_COMMAND_BYTES`, ended by
  *   "\n" or by closing its side) and reads one line of JSON, `{"ok":true,"data":...}` or
  *   `{"ok":false,"error":"..."}`; the server then closes the connection. A client that sends no
- *   full line within `READ_TIMEOUT_MS` is closed without an answer.
+ *   full line within `READ_TIMEOUT_MS` (or the time given) is closed without an answer.
  * - `parseCommand(line)` reads a command: `help`, `show workers|stats|config|listeners`,
  *   `worker add [N]`, `worker remove [N]` (N from 1 to 1024, default 1), `worker kill PID`,
  *   `reload`, `shutdown [graceful|quick]`; words are separated by spaces, case-insensitive.
@@ -20,12 +20,11 @@
  *   and `shutdown quick` as QUIT; `worker kill PID` retires that worker gracefully (it finishes
  *   its requests; the supervisor starts a replacement). A pid that is not a current worker is an
  *   error.
- * - `startControlSocket(path, view, logger)` answers from `view()` (an error while it is null, before
+ * - `startControlSocket(path, view, logger, readTimeoutMs?)` answers from `view()` (an error while it is null, before
  *   the supervisor runs). It refuses a path where a server already answers
  *   (`Deno.errors.AddrInUse`), replaces a stale socket, publishes the new one with mode 0600 (only
  *   its owner, the supervisor's user, may connect) and serves until `close()`, which stops
- *   accepting, waits for the connections being answered and removes the path if it is still this
- *   socket.
+ *   accepting, closes the connections still open and removes the path if it is still this socket.
  */
 import { hideSecret, SETTINGS } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -172,10 +171,10 @@ export interface ControlSocket {
 }
 
 /** Reads one command line from `conn` (or null on timeout, a too long line, or an early close). */
-async function readLine(conn: Deno.Conn): Promise<string | null> {
+async function readLine(conn: Deno.Conn, timeoutMs: number): Promise<string | null> {
   const buf = new Uint8Array(MAX_COMMAND_BYTES + 1);
   let used = 0;
-  const timer = setTimeout(() => conn.close(), READ_TIMEOUT_MS);
+  const timer = setTimeout(() => conn.close(), timeoutMs);
   try {
     while (used < buf.length) {
       const n = await conn.read(buf.subarray(used));
@@ -197,9 +196,10 @@ async function answer(
   conn: Deno.Conn,
   viewOf: () => SupervisorView | null,
   logger: Logger,
+  readTimeoutMs: number,
 ): Promise<void> {
   try {
-    const line = await readLine(conn);
+    const line = await readLine(conn, readTimeoutMs);
     if (line === null) return;
     let reply: unknown;
     try {
@@ -242,6 +242,7 @@ export async function startControlSocket(
   path: string,
   view: () => SupervisorView | null,
   logger: Logger,
+  readTimeoutMs: number = READ_TIMEOUT_MS,
 ): Promise<ControlSocket> {
   if (await answering(path)) {
     throw new Deno.errors.AddrInUse(`${path}: another server answers on this control socket`);
@@ -252,11 +253,11 @@ export async function startControlSocket(
     (l) => l.close(),
     0o600,
   );
-  const pending = new Set<Promise<void>>();
+  const pending = new Map<Promise<void>, Deno.Conn>();
   const loop = (async () => {
     for await (const conn of listener) {
-      const p = answer(conn, view, logger).finally(() => pending.delete(p));
-      pending.add(p);
+      const p = answer(conn, view, logger, readTimeoutMs).finally(() => pending.delete(p));
+      pending.set(p, conn);
     }
   })().catch(() => {}); // the listener was closed
   return {
@@ -267,7 +268,15 @@ export async function startControlSocket(
         // already closed
       }
       await loop;
-      await Promise.all(pending);
+      // A client still sending its line gets no answer; one being answered gets it.
+      for (const conn of pending.values()) {
+        try {
+          conn.close();
+        } catch {
+          // answered and closed meanwhile
+        }
+      }
+      await Promise.all(pending.keys());
       removeUnixPathIfOurs(path, inode);
     },
   };

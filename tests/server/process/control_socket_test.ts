@@ -12,7 +12,9 @@ import {
   ControlError,
   parseCommand,
   runCommand,
+  startControlSocket,
 } from "../../../server/process/control_socket.ts";
+import { createLogger } from "../../../server/log.ts";
 import type { WorkerProc } from "../../../server/process/spawn.ts";
 import type { SupervisorView } from "../../../server/process/supervisor_options.ts";
 import { startLsbaws } from "../../_support/proc.ts";
@@ -111,6 +113,60 @@ Deno.test("runCommand: answers from the supervisor's view and acts through its s
   assert.deepEqual(retired, [12]);
   assert.throws(() => run("worker kill 99"), /pid 99 is not a serving worker/);
   assert.ok(Object.keys((run("help") as { commands: object }).commands).includes("reload"));
+});
+
+Deno.test("startControlSocket in process: answers a command; close() cuts an idle client and removes the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lsbaws-ctl-unit-" });
+  const sock = `${dir}/c.sock`;
+  const { view } = fakeView([]);
+  let ready: SupervisorView | null = null;
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    accessLog: "",
+    accessLogFormat: "common",
+    errorSink: { write: (t) => void lines.push(t) },
+  });
+  // An hour to send a line: only close() can end the idle client's wait.
+  const control = await startControlSocket(sock, () => ready, logger, 3_600_000);
+  let idle: Deno.Conn | null = null;
+  const ask = async (line: string) => {
+    const conn = await Deno.connect({ transport: "unix", path: sock });
+    await conn.write(new TextEncoder().encode(line + "\n"));
+    return JSON.parse(await new Response(conn.readable).text());
+  };
+  try {
+    assert.deepEqual(await ask("show stats"), {
+      ok: false,
+      error: "the supervisor is starting; try again",
+    });
+    ready = view;
+    assert.deepEqual(await ask("reload"), { ok: true, data: { status: "reloading" } });
+    assert.match(lines.join(""), /\[INFO\] control socket: reload/);
+    idle = await Deno.connect({ transport: "unix", path: sock });
+    await new Promise((r) => setTimeout(r, 20)); // accepted and waiting for its line
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      control.close().then(() => "closed"),
+      new Promise((r) => (guard = setTimeout(() => r("still waiting after 20 s"), 20_000))),
+    ]);
+    clearTimeout(guard);
+    assert.equal(closed, "closed");
+    assert.equal(
+      await idle.read(new Uint8Array(8)).catch(() => null),
+      null,
+      "the idle client sees the end",
+    );
+    assert.throws(() => Deno.lstatSync(sock), Deno.errors.NotFound);
+  } finally {
+    try {
+      idle?.close(); // ends the server's wait if close() did not
+    } catch {
+      // closed already
+    }
+    await control.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // --- a real supervisor and the real client ------------------------------------------------
