@@ -325,7 +325,7 @@ export function printConfigText(
   const head = [`// lsbaws ${version}: effective settings (app: ${r.appSpec ?? "none"})`];
   const body: [string, string][] = [];
   for (const s of SETTINGS) {
-    const value = JSON.stringify(s.secret ? hideSecret(cfg[s.key]) : cfg[s.key]);
+    const value = JSON.stringify(shownValue(s, cfg[s.key]));
     if (isCliOnly(s)) {
       head.push(`// ${s.key}: ${value} (${describeSource(src[s.key])})`);
     } else {
@@ -338,9 +338,12 @@ export function printConfigText(
   return [...head, "{", ...lines, "}"].join("\n");
 }
 
-/** What is shown of a secret setting's value: whether it is set, never the value. */
-export function hideSecret(value: unknown): unknown {
-  return value === "" ? "" : "<hidden>";
+/**
+ * A setting's value as lsbaws prints it (`--print-config`, the HUP change line, the control
+ * socket's `show config`): of a secret, only whether it is set ("<hidden>"), never the value.
+ */
+export function shownValue(s: Setting, value: unknown): unknown {
+  return s.secret && value !== "" ? "<hidden>" : value;
 }
 
 function describeDefault(s: Setting): string {

@@ -298,6 +298,8 @@ interface ProxyHeaders {
   /** `X-Forwarded-Prefix` (the path prefix the proxy removed). */
   prefix: string[];
   forwarded: string[];
+  /** Any header of the X-Forwarded family was present (it then wins over `Forwarded`). */
+  xFamily: boolean;
 }
 
 function gather(head: RequestHead): ProxyHeaders | null {
@@ -307,7 +309,7 @@ function gather(head: RequestHead): ProxyHeaders | null {
     const name = h[i][0];
     const c = name.charCodeAt(0);
     if (c !== 120 && c !== 102) continue; // 'x' or 'f'
-    let key: keyof ProxyHeaders | null = null;
+    let key: Exclude<keyof ProxyHeaders, "xFamily"> | null = null;
     if (name === "x-forwarded-for") key = "xff";
     else if (name === "x-forwarded-proto") key = "proto";
     else if (name === "x-forwarded-host") key = "host";
@@ -326,8 +328,10 @@ function gather(head: RequestHead): ProxyHeaders | null {
       ssl: [],
       prefix: [],
       forwarded: [],
+      xFamily: false,
     };
     found[key].push(h[i][1]);
+    if (key !== "forwarded") found.xFamily = true;
   }
   return found;
 }
@@ -351,9 +355,7 @@ export function resolveClient(
   let hostName: string | undefined;
   let hostPort: string | undefined;
   let prefix: string | undefined;
-  const xFamily = p.xff.length + p.proto.length + p.host.length + p.port.length +
-    p.protocol.length + p.ssl.length + p.prefix.length;
-  if (xFamily > 0) {
+  if (p.xFamily) {
     const hops = p.xff.join(",").split(",").map((s) => s.trim()).filter((s) => s !== "");
     if (hops.length > 0) {
       const nodes = hops.map(parseNode);

@@ -8,8 +8,9 @@
  *   `{"ok":false,"error":"..."}`; the server then closes the connection. A client that sends no
  *   full line within `READ_TIMEOUT_MS` (or the time given) is closed without an answer.
  * - `parseCommand(line)` reads a command: `help`, `show workers|stats|config|listeners`,
- *   `worker add [N]`, `worker remove [N]` (N from 1 to 1024, default 1), `worker kill PID`,
- *   `reload`, `shutdown [graceful|quick]`; words are separated by spaces, case-insensitive.
+ *   `worker add [N]`, `worker remove [N]` (N from 1 to `--workers`' maximum, default 1),
+ *   `worker kill PID`, `reload`, `shutdown [graceful|quick]`; words are separated by spaces,
+ *   case-insensitive.
  *   Anything else is a `ControlError` whose message says what is accepted.
  * - `runCommand(cmd, view)` answers a parsed command from the supervisor's `SupervisorView`:
  *   `show workers` lists every worker (id, pid, generation, ready, retiring, age and the time
@@ -26,7 +27,7 @@
  *   its owner, the supervisor's user, may connect) and serves until `close()`, which stops
  *   accepting, closes the connections still open and removes the path if it is still this socket.
  */
-import { hideSecret, SETTINGS } from "../config.ts";
+import { boundsOf, SETTINGS, shownValue } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { publishUnixPath, removeUnixPathIfOurs } from "../unix_path.ts";
 import type { SupervisorView } from "./supervisor_options.ts";
@@ -35,8 +36,8 @@ import type { SupervisorView } from "./supervisor_options.ts";
 export const MAX_COMMAND_BYTES = 1024;
 /** Time a client gets to send its command line. */
 export const READ_TIMEOUT_MS = 5000;
-/** Most workers one `worker add`/`remove` may ask for (the `--workers` maximum). */
-const MAX_COUNT = 1024;
+/** Most workers one `worker add`/`remove` may ask for, and TTIN's ceiling: `--workers`' maximum. */
+const MAX_COUNT: number = boundsOf("workers").max;
 
 /** A command the control socket cannot run; the message says why. */
 export class ControlError extends Error {
@@ -72,7 +73,7 @@ export const COMMANDS: Readonly<Record<string, string>> = {
 
 function countOf(word: string | undefined): number {
   if (word === undefined) return 1;
-  if (!/^[0-9]{1,4}$/.test(word) || Number(word) < 1 || Number(word) > MAX_COUNT) {
+  if (!/^[0-9]{1,7}$/.test(word) || Number(word) < 1 || Number(word) > MAX_COUNT) {
     throw new ControlError(`count must be a number from 1 to ${MAX_COUNT}, got '${word}'`);
   }
   return Number(word);
@@ -136,7 +137,7 @@ export function runCommand(cmd: ControlCommand, view: SupervisorView, now = Date
       if (cmd.what === "config") {
         const config = view.config() as unknown as Record<string, unknown>;
         return Object.fromEntries(
-          SETTINGS.map((s) => [s.key, s.secret ? hideSecret(config[s.key]) : config[s.key]]),
+          SETTINGS.map((s) => [s.key, shownValue(s, config[s.key])]),
         );
       }
       return { listeners: view.listeners() };
@@ -166,7 +167,7 @@ export function runCommand(cmd: ControlCommand, view: SupervisorView, now = Date
 
 /** A running control socket. */
 export interface ControlSocket {
-  /** Stops accepting, waits for the answers under way and removes the path if still ours. */
+  /** Stops accepting, closes the connections still open and removes the path if still ours. */
   close(): Promise<void>;
 }
 

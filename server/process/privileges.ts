@@ -12,10 +12,13 @@
  *   calls `initgroups(3)` with that name and `gid`, then `setgid(2)` and `setuid(2)`, all through
  *   glibc, whose wrappers apply each change to every thread of the process (Deno's runtime and
  *   V8 run several). It then checks that the real and effective ids are the new ones and that
- *   root cannot be taken back (`setuid(0)` fails), and returns the user's name and groups.
- * - Every failure throws `PrivilegeError` with a message naming the call and `errno`'s text; the
+ *   root cannot be taken back (`setuid(0)` fails).
+ * - Every failure throws `PrivilegeError` with a message naming the call and its errno; the
  *   worker then exits with the boot error code before serving anything. It needs Linux and glibc.
  */
+
+import { LibcError } from "../libc/ffi.ts";
+import { MAX_ID } from "./identity.ts";
 
 /** Why the worker could not switch identity; the message names the call that failed. */
 export class PrivilegeError extends Error {
@@ -33,8 +36,6 @@ export interface WorkerIdentity {
   /** Primary group id. */
   readonly gid: number;
 }
-
-const MAX_ID = 4_294_967_294;
 
 /** Parses `LSBAWS_WORKER_IDENTITY`; see the module comment. */
 export function parseWorkerIdentity(value: string | undefined): WorkerIdentity | null {
@@ -54,13 +55,11 @@ const SYMBOLS = {
   geteuid: { parameters: [], result: "u32" },
   getgid: { parameters: [], result: "u32" },
   getegid: { parameters: [], result: "u32" },
-  getgroups: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
 
 /** Switches this process to `id` with the user's groups; see the module comment. */
-export function takeIdentity(id: WorkerIdentity): { user: string; groups: number[] } {
+export function takeIdentity(id: WorkerIdentity): void {
   if (Deno.build.os !== "linux") throw new PrivilegeError("--initgroups needs Linux");
   let lib;
   try {
@@ -69,11 +68,11 @@ export function takeIdentity(id: WorkerIdentity): { user: string; groups: number
     throw new PrivilegeError(`--initgroups needs glibc: ${(err as Error).message}`);
   }
   const c = lib.symbols;
-  const errnoText = (): string => {
+  /** `call` failed: its errno, in `LibcError`'s words. */
+  const failed = (call: string, detail: string): PrivilegeError => {
     const loc = c.__errno_location();
     const errno = loc === null ? 0 : new Deno.UnsafePointerView(loc).getInt32();
-    const text = c.strerror(errno);
-    return text === null ? `errno ${errno}` : Deno.UnsafePointerView.getCString(text);
+    return new PrivilegeError(new LibcError(call, errno, detail).message);
   };
   try {
     // struct passwd begins with `char *pw_name`.
@@ -86,11 +85,9 @@ export function takeIdentity(id: WorkerIdentity): { user: string; groups: number
     }
     const user = Deno.UnsafePointerView.getCString(namePtr);
     const name = new TextEncoder().encode(user + "\0");
-    if (c.initgroups(name, id.gid) !== 0) {
-      throw new PrivilegeError(`initgroups(${user}, ${id.gid}): ${errnoText()}`);
-    }
-    if (c.setgid(id.gid) !== 0) throw new PrivilegeError(`setgid(${id.gid}): ${errnoText()}`);
-    if (c.setuid(id.uid) !== 0) throw new PrivilegeError(`setuid(${id.uid}): ${errnoText()}`);
+    if (c.initgroups(name, id.gid) !== 0) throw failed("initgroups", `${user}, gid ${id.gid}`);
+    if (c.setgid(id.gid) !== 0) throw failed("setgid", `gid ${id.gid}`);
+    if (c.setuid(id.uid) !== 0) throw failed("setuid", `uid ${id.uid}`);
     const now = [c.getuid(), c.geteuid(), c.getgid(), c.getegid()];
     if (now.join() !== [id.uid, id.uid, id.gid, id.gid].join()) {
       throw new PrivilegeError(
@@ -100,10 +97,6 @@ export function takeIdentity(id: WorkerIdentity): { user: string; groups: number
     if (id.uid !== 0 && c.setuid(0) === 0) {
       throw new PrivilegeError("setuid(0) still succeeds after the switch");
     }
-    const buf = new Uint32Array(65536);
-    const n = c.getgroups(buf.length, buf);
-    if (n < 0) throw new PrivilegeError(`getgroups: ${errnoText()}`);
-    return { user, groups: [...buf.subarray(0, n)] };
   } finally {
     lib.close();
   }

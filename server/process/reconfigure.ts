@@ -19,7 +19,7 @@
  * - Worker-level settings need nothing here: every new worker reads the command line and the
  *   file itself.
  */
-import { type Config, hideSecret, SETTINGS } from "../config.ts";
+import { type Config, SETTINGS, shownValue } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { heartbeatPeriodMs } from "./control.ts";
 
@@ -121,9 +121,7 @@ export function rereadOnHup(current: Config, reread: () => Config, log: Logger):
       kept.push(flagOf(key));
       keep(merged, current, key);
     } else {
-      const [from, to] = s.secret
-        ? [hideSecret(current[key]), hideSecret(next[key])]
-        : [current[key], next[key]];
+      const [from, to] = [shownValue(s, current[key]), shownValue(s, next[key])];
       applied.push(`${flagOf(key)} ${show(from)} → ${show(to)}`);
     }
   }
